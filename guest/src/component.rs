@@ -1,0 +1,86 @@
+//! The component glue: WIT exports call the engine; the engine's ports call the WIT imports.
+
+use crate::api::{Account, Guest, Report, SyncOptions};
+use crate::bindings::rockpco::sync::{log, pco, rock, state};
+use crate::ports::{Level, Ports};
+use crate::types::Error;
+
+struct Component;
+
+impl Guest for Component {
+    fn contract_version() -> String {
+        crate::CONTRACT_VERSION.to_string()
+    }
+
+    fn self_check() -> Result<(), Error> {
+        crate::engine::self_check()
+    }
+
+    fn sync(account: Account, options: SyncOptions) -> Result<Report, Error> {
+        crate::engine::sync(&Imports, &account, &options)
+    }
+}
+
+crate::bindings::export!(Component with_types_in crate::bindings);
+
+/// The ports, implemented by the host's imports.
+struct Imports;
+
+impl Ports for Imports {
+    fn account_groups(&self, account: &str) -> Result<Vec<rock::Group>, Error> {
+        rock::account_groups(account)
+    }
+
+    fn groups(&self, ids: &[i64]) -> Result<Vec<rock::Group>, Error> {
+        rock::groups(ids)
+    }
+
+    fn active_members(&self, groups: &[i64]) -> Result<Vec<rock::Membership>, Error> {
+        rock::active_members(groups)
+    }
+
+    fn tagged_people(&self) -> Result<Vec<rock::PersonTags>, Error> {
+        rock::tagged_people()
+    }
+
+    fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error> {
+        rock::people(ids)
+    }
+
+    fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error> {
+        pco::send(account, request)
+    }
+
+    fn pco_send_batch(
+        &self,
+        account: &str,
+        requests: &[pco::Request],
+    ) -> Vec<Result<pco::Response, Error>> {
+        pco::send_batch(account, requests)
+    }
+
+    fn state_get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        state::get(keys)
+    }
+
+    fn state_scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<state::Entry>, Error> {
+        state::scan(prefix, after, limit)
+    }
+
+    fn state_commit(&self, writes: &[state::Write]) -> Result<(), Error> {
+        state::commit(writes)
+    }
+
+    fn log(&self, level: Level, message: &str, fields: &[(String, String)]) {
+        log::event(level, message, fields)
+    }
+
+    fn progress(&self, task: &str, done: u64, total: Option<u64>) {
+        log::progress(task, done, total)
+    }
+}

@@ -1,0 +1,36 @@
+//! The guest's view of the outside world: one trait over the host's imports.
+//!
+//! The rules call only this trait, so they run natively in tests (with fakes) and in the
+//! component (with the WIT imports, `component.rs`) unchanged.
+
+use crate::bindings::rockpco::sync::{log, pco, rock, state};
+use crate::types::Error;
+
+pub use log::Level;
+
+pub trait Ports {
+    fn account_groups(&self, account: &str) -> Result<Vec<rock::Group>, Error>;
+    fn groups(&self, ids: &[i64]) -> Result<Vec<rock::Group>, Error>;
+    fn active_members(&self, groups: &[i64]) -> Result<Vec<rock::Membership>, Error>;
+    fn tagged_people(&self) -> Result<Vec<rock::PersonTags>, Error>;
+    fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error>;
+
+    fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error>;
+    fn pco_send_batch(
+        &self,
+        account: &str,
+        requests: &[pco::Request],
+    ) -> Vec<Result<pco::Response, Error>>;
+
+    fn state_get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error>;
+    fn state_scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<state::Entry>, Error>;
+    fn state_commit(&self, writes: &[state::Write]) -> Result<(), Error>;
+
+    fn log(&self, level: Level, message: &str, fields: &[(String, String)]);
+    fn progress(&self, task: &str, done: u64, total: Option<u64>);
+}

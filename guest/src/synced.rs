@@ -1,0 +1,121 @@
+//! Who is synced to an account (SPEC R2, R3, R16).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::Account;
+use crate::bindings::rockpco::sync::rock::{Group, PersonTags};
+use crate::permissions::{granted_by_group, higher};
+use crate::ports::Ports;
+use crate::types::{Error, PermissionLevel};
+
+/// Why a person is synced to the account, and what they get there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Synced {
+    /// Highest level of their synced groups; Scheduled Viewer when synced by tags only (R16).
+    pub level: PermissionLevel,
+    /// The account's tags this person should carry in PCO (`tag group:tag`).
+    pub tags: BTreeSet<String>,
+}
+
+/// Everyone synced to `account`, by Rock person id.
+pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i64, Synced>, Error> {
+    let enabled = |group: &Group| {
+        group.is_active && account.enabled_group_types.contains(&group.group_type.id)
+    };
+    let permission_groups: Vec<Group> = ports
+        .account_groups(&account.name)?
+        .into_iter()
+        .filter(enabled)
+        .collect();
+    let tag_group_ids: Vec<i64> = account.tag_groups.iter().map(|t| t.group_id).collect();
+    let tag_groups: Vec<Group> = if tag_group_ids.is_empty() {
+        Vec::new()
+    } else {
+        ports
+            .groups(&tag_group_ids)?
+            .into_iter()
+            .filter(enabled)
+            .collect()
+    };
+
+    let mut group_ids: Vec<i64> = permission_groups.iter().map(|g| g.id).collect();
+    group_ids.extend(tag_groups.iter().map(|g| g.id));
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    let members = if group_ids.is_empty() {
+        Vec::new()
+    } else {
+        ports.active_members(&group_ids)?
+    };
+
+    let level_of_group: BTreeMap<i64, PermissionLevel> = permission_groups
+        .iter()
+        .map(|g| (g.id, granted_by_group(g.level)))
+        .collect();
+    let tag_of_group: BTreeMap<i64, Vec<&str>> =
+        account
+            .tag_groups
+            .iter()
+            .fold(BTreeMap::new(), |mut map, t| {
+                map.entry(t.group_id)
+                    .or_insert_with(Vec::new)
+                    .push(t.tag.as_str());
+                map
+            });
+    let enabled_tag_groups: BTreeSet<i64> = tag_groups.iter().map(|g| g.id).collect();
+
+    let mut synced: BTreeMap<i64, Synced> = BTreeMap::new();
+    for member in &members {
+        if let Some(level) = level_of_group.get(&member.group_id) {
+            let person = entry(&mut synced, member.person_id);
+            person.level = higher(person.level, *level);
+        }
+        if enabled_tag_groups.contains(&member.group_id) {
+            let person = entry(&mut synced, member.person_id);
+            for tag in tag_of_group.get(&member.group_id).into_iter().flatten() {
+                person.tags.insert((*tag).to_string());
+            }
+        }
+    }
+    for PersonTags { person_id, tags } in ports.tagged_people()? {
+        let own: Vec<String> = tags
+            .iter()
+            .filter_map(|value| account_tag(&account.name, value))
+            .collect();
+        if !own.is_empty() {
+            entry(&mut synced, person_id).tags.extend(own);
+        }
+    }
+    Ok(synced)
+}
+
+fn entry(synced: &mut BTreeMap<i64, Synced>, person: i64) -> &mut Synced {
+    synced.entry(person).or_insert(Synced {
+        level: PermissionLevel::ScheduledViewer,
+        tags: BTreeSet::new(),
+    })
+}
+
+/// A "PCO Tags" attribute value is `account:tag group:tag`; the part after this account's
+/// name, or nothing when the value belongs to another account.
+fn account_tag(account: &str, value: &str) -> Option<String> {
+    let rest = value.trim().strip_prefix(account)?.strip_prefix(':')?;
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // R3: each account sees only its own tag values.
+    #[test]
+    fn tag_values_belong_to_their_account() {
+        assert_eq!(
+            account_tag("Main", "Main:Teams:Kids").as_deref(),
+            Some("Teams:Kids")
+        );
+        assert_eq!(account_tag("Main", "North:Teams:Kids"), None);
+        assert_eq!(account_tag("Main", "Mainland:Teams:Kids"), None);
+        assert_eq!(account_tag("Main", "Main:"), None);
+    }
+}

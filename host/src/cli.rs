@@ -1,0 +1,296 @@
+//! The `pcosync` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use clap::{Parser, Subcommand};
+
+use crate::bindings::engine::{Action, Report, SyncOptions};
+use crate::config::Config;
+use crate::runtime::cache::CompileCache;
+use crate::runtime::{Capabilities, Guest, Runtime};
+use crate::state::memory::MemoryState;
+
+/// Keeps a church's people in step between Rock RMS (the master list) and Planning Center
+/// Online. The sync rules run in a sandboxed WebAssembly component; this program holds the
+/// credentials and carries out what the component decides.
+#[derive(Parser)]
+#[command(name = "pcosync", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "PCOSYNC_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the state file and the compiled-component cache
+    /// [default: data_dir from the configuration, else ~/.local/share/pcosync].
+    #[arg(long, global = true, env = "PCOSYNC_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the product working on a generated congregation, with nothing to set up.
+    Demo {
+        /// How many people the generated congregation has.
+        #[arg(long, default_value_t = 40)]
+        people: usize,
+        /// Seed of the generated congregation (same seed, same people).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the guest component and check that this host can run it.
+    Check {
+        /// The component file to check [default: the configured one, else the built-in one].
+        #[arg(long, value_name = "FILE")]
+        component: Option<PathBuf>,
+    },
+}
+
+/// Exit status: 0 success, 1 the run failed, 2 bad configuration or usage.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let config = match &cli.config {
+        Some(path) => match Config::load(path) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the async runtime");
+    match runtime.block_on(run(cli, config)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or_else(|| config.data_dir.clone())
+        .unwrap_or_else(default_data_dir);
+    match cli.command {
+        Command::Check { component } => check(&config, &data_dir, component.as_deref()).await,
+        Command::Demo { people, seed, json } => demo(&config, &data_dir, people, seed, json).await,
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("pcosync")
+}
+
+fn open_data_dir(path: &Path) -> anyhow::Result<Dir> {
+    std::fs::create_dir_all(path)
+        .with_context(|| format!("cannot create the data directory {}", path.display()))?;
+    Dir::open_ambient_dir(path, ambient_authority())
+        .with_context(|| format!("cannot open the data directory {}", path.display()))
+}
+
+/// Loads the configured guest (or the built-in one) through the compile cache.
+async fn load_guest(
+    runtime: &Runtime,
+    config: &Config,
+    data_dir: &Path,
+    component: Option<&Path>,
+) -> anyhow::Result<Guest> {
+    let dir = open_data_dir(data_dir)?;
+    let cache = CompileCache::open(&dir, "compiled")
+        .with_context(|| format!("cannot open the compile cache in {}", data_dir.display()))?;
+    let wasm = match component.or(config.component.as_deref()) {
+        Some(path) => std::fs::read(path)
+            .with_context(|| format!("cannot read the component {}", path.display()))?,
+        None => crate::DEFAULT_GUEST.to_vec(),
+    };
+    Ok(runtime.load(&wasm, Some(&cache)).await?)
+}
+
+async fn check(
+    config: &Config,
+    data_dir: &Path,
+    component: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let runtime = Runtime::new(config.limits())?;
+    let guest = load_guest(&runtime, config, data_dir, component).await?;
+    println!("component ok");
+    println!("  contract version  {}", guest.contract_version);
+    println!("  sha256            {}", guest.digest);
+    println!(
+        "  compiled          {}",
+        if guest.from_cache {
+            "no (from the cache)"
+        } else {
+            "yes (now cached)"
+        }
+    );
+    println!(
+        "  load time         {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(
+    config: &Config,
+    data_dir: &Path,
+    people: usize,
+    seed: u64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let congregation = congregation::Congregation::generate(people, seed);
+    let world = crate::demo::world(&congregation);
+    let runtime = Runtime::new(config.limits())?;
+    let guest = load_guest(&runtime, config, data_dir, None).await?;
+    let capabilities = Capabilities {
+        rock: world.rock.clone(),
+        pco: world.pco.clone(),
+        state: Arc::new(MemoryState::default()),
+        reporter: Arc::new(crate::log::TracingReporter),
+    };
+    println!(
+        "Demo: {} generated people ({} in Rock, {} in PCO account \"{}\"), held in memory.\n",
+        congregation.people.len(),
+        congregation.rock_people().count(),
+        congregation.pco_people(0).count(),
+        world.account.name
+    );
+    for (title, dry_run) in [
+        ("Dry run: what a sync would do", true),
+        ("Sync", false),
+        ("Second sync: nothing left to link", false),
+    ] {
+        let options = SyncOptions {
+            run_id: format!("demo-{}", if dry_run { "dry" } else { "sync" }),
+            started_at: now_rfc3339(),
+            dry_run,
+            updates_only: None,
+            confirm: None,
+        };
+        let report = runtime
+            .sync(&guest, &capabilities, &world.account, &options)
+            .await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("== {title}");
+            print_report(&report);
+        }
+    }
+    println!(
+        "PCO requests made: {} (all reads; the offline demo cannot write to PCO).",
+        world.pco.requests().len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The report as an administrator reads it: counts, then one line per person and action.
+pub fn print_report(report: &Report) {
+    let c = &report.counts;
+    println!(
+        "  account {} · run {}{}",
+        report.account,
+        report.run_id,
+        if report.dry_run {
+            " · DRY RUN (nothing written)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  synced {} · linked {} · created {} · updated to PCO {} · updated to Rock {} · conflicts {} · raised {} · lowered {} · archived {} · skipped {} · failed {}",
+        c.synced,
+        c.linked,
+        c.created,
+        c.updated_to_pco,
+        c.updated_to_rock,
+        c.conflicts,
+        c.raised,
+        c.lowered,
+        c.archived,
+        c.skipped,
+        c.failed
+    );
+    for person in &report.people {
+        let who = match (person.rock_id, &person.pco_id) {
+            (Some(rock), Some(pco)) => format!("Rock {rock} / PCO {pco}"),
+            (Some(rock), None) => format!("Rock {rock}"),
+            (None, Some(pco)) => format!("PCO {pco}"),
+            (None, None) => "?".to_string(),
+        };
+        for action in &person.actions {
+            println!("    {who}: {}", describe(action, report.dry_run));
+        }
+    }
+    println!();
+}
+
+fn describe(action: &Action, dry_run: bool) -> String {
+    let will = |done: &str, planned: &str| {
+        if dry_run {
+            planned.to_string()
+        } else {
+            done.to_string()
+        }
+    };
+    match action {
+        Action::Linked(id) => format!("{} PCO person {id}", will("linked to", "would link to")),
+        Action::Created(_) => will("created in PCO", "would be created in PCO"),
+        Action::Updated(c) => format!(
+            "{} {:?}: {:?} -> {:?}",
+            c.field, c.direction, c.before, c.after
+        ),
+        Action::Conflict(c) => format!("conflict on {}: kept {:?}", c.field, c.after),
+        Action::Raised((from, to)) => format!("permission raised {from:?} -> {to:?}"),
+        Action::Lowered((from, to)) => format!("permission lowered {from:?} -> {to:?}"),
+        Action::Archived => "archived in PCO".to_string(),
+        Action::Skipped(why) => format!("skipped: {why}"),
+        Action::Failed(error) => format!("failed: {}", error.message),
+        Action::Flagged(note) => format!("note: {note}"),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

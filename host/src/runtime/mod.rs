@@ -1,0 +1,420 @@
+//! Loads the guest component and runs it inside its limits.
+//!
+//! - One [`Engine`] per process, with fuel (the guest's CPU budget) and epoch interruption (its
+//!   wall-clock budget, ticked by a background thread).
+//! - [`Runtime::load`] compiles a component (or takes it from the [`cache`]), type-checks its
+//!   imports and exports against the contract, and asks it its contract version: a guest that
+//!   fails any step never runs.
+//! - Every run gets a fresh [`Store`]: a trap poisons its store, and a fresh one also means no
+//!   guest memory survives from one run to the next.
+
+pub mod cache;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::engine::{Account, Report, SyncOptions};
+use crate::bindings::types::Error as GuestError;
+use crate::bindings::{ACCEPTED_CONTRACT, Plugin, PluginPre};
+use crate::log::Reporter;
+use crate::pco::Pco;
+use crate::rock::Rock;
+use crate::state::StateStore;
+use cache::CompileCache;
+
+/// How often the epoch ticks; the wall-clock budget is counted in these.
+const TICK: Duration = Duration::from_millis(10);
+/// How much of the guest's stderr is kept for the log.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+/// What one guest call may use.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest linear memory of the guest, in bytes.
+    pub memory_bytes: usize,
+    /// Guest CPU budget per call, in fuel units (about one per wasm instruction).
+    pub fuel: u64,
+    /// Wall-clock budget per call, host calls included.
+    pub wall_time: Duration,
+}
+
+impl Default for Limits {
+    /// Generous enough for a 50,000-person sync; tight enough that a runaway guest stops.
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 1 << 30,
+            fuel: 2_000_000_000_000,
+            wall_time: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// The host's half of every capability, for one run.
+#[derive(Clone)]
+pub struct Capabilities {
+    pub rock: Arc<dyn Rock>,
+    pub pco: Arc<dyn Pco>,
+    pub state: Arc<dyn StateStore>,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+/// Why a run ended without a report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The guest decided the run failed, and said why.
+    #[error("the sync failed: {0}")]
+    Guest(GuestError),
+    #[error("the guest used up its CPU budget ({fuel} fuel) and was stopped")]
+    CpuLimit { fuel: u64 },
+    #[error("the guest ran past its time limit ({0:?}) and was stopped")]
+    TimeLimit(Duration),
+    #[error("the guest tried to use more than its memory limit ({limit} bytes) and was stopped")]
+    MemoryLimit { limit: usize },
+    #[error("the guest crashed ({0}); nothing after its last commit was written")]
+    Trap(String),
+    #[error("the host failed while running the guest: {0:#}")]
+    Host(anyhow::Error),
+}
+
+/// Why a component was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly component: {0:#}")]
+    NotAComponent(anyhow::Error),
+    #[error(
+        "this component does not fit the pcosync contract (this host accepts rockpco:sync@{ACCEPTED_CONTRACT}.x): {0:#}"
+    )]
+    WrongShape(anyhow::Error),
+    #[error(
+        "this component speaks contract {found}, but this host accepts {ACCEPTED_CONTRACT}.x only"
+    )]
+    WrongVersion { found: String },
+    #[error("the component failed its self-check: {0}")]
+    SelfCheck(String),
+}
+
+/// A guest ready to run: compiled, type-checked, version-checked.
+#[derive(Clone)]
+pub struct Guest {
+    pre: PluginPre<HostState>,
+    /// sha256 of the component bytes.
+    pub digest: String,
+    pub contract_version: String,
+    /// Whether the compiled code came from the cache (no compilation this time).
+    pub from_cache: bool,
+}
+
+/// Everything a guest call can reach.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    pub(crate) capabilities: Capabilities,
+    /// The account whose state key space this run may use.
+    pub(crate) namespace: String,
+}
+
+impl crate::bindings::types::Host for HostState {}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps the guest's memory and remembers whether the cap was hit, so a failed allocation is
+/// reported as what it is rather than as a generic crash.
+struct MemoryLimiter {
+    limit: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limit;
+        self.hit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    limits: Limits,
+}
+
+impl Runtime {
+    pub fn new(limits: Limits) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.consume_fuel(true).epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        start_ticker(&engine);
+
+        let mut linker = Linker::new(&engine);
+        // A wasip2 std guest imports WASI for its runtime even when it never uses it. The
+        // context built per run grants nothing: no files, no sockets, no environment.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            limits,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles (or loads from `cache`) and checks a component; see the module docs.
+    pub async fn load(
+        &self,
+        wasm: &[u8],
+        cache: Option<&CompileCache>,
+    ) -> Result<Guest, LoadError> {
+        let digest = hex::encode(Sha256::digest(wasm));
+        let (component, from_cache) = self.compile(wasm, &digest, cache)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WrongShape(e.into()))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::WrongShape(e.into()))?;
+        let mut guest = Guest {
+            pre,
+            digest,
+            contract_version: String::new(),
+            from_cache,
+        };
+        let version = self
+            .call(&guest, &null_capabilities(), "", |plugin, store| {
+                Box::pin(async move {
+                    plugin
+                        .rockpco_sync_engine()
+                        .call_contract_version(store)
+                        .await
+                })
+            })
+            .await
+            .map_err(|e| LoadError::SelfCheck(e.to_string()))?;
+        if !accepts(&version) {
+            return Err(LoadError::WrongVersion { found: version });
+        }
+        self.call(&guest, &null_capabilities(), "", |plugin, store| {
+            Box::pin(async move { plugin.rockpco_sync_engine().call_self_check(store).await })
+        })
+        .await
+        .map_err(|e| LoadError::SelfCheck(e.to_string()))?
+        .map_err(|e| LoadError::SelfCheck(e.to_string()))?;
+        guest.contract_version = version;
+        Ok(guest)
+    }
+
+    fn compile(
+        &self,
+        wasm: &[u8],
+        digest: &str,
+        cache: Option<&CompileCache>,
+    ) -> Result<(Component, bool), LoadError> {
+        if let Some(component) = cache.and_then(|c| c.get(&self.engine, digest)) {
+            return Ok((component, true));
+        }
+        let component =
+            Component::new(&self.engine, wasm).map_err(|e| LoadError::NotAComponent(e.into()))?;
+        if let Some(cache) = cache {
+            // A cache that cannot be written costs the next start a compilation, nothing more.
+            if let Err(error) = cache.put(&self.engine, digest, &component) {
+                tracing::warn!("could not cache the compiled component: {error:#}");
+            }
+        }
+        Ok((component, false))
+    }
+
+    /// One sync run of `account` (or its dry run).
+    pub async fn sync(
+        &self,
+        guest: &Guest,
+        capabilities: &Capabilities,
+        account: &Account,
+        options: &SyncOptions,
+    ) -> Result<Report, RunError> {
+        let (account, options) = (account.clone(), options.clone());
+        self.call(
+            guest,
+            capabilities,
+            &account.name.clone(),
+            move |plugin, store| {
+                Box::pin(async move {
+                    plugin
+                        .rockpco_sync_engine()
+                        .call_sync(store, &account, &options)
+                        .await
+                })
+            },
+        )
+        .await?
+        .map_err(RunError::Guest)
+    }
+
+    /// Runs one export call in a fresh store, inside the limits, and classifies how it ended.
+    async fn call<T, F>(
+        &self,
+        guest: &Guest,
+        capabilities: &Capabilities,
+        namespace: &str,
+        body: F,
+    ) -> Result<T, RunError>
+    where
+        F: for<'a> FnOnce(
+            &'a Plugin,
+            &'a mut Store<HostState>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = wasmtime::Result<T>> + Send + 'a>,
+        >,
+    {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let mut store = self.new_store(capabilities.clone(), namespace, stderr.clone());
+        let started = Instant::now();
+        let outcome = match guest.pre.instantiate_async(&mut store).await {
+            Ok(plugin) => body(&plugin, &mut store).await,
+            Err(error) => Err(error),
+        };
+        forward_stderr(&stderr);
+        outcome.map_err(|error| self.classify(error, &store, started))
+    }
+
+    fn new_store(
+        &self,
+        capabilities: Capabilities,
+        namespace: &str,
+        stderr: MemoryOutputPipe,
+    ) -> Store<HostState> {
+        let wasi = WasiCtx::builder().stderr(stderr).build();
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: self.limits.memory_bytes,
+                hit: false,
+            },
+            capabilities,
+            namespace: namespace.to_string(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        // Fuel is set before any guest code runs, so these cannot fail.
+        let _ = store.set_fuel(self.limits.fuel);
+        store.set_epoch_deadline(ticks(self.limits.wall_time));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn classify(
+        &self,
+        error: wasmtime::Error,
+        store: &Store<HostState>,
+        started: Instant,
+    ) -> RunError {
+        if store.data().limiter.hit {
+            return RunError::MemoryLimit {
+                limit: self.limits.memory_bytes,
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => RunError::CpuLimit {
+                fuel: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => RunError::TimeLimit(started.elapsed()),
+            Some(trap) => RunError::Trap(trap.to_string()),
+            None => RunError::Host(anyhow::Error::from(error)),
+        }
+    }
+}
+
+/// Whether this host speaks `version` (same major, or same minor below 1.0, as semver says).
+pub fn accepts(version: &str) -> bool {
+    version == ACCEPTED_CONTRACT
+        || version
+            .strip_prefix(ACCEPTED_CONTRACT)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+fn ticks(wall_time: Duration) -> u64 {
+    (wall_time.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+/// Advances the engine's epoch every [`TICK`] for as long as the engine lives.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("pcosync-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+fn forward_stderr(stderr: &MemoryOutputPipe) {
+    let contents = stderr.contents();
+    for line in String::from_utf8_lossy(&contents).lines() {
+        tracing::warn!(target: "guest", "stderr: {line}");
+    }
+}
+
+/// Capabilities for calls that must not reach anything (version and self-check).
+fn null_capabilities() -> Capabilities {
+    use crate::testing::{Unreachable, silent};
+    Capabilities {
+        rock: Arc::new(Unreachable),
+        pco: Arc::new(Unreachable),
+        state: Arc::new(crate::state::memory::MemoryState::default()),
+        reporter: silent(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn accepts_only_its_own_contract_line() {
+        assert!(accepts("0.1"));
+        assert!(accepts("0.1.0"));
+        assert!(accepts("0.1.7"));
+        assert!(!accepts("0.2.0"));
+        assert!(!accepts("0.10.0"));
+        assert!(!accepts("1.0.0"));
+        assert!(!accepts(""));
+    }
+}

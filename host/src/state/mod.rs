@@ -1,0 +1,68 @@
+//! The `state` capability: durable key-value state, one key space per account.
+//!
+//! [`StateStore`] is what a backend provides (SQLite by default, [`memory`] in tests; a shared
+//! database can replace both for a fleet of hosts). The guest sees only its account's key
+//! space: the host scopes every call to the account of the current run.
+
+pub mod memory;
+pub mod sqlite;
+
+use crate::bindings::state::{Entry, Host, Write};
+use crate::bindings::types::{Error, ErrorKind};
+use crate::runtime::HostState;
+
+/// A failure of the state backend. It reaches the guest as an `internal` error.
+#[derive(Debug, thiserror::Error)]
+#[error("state store: {0}")]
+pub struct StateError(pub String);
+
+pub trait StateStore: Send + Sync {
+    fn get(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StateError>;
+    fn scan(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StateError>;
+    /// Applies every write or none.
+    fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError>;
+}
+
+fn to_guest(error: StateError) -> Error {
+    Error::new(ErrorKind::Internal, error.to_string())
+}
+
+impl Host for HostState {
+    async fn get(
+        &mut self,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Option<Vec<u8>>>, Error>> {
+        Ok(self
+            .capabilities
+            .state
+            .get(&self.namespace, &keys)
+            .map_err(to_guest))
+    }
+
+    async fn scan(
+        &mut self,
+        prefix: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<Entry>, Error>> {
+        Ok(self
+            .capabilities
+            .state
+            .scan(&self.namespace, &prefix, after.as_deref(), limit)
+            .map_err(to_guest))
+    }
+
+    async fn commit(&mut self, writes: Vec<Write>) -> wasmtime::Result<Result<(), Error>> {
+        Ok(self
+            .capabilities
+            .state
+            .commit(&self.namespace, &writes)
+            .map_err(to_guest))
+    }
+}

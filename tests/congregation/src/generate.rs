@@ -1,0 +1,605 @@
+//! The generator behind [`Congregation::generate`].
+//!
+//! People are made household by household, so a family shares a last name, an address and a
+//! home phone, and married adults share an anniversary. Everything is drawn from one ChaCha8
+//! stream seeded with the caller's seed, and integer ranges are drawn as `u32` (rand samples
+//! those the same way on every platform), so a `(people, seed)` pair gives the same
+//! congregation everywhere.
+
+use std::collections::HashSet;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::names;
+use crate::{Address, Congregation, Date, Gender, Group, Level, Member, Presence, Protection, Tag};
+
+/// Tag groups and their tags, as every PCO account of the congregation has them.
+const TAGS: &[(&str, &[&str])] = &[
+    ("Teams", &["Worship", "Tech", "Kids", "Hospitality"]),
+    ("Skills", &["Vocals", "Guitar", "Sound"]),
+];
+
+/// Below this many people the congregation has a single PCO account.
+const TWO_ACCOUNTS_FROM: usize = 50;
+
+pub(crate) fn generate(people: usize, seed: u64) -> Congregation {
+    let mut g = Generator::new(seed);
+    let accounts = if people >= TWO_ACCOUNTS_FROM {
+        vec!["Main Campus".to_string(), "North Campus".to_string()]
+    } else {
+        vec!["Main Campus".to_string()]
+    };
+    let tags = TAGS
+        .iter()
+        .flat_map(|(group, names)| {
+            names.iter().map(|name| Tag {
+                group: group.to_string(),
+                name: name.to_string(),
+            })
+        })
+        .collect();
+    let plan = GroupPlan::new(&accounts, people);
+    let mut members = Vec::with_capacity(people);
+    while members.len() < people {
+        g.household(people - members.len(), &mut members);
+    }
+    for member in &mut members {
+        g.presence_and_groups(member, &plan, &accounts);
+    }
+    ensure_a_few(&mut g, &mut members);
+    Congregation {
+        accounts,
+        tags,
+        groups: plan.groups,
+        people: members,
+    }
+}
+
+/// The Rock groups and how likely a volunteer is to join each.
+struct GroupPlan {
+    groups: Vec<Group>,
+    /// `(group index, weight)` of serving groups (with a level or a tag) for volunteers.
+    serving: Vec<(usize, u32)>,
+    small_groups: Vec<usize>,
+    staff: usize,
+}
+
+impl GroupPlan {
+    fn new(accounts: &[String], people: usize) -> GroupPlan {
+        let main = accounts[0].as_str();
+        let north = accounts.get(1).map_or(main, String::as_str);
+        let mut plan = GroupPlan {
+            groups: Vec::new(),
+            serving: Vec::new(),
+            small_groups: Vec::new(),
+            staff: 0,
+        };
+        // Level groups: all five levels, weighted so administrators stay rare.
+        let levels = [
+            ("Services Administrators", main, Level::Administrator, 1),
+            ("Worship Leaders", main, Level::Editor, 3),
+            ("Production Schedulers", main, Level::Scheduler, 3),
+            ("Ushers", main, Level::Viewer, 8),
+            ("Greeters", main, Level::ScheduledViewer, 12),
+            ("North Worship Leaders", north, Level::Editor, 2),
+            ("North Greeters", north, Level::ScheduledViewer, 8),
+        ];
+        for (name, account, level, weight) in levels {
+            let idx = plan.push(name, "Serving Team", Some(account), Some(level), None);
+            plan.serving.push((idx, weight));
+        }
+        let tagged = [
+            ("Worship Band", main, "Teams:Worship", 8),
+            ("Tech Crew", main, "Teams:Tech", 6),
+            ("Kids Ministry", main, "Teams:Kids", 8),
+            ("Hospitality Team", north, "Teams:Hospitality", 6),
+            ("Choir", main, "Skills:Vocals", 5),
+        ];
+        for (name, account, tag, weight) in tagged {
+            let idx = plan.push(name, "Serving Team", Some(account), None, Some(tag));
+            plan.serving.push((idx, weight));
+        }
+        // A security role configured like a synced group: only syncs if the sync enables
+        // the "Security Role" group type (SPEC R2), which makes it a good trap for tests.
+        plan.staff = plan.push(
+            "Church Staff",
+            "Security Role",
+            Some(main),
+            Some(Level::Administrator),
+            None,
+        );
+        plan.push("Prayer Team", "Serving Team", None, None, None);
+        let small_groups = (people / 40).clamp(2, 200);
+        for n in 1..=small_groups {
+            let idx = plan.push(&format!("Small Group {n}"), "Small Group", None, None, None);
+            plan.small_groups.push(idx);
+        }
+        plan
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        group_type: &str,
+        account: Option<&str>,
+        level: Option<Level>,
+        tag: Option<&str>,
+    ) -> usize {
+        self.groups.push(Group {
+            name: name.to_string(),
+            group_type: group_type.to_string(),
+            pco_account: account.map(str::to_string),
+            level,
+            tag: tag.map(str::to_string),
+        });
+        self.groups.len() - 1
+    }
+}
+
+struct Generator {
+    rng: ChaCha8Rng,
+    /// Emails handed out so far: PCO and Rock both treat an email as someone's identity, so
+    /// two different people never share one by accident.
+    emails: HashSet<String>,
+}
+
+/// What a household shares.
+struct Home {
+    last_name: &'static str,
+    address: Option<Address>,
+    home_phone: Option<String>,
+    area_code: &'static str,
+}
+
+impl Generator {
+    fn new(seed: u64) -> Generator {
+        Generator {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            emails: HashSet::new(),
+        }
+    }
+
+    /// A uniform index below `len` (portable: drawn as u32).
+    fn index(&mut self, len: usize) -> usize {
+        self.rng.random_range(0..len as u32) as usize
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.index(items.len())]
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p)
+    }
+
+    fn between(&mut self, low: u32, high_inclusive: u32) -> u32 {
+        self.rng.random_range(low..=high_inclusive)
+    }
+
+    /// Adds one household (at most `room` people) to `out`.
+    fn household(&mut self, room: usize, out: &mut Vec<Member>) {
+        let home = self.home();
+        let roll = self.between(0, 99);
+        let (adults, kids) = match roll {
+            0..=29 => (1, 0),
+            30..=54 => (2, 0),
+            55..=69 => (1, self.between(1, 3)),
+            _ => (2, self.between(1, 4)),
+        };
+        let couple = adults == 2;
+        let anniversary = couple.then(|| self.date(1975, 2022, 0.97));
+        let first_gender = if self.chance(0.5) {
+            Gender::Male
+        } else {
+            Gender::Female
+        };
+        let spouse_gender = match first_gender {
+            Gender::Male => Gender::Female,
+            _ => Gender::Male,
+        };
+        let limit = out.len() + room;
+        for gender in [first_gender, spouse_gender].into_iter().take(adults) {
+            if out.len() >= limit {
+                return;
+            }
+            let adult = self.person(out.len(), gender, &home, true, anniversary);
+            out.push(adult);
+        }
+        for _ in 0..kids {
+            if out.len() >= limit {
+                return;
+            }
+            let gender = if self.chance(0.5) {
+                Gender::Male
+            } else {
+                Gender::Female
+            };
+            let kid = self.person(out.len(), gender, &home, false, None);
+            out.push(kid);
+        }
+    }
+
+    fn home(&mut self) -> Home {
+        let (city, state, zip, area_code) = self.pick(names::CITIES);
+        let address = self.chance(0.92).then(|| {
+            let number = self.between(100, 19999);
+            let street = self.pick(names::STREETS);
+            let suffix = self.pick(names::STREET_SUFFIXES);
+            let street2 = if self.chance(0.12) {
+                format!("Apt {}", self.between(1, 40))
+            } else {
+                String::new()
+            };
+            Address {
+                street1: format!("{number} {street} {suffix}"),
+                street2,
+                city: city.to_string(),
+                state: state.to_string(),
+                postal_code: format!("{zip}{:02}", self.between(0, 99)),
+                country: "US".to_string(),
+            }
+        });
+        let home_phone = self.chance(0.6).then(|| self.phone(area_code));
+        Home {
+            last_name: self.pick(names::LAST),
+            address,
+            home_phone,
+            area_code,
+        }
+    }
+
+    /// Ten digits: a local area code, then an exchange that does not start with 0 or 1.
+    fn phone(&mut self, area_code: &str) -> String {
+        format!(
+            "{area_code}{}{:06}",
+            self.between(2, 9),
+            self.between(0, 999_999)
+        )
+    }
+
+    fn date(&mut self, from_year: u32, to_year: u32, year_known: f64) -> Date {
+        let month = self.between(1, 12) as u8;
+        let last_day = match month {
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        let day = self.between(1, last_day) as u8;
+        let year = self
+            .chance(year_known)
+            .then(|| self.between(from_year, to_year) as i32);
+        Date { year, month, day }
+    }
+
+    fn person(
+        &mut self,
+        key: usize,
+        gender: Gender,
+        home: &Home,
+        adult: bool,
+        anniversary: Option<Date>,
+    ) -> Member {
+        let pool = if gender == Gender::Male {
+            names::MALE
+        } else {
+            names::FEMALE
+        };
+        let (first, nicks) = self.pick(pool);
+        // Most people go by their first name; a quarter of those who can use a nick name.
+        let nick = if !nicks.is_empty() && self.chance(0.25) {
+            self.pick(nicks)
+        } else {
+            first
+        };
+        let middles = if gender == Gender::Male {
+            names::MIDDLE_MALE
+        } else {
+            names::MIDDLE_FEMALE
+        };
+        let middle = if self.chance(0.6) {
+            self.pick(middles)
+        } else {
+            ""
+        };
+        let birthdate = if adult {
+            self.chance(0.9).then(|| self.date(1940, 2004, 0.93))
+        } else {
+            self.chance(0.95).then(|| self.date(2008, 2024, 0.98))
+        };
+        // Children under ~13 rarely have their own email; the whole still lands near 10%.
+        let has_email = if adult {
+            self.chance(0.93)
+        } else {
+            self.chance(0.8)
+        };
+        let email = has_email.then(|| self.email(nick, home.last_name));
+        let mobile_phone = if adult {
+            self.chance(0.85)
+        } else {
+            self.chance(0.2)
+        };
+        let mobile_phone = mobile_phone.then(|| self.phone(home.area_code));
+        let work_phone = (adult && self.chance(0.2)).then(|| self.phone(home.area_code));
+        let protection = match self.between(0, 999) {
+            0..=9 => Protection::Extreme,
+            10..=29 => Protection::High,
+            30..=99 => Protection::Medium,
+            _ => Protection::Low,
+        };
+        Member {
+            key: key as u32,
+            first_name: first.to_string(),
+            nick_name: nick.to_string(),
+            middle_name: middle.to_string(),
+            last_name: home.last_name.to_string(),
+            gender,
+            birthdate,
+            married: anniversary.is_some(),
+            anniversary,
+            email,
+            home_phone: home.home_phone.clone(),
+            work_phone,
+            mobile_phone,
+            address: home.address.clone(),
+            protection,
+            presence: Presence::Both,
+            pco_email_drift: None,
+            pco_nick_drift: None,
+            pco_level: None,
+            pco_org_admin: false,
+            pco_archived: false,
+            pco_accounts: Vec::new(),
+            groups: Vec::new(),
+            pco_tags: Vec::new(),
+        }
+    }
+
+    /// An address derived from the name, unique across the congregation; mostly lowercase,
+    /// sometimes typed with capitals as people do.
+    fn email(&mut self, first: &str, last: &str) -> String {
+        let first = email_part(first);
+        let last = email_part(last);
+        let domain = self.pick(names::EMAIL_DOMAINS);
+        let local = match self.between(0, 4) {
+            0 | 1 => format!("{first}.{last}"),
+            2 => format!("{first}{last}"),
+            3 => format!("{}{last}", &first[..1]),
+            _ => format!("{first}{}", self.between(1, 99)),
+        };
+        let mut candidate = format!("{local}@{domain}");
+        while self.emails.contains(&candidate.to_lowercase()) {
+            candidate = format!("{local}{}@{domain}", self.between(1, 9999));
+        }
+        self.emails.insert(candidate.clone());
+        if self.chance(0.06) {
+            capitalised(&candidate)
+        } else {
+            candidate
+        }
+    }
+
+    fn presence_and_groups(&mut self, member: &mut Member, plan: &GroupPlan, accounts: &[String]) {
+        member.presence = match self.between(0, 99) {
+            0..=69 => Presence::Both,
+            70..=89 => Presence::RockOnly,
+            _ => Presence::PcoOnly,
+        };
+        if member.presence != Presence::PcoOnly {
+            self.join_groups(member, plan);
+        }
+        if member.presence == Presence::RockOnly {
+            // Not in PCO yet: only tags picked by hand in Rock (the sync will push them).
+            self.hand_picked_tags(member, accounts, 0.04);
+            return;
+        }
+        self.pco_state(member, plan, accounts);
+    }
+
+    fn join_groups(&mut self, member: &mut Member, plan: &GroupPlan) {
+        let adult = member
+            .birthdate
+            .is_none_or(|d| d.year.is_none_or(|y| y < 2008));
+        if adult && self.chance(0.35) {
+            let first = self.weighted(&plan.serving);
+            member.groups.push(first);
+            if self.chance(0.15) {
+                let second = self.weighted(&plan.serving);
+                if second != first {
+                    member.groups.push(second);
+                }
+            }
+        }
+        if adult && self.chance(0.01) {
+            member.groups.push(plan.staff);
+        }
+        if self.chance(0.4) {
+            member.groups.push(self.pick(&plan.small_groups));
+        }
+    }
+
+    fn weighted(&mut self, choices: &[(usize, u32)]) -> usize {
+        let total: u32 = choices.iter().map(|(_, w)| w).sum();
+        let mut roll = self.rng.random_range(0..total);
+        for &(idx, weight) in choices {
+            if roll < weight {
+                return idx;
+            }
+            roll -= weight;
+        }
+        choices[choices.len() - 1].0
+    }
+
+    /// Extra tags chosen by hand, not controlled by any group.
+    fn hand_picked_tags(&mut self, member: &mut Member, accounts: &[String], p: f64) {
+        if self.chance(p) {
+            let skill = self.pick(TAGS[1].1);
+            push_unique(
+                &mut member.pco_tags,
+                format!("{}:Skills:{skill}", accounts[0]),
+            );
+        }
+    }
+
+    /// Which accounts hold this PCO person and what PCO says about them there.
+    fn pco_state(&mut self, member: &mut Member, plan: &GroupPlan, accounts: &[String]) {
+        let group_accounts: Vec<usize> = member
+            .groups
+            .iter()
+            .filter_map(|&g| plan.groups[g].pco_account.as_deref())
+            .filter_map(|name| accounts.iter().position(|a| a == name))
+            .collect();
+        member.pco_accounts = if group_accounts.is_empty() {
+            vec![if accounts.len() > 1 && self.chance(0.2) {
+                1
+            } else {
+                0
+            }]
+        } else {
+            let mut found = group_accounts;
+            found.sort_unstable();
+            found.dedup();
+            found
+        };
+        // Tags of mapped groups are mostly already in place (the last sync set them).
+        for &g in &member.groups {
+            let group = &plan.groups[g];
+            if let (Some(tag), Some(account)) = (&group.tag, &group.pco_account)
+                && self.chance(0.85)
+            {
+                push_unique(&mut member.pco_tags, format!("{account}:{tag}"));
+            }
+        }
+        self.hand_picked_tags(member, accounts, 0.08);
+        member.pco_level = Some(self.pco_level(member, plan));
+        if member.presence == Presence::Both {
+            if self.chance(0.03) {
+                member.pco_email_drift = member.email.as_ref().map(|_| self.drifted_email(member));
+            }
+            if self.chance(0.03) {
+                member.pco_nick_drift = drifted_nick(member);
+            }
+        }
+        member.pco_archived = self.chance(0.03);
+    }
+
+    /// Mostly the level the person's groups give; sometimes someone changed it by hand in PCO.
+    fn pco_level(&mut self, member: &Member, plan: &GroupPlan) -> Level {
+        let from_groups = member
+            .groups
+            .iter()
+            .filter_map(|&g| plan.groups[g].level)
+            .max()
+            .unwrap_or(Level::ScheduledViewer);
+        if self.chance(0.1) {
+            const ALL: [Level; 5] = [
+                Level::ScheduledViewer,
+                Level::Viewer,
+                Level::Scheduler,
+                Level::Editor,
+                Level::Administrator,
+            ];
+            let weights = [(0, 40), (1, 30), (2, 15), (3, 10), (4, 5)];
+            ALL[self.weighted(&weights)]
+        } else {
+            from_groups
+        }
+    }
+
+    fn drifted_email(&mut self, member: &Member) -> String {
+        let local = format!(
+            "{}.{}",
+            email_part(&member.nick_name),
+            email_part(&member.last_name)
+        );
+        loop {
+            let candidate = format!(
+                "{local}{}@{}",
+                self.between(1, 9999),
+                self.pick(names::EMAIL_DOMAINS)
+            );
+            if self.emails.insert(candidate.clone()) {
+                return candidate;
+            }
+        }
+    }
+}
+
+/// PCO's first name, drifted: the formal name where Rock uses a nick name, else a nick name.
+fn drifted_nick(member: &Member) -> Option<String> {
+    if member.nick_name != member.first_name {
+        return Some(member.first_name.clone());
+    }
+    let pool = if member.gender == Gender::Male {
+        names::MALE
+    } else {
+        names::FEMALE
+    };
+    pool.iter()
+        .find(|(first, _)| *first == member.first_name)
+        .and_then(|(_, nicks)| nicks.first())
+        .map(|nick| nick.to_string())
+}
+
+/// Lowercase letters only ("O'Brien" → "obrien", "De La Cruz" → "delacruz").
+fn email_part(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// "john.smith@gmail.com" → "John.Smith@gmail.com" (people capitalise the part they typed).
+fn capitalised(email: &str) -> String {
+    let (local, domain) = email.split_once('@').unwrap_or((email, ""));
+    let words: Vec<String> = local
+        .split('.')
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{}@{domain}", words.join("."))
+}
+
+fn push_unique(list: &mut Vec<String>, value: String) {
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+/// Makes sure the rare cases tests rely on exist in any congregation big enough to hold them:
+/// a High and an Extreme protection profile, a few organization administrators, a few
+/// archived people. Chosen with the same rng, so still deterministic.
+fn ensure_a_few(g: &mut Generator, members: &mut [Member]) {
+    if members.len() < 10 {
+        return;
+    }
+    for protection in [Protection::High, Protection::Extreme] {
+        if !members.iter().any(|m| m.protection == protection) {
+            let i = g.index(members.len());
+            members[i].protection = protection;
+        }
+    }
+    let in_pco: Vec<usize> = (0..members.len())
+        .filter(|&i| members[i].pco_level.is_some())
+        .collect();
+    if in_pco.is_empty() {
+        return;
+    }
+    let admins = (in_pco.len() / 200).clamp(2, 25);
+    for _ in 0..admins {
+        let i = g.pick(&in_pco);
+        members[i].pco_org_admin = true;
+        members[i].pco_archived = false;
+    }
+    if !members.iter().any(|m| m.pco_archived) {
+        let i = g.pick(&in_pco);
+        if !members[i].pco_org_admin {
+            members[i].pco_archived = true;
+        }
+    }
+}

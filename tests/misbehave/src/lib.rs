@@ -1,0 +1,88 @@
+//! A guest that misbehaves on purpose, to prove the host contains it.
+//!
+//! `sync` does what the account's name says:
+//! - `loop`: spins forever (the host's CPU budget must stop it);
+//! - `allocate`: grows memory without bound (the host's memory cap must stop it);
+//! - `trap`: hits `unreachable` (the host must turn it into an error);
+//! - `write-then-trap`: commits one state entry, then traps (a commit is durable: the host
+//!   must keep it, since a guest relies on its commits, e.g. for create intents);
+//! - anything else: answers an empty report.
+
+#![allow(clippy::all)]
+
+mod bindings {
+    wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
+}
+
+use bindings::exports::rockpco::sync::engine::{Account, Counts, Guest, Report, SyncOptions};
+use bindings::rockpco::sync::state;
+use bindings::rockpco::sync::types::Error;
+
+struct Misbehaving;
+
+impl Guest for Misbehaving {
+    fn contract_version() -> String {
+        "0.1.0".to_string()
+    }
+
+    fn self_check() -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn sync(account: Account, options: SyncOptions) -> Result<Report, Error> {
+        match account.name.as_str() {
+            "loop" => spin(),
+            "allocate" => hoard(),
+            "trap" => panic!("misbehaving on purpose"),
+            "write-then-trap" => {
+                let entry = state::Entry {
+                    key: "written".into(),
+                    value: b"yes".to_vec(),
+                };
+                state::commit(&[state::Write::Put(entry)])?;
+                panic!("misbehaving on purpose, after a commit")
+            }
+            _ => Ok(empty_report(&account, &options)),
+        }
+    }
+}
+
+fn spin() -> ! {
+    let mut counter: u64 = 0;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+fn hoard() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+fn empty_report(account: &Account, options: &SyncOptions) -> Report {
+    Report {
+        run_id: options.run_id.clone(),
+        account: account.name.clone(),
+        dry_run: options.dry_run,
+        held: false,
+        counts: Counts {
+            synced: 0,
+            linked: 0,
+            created: 0,
+            updated_to_pco: 0,
+            updated_to_rock: 0,
+            conflicts: 0,
+            raised: 0,
+            lowered: 0,
+            archived: 0,
+            skipped: 0,
+            failed: 0,
+        },
+        people: Vec::new(),
+    }
+}
+
+bindings::export!(Misbehaving with_types_in bindings);

@@ -1,0 +1,357 @@
+//! A faithful local stand-in for the Planning Center Online API, over loopback HTTP.
+//!
+//! Tests, benchmarks and the demo start a [`PcoSandbox`], point a client at
+//! [`PcoSandbox::base_url`] with the HTTP Basic credentials of one of its
+//! [`accounts`](PcoSandbox::accounts), and talk to it as they would to
+//! `https://api.planningcenteronline.com`. What it models, and where each fact comes from, is in
+//! `shared/research/pco-api.md` (section 10 is the checklist this crate follows).
+//!
+//! # What it serves
+//! - People v2: `/people/v2/people` (list, create), `/people/v2/people/{id}` (read, patch,
+//!   delete), `/people/v2/people/{id}/{emails,phone_numbers,addresses}` (list, create),
+//!   `/people/v2/{emails,phone_numbers,addresses}[/{id}]` (list, read, patch, delete),
+//!   `/people/v2/people/{id}/person_apps` (list, create), `/people/v2/apps`, `/people/v2/me`,
+//!   `/people/v2` (the organization).
+//! - Services v2: `/services/v2/people[/{id}]` (list, read, patch `permissions`),
+//!   `/services/v2/people/{id}/tags`, `POST /services/v2/people/{id}/assign_tags`,
+//!   `/services/v2/tag_groups[/{id}[/tags]]`, `/services/v2/tags`, `/services/v2/email_templates[/{id}]`.
+//! - Uploads: `POST /v2/files` (multipart, field `file`), the path of PCO's upload host.
+//!
+//! Lists take `per_page` (default 25, clamped to 1..=100), `offset`, `include`, `order`
+//! (`attr` or `-attr`) and `where[attr]` / `where[attr][gt|gte|lt|lte]`; they answer with
+//! `links.self/next/prev`, `meta.total_count`, `meta.count`, `meta.next.offset` and PCO's
+//! `can_*` lists. People search: `where[search_name]`, `where[search_name_or_email]`,
+//! `where[search_name_or_email_or_phone_number]`, `where[search_phone_number]`, exact
+//! `where[first_name]`/`where[last_name]`/..., `where[remote_id]`; email search also via
+//! `GET /people/v2/emails?where[address]=...&include=person`.
+//!
+//! Every API request needs HTTP Basic `app_id:secret` of an account (401 otherwise), counts
+//! against that credential's rate limit (100 per 20 s unless configured; 429 with
+//! `Retry-After` past it) and carries `X-PCO-API-Request-Rate-Count/Limit/Period`.
+//! `X-PCO-API-Version` selects the gender (`M`/`F` before 2022-07-14) and address (`street`
+//! before 2023-03-21) shapes; the default is the latest.
+//!
+//! # Emails PCO would send (the outbox)
+//! PCO has no documented API for sending its welcome email (research §7.5). The sandbox uses
+//! the shape a 2017 PCO payload showed: **give the person the Services app with a template**:
+//!
+//! ```text
+//! POST /people/v2/people/{id}/person_apps
+//! {"data": {"type": "PersonApp", "attributes": {"app_id": 2, "email_template_id": 80001}}}
+//! ```
+//!
+//! `app_id` is the Services app (`GET /people/v2/apps`); `email_template_id` is one of the
+//! account's Services email templates (`GET /services/v2/email_templates`; every account has
+//! "Planning Center Welcome E-Mail"). Without `email_template_id` no welcome is sent; an unknown
+//! one is a 422. The outbox ([`PcoSandbox::outbox`]) then records:
+//! - [`EmailKind::Welcome`] for that request;
+//! - [`EmailKind::PermissionRaised`] whenever `PATCH /services/v2/people/{id}` raises
+//!   `permissions` (or gives an archived person a level again) — seeds 002/004;
+//! - [`EmailKind::OrgAdminLowered`] when an organization administrator's Services permission is
+//!   lowered or archived, or People `site_administrator` is set false (all organization
+//!   administrators are told; SPEC R50).
+//!
+//! Lowering anyone else sends nothing. `PATCH ... {"permissions": "Archived"}` archives a
+//! Services person (`archived`, `archived_at`); a level unarchives them.
+//!
+//! # `updated_at`
+//! People's `updated_at` moves when a person's own attributes change (a PATCH that changes
+//! nothing leaves it), and when one of their emails, phone numbers or addresses is created,
+//! changed or deleted, or their avatar is set. Services permission and tag changes do not move
+//! it (seed 000). Every write gets a stamp strictly after the previous one (see [`ClockMode`]).
+//!
+//! # Admin endpoints (`/__sandbox/`)
+//! Not authenticated, not rate limited, never faulted, not logged. JSON in and out.
+//!
+//! | request | does |
+//! | --- | --- |
+//! | `GET /__sandbox/` | base URL, account credentials, this list |
+//! | `GET /__sandbox/faults` | `{"config": FaultConfig, "queued": [Fault]}` |
+//! | `PUT /__sandbox/faults` | set the shares, e.g. `{"seed": 7, "server_error": 0.1, "reset": 0.05}` |
+//! | `DELETE /__sandbox/faults` | all shares to 0, queue emptied |
+//! | `POST /__sandbox/faults/next` | queue a fault for the next requests: `{"kind": "reset", "times": 2}`; kinds `server_error` (`status`), `reset`, `reset_after`, `slow` (`ms`), `hang`, `malformed`, `truncated`, `rate_limited` (`retry_after`) |
+//! | `GET /__sandbox/rate_limit` / `PUT` | `{"enabled": true, "limit": 100, "period_secs": 20}` |
+//! | `GET /__sandbox/requests` / `DELETE` | the request log ([`RequestRecord`]s) / clear it |
+//! | `GET /__sandbox/outbox` / `DELETE` | the emails ([`OutboxEmail`]s) / clear them |
+//! | `GET /__sandbox/clock` | `{"now": "...Z", "unix": n}` |
+//! | `POST /__sandbox/clock/advance` | `{"seconds": 3600}` |
+//! | `GET /__sandbox/accounts/{account name}/people/{id}` | a person's whole state, including what the API does not show |
+//!
+//! Fault kinds are described on [`FaultConfig`]; `path_prefix` limits faults to some paths.
+
+mod clock;
+mod edits;
+mod faults;
+mod jsonapi;
+mod model;
+mod query;
+mod ratelimit;
+mod records;
+mod render;
+mod routes;
+mod seed;
+mod server;
+mod state;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use congregation::Congregation;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use clock::ClockMode;
+pub use faults::{Fault, FaultConfig};
+pub use model::{SERVICES_APP_ID, WELCOME_TEMPLATE};
+pub use ratelimit::{RateLimitConfig, UNLIMITED};
+pub use records::{EmailKind, OutboxEmail, RequestRecord};
+
+use crate::clock::{Clock, lock};
+use crate::state::Shared;
+
+/// How to start a sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    /// Where to listen; `127.0.0.1:0` (any free port) by default.
+    pub addr: SocketAddr,
+    /// Account names for [`PcoSandbox::start`]; [`PcoSandbox::start_with`] uses the
+    /// congregation's accounts instead.
+    pub accounts: Vec<String>,
+    /// Seeds the credentials (so a seed gives the same app ids and secrets every run).
+    pub seed: u64,
+    pub rate_limit: RateLimitConfig,
+    pub faults: FaultConfig,
+    pub clock: ClockMode,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> SandboxOptions {
+        SandboxOptions {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            accounts: vec!["Main Campus".to_string()],
+            seed: 0,
+            rate_limit: RateLimitConfig::default(),
+            faults: FaultConfig::default(),
+            clock: ClockMode::default(),
+        }
+    }
+}
+
+/// One account's personal access token: HTTP Basic `app_id:secret`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCredentials {
+    pub name: String,
+    pub app_id: String,
+    pub secret: String,
+}
+
+#[derive(Debug)]
+pub enum SandboxError {
+    Bind(SocketAddr, std::io::Error),
+    NoAccounts,
+    InvalidFaults(String),
+}
+
+impl fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SandboxError::Bind(addr, e) => write!(f, "PCO sandbox cannot listen on {addr}: {e}"),
+            SandboxError::NoAccounts => f.write_str("PCO sandbox needs at least one account"),
+            SandboxError::InvalidFaults(e) => write!(f, "invalid PCO sandbox fault settings: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SandboxError {}
+
+/// A running sandbox. Dropping it stops the server (connections included).
+pub struct PcoSandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl PcoSandbox {
+    /// Starts with the accounts named in `options` and no people.
+    pub async fn start(options: SandboxOptions) -> Result<PcoSandbox, SandboxError> {
+        let accounts = options.accounts.clone();
+        PcoSandbox::launch(options, &accounts, None).await
+    }
+
+    /// Starts with the congregation's accounts, each holding the congregation's people present
+    /// in PCO there (PcoOnly and Both) with their drifted names and emails, levels, org admin
+    /// and archived flags and tags. Ids are handed out in congregation order.
+    pub async fn start_with(
+        options: SandboxOptions,
+        congregation: &Congregation,
+    ) -> Result<PcoSandbox, SandboxError> {
+        PcoSandbox::launch(options.clone(), &congregation.accounts, Some(congregation)).await
+    }
+
+    async fn launch(
+        options: SandboxOptions,
+        accounts: &[String],
+        congregation: Option<&Congregation>,
+    ) -> Result<PcoSandbox, SandboxError> {
+        if accounts.is_empty() {
+            return Err(SandboxError::NoAccounts);
+        }
+        let faults =
+            faults::Faults::new(options.faults.clone()).map_err(SandboxError::InvalidFaults)?;
+        let listener = TcpListener::bind(options.addr)
+            .await
+            .map_err(|e| SandboxError::Bind(options.addr, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| SandboxError::Bind(options.addr, e))?;
+        let clock = Clock::new(options.clock);
+        let (store, credentials) = seed::build(accounts, options.seed, congregation, clock.now());
+        let shared = Arc::new(Shared::new(
+            format!("http://{addr}"),
+            credentials,
+            store,
+            clock,
+            faults,
+            ratelimit::RateLimiter::new(options.rate_limit),
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let router = routes::router(shared.clone());
+        let task = tokio::spawn(server::accept_loop(
+            listener,
+            shared.clone(),
+            router,
+            stopped,
+        ));
+        tracing::info!(%addr, accounts = accounts.len(), "pco sandbox listening");
+        Ok(PcoSandbox {
+            shared,
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn accounts(&self) -> Vec<AccountCredentials> {
+        self.shared.credentials.clone()
+    }
+
+    pub fn account(&self, name: &str) -> Option<AccountCredentials> {
+        self.shared
+            .credentials
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+    }
+
+    pub fn faults(&self) -> FaultConfig {
+        lock(&self.shared.faults).config().clone()
+    }
+
+    /// Sets the fault shares (and restarts their draw from `config.seed`).
+    pub fn set_faults(&self, config: FaultConfig) -> Result<(), SandboxError> {
+        lock(&self.shared.faults)
+            .set(config)
+            .map_err(SandboxError::InvalidFaults)
+    }
+
+    /// The next `times` API requests meet `fault`, before any share is drawn.
+    pub fn inject_next(&self, fault: Fault, times: usize) {
+        lock(&self.shared.faults).push(fault, times);
+    }
+
+    /// No more faults: shares to zero, queue emptied.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    pub fn rate_limit(&self) -> RateLimitConfig {
+        lock(&self.shared.limiter).config()
+    }
+
+    /// New settings; every credential's window starts afresh.
+    pub fn set_rate_limit(&self, config: RateLimitConfig) {
+        lock(&self.shared.limiter).set(config);
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.log).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    pub fn outbox(&self) -> Vec<OutboxEmail> {
+        lock(&self.shared.outbox).clone()
+    }
+
+    pub fn clear_outbox(&self) {
+        lock(&self.shared.outbox).clear();
+    }
+
+    /// Moves the sandbox clock forward (whole seconds).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// The sandbox clock as PCO would write it (`2024-05-01T12:00:00Z`).
+    pub fn now(&self) -> String {
+        clock::format_time(self.shared.clock.now())
+    }
+
+    /// How many People people the account holds.
+    pub fn people_count(&self, account: &str) -> Option<usize> {
+        lock(&self.shared.store)
+            .accounts
+            .iter()
+            .find(|a| a.name == account)
+            .map(|a| a.people.len())
+    }
+
+    /// The PCO id of the person seeded from congregation member `key` in `account`.
+    pub fn pco_id(&self, account: &str, key: u32) -> Option<String> {
+        let store = lock(&self.shared.store);
+        let account = store.accounts.iter().find(|a| a.name == account)?;
+        account
+            .people
+            .values()
+            .find(|p| p.congregation_key == Some(key))
+            .map(|p| p.id.to_string())
+    }
+
+    /// Everything the sandbox holds about a person (as `GET /__sandbox/accounts/{a}/people/{id}`).
+    pub fn person_state(&self, account: &str, id: &str) -> Option<serde_json::Value> {
+        routes::raw_person_state(&self.shared, account, id.parse().ok()?)
+    }
+
+    /// Stops accepting and closes every connection (hung requests included).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for PcoSandbox {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! PCO's rate limit: a number of requests per period per credential (research §4).
+//!
+//! A fixed window opens at a credential's first request and closes `period` later; every
+//! request counts, refused ones too (PCO's sample 429 reports "118 of 100"), so a client that
+//! keeps hammering stays refused until the window ends.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// JSON form: `{"enabled": true, "limit": 100, "period_secs": 20}` (every field optional).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Off: nothing is refused, and the headers advertise [`UNLIMITED`] so a pacing client
+    /// runs at full speed.
+    pub enabled: bool,
+    pub limit: u32,
+    pub period_secs: u64,
+}
+
+/// The limit advertised while the limiter is off.
+pub const UNLIMITED: u32 = 1_000_000;
+
+impl Default for RateLimitConfig {
+    fn default() -> RateLimitConfig {
+        RateLimitConfig {
+            enabled: true,
+            limit: 100,
+            period_secs: 20,
+        }
+    }
+}
+
+/// The outcome for one request, and what its rate headers say.
+#[derive(Clone, Copy, Debug)]
+pub struct RateDecision {
+    pub count: u32,
+    pub limit: u32,
+    pub period_secs: u64,
+    /// Seconds to wait, when refused.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    windows: HashMap<String, Window>,
+}
+
+#[derive(Debug)]
+struct Window {
+    opened: Instant,
+    count: u32,
+}
+
+impl RateLimiter {
+    pub fn new(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter {
+            config,
+            windows: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> RateLimitConfig {
+        self.config
+    }
+
+    /// New settings start every window afresh.
+    pub fn set(&mut self, config: RateLimitConfig) {
+        self.config = config;
+        self.windows.clear();
+    }
+
+    pub fn check(&mut self, credential: &str) -> RateDecision {
+        let period = Duration::from_secs(self.config.period_secs.max(1));
+        let now = Instant::now();
+        let window = self
+            .windows
+            .entry(credential.to_string())
+            .or_insert(Window {
+                opened: now,
+                count: 0,
+            });
+        if now.duration_since(window.opened) >= period {
+            *window = Window {
+                opened: now,
+                count: 0,
+            };
+        }
+        window.count = window.count.saturating_add(1);
+        let limit = if self.config.enabled {
+            self.config.limit
+        } else {
+            UNLIMITED
+        };
+        let retry_after = (self.config.enabled && window.count > limit).then(|| {
+            let left = period.saturating_sub(now.duration_since(window.opened));
+            // Whole seconds, rounded up, at least 1: never tell a client to retry at once.
+            (left.as_secs_f64().ceil() as u64).max(1)
+        });
+        RateDecision {
+            count: window.count,
+            limit,
+            period_secs: period.as_secs(),
+            retry_after,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_the_limit_per_credential() {
+        let mut r = RateLimiter::new(RateLimitConfig {
+            enabled: true,
+            limit: 3,
+            period_secs: 20,
+        });
+        for _ in 0..3 {
+            assert!(r.check("a").retry_after.is_none());
+        }
+        let refused = r.check("a");
+        assert_eq!(refused.count, 4);
+        assert!((1..=20).contains(&refused.retry_after.unwrap()));
+        assert!(r.check("b").retry_after.is_none());
+        r.set(RateLimitConfig {
+            enabled: false,
+            ..r.config()
+        });
+        assert!(r.check("a").retry_after.is_none());
+    }
+}

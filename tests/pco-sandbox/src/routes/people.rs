@@ -1,0 +1,429 @@
+//! People v2: people, apps and person_apps (research §6.1, §6.6, §6.8).
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::people_query::{self, ORDER, QUERY};
+use super::{Capabilities, SharedState, list as list_doc, parse_id, single, view};
+use crate::clock::lock;
+use crate::edits::apply_person;
+use crate::jsonapi::{
+    ApiError, ApiErrors, ApiResult, Included, attributes, document, no_content, request_data,
+};
+use crate::model::{APPS, Counters, Person, PersonApp, SERVICES_APP_ID, ServicesPerson};
+use crate::query::ListParams;
+use crate::records::EmailKind;
+use crate::render;
+use crate::state::{Ctx, NewEmail};
+use congregation::Level;
+
+const CAN_INCLUDE: &[&str] = &[
+    "addresses",
+    "emails",
+    "organization",
+    "person_apps",
+    "phone_numbers",
+];
+const CAN_FILTER: &[&str] = &["admins", "organization_admins"];
+
+pub async fn organization(State(shared): SharedState, Extension(ctx): Extension<Ctx>) -> ApiResult {
+    let store = lock(&shared.store);
+    let v = view(&shared, ctx, &store.accounts[ctx.account]);
+    let body = json!({ "data": render::organization(v), "included": [], "meta": {} });
+    Ok(document(StatusCode::OK, body))
+}
+
+/// The person the credentials belong to: the account's first organization administrator.
+pub async fn me(State(shared): SharedState, Extension(ctx): Extension<Ctx>) -> ApiResult {
+    let store = lock(&shared.store);
+    let account = &store.accounts[ctx.account];
+    let p = account
+        .people
+        .values()
+        .find(|p| p.site_administrator)
+        .ok_or_else(ApiError::not_found)?;
+    let v = view(&shared, ctx, account);
+    let mut included = Included::default();
+    let data = render::person(v, p, &[], &mut included);
+    Ok(document(
+        StatusCode::OK,
+        single(v, data, included, CAN_INCLUDE),
+    ))
+}
+
+pub async fn apps(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let params = ListParams::parse(q.as_deref())?;
+    params.check(&[], &["name"], &["name"])?;
+    let store = lock(&shared.store);
+    let v = view(&shared, ctx, &store.accounts[ctx.account]);
+    let wanted = params.where_value("name").map(str::to_lowercase);
+    let ids: Vec<u64> = APPS
+        .iter()
+        .filter(|(_, name)| wanted.as_ref().is_none_or(|w| name.to_lowercase() == *w))
+        .map(|(id, _)| *id)
+        .collect();
+    let caps = Capabilities {
+        include: &[],
+        query: &["name"],
+        order: &["name"],
+        filter: &[],
+    };
+    Ok(document(
+        StatusCode::OK,
+        list_doc(v, &params, "/people/v2/apps", &ids, &caps, |id, _| {
+            render::app(v, *id)
+        }),
+    ))
+}
+
+pub async fn app(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    if !APPS.iter().any(|(i, _)| *i == id) {
+        return Err(ApiError::not_found().into());
+    }
+    let store = lock(&shared.store);
+    let v = view(&shared, ctx, &store.accounts[ctx.account]);
+    Ok(document(
+        StatusCode::OK,
+        single(v, render::app(v, id), Included::default(), &[]),
+    ))
+}
+
+pub async fn list(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let params = ListParams::parse(q.as_deref())?;
+    params.check(CAN_INCLUDE, QUERY, ORDER)?;
+    let predicates = people_query::predicates(&params.wheres)?;
+    let admins_only = params
+        .filters
+        .iter()
+        .any(|f| f == "admins" || f == "organization_admins");
+    let store = lock(&shared.store);
+    let account = &store.accounts[ctx.account];
+    let mut rows: Vec<&Person> = account
+        .people
+        .values()
+        .filter(|p| !admins_only || p.site_administrator)
+        .filter(|p| predicates.iter().all(|pred| pred(p)))
+        .collect();
+    if let Some((attr, descending)) = &params.order {
+        people_query::sort(&mut rows, attr, *descending);
+    }
+    let v = view(&shared, ctx, account);
+    let caps = Capabilities {
+        include: CAN_INCLUDE,
+        query: QUERY,
+        order: ORDER,
+        filter: CAN_FILTER,
+    };
+    let body = list_doc(v, &params, "/people/v2/people", &rows, &caps, |p, inc| {
+        render::person(v, p, &params.include, inc)
+    });
+    Ok(document(StatusCode::OK, body))
+}
+
+pub async fn show(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let params = ListParams::parse(q.as_deref())?;
+    params.check(CAN_INCLUDE, &[], &[])?;
+    let id = parse_id(&id)?;
+    let store = lock(&shared.store);
+    let account = &store.accounts[ctx.account];
+    let p = account.people.get(&id).ok_or_else(ApiError::not_found)?;
+    let v = view(&shared, ctx, account);
+    let mut included = Included::default();
+    let data = render::person(v, p, &params.include, &mut included);
+    Ok(document(
+        StatusCode::OK,
+        single(v, data, included, CAN_INCLUDE),
+    ))
+}
+
+pub async fn create(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    body: Bytes,
+) -> ApiResult {
+    let data = request_data(&body)?;
+    let attrs = attributes(&data)?;
+    let now = shared.clock.tick();
+    let mut store = lock(&shared.store);
+    let (account, next) = store.split(ctx.account);
+    let mut p = Person {
+        id: next.person,
+        created_at: now,
+        updated_at: now,
+        ..Person::default()
+    };
+    apply_person(&mut p, &attrs, account, &shared.base_url, now, true)?;
+    Counters::take(&mut next.person);
+    let id = p.id;
+    account.people.insert(id, p);
+    let v = view(&shared, ctx, account);
+    let mut included = Included::default();
+    let data = render::person(v, &account.people[&id], &[], &mut included);
+    Ok(document(
+        StatusCode::CREATED,
+        single(v, data, included, CAN_INCLUDE),
+    ))
+}
+
+pub async fn update(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    let data = request_data(&body)?;
+    let attrs = attributes(&data)?;
+    let mut store = lock(&shared.store);
+    let account = &mut store.accounts[ctx.account];
+    let mut p = account
+        .people
+        .get(&id)
+        .ok_or_else(ApiError::not_found)?
+        .clone();
+    let now = shared.clock.now();
+    let change = apply_person(&mut p, &attrs, account, &shared.base_url, now, false)?;
+    if change.changed {
+        p.updated_at = shared.clock.tick();
+    }
+    account.people.insert(id, p);
+    if change.admin_removed {
+        let mut recipients = account.org_admins();
+        recipients.push(id);
+        shared.send_email(
+            ctx.account,
+            NewEmail {
+                kind: EmailKind::OrgAdminLowered,
+                person_id: id,
+                recipients,
+                subject: "An organization administrator was removed".into(),
+                template_id: None,
+                from_permissions: Some("Organization Administrator".into()),
+                to_permissions: None,
+                to_address: None,
+            },
+        );
+    }
+    let v = view(&shared, ctx, account);
+    let mut included = Included::default();
+    let data = render::person(v, &account.people[&id], &[], &mut included);
+    Ok(document(
+        StatusCode::OK,
+        single(v, data, included, CAN_INCLUDE),
+    ))
+}
+
+pub async fn destroy(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    let mut store = lock(&shared.store);
+    let account = &mut store.accounts[ctx.account];
+    let p = account.people.remove(&id).ok_or_else(ApiError::not_found)?;
+    let contacts = p
+        .emails
+        .iter()
+        .map(|e| e.id)
+        .chain(p.phones.iter().map(|x| x.id))
+        .chain(p.addresses.iter().map(|a| a.id));
+    for contact in contacts {
+        account.contact_owner.remove(&contact);
+    }
+    Ok(no_content())
+}
+
+pub async fn person_apps(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let params = ListParams::parse(q.as_deref())?;
+    params.check(&["app"], &[], &[])?;
+    let id = parse_id(&id)?;
+    let store = lock(&shared.store);
+    let account = &store.accounts[ctx.account];
+    let p = account.people.get(&id).ok_or_else(ApiError::not_found)?;
+    let v = view(&shared, ctx, account);
+    let caps = Capabilities {
+        include: &["app"],
+        query: &[],
+        order: &[],
+        filter: &[],
+    };
+    let path = format!("/people/v2/people/{id}/person_apps");
+    let body = list_doc(v, &params, &path, &p.apps, &caps, |a, inc| {
+        if params.includes("app") {
+            inc.push(render::app(v, a.app_id));
+        }
+        render::person_app(v, a, id)
+    });
+    Ok(document(StatusCode::OK, body))
+}
+
+/// Gives a person an app. For Services this creates their Services record (level Scheduled
+/// Viewer, PCO's default for new Services people, inferred) and, when the request names an
+/// `email_template_id`, records the welcome email (see the crate docs).
+pub async fn grant_app(
+    State(shared): SharedState,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    let data = request_data(&body)?;
+    let attrs = attributes(&data)?;
+    let request = GrantRequest::read(&data, &attrs)?;
+    let mut store = lock(&shared.store);
+    let (account, next) = store.split(ctx.account);
+    let template = match request.template_id {
+        Some(t) => Some(
+            account
+                .template(t)
+                .cloned()
+                .ok_or_else(|| ApiError::resource_not_found("email_template_id", "PersonApp"))?,
+        ),
+        None => None,
+    };
+    let p = account
+        .people
+        .get_mut(&id)
+        .ok_or_else(ApiError::not_found)?;
+    if p.apps.iter().any(|a| a.app_id == request.app_id) {
+        return Err(ApiError::validation("app", "has already been taken", "PersonApp").into());
+    }
+    let now = shared.clock.tick();
+    let app = PersonApp {
+        id: Counters::take(&mut next.person_app),
+        app_id: request.app_id,
+    };
+    p.apps.push(app.clone());
+    if request.app_id == SERVICES_APP_ID && p.services.is_none() {
+        p.services = Some(ServicesPerson {
+            level: Level::ScheduledViewer,
+            archived_at: None,
+            tags: Default::default(),
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    let to_address = p
+        .emails
+        .iter()
+        .find(|e| e.primary)
+        .or(p.emails.first())
+        .map(|e| e.address.clone());
+    if let Some(t) = template {
+        shared.send_email(
+            ctx.account,
+            NewEmail {
+                kind: EmailKind::Welcome,
+                person_id: id,
+                recipients: vec![id],
+                subject: t.subject.clone(),
+                template_id: Some(t.id),
+                from_permissions: None,
+                to_permissions: Some(Level::ScheduledViewer.pco_name().into()),
+                to_address,
+            },
+        );
+    }
+    let v = view(&shared, ctx, account);
+    Ok(document(
+        StatusCode::CREATED,
+        single(
+            v,
+            render::person_app(v, &app, id),
+            Included::default(),
+            &["app"],
+        ),
+    ))
+}
+
+/// The body of a person_apps create: `attributes.app_id` (or `relationships.app`), and the
+/// sandbox's `attributes.email_template_id`.
+struct GrantRequest {
+    app_id: u64,
+    template_id: Option<u64>,
+}
+
+impl GrantRequest {
+    fn read(
+        data: &Map<String, Value>,
+        attrs: &Map<String, Value>,
+    ) -> Result<GrantRequest, ApiErrors> {
+        for key in attrs.keys() {
+            match key.as_str() {
+                "app_id" | "email_template_id" => {}
+                // Determined by Services permissions; PCO refuses them since 2017 (#249, #328).
+                "allow_pco_login" | "people_permissions" => {
+                    return Err(ApiError::forbidden(format!(
+                        "{key} cannot be assigned; permissions are set in each app"
+                    ))
+                    .into());
+                }
+                _ => return Err(ApiError::forbidden_attribute(key, "PersonApp").into()),
+            }
+        }
+        let from_relationship = data
+            .get("relationships")
+            .and_then(|r| r["app"]["data"]["id"].as_str().map(Value::from));
+        let app = attrs.get("app_id").cloned().or(from_relationship);
+        let app_id = app
+            .as_ref()
+            .and_then(id_value)
+            .filter(|id| APPS.iter().any(|(a, _)| a == id));
+        let app_id = app_id.ok_or_else(|| ApiError::resource_not_found("app_id", "PersonApp"))?;
+        let template_id =
+            match attrs.get("email_template_id") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(id_value(v).ok_or_else(|| {
+                    ApiError::resource_not_found("email_template_id", "PersonApp")
+                })?),
+            };
+        if template_id.is_some() && app_id != SERVICES_APP_ID {
+            return Err(ApiError::validation(
+                "email_template_id",
+                "is only used with the Services app",
+                "PersonApp",
+            )
+            .into());
+        }
+        Ok(GrantRequest {
+            app_id,
+            template_id,
+        })
+    }
+}
+
+/// An id given as a JSON number or a numeric string.
+pub fn id_value(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

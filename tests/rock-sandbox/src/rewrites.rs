@@ -1,0 +1,479 @@
+//! Rock's save hooks: the silent rewrites it applies on every save, its validation, and the
+//! side effects a save has on other rows (research §2-§7, §10).
+//!
+//! A client that compares what it wrote with what it reads back sees exactly these changes,
+//! which is what a two-way sync has to tolerate without ping-ponging (SPEC R27).
+
+use serde_json::Value;
+use time::{Date, Month};
+
+use crate::clock::{format_date, format_datetime, parse_datetime};
+use crate::schema::{Entity, Kind};
+use crate::store::{Invalid, Row, Store, flag, int, set, text};
+
+/// Group member statuses (`GroupMemberStatus` enum).
+pub const MEMBER_INACTIVE: i64 = 0;
+pub const MEMBER_ACTIVE: i64 = 1;
+
+pub fn before_save(store: &Store, entity: Entity, row: &mut Row, prior: Option<&Row>) {
+    match entity {
+        Entity::Person => person(store, row),
+        Entity::PhoneNumber => phone(row),
+        Entity::GroupMember => group_member(store, row, prior),
+        Entity::Group => group(store, row, prior),
+        Entity::AttributeValue => attribute_value(row),
+        _ => {}
+    }
+}
+
+pub fn validate(store: &Store, entity: Entity, row: &Row, prior: Option<&Row>) -> Result<(), Invalid> {
+    let mut errors = lengths(entity, row);
+    match entity {
+        Entity::Person => {
+            let email = text(row, "Email").unwrap_or("");
+            if !email.is_empty() && !valid_email(email) {
+                errors.push("The Email address is invalid".into());
+            }
+        }
+        Entity::PhoneNumber => {
+            require_row(store, row, "PersonId", Entity::Person, &mut errors);
+            if text(row, "Number").is_none_or(str::is_empty) {
+                errors.push(required("Number"));
+            }
+        }
+        Entity::Group => {
+            require_text(row, "Name", &mut errors);
+            require_row(store, row, "GroupTypeId", Entity::GroupType, &mut errors);
+        }
+        Entity::GroupMember => group_member_rules(store, row, prior, &mut errors),
+        Entity::GroupLocation => {
+            require_row(store, row, "GroupId", Entity::Group, &mut errors);
+            require_row(store, row, "LocationId", Entity::Location, &mut errors);
+        }
+        Entity::Attribute => {
+            require_text(row, "Key", &mut errors);
+            require_text(row, "Name", &mut errors);
+            require_row(store, row, "FieldTypeId", Entity::FieldType, &mut errors);
+            unique_attribute_key(store, row, &mut errors);
+        }
+        Entity::AttributeValue => {
+            require_row(store, row, "AttributeId", Entity::Attribute, &mut errors);
+            unique_attribute_value(store, row, &mut errors);
+        }
+        Entity::DefinedValue => {
+            require_row(store, row, "DefinedTypeId", Entity::DefinedType, &mut errors);
+            require_text(row, "Value", &mut errors);
+        }
+        Entity::GroupTypeRole | Entity::GroupType | Entity::DefinedType => {
+            require_text(row, "Name", &mut errors);
+        }
+        _ => {}
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Invalid(errors)) }
+}
+
+pub fn after_save(store: &mut Store, entity: Entity, id: i64, prior: Option<&Row>) {
+    match entity {
+        Entity::Person => {
+            if prior.is_none() {
+                crate::people::create_primary_alias(store, id);
+            }
+            spouse_anniversary(store, id, prior);
+        }
+        Entity::GroupMember => {
+            if let Some(person) = store.get(Entity::GroupMember, id).and_then(|r| int(r, "PersonId")) {
+                refresh_primary_family(store, person);
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---- Person ---------------------------------------------------------------------------------
+
+fn person(store: &Store, row: &mut Row) {
+    for name in ["FirstName", "NickName", "MiddleName", "LastName"] {
+        if let Some(value) = text(row, name) {
+            let cleaned = clean_name(value);
+            set(row, name, cleaned);
+        }
+    }
+    if text(row, "NickName").is_none_or(str::is_empty) {
+        let first = row.get("FirstName").cloned().unwrap_or(Value::Null);
+        row.insert("NickName".into(), first);
+    }
+    if let Some(email) = text(row, "Email") {
+        let trimmed = email.trim().to_string();
+        set(row, "Email", trimmed);
+    }
+    let known = &store.known;
+    default_int(row, "RecordTypeValueId", known.record_type_person);
+    default_int(row, "RecordStatusValueId", known.record_active);
+    default_int(row, "ConnectionStatusValueId", known.connection_visitor);
+    // Rock nulls the anniversary of anyone not married.
+    if int(row, "MaritalStatusValueId") != Some(known.marital_married) {
+        row.insert("AnniversaryDate".into(), Value::Null);
+    }
+    birth_date(store, row);
+    if let Some(id) = int(row, "Id").filter(|id| *id > 0) {
+        if let Some(family) = primary_family(store, id) {
+            set(row, "PrimaryFamilyId", family);
+        }
+    }
+}
+
+/// Rock's name clean-up: typographic quotes straightened, whitespace runs collapsed, trimmed.
+pub fn clean_name(value: &str) -> String {
+    let straightened: String = value
+        .chars()
+        .map(|c| match c {
+            '\u{2018}' | '\u{2019}' | '\u{0060}' | '\u{00b4}' => '\'',
+            '\u{201c}' | '\u{201d}' => '"',
+            other => other,
+        })
+        .collect();
+    straightened.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `FixCase`: a name typed all lower or all upper case becomes Title Case; mixed case is kept
+/// (it is probably deliberate: "McDonald", "DeShawn").
+pub fn fix_case(value: &str) -> String {
+    let has_lower = value.chars().any(char::is_lowercase);
+    let has_upper = value.chars().any(char::is_uppercase);
+    if has_lower && has_upper {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut start_of_word = true;
+    for c in value.chars() {
+        if start_of_word {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        start_of_word = c.is_whitespace() || c == '-' || c == '\'';
+    }
+    out
+}
+
+fn default_int(row: &mut Row, column: &str, value: i64) {
+    if int(row, column).is_none() && value != 0 {
+        set(row, column, value);
+    }
+}
+
+/// `BirthDate` (and its key and the age) are computed from the three stored parts.
+fn birth_date(store: &Store, row: &mut Row) {
+    let (month, day, year) = (int(row, "BirthMonth"), int(row, "BirthDay"), int(row, "BirthYear"));
+    let date = match (month, day) {
+        (Some(m), Some(d)) => calendar_date(year.unwrap_or(1), m, d),
+        _ => None,
+    };
+    let birth_date = date.map_or(Value::Null, |d| Value::from(format_date(d)));
+    row.insert("BirthDate".into(), birth_date);
+    let key = match (date, year) {
+        (Some(d), Some(_)) => Value::from(i64::from(d.year()) * 10_000 + i64::from(u8::from(d.month())) * 100 + i64::from(d.day())),
+        _ => Value::Null,
+    };
+    row.insert("BirthDateKey".into(), key);
+    let age = match (date, year) {
+        (Some(born), Some(_)) => Value::from(age_on(born, store.clock.today())),
+        _ => Value::Null,
+    };
+    row.insert("Age".into(), age);
+}
+
+pub fn calendar_date(year: i64, month: i64, day: i64) -> Option<Date> {
+    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+    Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()
+}
+
+pub fn age_on(born: Date, today: Date) -> i64 {
+    let mut age = i64::from(today.year() - born.year());
+    if (today.month() as u8, today.day()) < (born.month() as u8, born.day()) {
+        age -= 1;
+    }
+    age
+}
+
+/// The family a person belongs to first (by `GroupOrder`, then membership id).
+pub fn primary_family(store: &Store, person_id: i64) -> Option<i64> {
+    let family_type = store.known.family_type;
+    store
+        .find_by(Entity::GroupMember, "PersonId", person_id)
+        .into_iter()
+        .filter(|m| int(m, "GroupTypeId") == Some(family_type) && !flag(m, "IsArchived"))
+        .min_by_key(|m| (int(m, "GroupOrder").unwrap_or(i64::MAX), int(m, "Id")))
+        .and_then(|m| int(m, "GroupId"))
+}
+
+fn refresh_primary_family(store: &mut Store, person_id: i64) {
+    let family = primary_family(store, person_id);
+    store.modify(Entity::Person, person_id, |row| {
+        row.insert("PrimaryFamilyId".into(), family.map_or(Value::Null, Value::from));
+    });
+}
+
+/// When a person's anniversary changes, Rock writes it to their married spouse too, so the
+/// spouse's row (and `ModifiedDateTime`) changes as well.
+fn spouse_anniversary(store: &mut Store, id: i64, prior: Option<&Row>) {
+    let Some(row) = store.get(Entity::Person, id) else { return };
+    let anniversary = row.get("AnniversaryDate").cloned().unwrap_or(Value::Null);
+    let before = prior.and_then(|p| p.get("AnniversaryDate").cloned()).unwrap_or(Value::Null);
+    if anniversary == before || anniversary.is_null() {
+        return;
+    }
+    let married = store.known.marital_married;
+    for spouse in spouses(store, id) {
+        store.modify(Entity::Person, spouse, |r| {
+            if int(r, "MaritalStatusValueId") == Some(married) {
+                r.insert("AnniversaryDate".into(), anniversary.clone());
+            }
+        });
+    }
+}
+
+/// The other adults of a person's families.
+fn spouses(store: &Store, id: i64) -> Vec<i64> {
+    let adult = store.known.family_adult;
+    let families: Vec<i64> = store
+        .find_by(Entity::GroupMember, "PersonId", id)
+        .into_iter()
+        .filter(|m| int(m, "GroupRoleId") == Some(adult) && !flag(m, "IsArchived"))
+        .filter_map(|m| int(m, "GroupId"))
+        .collect();
+    store
+        .rows(Entity::GroupMember)
+        .filter(|m| int(m, "GroupRoleId") == Some(adult) && !flag(m, "IsArchived"))
+        .filter(|m| int(m, "GroupId").is_some_and(|g| families.contains(&g)))
+        .filter_map(|m| int(m, "PersonId"))
+        .filter(|p| *p != id)
+        .collect()
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+}
+
+// ---- PhoneNumber ----------------------------------------------------------------------------
+
+fn phone(row: &mut Row) {
+    if text(row, "CountryCode").is_none_or(|c| c.trim().is_empty()) {
+        set(row, "CountryCode", "1");
+    }
+    let digits = clean_number(text(row, "Number").unwrap_or(""));
+    let country = text(row, "CountryCode").unwrap_or("1").to_string();
+    set(row, "NumberFormatted", format_number(&country, &digits));
+    set(row, "NumberReversed", digits.chars().rev().collect::<String>());
+    set(row, "Number", digits);
+}
+
+/// `PhoneNumber.CleanNumber`: digits only.
+pub fn clean_number(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// `PhoneNumber.FormattedNumber` with Rock's default US formats.
+pub fn format_number(country: &str, digits: &str) -> String {
+    if country != "1" {
+        return digits.to_string();
+    }
+    match digits.len() {
+        10 => format!("({}) {}-{}", &digits[..3], &digits[3..6], &digits[6..]),
+        7 => format!("{}-{}", &digits[..3], &digits[3..]),
+        _ => digits.to_string(),
+    }
+}
+
+// ---- Groups and members ---------------------------------------------------------------------
+
+fn group(store: &Store, row: &mut Row, prior: Option<&Row>) {
+    let now = format_datetime(store.clock.now());
+    let was_archived = prior.is_some_and(|p| flag(p, "IsArchived"));
+    if flag(row, "IsArchived") && !was_archived && text(row, "ArchivedDateTime").is_none() {
+        set(row, "ArchivedDateTime", now.clone());
+    }
+    let was_active = prior.is_none_or(|p| flag(p, "IsActive"));
+    if !flag(row, "IsActive") && was_active {
+        set(row, "InactiveDateTime", now);
+    }
+}
+
+fn group_member(store: &Store, row: &mut Row, prior: Option<&Row>) {
+    let group_type = int(row, "GroupId")
+        .and_then(|g| store.get(Entity::Group, g))
+        .and_then(|g| int(g, "GroupTypeId"));
+    if let Some(group_type) = group_type {
+        set(row, "GroupTypeId", group_type);
+    }
+    let now = format_datetime(store.clock.now());
+    if text(row, "DateTimeAdded").is_none() {
+        set(row, "DateTimeAdded", now.clone());
+    }
+    let status = int(row, "GroupMemberStatus");
+    let prior_status = prior.and_then(|p| int(p, "GroupMemberStatus"));
+    if status == Some(MEMBER_INACTIVE) && prior_status != Some(MEMBER_INACTIVE) {
+        set(row, "InactiveDateTime", now.clone());
+    } else if status == Some(MEMBER_ACTIVE) {
+        row.insert("InactiveDateTime".into(), Value::Null);
+    }
+    let was_archived = prior.is_some_and(|p| flag(p, "IsArchived"));
+    if flag(row, "IsArchived") && !was_archived {
+        set(row, "ArchivedDateTime", now);
+    } else if !flag(row, "IsArchived") {
+        row.insert("ArchivedDateTime".into(), Value::Null);
+    }
+}
+
+fn group_member_rules(store: &Store, row: &Row, prior: Option<&Row>, errors: &mut Vec<String>) {
+    let group = int(row, "GroupId").and_then(|g| store.get(Entity::Group, g));
+    let person = int(row, "PersonId").and_then(|p| store.get(Entity::Person, p));
+    let role = int(row, "GroupRoleId").and_then(|r| store.get(Entity::GroupTypeRole, r));
+    let (Some(group), Some(person), Some(role)) = (group, person, role) else {
+        require_row(store, row, "GroupId", Entity::Group, errors);
+        require_row(store, row, "PersonId", Entity::Person, errors);
+        require_row(store, row, "GroupRoleId", Entity::GroupTypeRole, errors);
+        return;
+    };
+    let group_type = int(group, "GroupTypeId");
+    if int(role, "GroupTypeId") != group_type {
+        errors.push("The group role is not a role of this group's group type".into());
+        return;
+    }
+    if flag(row, "IsArchived") {
+        return;
+    }
+    let me = prior.and_then(|p| int(p, "Id"));
+    let duplicate = store.rows(Entity::GroupMember).any(|m| {
+        !flag(m, "IsArchived")
+            && int(m, "Id") != me
+            && int(m, "GroupId") == int(row, "GroupId")
+            && int(m, "PersonId") == int(row, "PersonId")
+            && int(m, "GroupRoleId") == int(row, "GroupRoleId")
+    });
+    if duplicate {
+        let term = group_type
+            .and_then(|t| store.get(Entity::GroupType, t))
+            .and_then(|t| text(t, "GroupTerm"))
+            .unwrap_or("Group")
+            .to_lowercase();
+        errors.push(format!(
+            "{} already belongs to the {} role for this {term}, and cannot be added again with the same role",
+            full_name(person),
+            text(role, "Name").unwrap_or("").to_lowercase(),
+        ));
+    }
+}
+
+pub fn full_name(person: &Row) -> String {
+    let nick = text(person, "NickName").filter(|n| !n.is_empty());
+    let first = nick.or(text(person, "FirstName")).unwrap_or("");
+    format!("{first} {}", text(person, "LastName").unwrap_or("")).trim().to_string()
+}
+
+// ---- Attributes -----------------------------------------------------------------------------
+
+/// The typed copies Rock persists beside an attribute value's text.
+fn attribute_value(row: &mut Row) {
+    let value = text(row, "Value").unwrap_or("").trim().to_string();
+    let numeric = value.parse::<f64>().ok().filter(|n| n.is_finite());
+    row.insert("ValueAsNumeric".into(), numeric.map_or(Value::Null, Value::from));
+    let when = parse_datetime(&value).map(format_datetime);
+    row.insert("ValueAsDateTime".into(), when.map_or(Value::Null, Value::from));
+    let boolean = match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" => Some(true),
+        "false" | "no" => Some(false),
+        _ => None,
+    };
+    row.insert("ValueAsBoolean".into(), boolean.map_or(Value::Null, Value::from));
+}
+
+fn unique_attribute_key(store: &Store, row: &Row, errors: &mut Vec<String>) {
+    let Some(key) = text(row, "Key") else { return };
+    let same_scope = |other: &Row| {
+        int(other, "Id") != int(row, "Id")
+            && int(other, "EntityTypeId") == int(row, "EntityTypeId")
+            && text(other, "EntityTypeQualifierColumn").unwrap_or("")
+                == text(row, "EntityTypeQualifierColumn").unwrap_or("")
+            && text(other, "EntityTypeQualifierValue").unwrap_or("")
+                == text(row, "EntityTypeQualifierValue").unwrap_or("")
+            && text(other, "Key").is_some_and(|k| k.eq_ignore_ascii_case(key))
+    };
+    if store.rows(Entity::Attribute).any(same_scope) {
+        errors.push(format!("The key '{key}' is already in use for this entity type"));
+    }
+}
+
+fn unique_attribute_value(store: &Store, row: &Row, errors: &mut Vec<String>) {
+    let clash = store.rows(Entity::AttributeValue).any(|other| {
+        int(other, "Id") != int(row, "Id")
+            && int(other, "AttributeId") == int(row, "AttributeId")
+            && int(other, "EntityId") == int(row, "EntityId")
+    });
+    if clash {
+        errors.push("An attribute value for this attribute and entity already exists".into());
+    }
+}
+
+// ---- Generic rules --------------------------------------------------------------------------
+
+fn lengths(entity: Entity, row: &Row) -> Vec<String> {
+    entity
+        .columns()
+        .iter()
+        .filter(|c| c.kind == Kind::Str)
+        .filter_map(|c| {
+            let max = c.max_len?;
+            let len = text(row, c.name)?.chars().count();
+            (len > max).then(|| {
+                format!("The field {} must be a string or array type with a maximum length of '{max}'.", c.name)
+            })
+        })
+        .collect()
+}
+
+fn required(column: &str) -> String {
+    format!("The {column} field is required.")
+}
+
+fn require_text(row: &Row, column: &str, errors: &mut Vec<String>) {
+    if text(row, column).is_none_or(|t| t.trim().is_empty()) {
+        errors.push(required(column));
+    }
+}
+
+fn require_row(store: &Store, row: &Row, column: &str, target: Entity, errors: &mut Vec<String>) {
+    let exists = int(row, column).is_some_and(|id| store.get(target, id).is_some());
+    if !exists {
+        errors.push(format!("{column} must refer to an existing {}", target.type_name()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers_are_rewritten_like_rock() {
+        assert_eq!(clean_name("  Mary   Ann\u{2019}s "), "Mary Ann's");
+        assert_eq!(fix_case("JOHN"), "John");
+        assert_eq!(fix_case("mary-jane o'neil"), "Mary-Jane O'Neil");
+        assert_eq!(fix_case("McDonald"), "McDonald");
+        assert_eq!(format_number("1", &clean_number("555.123.4567")), "(555) 123-4567");
+        assert_eq!(format_number("1", "1234567"), "123-4567");
+    }
+
+    #[test]
+    fn ages_count_birthdays() {
+        let born = calendar_date(2000, 6, 15).unwrap();
+        assert_eq!(age_on(born, calendar_date(2024, 6, 14).unwrap()), 23);
+        assert_eq!(age_on(born, calendar_date(2024, 6, 15).unwrap()), 24);
+        assert!(calendar_date(2023, 2, 29).is_none());
+    }
+}

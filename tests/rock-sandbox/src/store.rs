@@ -1,0 +1,270 @@
+//! The in-memory database: one table of JSON rows per entity, and the save pipeline every
+//! write goes through (Rock's save hooks, validation, audit stamps).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::clock::{Clock, format_datetime};
+use crate::rewrites;
+use crate::schema::{Entity, is_audit_column};
+
+/// One entity as stored and served: PascalCase keys, JSON-ready values.
+pub type Row = Map<String, Value>;
+
+#[derive(Debug, Default)]
+struct Table {
+    rows: BTreeMap<i64, Row>,
+    next_id: i64,
+}
+
+/// Ids of the well-known rows (resolved from their GUIDs once, after seeding the system data).
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    pub phone_mobile: i64,
+    pub phone_home: i64,
+    pub phone_work: i64,
+    pub location_home: i64,
+    pub location_work: i64,
+    pub location_previous: i64,
+    pub record_active: i64,
+    pub record_type_person: i64,
+    pub record_type_rest_user: i64,
+    pub connection_visitor: i64,
+    pub marital_married: i64,
+    pub marital_single: i64,
+    pub family_type: i64,
+    pub family_adult: i64,
+    pub family_child: i64,
+    pub person_entity_type: i64,
+    pub group_entity_type: i64,
+    pub person_image_type: i64,
+}
+
+pub struct Store {
+    tables: HashMap<Entity, Table>,
+    pub clock: Arc<Clock>,
+    pub known: Known,
+    /// Bytes of each binary file, by BinaryFile id.
+    pub blobs: HashMap<i64, Vec<u8>>,
+    /// The PersonAlias of the REST key's person: stamped as `ModifiedByPersonAliasId` on writes.
+    pub rest_alias_id: Option<i64>,
+    guid_state: u64,
+}
+
+/// Why a save was refused: Rock's 400 with the validation messages joined by commas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid(pub Vec<String>);
+
+impl Invalid {
+    pub fn one(message: impl Into<String>) -> Invalid {
+        Invalid(vec![message.into()])
+    }
+    pub fn message(&self) -> String {
+        self.0.join(",")
+    }
+}
+
+impl Store {
+    pub fn new(clock: Arc<Clock>, guid_seed: u64) -> Store {
+        let tables = Entity::ALL
+            .iter()
+            .map(|e| (*e, Table { rows: BTreeMap::new(), next_id: e.first_id() }))
+            .collect();
+        Store {
+            tables,
+            clock,
+            known: Known::default(),
+            blobs: HashMap::new(),
+            rest_alias_id: None,
+            guid_state: guid_seed ^ 0x5eed_0f_a11_b0b,
+        }
+    }
+
+    fn table(&self, entity: Entity) -> &Table {
+        // Every entity gets a table in `new`; an empty static keeps this total anyway.
+        static EMPTY: Table = Table { rows: BTreeMap::new(), next_id: 0 };
+        self.tables.get(&entity).unwrap_or(&EMPTY)
+    }
+
+    fn table_mut(&mut self, entity: Entity) -> &mut Table {
+        self.tables.entry(entity).or_default()
+    }
+
+    pub fn get(&self, entity: Entity, id: i64) -> Option<&Row> {
+        self.table(entity).rows.get(&id)
+    }
+
+    pub fn rows(&self, entity: Entity) -> impl Iterator<Item = &Row> {
+        self.table(entity).rows.values()
+    }
+
+    pub fn count(&self, entity: Entity) -> usize {
+        self.table(entity).rows.len()
+    }
+
+    /// Rows of `entity` whose `column` equals `value`.
+    pub fn find_by(&self, entity: Entity, column: &str, value: i64) -> Vec<&Row> {
+        self.rows(entity).filter(|r| int(r, column) == Some(value)).collect()
+    }
+
+    pub fn find_by_guid(&self, entity: Entity, guid: &str) -> Option<&Row> {
+        self.rows(entity).find(|r| text(r, "Guid").is_some_and(|g| g.eq_ignore_ascii_case(guid)))
+    }
+
+    pub fn id_of_guid(&self, entity: Entity, guid: &str) -> i64 {
+        self.find_by_guid(entity, guid).and_then(|r| int(r, "Id")).unwrap_or(0)
+    }
+
+    /// A fresh GUID, deterministic for a given seed and sequence of creations.
+    pub fn new_guid(&mut self) -> String {
+        let a = splitmix(&mut self.guid_state);
+        let b = splitmix(&mut self.guid_state);
+        guid_from(a, b)
+    }
+
+    /// A row with every column at its default (what Rock's deserializer starts from).
+    pub fn blank(entity: Entity) -> Row {
+        entity.columns().iter().map(|c| (c.name.to_string(), c.default.clone())).collect()
+    }
+
+    /// Inserts a new row through Rock's save pipeline; returns its id.
+    pub fn insert(&mut self, entity: Entity, mut row: Row) -> Result<i64, Invalid> {
+        rewrites::before_save(self, entity, &mut row, None);
+        rewrites::validate(self, entity, &row, None)?;
+        let id = self.insert_unchecked(entity, row);
+        rewrites::after_save(self, entity, id, None);
+        Ok(id)
+    }
+
+    /// Stores a new row as given (seeding and internal side effects): ids, GUID and audit
+    /// stamps only, no hooks.
+    pub fn insert_unchecked(&mut self, entity: Entity, mut row: Row) -> i64 {
+        let id = {
+            let table = self.table_mut(entity);
+            let id = table.next_id;
+            table.next_id += 1;
+            id
+        };
+        row.insert("Id".into(), Value::from(id));
+        let has_guid = text(&row, "Guid").is_some_and(|g| !g.starts_with("00000000-0000"));
+        if !has_guid {
+            let guid = self.new_guid();
+            row.insert("Guid".into(), Value::from(guid));
+        }
+        let now = Value::from(format_datetime(self.clock.now()));
+        if row.get("CreatedDateTime").is_none_or(Value::is_null) {
+            row.insert("CreatedDateTime".into(), now.clone());
+        }
+        row.insert("ModifiedDateTime".into(), now);
+        let alias = self.rest_alias_id.map_or(Value::Null, Value::from);
+        row.insert("CreatedByPersonAliasId".into(), alias.clone());
+        row.insert("ModifiedByPersonAliasId".into(), alias);
+        self.table_mut(entity).rows.insert(id, row);
+        id
+    }
+
+    /// Replaces a row through the save pipeline. Returns whether anything really changed:
+    /// an unchanged save keeps the stored row, `ModifiedDateTime` included.
+    pub fn update(&mut self, entity: Entity, id: i64, mut row: Row) -> Result<bool, Invalid> {
+        let Some(prior) = self.get(entity, id).cloned() else {
+            return Err(Invalid::one(format!("{} {id} not found", entity.type_name())));
+        };
+        row.insert("Id".into(), Value::from(id));
+        for audit in ["CreatedDateTime", "CreatedByPersonAliasId"] {
+            row.insert(audit.into(), prior.get(audit).cloned().unwrap_or(Value::Null));
+        }
+        rewrites::before_save(self, entity, &mut row, Some(&prior));
+        rewrites::validate(self, entity, &row, Some(&prior))?;
+        if !self.store_if_changed(entity, id, row, &prior) {
+            return Ok(false);
+        }
+        rewrites::after_save(self, entity, id, Some(&prior));
+        Ok(true)
+    }
+
+    /// Stores `row` over `prior` when a non-audit column differs, stamping it modified now.
+    pub fn store_if_changed(&mut self, entity: Entity, id: i64, mut row: Row, prior: &Row) -> bool {
+        if same_content(&row, prior) {
+            return false;
+        }
+        row.insert("ModifiedDateTime".into(), Value::from(format_datetime(self.clock.now())));
+        let alias = self.rest_alias_id.map_or(Value::Null, Value::from);
+        row.insert("ModifiedByPersonAliasId".into(), alias);
+        self.table_mut(entity).rows.insert(id, row);
+        true
+    }
+
+    /// Applies `change` to a stored row without hooks (internal side effects such as a
+    /// spouse's anniversary or Home → Previous), stamping it only if it really changed.
+    pub fn modify(&mut self, entity: Entity, id: i64, change: impl FnOnce(&mut Row)) -> bool {
+        let Some(prior) = self.get(entity, id).cloned() else { return false };
+        let mut row = prior.clone();
+        change(&mut row);
+        self.store_if_changed(entity, id, row, &prior)
+    }
+
+    pub fn remove(&mut self, entity: Entity, id: i64) -> Option<Row> {
+        self.table_mut(entity).rows.remove(&id)
+    }
+}
+
+fn same_content(a: &Row, b: &Row) -> bool {
+    let differs = |x: &Row, y: &Row| {
+        x.iter().any(|(k, v)| !is_audit_column(k) && y.get(k).unwrap_or(&Value::Null) != v)
+    };
+    !differs(a, b) && !differs(b, a)
+}
+
+/// An integer column (None when null or absent).
+pub fn int(row: &Row, column: &str) -> Option<i64> {
+    row.get(column).and_then(Value::as_i64)
+}
+
+/// A string column (None when null or absent).
+pub fn text<'a>(row: &'a Row, column: &str) -> Option<&'a str> {
+    row.get(column).and_then(Value::as_str)
+}
+
+pub fn flag(row: &Row, column: &str) -> bool {
+    row.get(column).and_then(Value::as_bool).unwrap_or(false)
+}
+
+pub fn set(row: &mut Row, column: &str, value: impl Into<Value>) {
+    row.insert(column.to_string(), value.into());
+}
+
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A version-4-shaped GUID from 128 bits, lowercase as Rock serialises GUIDs.
+pub fn guid_from(a: u64, b: u64) -> String {
+    let a = (a & 0xffff_ffff_ffff_0fff) | 0x4000;
+    let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_look_like_guids() {
+        let g = guid_from(1, 2);
+        assert_eq!(g.len(), 36);
+        assert_eq!(g.as_bytes()[14], b'4');
+    }
+}
