@@ -1,0 +1,22 @@
+# Build everything and run the demo sync.
+demo *args:
+    cargo run --release -- demo {{args}}
+
+# Run all the tests.
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI expects them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Build the guest component alone, for packaging.
+guest:
+    cargo build --release --target wasm32-wasip2 -p pcosync-guest
+    @echo target/wasm32-wasip2/release/pcosync_guest.wasm
+
+# Check the built-in guest loads (twice: compile, then from the cache).
+check:
+    cargo run --release -- check
+    cargo run --release -- check
