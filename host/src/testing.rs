@@ -211,7 +211,7 @@ impl Rock for MemoryRock {
     async fn add_members(&self, members: &[Membership]) -> Vec<Result<(), Error>> {
         self.each("add_members", members, |data, member| {
             if !data.members.contains(member) {
-                data.members.push(member.clone());
+                data.members.push(*member);
             }
             Ok(())
         })
@@ -331,10 +331,13 @@ pub fn json_response(body: &serde_json::Value) -> Response {
     }
 }
 
+/// One guest event: level, message, fields.
+pub type Event = (Level, String, Vec<(String, String)>);
+
 /// Keeps every event and progress report of the guest.
 #[derive(Default)]
 pub struct RecordingReporter {
-    pub events: Mutex<Vec<(Level, String, Vec<(String, String)>)>>,
+    pub events: Mutex<Vec<Event>>,
     pub progress: Mutex<Vec<(String, u64, Option<u64>)>>,
 }
 

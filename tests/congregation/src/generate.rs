@@ -47,7 +47,7 @@ pub(crate) fn generate(people: usize, seed: u64) -> Congregation {
     for member in &mut members {
         g.presence_and_groups(member, &plan, &accounts);
     }
-    ensure_a_few(&mut g, &mut members);
+    ensure_a_few(&mut g, &mut members, accounts.len());
     Congregation {
         accounts,
         tags,
@@ -574,7 +574,7 @@ fn push_unique(list: &mut Vec<String>, value: String) {
 /// Makes sure the rare cases tests rely on exist in any congregation big enough to hold them:
 /// a High and an Extreme protection profile, a few organization administrators, a few
 /// archived people. Chosen with the same rng, so still deterministic.
-fn ensure_a_few(g: &mut Generator, members: &mut [Member]) {
+fn ensure_a_few(g: &mut Generator, members: &mut [Member], accounts: usize) {
     if members.len() < 10 {
         return;
     }
@@ -590,11 +590,21 @@ fn ensure_a_few(g: &mut Generator, members: &mut [Member]) {
     if in_pco.is_empty() {
         return;
     }
-    let admins = (in_pco.len() / 200).clamp(2, 25);
-    for _ in 0..admins {
-        let i = g.pick(&in_pco);
-        members[i].pco_org_admin = true;
-        members[i].pco_archived = false;
+    // Every account gets its own few organization administrators.
+    for account in 0..accounts {
+        let candidates: Vec<usize> = in_pco
+            .iter()
+            .copied()
+            .filter(|&i| members[i].pco_accounts.contains(&account))
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        for _ in 0..(candidates.len() / 200).clamp(2, 12) {
+            let i = g.pick(&candidates);
+            members[i].pco_org_admin = true;
+            members[i].pco_archived = false;
+        }
     }
     if !members.iter().any(|m| m.pco_archived) {
         let i = g.pick(&in_pco);

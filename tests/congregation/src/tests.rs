@@ -171,6 +171,14 @@ fn invariants_hold() {
                 );
             }
         }
+        for account in 0..c.accounts.len() {
+            if people >= 50 {
+                assert!(
+                    c.pco_people(account).any(|m| m.pco_org_admin),
+                    "every account has an org admin"
+                );
+            }
+        }
         for g in &c.groups {
             if let Some(account) = &g.pco_account {
                 assert!(c.accounts.contains(account));

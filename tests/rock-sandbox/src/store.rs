@@ -205,6 +205,22 @@ impl Store {
         self.store_if_changed(entity, id, row, &prior)
     }
 
+    /// Direct access for seeding and for values computed while a row is being created; no
+    /// hooks, no stamps.
+    pub fn raw_mut(&mut self, entity: Entity, id: i64) -> Option<&mut Row> {
+        self.table_mut(entity).rows.get_mut(&id)
+    }
+
+    /// Sets every row's created and modified stamps (seed data is older than the test).
+    pub fn stamp_all(&mut self, stamp: &str) {
+        for table in self.tables.values_mut() {
+            for row in table.rows.values_mut() {
+                set(row, "CreatedDateTime", stamp);
+                set(row, "ModifiedDateTime", stamp);
+            }
+        }
+    }
+
     pub fn remove(&mut self, entity: Entity, id: i64) -> Option<Row> {
         self.table_mut(entity).rows.remove(&id)
     }
