@@ -9,6 +9,11 @@ use crate::types::{Error, ErrorKind};
 /// PCO's largest page (research/pco-api.md §3).
 pub const PAGE_SIZE: u32 = 100;
 
+pub const API_VERSION_HEADER: &str = "X-PCO-API-Version";
+/// The People API version whose shapes this guest reads: `gender` as "Male"/"Female" (since
+/// 2022-07-14) and addresses with `street_line_1`/`street_line_2` (since 2023-03-21).
+pub const PEOPLE_API_VERSION: &str = "2023-03-21";
+
 /// A PCO People person, as much of it as matching needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PcoPerson {
@@ -39,6 +44,7 @@ pub fn people_page_request(offset: u64) -> Request {
             ("offset".into(), offset.to_string()),
             ("order".into(), "id".into()),
         ],
+        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
         body: None,
     }
 }

@@ -12,6 +12,7 @@ pub mod log;
 pub mod pco;
 pub mod rock;
 pub mod runtime;
+pub mod secret;
 pub mod state;
 pub mod testing;
 

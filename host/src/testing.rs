@@ -314,6 +314,7 @@ impl Pco for ScriptedPco {
             method: crate::bindings::pco::Method::Post,
             path: format!("/upload/{filename}"),
             query: vec![("content-type".into(), content_type.into())],
+            headers: vec![],
             body: Some(bytes.to_vec()),
         };
         self.send(account, &request)

@@ -3,6 +3,9 @@
 //! The guest names an account and a relative path; a [`Pco`] backend adds the base URL, the
 //! credentials, pacing and retries. Non-2xx answers reach the guest as typed error values.
 
+pub mod http;
+pub mod pacer;
+
 use async_trait::async_trait;
 
 use crate::bindings::pco::{Host, Request, Response};

@@ -67,19 +67,39 @@ async fn a_sync_calls_through_every_host_interface() {
     let report = harness.sync(false).await.unwrap();
 
     let rock_calls = harness.world.rock.calls();
-    for call in ["account_groups", "active_members", "tagged_people", "people"] {
-        assert!(rock_calls.contains(&call.to_string()), "{call} in {rock_calls:?}");
+    for call in [
+        "account_groups",
+        "active_members",
+        "tagged_people",
+        "people",
+    ] {
+        assert!(
+            rock_calls.contains(&call.to_string()),
+            "{call} in {rock_calls:?}"
+        );
     }
     let requests = harness.world.pco.requests();
     assert!(!requests.is_empty());
-    assert!(requests.iter().all(|(account, r)| account == "Main Campus" && r.path == "/people/v2/people"));
+    assert!(
+        requests
+            .iter()
+            .all(|(account, r)| account == "Main Campus" && r.path == "/people/v2/people")
+    );
     // R5: the links found are stored, under the account's own key space.
     let stored = harness.state.dump();
     assert_eq!(stored.len(), report.counts.linked as usize);
     assert!(report.counts.linked > 0);
-    assert!(stored.keys().all(|(namespace, key)| namespace == "Main Campus" && key.starts_with("link/")));
+    assert!(
+        stored
+            .keys()
+            .all(|(namespace, key)| namespace == "Main Campus" && key.starts_with("link/"))
+    );
     let events = harness.reporter.events.lock().unwrap().clone();
-    assert!(events.iter().any(|(level, message, _)| *level == Level::Info && message == "sync started"));
+    assert!(
+        events
+            .iter()
+            .any(|(level, message, _)| *level == Level::Info && message == "sync started")
+    );
     assert!(!harness.reporter.progress.lock().unwrap().is_empty());
 }
 
@@ -144,7 +164,10 @@ async fn host_still_serves(harness: &Harness) {
 #[tokio::test]
 async fn a_runaway_loop_is_stopped_by_the_cpu_budget() {
     let (error, harness) = misbehave("loop", tight_limits()).await;
-    assert!(matches!(error, RunError::CpuLimit { fuel: 200_000_000 }), "{error}");
+    assert!(
+        matches!(error, RunError::CpuLimit { fuel: 200_000_000 }),
+        "{error}"
+    );
     assert!(harness.state.dump().is_empty());
     host_still_serves(&harness).await;
 }
@@ -162,7 +185,10 @@ async fn a_runaway_loop_is_stopped_by_the_wall_clock_too() {
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_by_the_memory_cap() {
     let (error, harness) = misbehave("allocate", tight_limits()).await;
-    assert!(matches!(error, RunError::MemoryLimit { limit } if limit == 64 << 20), "{error}");
+    assert!(
+        matches!(error, RunError::MemoryLimit { limit } if limit == 64 << 20),
+        "{error}"
+    );
     assert!(harness.state.dump().is_empty());
     host_still_serves(&harness).await;
 }

@@ -1,0 +1,659 @@
+//! The real PCO backend: HTTPS (or plain HTTP to a loopback sandbox) with the account's
+//! credentials, pacing, retries, timeouts and a cap on response size.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use rand::Rng;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::Pco;
+use super::pacer::Pacer;
+use crate::bindings::pco::{Method, Request, Response};
+use crate::bindings::types::{Error, ErrorKind};
+use crate::secret::Secret;
+
+/// One PCO account as the host reaches it.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub name: String,
+    /// The API root, e.g. `https://api.planningcenteronline.com`.
+    pub base_url: Url,
+    /// Where files are uploaded, e.g. `https://upload.planningcenteronline.com/v2/files`.
+    pub upload_url: Url,
+    pub app_id: String,
+    pub secret: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    /// Attempts for a request that is safe to repeat (5xx, reset, timeout).
+    pub attempts: u32,
+    /// Times a 429 is waited out before giving up with `rate-limited`.
+    pub rate_limit_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Longest Retry-After honoured; a longer one is cut to this.
+    pub max_retry_after: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 32 << 20,
+            attempts: 5,
+            rate_limit_retries: 10,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Headers the guest may set; anything else it sends is dropped.
+const GUEST_HEADERS: [&str; 1] = ["x-pco-api-version"];
+
+pub struct HttpPco {
+    client: reqwest::Client,
+    accounts: HashMap<String, Account>,
+    options: HttpOptions,
+}
+
+struct Account {
+    endpoint: Endpoint,
+    authorization: HeaderValue,
+    pacer: Mutex<Pacer>,
+}
+
+impl HttpPco {
+    pub fn new(endpoints: Vec<Endpoint>, options: HttpOptions) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("pcosync/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+        let mut accounts = HashMap::new();
+        for endpoint in endpoints {
+            check_transport(&endpoint.name, &endpoint.base_url)?;
+            check_transport(&endpoint.name, &endpoint.upload_url)?;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                endpoint.app_id,
+                endpoint.secret.expose()
+            ));
+            let mut authorization =
+                HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
+                    format!(
+                        "account {}: the app id holds characters a header cannot carry",
+                        endpoint.name
+                    )
+                })?;
+            authorization.set_sensitive(true);
+            accounts.insert(
+                endpoint.name.clone(),
+                Account {
+                    endpoint,
+                    authorization,
+                    pacer: Mutex::new(Pacer::default()),
+                },
+            );
+        }
+        Ok(HttpPco {
+            client,
+            accounts,
+            options,
+        })
+    }
+
+    fn account(&self, name: &str) -> Result<&Account, Error> {
+        self.accounts.get(name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Invalid,
+                format!("no PCO account named \"{name}\" is configured"),
+            )
+        })
+    }
+
+    async fn execute(&self, account: &Account, request: &Request) -> Result<Response, Error> {
+        let url = resolve(&account.endpoint.base_url, &request.path, &request.query)?;
+        let method = http_method(request.method);
+        let repeatable = matches!(request.method, Method::Get | Method::Put | Method::Delete);
+        let mut attempt = 0;
+        let mut rate_limited = 0;
+        loop {
+            let wait = account
+                .pacer
+                .lock()
+                .await
+                .reserve(tokio::time::Instant::now());
+            tokio::time::sleep(wait).await;
+            let mut builder = self
+                .client
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, account.authorization.clone())
+                .headers(guest_headers(&request.headers));
+            if let Some(body) = &request.body {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            attempt += 1;
+            let outcome = match builder.send().await {
+                Ok(response) => self.read(account, response).await,
+                Err(error) => Err(Failure::Transport {
+                    before_sending: error.is_connect(),
+                    message: describe_transport(&error),
+                }),
+            };
+            let failure = match outcome {
+                Ok(response) => return Ok(response),
+                Err(failure) => failure,
+            };
+            let retry_in = match &failure {
+                Failure::RateLimited { retry_after, .. }
+                    if rate_limited < self.options.rate_limit_retries =>
+                {
+                    rate_limited += 1;
+                    let wait = (*retry_after).min(self.options.max_retry_after);
+                    account
+                        .pacer
+                        .lock()
+                        .await
+                        .back_off(tokio::time::Instant::now(), wait);
+                    Some(Duration::ZERO)
+                }
+                Failure::Status { status, .. }
+                    if *status >= 500 && repeatable && attempt < self.options.attempts =>
+                {
+                    Some(self.backoff(attempt))
+                }
+                Failure::Transport { before_sending, .. }
+                    if (repeatable || *before_sending) && attempt < self.options.attempts =>
+                {
+                    Some(self.backoff(attempt))
+                }
+                Failure::Malformed(_) if repeatable && attempt < self.options.attempts => {
+                    Some(self.backoff(attempt))
+                }
+                _ => None,
+            };
+            match retry_in {
+                Some(wait) => {
+                    tracing::debug!(account = %account.endpoint.name, path = %request.path, attempt, "retrying PCO request: {}", failure.summary());
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(failure.into_error(&account.endpoint.name, repeatable)),
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        account: &Account,
+        mut response: reqwest::Response,
+    ) -> Result<Response, Failure> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        account.pacer.lock().await.observe(
+            header("x-pco-api-request-rate-limit"),
+            header("x-pco-api-request-rate-period"),
+        );
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.options.max_response_bytes {
+                        return Err(Failure::Malformed(format!(
+                            "the response was larger than {} bytes",
+                            self.options.max_response_bytes
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Err(Failure::Transport {
+                        before_sending: false,
+                        message: format!(
+                            "the response was cut off ({})",
+                            describe_transport(&error)
+                        ),
+                    });
+                }
+            }
+        }
+        if status == 429 {
+            let retry_after = header("retry-after")
+                .and_then(super::pacer::leading_number)
+                .map_or(Duration::from_secs(1), Duration::from_secs);
+            return Err(Failure::RateLimited {
+                retry_after,
+                detail: error_detail(&body),
+            });
+        }
+        if !(200..300).contains(&status) {
+            return Err(Failure::Status {
+                status,
+                detail: error_detail(&body),
+            });
+        }
+        Ok(Response {
+            status,
+            headers: headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+            body,
+        })
+    }
+
+    /// Capped exponential backoff with full jitter, so retries of many hosts don't align.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponential = self
+            .options
+            .backoff_base
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.options.backoff_cap);
+        exponential.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+}
+
+#[async_trait]
+impl Pco for HttpPco {
+    async fn send(&self, account: &str, request: &Request) -> Result<Response, Error> {
+        let account = self.account(account)?;
+        self.execute(account, request).await
+    }
+
+    async fn upload(
+        &self,
+        account: &str,
+        content_type: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<String, Error> {
+        let account = self.account(account)?;
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(filename.to_string())
+            .mime_str(content_type)
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    format!("`{content_type}` is not a content type"),
+                )
+            })?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let wait = account
+            .pacer
+            .lock()
+            .await
+            .reserve(tokio::time::Instant::now());
+        tokio::time::sleep(wait).await;
+        let response = self
+            .client
+            .post(account.endpoint.upload_url.clone())
+            .header(AUTHORIZATION, account.authorization.clone())
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("uploading a file to PCO failed: {}", describe_transport(&e)),
+                )
+            })?;
+        let response = self
+            .read(account, response)
+            .await
+            .map_err(|f| f.into_error(&account.endpoint.name, false))?;
+        upload_id(&response.body)
+    }
+}
+
+/// PCO answers an upload with `{"data":[{"type":"File","id":"<upload id>",...}]}`.
+fn upload_id(body: &[u8]) -> Result<String, Error> {
+    let document: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "PCO answered an upload with something that is not JSON",
+        )
+    })?;
+    let data = &document["data"];
+    let first = if data.is_array() { &data[0] } else { data };
+    first["id"].as_str().map(str::to_string).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "PCO answered an upload without a file id",
+        )
+    })
+}
+
+/// How one attempt failed, before deciding whether to try again.
+enum Failure {
+    Transport {
+        before_sending: bool,
+        message: String,
+    },
+    Status {
+        status: u16,
+        detail: String,
+    },
+    RateLimited {
+        retry_after: Duration,
+        detail: String,
+    },
+    Malformed(String),
+}
+
+impl Failure {
+    fn summary(&self) -> String {
+        match self {
+            Failure::Transport { message, .. } => message.clone(),
+            Failure::Status { status, detail } => format!("{status} {detail}"),
+            Failure::RateLimited { retry_after, .. } => format!("429, retry after {retry_after:?}"),
+            Failure::Malformed(message) => message.clone(),
+        }
+    }
+
+    fn into_error(self, account: &str, repeatable: bool) -> Error {
+        let uncertain = if repeatable {
+            ""
+        } else {
+            " (the request may or may not have reached PCO)"
+        };
+        match self {
+            Failure::Transport { message, .. } => Error::new(
+                ErrorKind::Unavailable,
+                format!("PCO account \"{account}\" could not be reached: {message}{uncertain}"),
+            ),
+            Failure::Malformed(message) => Error::new(
+                ErrorKind::Unavailable,
+                format!("PCO account \"{account}\": {message}"),
+            ),
+            Failure::RateLimited { detail, .. } => Error::new(
+                ErrorKind::RateLimited,
+                format!("PCO account \"{account}\" kept answering 429 (rate limited): {detail}"),
+            ),
+            Failure::Status { status, detail } => {
+                let kind = match status {
+                    401 | 403 => ErrorKind::Unauthorized,
+                    404 => ErrorKind::NotFound,
+                    409 => ErrorKind::Conflict,
+                    400 | 405 | 422 => ErrorKind::Invalid,
+                    _ => ErrorKind::Unavailable,
+                };
+                let message = match kind {
+                    ErrorKind::Unauthorized => format!(
+                        "PCO refused the credentials of account \"{account}\" ({status}: {detail}); check its app_id and secret in the configuration"
+                    ),
+                    ErrorKind::Unavailable => {
+                        format!("PCO account \"{account}\" answered {status}: {detail}{uncertain}")
+                    }
+                    _ => format!("PCO account \"{account}\" answered {status}: {detail}"),
+                };
+                Error::new(kind, message)
+            }
+        }
+    }
+}
+
+/// PCO's JSON:API `errors` array, as one line; or the start of a body that isn't one.
+fn error_detail(body: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let details: Vec<String> = parsed
+        .as_ref()
+        .and_then(|doc| doc["errors"].as_array())
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    let text = |key: &str| e[key].as_str().unwrap_or_default().to_string();
+                    let parameter = e["source"]["parameter"]
+                        .as_str()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default();
+                    match (text("title"), text("detail")) {
+                        (title, detail) if detail.is_empty() => format!("{title}{parameter}"),
+                        (title, detail) if title.is_empty() => format!("{detail}{parameter}"),
+                        (title, detail) => format!("{title}: {detail}{parameter}"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !details.is_empty() {
+        return details.join("; ");
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.chars().take(200).collect();
+    if text.trim().is_empty() {
+        "no details".into()
+    } else {
+        text
+    }
+}
+
+fn describe_transport(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "the request timed out".into()
+    } else if error.is_connect() {
+        "the connection failed".into()
+    } else {
+        // reqwest's message names the URL, never the Authorization header.
+        format!("{error}")
+    }
+}
+
+fn guest_headers(headers: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if !GUEST_HEADERS.contains(&lower.as_str()) {
+            tracing::debug!("dropping header {name} set by the guest");
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.insert(name, value);
+        }
+    }
+    map
+}
+
+fn http_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Put => reqwest::Method::PUT,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+/// Real TLS to Planning Center; plain HTTP only to a sandbox on this machine.
+fn check_transport(account: &str, url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        scheme => Err(format!(
+            "account {account}: {url} uses {scheme}; only https is allowed (plain http only to a loopback sandbox)"
+        )),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    }
+}
+
+/// The full URL of a guest's relative path, refused unless it stays under the account's API
+/// root: no absolute URLs, no other host or scheme, no `..`, no smuggled query or fragment.
+pub fn resolve(base: &Url, path: &str, query: &[(String, String)]) -> Result<Url, Error> {
+    let refuse = |why: &str| {
+        Error::new(
+            ErrorKind::Invalid,
+            format!("refused PCO path `{path}`: {why}"),
+        )
+    };
+    if !path.starts_with('/') || path.starts_with("//") {
+        return Err(refuse("it must be a path starting with a single `/`"));
+    }
+    if path.contains(['?', '#', '\\']) || path.chars().any(char::is_control) {
+        return Err(refuse(
+            "it may not hold `?`, `#`, `\\` or control characters",
+        ));
+    }
+    let decoded = percent_decode(path).to_ascii_lowercase();
+    if decoded
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+    {
+        return Err(refuse("it may not climb out with `..`"));
+    }
+    let root = base.path().trim_end_matches('/');
+    let mut url = base.clone();
+    url.set_path(&format!("{root}{path}"));
+    url.set_query(None);
+    url.set_fragment(None);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    if url.origin() != base.origin() || !url.path().starts_with(root) {
+        return Err(refuse("it leaves the account's API"));
+    }
+    Ok(url)
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://api.planningcenteronline.com").unwrap()
+    }
+
+    #[test]
+    fn resolves_relative_paths_with_their_query() {
+        let url = resolve(
+            &base(),
+            "/people/v2/people",
+            &[(
+                "where[updated_at][gte]".into(),
+                "2026-01-01T00:00:00Z".into(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(url.host_str(), Some("api.planningcenteronline.com"));
+        assert_eq!(url.path(), "/people/v2/people");
+        assert!(
+            url.query()
+                .unwrap()
+                .starts_with("where%5Bupdated_at%5D%5Bgte%5D=")
+        );
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_the_account_api() {
+        for path in [
+            "https://evil.example/people",
+            "//evil.example/people",
+            "people/v2/people",
+            "/people/../../etc",
+            "/people/%2e%2e/x",
+            "/people/%2E%2E/x",
+            "/people?admin=1",
+            "/people#x",
+            "/people\\..\\x",
+            "",
+        ] {
+            let error = resolve(&base(), path, &[]).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::Invalid, "{path}");
+            assert!(
+                error.message.contains("refused PCO path"),
+                "{path}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_a_base_path_prefix() {
+        let base = Url::parse("http://127.0.0.1:8080/pco").unwrap();
+        assert_eq!(
+            resolve(&base, "/people/v2/people", &[]).unwrap().path(),
+            "/pco/people/v2/people"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_transport("a", &Url::parse("http://127.0.0.1:1/").unwrap()).is_ok());
+        assert!(check_transport("a", &Url::parse("http://localhost:1/").unwrap()).is_ok());
+        assert!(check_transport("a", &Url::parse("http://[::1]:1/").unwrap()).is_ok());
+        let error = check_transport(
+            "a",
+            &Url::parse("http://api.planningcenteronline.com/").unwrap(),
+        )
+        .unwrap_err();
+        assert!(error.contains("only https"), "{error}");
+    }
+
+    #[test]
+    fn reads_pco_error_documents() {
+        let body = br#"{"errors":[{"status":"422","title":"Validation Error","detail":"must be a valid email","source":{"parameter":"address"}}]}"#;
+        assert_eq!(
+            error_detail(body),
+            "Validation Error: must be a valid email (address)"
+        );
+        assert_eq!(error_detail(b"<html>oops</html>"), "<html>oops</html>");
+        assert_eq!(error_detail(b""), "no details");
+    }
+
+    #[test]
+    fn statuses_map_to_error_kinds() {
+        let kind = |status| {
+            Failure::Status {
+                status,
+                detail: "x".into(),
+            }
+            .into_error("Main", true)
+            .kind
+        };
+        assert_eq!(kind(401), ErrorKind::Unauthorized);
+        assert_eq!(kind(403), ErrorKind::Unauthorized);
+        assert_eq!(kind(404), ErrorKind::NotFound);
+        assert_eq!(kind(409), ErrorKind::Conflict);
+        assert_eq!(kind(422), ErrorKind::Invalid);
+        assert_eq!(kind(503), ErrorKind::Unavailable);
+        let unauthorized = Failure::Status {
+            status: 401,
+            detail: "x".into(),
+        }
+        .into_error("Main", true);
+        assert!(unauthorized.message.contains("account \"Main\""));
+        assert!(unauthorized.message.contains("app_id and secret"));
+    }
+}
