@@ -247,6 +247,15 @@ impl HttpPco {
                 detail: error_detail(&body),
             });
         }
+        // A body cut short or garbled in transit is retried here, where retrying is safe to
+        // decide, rather than failing the guest's parse.
+        let is_json = header("content-type").is_some_and(|t| t.contains("json"));
+        if is_json
+            && !body.is_empty()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
+        {
+            return Err(Failure::Malformed("the response was not valid JSON".into()));
+        }
         Ok(Response {
             status,
             headers: headers
