@@ -61,6 +61,7 @@ struct GroupPlan {
     groups: Vec<Group>,
     /// `(group index, weight)` of serving groups (with a level or a tag) for volunteers.
     serving: Vec<(usize, u32)>,
+    /// Groups neither synced nor tagged (small groups and the prayer team).
     small_groups: Vec<usize>,
     staff: usize,
 }
@@ -109,7 +110,9 @@ impl GroupPlan {
             Some(Level::Administrator),
             None,
         );
-        plan.push("Prayer Team", "Serving Team", None, None, None);
+        // A serving team nobody configured: the sync must leave it alone (SPEC R2).
+        let prayer = plan.push("Prayer Team", "Serving Team", None, None, None);
+        plan.small_groups.push(prayer);
         let small_groups = (people / 40).clamp(2, 200);
         for n in 1..=small_groups {
             let idx = plan.push(&format!("Small Group {n}"), "Small Group", None, None, None);
@@ -142,6 +145,18 @@ struct Generator {
     /// Emails handed out so far: PCO and Rock both treat an email as someone's identity, so
     /// two different people never share one by accident.
     emails: HashSet<String>,
+}
+
+/// The year the congregation is generated "in": fixed, so ages never depend on the date the
+/// generator runs.
+const THIS_YEAR: u32 = 2025;
+
+/// Who a new household member is, as decided by the household.
+struct Role {
+    gender: Gender,
+    born: u32,
+    anniversary: Option<Date>,
+    parent_email: Option<String>,
 }
 
 /// What a household shares.
@@ -177,46 +192,72 @@ impl Generator {
         self.rng.random_range(low..=high_inclusive)
     }
 
-    /// Adds one household (at most `room` people) to `out`.
+    /// Adds one household (at most `room` people) to `out`: one or two adults of about the
+    /// same age, married when two (anniversary after both came of age), and children born to
+    /// them. Young children often share a parent's email, as families do in Rock.
     fn household(&mut self, room: usize, out: &mut Vec<Member>) {
         let home = self.home();
-        let roll = self.between(0, 99);
-        let (adults, kids) = match roll {
+        let (adults, kids) = match self.between(0, 99) {
             0..=29 => (1, 0),
             30..=54 => (2, 0),
             55..=69 => (1, self.between(1, 3)),
             _ => (2, self.between(1, 4)),
         };
-        let couple = adults == 2;
-        let anniversary = couple.then(|| self.date(1975, 2022, 0.97));
-        let first_gender = if self.chance(0.5) {
-            Gender::Male
-        } else {
-            Gender::Female
-        };
+        let first_born = self.between(1945, THIS_YEAR - 22);
+        let spouse_born = (first_born + self.between(0, 8))
+            .saturating_sub(4)
+            .min(THIS_YEAR - 20);
+        let elder = first_born.max(spouse_born);
+        let anniversary = (adults == 2).then(|| self.date(elder + 20, THIS_YEAR - 1, 0.97));
+        let first_gender = self.gender();
         let spouse_gender = match first_gender {
             Gender::Male => Gender::Female,
             _ => Gender::Male,
         };
         let limit = out.len() + room;
-        for gender in [first_gender, spouse_gender].into_iter().take(adults) {
+        let adults = [(first_gender, first_born), (spouse_gender, spouse_born)];
+        for &(gender, born) in adults
+            .iter()
+            .take(if anniversary.is_some() { 2 } else { 1 })
+        {
             if out.len() >= limit {
                 return;
             }
-            let adult = self.person(out.len(), gender, &home, true, anniversary);
+            let role = Role {
+                gender,
+                born,
+                anniversary,
+                parent_email: None,
+            };
+            let adult = self.person(out.len(), &role, &home);
             out.push(adult);
         }
+        let parent_email = out.last().and_then(|parent| parent.email.clone());
         for _ in 0..kids {
             if out.len() >= limit {
                 return;
             }
-            let gender = if self.chance(0.5) {
-                Gender::Male
-            } else {
-                Gender::Female
+            let born = self.between(
+                (elder + 20).min(THIS_YEAR - 1),
+                (elder + 45).min(THIS_YEAR - 1),
+            );
+            let gender = self.gender();
+            let role = Role {
+                gender,
+                born,
+                anniversary: None,
+                parent_email: parent_email.clone(),
             };
-            let kid = self.person(out.len(), gender, &home, false, None);
+            let kid = self.person(out.len(), &role, &home);
             out.push(kid);
+        }
+    }
+
+    fn gender(&mut self) -> Gender {
+        if self.chance(0.5) {
+            Gender::Male
+        } else {
+            Gender::Female
         }
     }
 
@@ -268,18 +309,13 @@ impl Generator {
         let day = self.between(1, last_day) as u8;
         let year = self
             .chance(year_known)
-            .then(|| self.between(from_year, to_year) as i32);
+            .then(|| self.between(from_year.min(to_year), to_year) as i32);
         Date { year, month, day }
     }
 
-    fn person(
-        &mut self,
-        key: usize,
-        gender: Gender,
-        home: &Home,
-        adult: bool,
-        anniversary: Option<Date>,
-    ) -> Member {
+    fn person(&mut self, key: usize, role: &Role, home: &Home) -> Member {
+        let gender = role.gender;
+        let adult = role.born + 18 <= THIS_YEAR;
         let pool = if gender == Gender::Male {
             names::MALE
         } else {
@@ -302,18 +338,11 @@ impl Generator {
         } else {
             ""
         };
-        let birthdate = if adult {
-            self.chance(0.9).then(|| self.date(1940, 2004, 0.93))
-        } else {
-            self.chance(0.95).then(|| self.date(2008, 2024, 0.98))
-        };
-        // Children under ~13 rarely have their own email; the whole still lands near 10%.
-        let has_email = if adult {
-            self.chance(0.93)
-        } else {
-            self.chance(0.8)
-        };
-        let email = has_email.then(|| self.email(nick, home.last_name));
+        let (known, year_known) = if adult { (0.9, 0.93) } else { (0.95, 0.98) };
+        let birthdate = self
+            .chance(known)
+            .then(|| self.date(role.born, role.born, year_known));
+        let email = self.person_email(role, nick, home.last_name);
         let mobile_phone = if adult {
             self.chance(0.85)
         } else {
@@ -335,8 +364,8 @@ impl Generator {
             last_name: home.last_name.to_string(),
             gender,
             birthdate,
-            married: anniversary.is_some(),
-            anniversary,
+            married: role.anniversary.is_some(),
+            anniversary: role.anniversary,
             email,
             home_phone: home.home_phone.clone(),
             work_phone,
@@ -352,6 +381,24 @@ impl Generator {
             pco_accounts: Vec::new(),
             groups: Vec::new(),
             pco_tags: Vec::new(),
+        }
+    }
+
+    /// Adults and teenagers mostly have their own address; young children often have none
+    /// or use a parent's. Overall about 10% of people have no email.
+    fn person_email(&mut self, role: &Role, nick: &str, last: &str) -> Option<String> {
+        if role.born + 13 <= THIS_YEAR {
+            let p = if role.born + 18 <= THIS_YEAR {
+                0.95
+            } else {
+                0.8
+            };
+            return self.chance(p).then(|| self.email(nick, last));
+        }
+        match self.between(0, 99) {
+            0..=34 => None,
+            35..=74 => role.parent_email.clone(),
+            _ => Some(self.email(nick, last)),
         }
     }
 

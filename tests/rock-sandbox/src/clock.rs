@@ -29,7 +29,11 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(mode: ClockMode, offset: UtcOffset) -> Clock {
-        Clock { mode, offset, advanced_ms: Mutex::new(0) }
+        Clock {
+            mode,
+            offset,
+            advanced_ms: Mutex::new(0),
+        }
     }
 
     /// Now, in the organisation's local time, to the millisecond (Rock's `RockDateTime.Now`).
@@ -41,14 +45,20 @@ impl Clock {
             }
         };
         let advanced = time::Duration::milliseconds(*lock(&self.advanced_ms));
-        let local = (base + advanced).to_offset(self.offset);
+        // An absurd advance (from the admin route) pins the clock instead of overflowing.
+        let moved = base.checked_add(advanced).unwrap_or(base);
+        let local = moved.checked_to_offset(self.offset).unwrap_or(moved);
         let millis = local.millisecond();
-        let local = local.replace_nanosecond(u32::from(millis) * 1_000_000).unwrap_or(local);
+        let local = local
+            .replace_nanosecond(u32::from(millis) * 1_000_000)
+            .unwrap_or(local);
         PrimitiveDateTime::new(local.date(), local.time())
     }
 
     pub fn advance(&self, by: Duration) {
-        *lock(&self.advanced_ms) += i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2);
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let mut advanced = lock(&self.advanced_ms);
+        *advanced = advanced.saturating_add(by);
     }
 
     pub fn today(&self) -> Date {
@@ -161,16 +171,25 @@ mod tests {
         assert_eq!(format_datetime(t), "2024-05-01T09:30:00");
         let t = parse_datetime("2024-05-01T09:30:00-05:00").unwrap();
         assert_eq!(format_datetime(t), "2024-05-01T09:30:00");
-        assert_eq!(format_datetime(parse_datetime("2024-05-01").unwrap()), "2024-05-01T00:00:00");
+        assert_eq!(
+            format_datetime(parse_datetime("2024-05-01").unwrap()),
+            "2024-05-01T00:00:00"
+        );
         assert!(parse_datetime("yesterday").is_none());
         assert!(parse_datetime("2024-02-30").is_none());
     }
 
     #[test]
     fn fixed_clock_is_local_and_advances() {
-        let clock = Clock::new(ClockMode::Fixed(1_714_521_600), UtcOffset::from_hms(-5, 0, 0).unwrap());
+        let clock = Clock::new(
+            ClockMode::Fixed(1_714_521_600),
+            UtcOffset::from_hms(-5, 0, 0).unwrap(),
+        );
         assert_eq!(format_datetime(clock.now()), "2024-04-30T19:00:00");
         clock.advance(Duration::from_secs(90));
         assert_eq!(format_datetime(clock.now()), "2024-04-30T19:01:30");
+        clock.advance(Duration::from_secs(u64::MAX));
+        clock.advance(Duration::from_secs(u64::MAX));
+        let _ = clock.now();
     }
 }

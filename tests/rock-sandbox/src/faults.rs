@@ -55,11 +55,19 @@ pub struct FaultConfig {
 
 impl FaultConfig {
     pub fn slow_ms(&self) -> u64 {
-        if self.slow_ms == 0 { 1500 } else { self.slow_ms }
+        if self.slow_ms == 0 {
+            1500
+        } else {
+            self.slow_ms
+        }
     }
 
     pub fn hang_ms(&self) -> u64 {
-        if self.hang_ms == 0 { 60_000 } else { self.hang_ms }
+        if self.hang_ms == 0 {
+            60_000
+        } else {
+            self.hang_ms
+        }
     }
 }
 
@@ -86,7 +94,10 @@ impl Faults {
 
     /// The configuration, with `script` showing what is still queued.
     pub fn config(&self) -> FaultConfig {
-        FaultConfig { script: self.script.iter().copied().collect(), ..self.config.clone() }
+        FaultConfig {
+            script: self.script.iter().copied().collect(),
+            ..self.config.clone()
+        }
     }
 
     /// Queues a fault for the next matching request (after those already queued).
@@ -126,7 +137,11 @@ impl Faults {
     }
 
     fn applies(&self, method: &str, path_and_query: &str) -> bool {
-        let method_ok = self.config.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method));
+        let method_ok = self
+            .config
+            .method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method));
         let path_ok = self
             .config
             .path_contains
@@ -153,14 +168,25 @@ mod tests {
 
     #[test]
     fn same_seed_same_faults_and_scripts_come_first() {
-        let config = FaultConfig { seed: 7, error_rate: 0.3, reset_rate: 0.2, ..FaultConfig::default() };
+        let config = FaultConfig {
+            seed: 7,
+            error_rate: 0.3,
+            reset_rate: 0.2,
+            ..FaultConfig::default()
+        };
         let run = |config: &FaultConfig| {
             let mut f = Faults::new(config.clone());
-            (0..50).map(|_| f.next("GET", "/api/People")).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| f.next("GET", "/api/People"))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(&config), run(&config));
         assert!(run(&config).iter().any(Option::is_some));
-        let mut f = Faults::new(FaultConfig { script: vec![FaultKind::Hang], path_contains: Some("people".into()), ..FaultConfig::default() });
+        let mut f = Faults::new(FaultConfig {
+            script: vec![FaultKind::Hang],
+            path_contains: Some("people".into()),
+            ..FaultConfig::default()
+        });
         assert_eq!(f.next("GET", "/api/Groups"), None);
         assert_eq!(f.next("GET", "/api/People/1"), Some(FaultKind::Hang));
         assert_eq!(f.next("GET", "/api/People/1"), None);

@@ -1,1 +1,360 @@
+//! A faithful local stand-in for Rock RMS's REST API v1, served over loopback HTTP for tests,
+//! benchmarks and the demo. Behaviour follows `shared/research/rock.md` (section 13 is the
+//! checklist); where Rock's behaviour was inferred rather than observed, so is ours.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use rock_sandbox::{RockSandbox, SandboxOptions};
+//! let congregation = congregation::Congregation::generate(500, 7);
+//! let rock = RockSandbox::start_with(SandboxOptions::default(), &congregation).await?;
+//! // GET {rock.base_url()}/api/People?$top=10 with header Authorization-Token: {rock.token()}
+//! # Ok(()) }
+//! ```
+//!
+//! # Rock's API as served
+//! Controller names are case-insensitive; JSON is PascalCase, dates have no offset (the
+//! organisation's local time, see [`SandboxOptions::utc_offset`]), enums are integers, errors
+//! are `{"Message": "..."}`. Authentication: `Authorization-Token: <key>` or `?apikey=<key>`;
+//! anything else is 401 with an empty body.
+//!
+//! Generic routes for every controller (People, PersonAlias, PhoneNumbers, Groups, GroupTypes,
+//! GroupTypeRoles, GroupMembers, GroupLocations, Locations, Attributes, AttributeQualifiers,
+//! AttributeValues, DefinedTypes, DefinedValues, FieldTypes, EntityTypes, BinaryFiles,
+//! BinaryFileTypes):
+//! - `GET /api/{c}`: OData v3 `$filter` (eq ne gt ge lt le, and or not, parentheses,
+//!   substringof startswith endswith tolower toupper trim length indexof year month day hour
+//!   minute second, `'text'`, numbers, `datetime'…'`, `guid'…'`, true/false/null), `$orderby`,
+//!   `$top`, `$skip`, `$select`, `$expand` (e.g. `PhoneNumbers`, `GroupLocations/Location`); no
+//!   page cap; string comparisons case-insensitive as on SQL Server; anything unsupported is a
+//!   400 naming the problem. `?loadAttributes=simple|expanded&attributeKeys=K1,K2` fills
+//!   `Attributes`/`AttributeValues`. People hides deceased people unless
+//!   `includeDeceased=true` and loads each person's `Aliases` (unless `$select` is given);
+//!   GroupMembers hides archived members. A chain `Id eq 1 or Id eq 2 or …` is answered as a
+//!   set lookup, so batches of hundreds of ids are cheap.
+//! - `GET /api/{c}/{id}` (and `/api/{c}({id})`): 200 or 404 with an empty body. A person comes
+//!   with `PhoneNumbers` and `Aliases` loaded.
+//! - `POST /api/{c}`: 201 with the new id as the body; 400 with validation messages.
+//!   People is find-or-create: 200 + existing id when Rock's matcher scores ≥ 35, else 201 and
+//!   a new "<LastName> Family" (Adult, or Child under 18).
+//! - `PUT /api/{c}/{id}`: full replacement (omitted columns reset to defaults), 204.
+//! - `PATCH /api/{c}/{id}`: case-sensitive property names, 204; 400 "No values were sent in the
+//!   body", "Cannot set Id", "Person does not have attribute X", "Cannot write X", "Cannot cast
+//!   X to int32".
+//! - `DELETE /api/{c}/{id}`: 204; People → 405; a group member of a group type with
+//!   `EnableGroupHistory` is archived instead of deleted.
+//! - `POST /api/{c}/AttributeValue/{id}?attributeKey=K&attributeValue=V` → 202 with the id;
+//!   `DELETE` (same route) sets the value to "".
+//!
+//! Special routes: `GET /api/People/Export?page&pageSize(≤1000)&modifiedSince&attributeKeys`,
+//! `GET /api/People/GetByEmail/{email}`, `GET /api/People/GetByPersonAliasId/{aliasId}`,
+//! `POST /api/People/UpdatePersonProfilePhoto?personGuid=&filename=` (raw bytes),
+//! `PUT /api/Groups/SaveAddress/{groupId}/{locationTypeId}?street1&street2&city&state&postalCode&country`
+//! (moves the current Home location to Previous), `GET /api/Groups/GetFamilies/{personId}`,
+//! `GET /GetImage.ashx?id=` or `?guid=` (no key needed).
+//!
+//! Silent rewrites on save: names trimmed, whitespace collapsed and quotes straightened (plus
+//! FixCase on POST People), NickName defaulted to FirstName, record/connection status and
+//! record type defaulted, AnniversaryDate cleared unless married (and copied to a married
+//! spouse), BirthDate/BirthDateKey/Age computed from BirthDay/Month/Year, phone numbers to
+//! digits with `NumberFormatted` "(555) 123-4567" and CountryCode "1", GroupMember GroupTypeId,
+//! DateTimeAdded, InactiveDateTime and ArchivedDateTime maintained. `ModifiedDateTime` moves
+//! only when a row really changes, and each row has its own.
+//!
+//! # Admin routes (`/__sandbox/…`: no key, never faulted, never logged)
+//! - `GET|PUT|DELETE /__sandbox/faults`: the [`FaultConfig`] as JSON (PUT replaces, DELETE clears).
+//! - `POST /__sandbox/faults/next`: body `"reset"` or `["error","hang"]`: faults for the next requests.
+//! - `GET|DELETE /__sandbox/requests`: the request log ([`RequestRecord`]s) / clear it.
+//! - `POST /__sandbox/merge` body `{"survivor": id, "merged": id}`: merge two people.
+//! - `GET /__sandbox/people/{id}`: everything about one person (phones, aliases, memberships,
+//!   families with locations, attribute values).
+//! - `GET /__sandbox/clock`, `POST /__sandbox/clock/advance` body `{"seconds": n}`.
+//! - `GET /__sandbox/seed`: Rock ids of the seeded congregation (people and families by
+//!   member key, groups by index).
+//!
+//! # Seed data
+//! Defined values, field types, entity types, group types and roles carry Rock's well-known
+//! GUIDs (see [`guids`]); ids are install-specific and start at a different offset per table.
+//! A congregation adds its Rock people (presence RockOnly or Both) in families with a Home
+//! address, their phones, a photo for every seventh person, groups (with a few inactive and
+//! archived memberships to ignore), the person attribute `PCOTags` (multi-select, values
+//! `account:tag group:tag` joined by commas) and the group attributes `PCOAccount`,
+//! `PCOPermissionLevel` and `PCOTag` on the group types of configured groups. The REST key
+//! belongs to a "Rest User" person who is also listed among the people.
 
+mod admin;
+mod attributes;
+mod auth;
+mod clock;
+mod faults;
+pub mod guids;
+mod odata;
+mod people;
+mod rewrites;
+mod routes;
+mod schema;
+mod seed;
+mod server;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use congregation::Congregation;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use clock::ClockMode;
+pub use faults::{FaultConfig, FaultKind, RequestRecord};
+pub use people::EXPORT_MAX_PAGE;
+pub use seed::{PCO_ACCOUNT_KEY, PCO_LEVEL_KEY, PCO_TAG_KEY, PCO_TAGS_KEY, SeedIds};
+pub use time::UtcOffset;
+
+use auth::Auth;
+use clock::{Clock, lock};
+use faults::Faults;
+use store::Store;
+
+/// How to start a sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    /// Where to listen; loopback with an ephemeral port by default.
+    pub addr: SocketAddr,
+    /// The REST key (View and Edit everywhere).
+    pub token: String,
+    /// An optional second key with View rights only.
+    pub view_only_token: Option<String>,
+    pub clock: ClockMode,
+    /// The organisation's time zone (fixed offset) for every timestamp Rock writes.
+    pub utc_offset: UtcOffset,
+    /// Faults active from the start.
+    pub faults: FaultConfig,
+    /// OData's `MaxNodeCount` for `$filter`; `None` (the default) is no limit. Whether Rock
+    /// keeps Web API's default of 100 is unconfirmed; set `Some(100)` to test a client
+    /// against it.
+    pub max_node_count: Option<usize>,
+    /// Seeds the GUIDs of rows created at run time.
+    pub seed: u64,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> SandboxOptions {
+        SandboxOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: "rock-sandbox-rest-key".into(),
+            view_only_token: None,
+            clock: ClockMode::Wall,
+            utc_offset: UtcOffset::from_hms(-6, 0, 0).unwrap_or(UtcOffset::UTC),
+            faults: FaultConfig::default(),
+            max_node_count: None,
+            seed: 0,
+        }
+    }
+}
+
+/// Shared state of a running sandbox.
+pub(crate) struct App {
+    store: Mutex<Store>,
+    auth: Auth,
+    faults: Mutex<Faults>,
+    log: Mutex<Vec<RequestRecord>>,
+    max_node_count: Option<usize>,
+    seed_ids: SeedIds,
+    clock: Arc<Clock>,
+}
+
+impl App {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+    fn record(&self, record: RequestRecord) {
+        lock(&self.log).push(record);
+    }
+    fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.log).clone()
+    }
+    fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+}
+
+/// A running Rock sandbox. Dropping it stops the server.
+pub struct RockSandbox {
+    addr: SocketAddr,
+    token: String,
+    app: Arc<App>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RockSandbox {
+    /// A fresh install: system data and the REST key's person, no congregation.
+    pub async fn start(options: SandboxOptions) -> std::io::Result<RockSandbox> {
+        RockSandbox::launch(options, None).await
+    }
+
+    /// A fresh install loaded with the Rock side of `congregation`.
+    pub async fn start_with(
+        options: SandboxOptions,
+        congregation: &Congregation,
+    ) -> std::io::Result<RockSandbox> {
+        RockSandbox::launch(options, Some(congregation)).await
+    }
+
+    async fn launch(
+        options: SandboxOptions,
+        congregation: Option<&Congregation>,
+    ) -> std::io::Result<RockSandbox> {
+        let clock = Arc::new(Clock::new(options.clock, options.utc_offset));
+        let (store, seed_ids) = build_store(clock.clone(), options.seed, congregation);
+        let app = Arc::new(App {
+            store: Mutex::new(store),
+            auth: Auth {
+                token: options.token.clone(),
+                view_only_token: options.view_only_token.clone(),
+            },
+            faults: Mutex::new(Faults::new(options.faults.clone())),
+            log: Mutex::new(Vec::new()),
+            max_node_count: options.max_node_count,
+            seed_ids,
+            clock,
+        });
+        let router = Router::new()
+            .nest(server::ADMIN_PREFIX, admin::router())
+            .fallback(routes::dispatch)
+            .with_state(app.clone());
+        let listener = TcpListener::bind(options.addr).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, watcher) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, app.clone(), router, watcher));
+        Ok(RockSandbox {
+            addr,
+            token: options.token,
+            app,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The REST key, for the `Authorization-Token` header.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Rock ids of the seeded congregation.
+    pub fn seed_ids(&self) -> &SeedIds {
+        &self.app.seed_ids
+    }
+
+    /// The Rock person id of congregation member `key`, if Rock holds them.
+    pub fn person_id(&self, key: u32) -> Option<i64> {
+        self.app.seed_ids.people.get(&key).copied()
+    }
+
+    /// The Rock group id of `Congregation::groups[index]`.
+    pub fn group_id(&self, index: usize) -> Option<i64> {
+        self.app.seed_ids.groups.get(index).copied()
+    }
+
+    pub fn set_faults(&self, config: FaultConfig) {
+        self.app.faults().set(config);
+    }
+
+    pub fn faults(&self) -> FaultConfig {
+        self.app.faults().config()
+    }
+
+    pub fn clear_faults(&self) {
+        self.app.faults().set(FaultConfig::default());
+    }
+
+    /// Queues `kind` for the next matching request.
+    pub fn push_fault(&self, kind: FaultKind) {
+        self.app.faults().push(kind);
+    }
+
+    /// Every non-admin request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.app.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.app.clear_requests();
+    }
+
+    /// Merges person `merged` into `survivor` (the merged id stops existing; its alias now
+    /// points at the survivor).
+    pub fn merge_people(&self, survivor: i64, merged: i64) -> Result<(), String> {
+        people::merge(&mut self.app.store(), survivor, merged)
+    }
+
+    /// Everything the sandbox holds about one person (see `GET /__sandbox/people/{id}`).
+    pub fn person_dump(&self, id: i64) -> Option<Value> {
+        people::dump(&self.app.store(), id)
+    }
+
+    /// Marks a person deceased (or not), as Rock's UI would; deceased people leave
+    /// `GET /api/People` but stay in the Export.
+    pub fn set_deceased(&self, person: i64, deceased: bool) -> bool {
+        self.app
+            .store()
+            .modify(schema::Entity::Person, person, |p| {
+                p.insert("IsDeceased".into(), Value::Bool(deceased));
+            })
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        self.app.clock.advance(by);
+    }
+
+    /// The organisation's local time now, as Rock writes it.
+    pub fn now(&self) -> String {
+        clock::format_datetime(self.app.clock.now())
+    }
+
+    /// Stops accepting connections and closes open ones.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RockSandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn build_store(
+    clock: Arc<Clock>,
+    seed: u64,
+    congregation: Option<&Congregation>,
+) -> (Store, SeedIds) {
+    let mut store = Store::new(clock.clone(), seed);
+    seed::system(&mut store);
+    seed::rest_user(&mut store);
+    let ids = congregation
+        .map(|c| seed::congregation(&mut store, c))
+        .unwrap_or_default();
+    // Seed rows date from a week before the sandbox starts, so "modified since start" is empty.
+    let stamp = clock::format_datetime(clock.now() - time::Duration::days(7));
+    store.stamp_all(&stamp);
+    (store, ids)
+}

@@ -26,7 +26,12 @@ pub fn before_save(store: &Store, entity: Entity, row: &mut Row, prior: Option<&
     }
 }
 
-pub fn validate(store: &Store, entity: Entity, row: &Row, prior: Option<&Row>) -> Result<(), Invalid> {
+pub fn validate(
+    store: &Store,
+    entity: Entity,
+    row: &Row,
+    prior: Option<&Row>,
+) -> Result<(), Invalid> {
     let mut errors = lengths(entity, row);
     match entity {
         Entity::Person => {
@@ -61,7 +66,13 @@ pub fn validate(store: &Store, entity: Entity, row: &Row, prior: Option<&Row>) -
             unique_attribute_value(store, row, &mut errors);
         }
         Entity::DefinedValue => {
-            require_row(store, row, "DefinedTypeId", Entity::DefinedType, &mut errors);
+            require_row(
+                store,
+                row,
+                "DefinedTypeId",
+                Entity::DefinedType,
+                &mut errors,
+            );
             require_text(row, "Value", &mut errors);
         }
         Entity::GroupTypeRole | Entity::GroupType | Entity::DefinedType => {
@@ -69,7 +80,11 @@ pub fn validate(store: &Store, entity: Entity, row: &Row, prior: Option<&Row>) -
         }
         _ => {}
     }
-    if errors.is_empty() { Ok(()) } else { Err(Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Invalid(errors))
+    }
 }
 
 pub fn after_save(store: &mut Store, entity: Entity, id: i64, prior: Option<&Row>) {
@@ -81,7 +96,10 @@ pub fn after_save(store: &mut Store, entity: Entity, id: i64, prior: Option<&Row
             spouse_anniversary(store, id, prior);
         }
         Entity::GroupMember => {
-            if let Some(person) = store.get(Entity::GroupMember, id).and_then(|r| int(r, "PersonId")) {
+            if let Some(person) = store
+                .get(Entity::GroupMember, id)
+                .and_then(|r| int(r, "PersonId"))
+            {
                 refresh_primary_family(store, person);
             }
         }
@@ -115,10 +133,10 @@ fn person(store: &Store, row: &mut Row) {
         row.insert("AnniversaryDate".into(), Value::Null);
     }
     birth_date(store, row);
-    if let Some(id) = int(row, "Id").filter(|id| *id > 0) {
-        if let Some(family) = primary_family(store, id) {
-            set(row, "PrimaryFamilyId", family);
-        }
+    if let Some(id) = int(row, "Id").filter(|id| *id > 0)
+        && let Some(family) = primary_family(store, id)
+    {
+        set(row, "PrimaryFamilyId", family);
     }
 }
 
@@ -132,7 +150,10 @@ pub fn clean_name(value: &str) -> String {
             other => other,
         })
         .collect();
-    straightened.split_whitespace().collect::<Vec<_>>().join(" ")
+    straightened
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `FixCase`: a name typed all lower or all upper case becomes Title Case; mixed case is kept
@@ -164,7 +185,11 @@ fn default_int(row: &mut Row, column: &str, value: i64) {
 
 /// `BirthDate` (and its key and the age) are computed from the three stored parts.
 fn birth_date(store: &Store, row: &mut Row) {
-    let (month, day, year) = (int(row, "BirthMonth"), int(row, "BirthDay"), int(row, "BirthYear"));
+    let (month, day, year) = (
+        int(row, "BirthMonth"),
+        int(row, "BirthDay"),
+        int(row, "BirthYear"),
+    );
     let date = match (month, day) {
         (Some(m), Some(d)) => calendar_date(year.unwrap_or(1), m, d),
         _ => None,
@@ -172,7 +197,11 @@ fn birth_date(store: &Store, row: &mut Row) {
     let birth_date = date.map_or(Value::Null, |d| Value::from(format_date(d)));
     row.insert("BirthDate".into(), birth_date);
     let key = match (date, year) {
-        (Some(d), Some(_)) => Value::from(i64::from(d.year()) * 10_000 + i64::from(u8::from(d.month())) * 100 + i64::from(d.day())),
+        (Some(d), Some(_)) => Value::from(
+            i64::from(d.year()) * 10_000
+                + i64::from(u8::from(d.month())) * 100
+                + i64::from(d.day()),
+        ),
         _ => Value::Null,
     };
     row.insert("BirthDateKey".into(), key);
@@ -210,16 +239,23 @@ pub fn primary_family(store: &Store, person_id: i64) -> Option<i64> {
 fn refresh_primary_family(store: &mut Store, person_id: i64) {
     let family = primary_family(store, person_id);
     store.modify(Entity::Person, person_id, |row| {
-        row.insert("PrimaryFamilyId".into(), family.map_or(Value::Null, Value::from));
+        row.insert(
+            "PrimaryFamilyId".into(),
+            family.map_or(Value::Null, Value::from),
+        );
     });
 }
 
 /// When a person's anniversary changes, Rock writes it to their married spouse too, so the
 /// spouse's row (and `ModifiedDateTime`) changes as well.
 fn spouse_anniversary(store: &mut Store, id: i64, prior: Option<&Row>) {
-    let Some(row) = store.get(Entity::Person, id) else { return };
+    let Some(row) = store.get(Entity::Person, id) else {
+        return;
+    };
     let anniversary = row.get("AnniversaryDate").cloned().unwrap_or(Value::Null);
-    let before = prior.and_then(|p| p.get("AnniversaryDate").cloned()).unwrap_or(Value::Null);
+    let before = prior
+        .and_then(|p| p.get("AnniversaryDate").cloned())
+        .unwrap_or(Value::Null);
     if anniversary == before || anniversary.is_null() {
         return;
     }
@@ -252,7 +288,9 @@ fn spouses(store: &Store, id: i64) -> Vec<i64> {
 }
 
 fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -270,7 +308,11 @@ fn phone(row: &mut Row) {
     let digits = clean_number(text(row, "Number").unwrap_or(""));
     let country = text(row, "CountryCode").unwrap_or("1").to_string();
     set(row, "NumberFormatted", format_number(&country, &digits));
-    set(row, "NumberReversed", digits.chars().rev().collect::<String>());
+    set(
+        row,
+        "NumberReversed",
+        digits.chars().rev().collect::<String>(),
+    );
     set(row, "Number", digits);
 }
 
@@ -374,7 +416,9 @@ fn group_member_rules(store: &Store, row: &Row, prior: Option<&Row>, errors: &mu
 pub fn full_name(person: &Row) -> String {
     let nick = text(person, "NickName").filter(|n| !n.is_empty());
     let first = nick.or(text(person, "FirstName")).unwrap_or("");
-    format!("{first} {}", text(person, "LastName").unwrap_or("")).trim().to_string()
+    format!("{first} {}", text(person, "LastName").unwrap_or(""))
+        .trim()
+        .to_string()
 }
 
 // ---- Attributes -----------------------------------------------------------------------------
@@ -383,15 +427,24 @@ pub fn full_name(person: &Row) -> String {
 fn attribute_value(row: &mut Row) {
     let value = text(row, "Value").unwrap_or("").trim().to_string();
     let numeric = value.parse::<f64>().ok().filter(|n| n.is_finite());
-    row.insert("ValueAsNumeric".into(), numeric.map_or(Value::Null, Value::from));
+    row.insert(
+        "ValueAsNumeric".into(),
+        numeric.map_or(Value::Null, Value::from),
+    );
     let when = parse_datetime(&value).map(format_datetime);
-    row.insert("ValueAsDateTime".into(), when.map_or(Value::Null, Value::from));
+    row.insert(
+        "ValueAsDateTime".into(),
+        when.map_or(Value::Null, Value::from),
+    );
     let boolean = match value.to_ascii_lowercase().as_str() {
         "true" | "yes" => Some(true),
         "false" | "no" => Some(false),
         _ => None,
     };
-    row.insert("ValueAsBoolean".into(), boolean.map_or(Value::Null, Value::from));
+    row.insert(
+        "ValueAsBoolean".into(),
+        boolean.map_or(Value::Null, Value::from),
+    );
 }
 
 fn unique_attribute_key(store: &Store, row: &Row, errors: &mut Vec<String>) {
@@ -406,7 +459,9 @@ fn unique_attribute_key(store: &Store, row: &Row, errors: &mut Vec<String>) {
             && text(other, "Key").is_some_and(|k| k.eq_ignore_ascii_case(key))
     };
     if store.rows(Entity::Attribute).any(same_scope) {
-        errors.push(format!("The key '{key}' is already in use for this entity type"));
+        errors.push(format!(
+            "The key '{key}' is already in use for this entity type"
+        ));
     }
 }
 
@@ -432,7 +487,10 @@ fn lengths(entity: Entity, row: &Row) -> Vec<String> {
             let max = c.max_len?;
             let len = text(row, c.name)?.chars().count();
             (len > max).then(|| {
-                format!("The field {} must be a string or array type with a maximum length of '{max}'.", c.name)
+                format!(
+                    "The field {} must be a string or array type with a maximum length of '{max}'.",
+                    c.name
+                )
             })
         })
         .collect()
@@ -451,7 +509,10 @@ fn require_text(row: &Row, column: &str, errors: &mut Vec<String>) {
 fn require_row(store: &Store, row: &Row, column: &str, target: Entity, errors: &mut Vec<String>) {
     let exists = int(row, column).is_some_and(|id| store.get(target, id).is_some());
     if !exists {
-        errors.push(format!("{column} must refer to an existing {}", target.type_name()));
+        errors.push(format!(
+            "{column} must refer to an existing {}",
+            target.type_name()
+        ));
     }
 }
 
@@ -465,7 +526,10 @@ mod tests {
         assert_eq!(fix_case("JOHN"), "John");
         assert_eq!(fix_case("mary-jane o'neil"), "Mary-Jane O'Neil");
         assert_eq!(fix_case("McDonald"), "McDonald");
-        assert_eq!(format_number("1", &clean_number("555.123.4567")), "(555) 123-4567");
+        assert_eq!(
+            format_number("1", &clean_number("555.123.4567")),
+            "(555) 123-4567"
+        );
         assert_eq!(format_number("1", "1234567"), "123-4567");
     }
 

@@ -62,6 +62,7 @@ pub enum Nav {
 macro_rules! entities {
     ($($variant:ident => $controller:literal, $first_id:literal;)*) => {
         /// Every Rock model the sandbox serves.
+        #[allow(clippy::enum_variant_names, reason = "Rock's own model names (EntityType)")]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Entity { $($variant),* }
 
@@ -111,7 +112,10 @@ entities! {
 impl Entity {
     /// The entity served by a controller name (case-insensitive, as Rock's routes are).
     pub fn from_controller(name: &str) -> Option<Entity> {
-        Entity::ALL.iter().copied().find(|e| e.controller().eq_ignore_ascii_case(name))
+        Entity::ALL
+            .iter()
+            .copied()
+            .find(|e| e.controller().eq_ignore_ascii_case(name))
     }
 
     pub fn full_name(self) -> String {
@@ -133,37 +137,90 @@ impl Entity {
     pub fn nav(self, name: &str) -> Option<Nav> {
         use Entity as E;
         let nav = match (self, name) {
-            (E::Person, "PhoneNumbers") => Nav::Collection { target: E::PhoneNumber, fk: "PersonId" },
-            (E::Person, "Aliases") => Nav::Collection { target: E::PersonAlias, fk: "PersonId" },
-            (E::Person, "Photo") => Nav::Reference { fk: "PhotoId", target: E::BinaryFile },
-            (E::PersonAlias, "Person") => Nav::Reference { fk: "PersonId", target: E::Person },
-            (E::PhoneNumber, "NumberTypeValue") => {
-                Nav::Reference { fk: "NumberTypeValueId", target: E::DefinedValue }
-            }
-            (E::Group, "GroupLocations") => Nav::Collection { target: E::GroupLocation, fk: "GroupId" },
-            (E::Group, "Members") => Nav::Collection { target: E::GroupMember, fk: "GroupId" },
-            (E::Group, "GroupType") => Nav::Reference { fk: "GroupTypeId", target: E::GroupType },
-            (E::Group, "ParentGroup") => Nav::Reference { fk: "ParentGroupId", target: E::Group },
-            (E::GroupType, "Roles") => Nav::Collection { target: E::GroupTypeRole, fk: "GroupTypeId" },
-            (E::GroupMember, "Person") => Nav::Reference { fk: "PersonId", target: E::Person },
-            (E::GroupMember, "Group") => Nav::Reference { fk: "GroupId", target: E::Group },
-            (E::GroupMember, "GroupRole") => Nav::Reference { fk: "GroupRoleId", target: E::GroupTypeRole },
-            (E::GroupLocation, "Location") => Nav::Reference { fk: "LocationId", target: E::Location },
-            (E::GroupLocation, "Group") => Nav::Reference { fk: "GroupId", target: E::Group },
-            (E::GroupLocation, "GroupLocationTypeValue") => {
-                Nav::Reference { fk: "GroupLocationTypeValueId", target: E::DefinedValue }
-            }
-            (E::Attribute, "AttributeQualifiers") => {
-                Nav::Collection { target: E::AttributeQualifier, fk: "AttributeId" }
-            }
-            (E::AttributeValue, "Attribute") => Nav::Reference { fk: "AttributeId", target: E::Attribute },
-            (E::DefinedValue, "DefinedType") => Nav::Reference { fk: "DefinedTypeId", target: E::DefinedType },
-            (E::DefinedType, "DefinedValues") => {
-                Nav::Collection { target: E::DefinedValue, fk: "DefinedTypeId" }
-            }
-            (E::BinaryFile, "BinaryFileType") => {
-                Nav::Reference { fk: "BinaryFileTypeId", target: E::BinaryFileType }
-            }
+            (E::Person, "PhoneNumbers") => Nav::Collection {
+                target: E::PhoneNumber,
+                fk: "PersonId",
+            },
+            (E::Person, "Aliases") => Nav::Collection {
+                target: E::PersonAlias,
+                fk: "PersonId",
+            },
+            (E::Person, "Photo") => Nav::Reference {
+                fk: "PhotoId",
+                target: E::BinaryFile,
+            },
+            (E::PersonAlias, "Person") => Nav::Reference {
+                fk: "PersonId",
+                target: E::Person,
+            },
+            (E::PhoneNumber, "NumberTypeValue") => Nav::Reference {
+                fk: "NumberTypeValueId",
+                target: E::DefinedValue,
+            },
+            (E::Group, "GroupLocations") => Nav::Collection {
+                target: E::GroupLocation,
+                fk: "GroupId",
+            },
+            (E::Group, "Members") => Nav::Collection {
+                target: E::GroupMember,
+                fk: "GroupId",
+            },
+            (E::Group, "GroupType") => Nav::Reference {
+                fk: "GroupTypeId",
+                target: E::GroupType,
+            },
+            (E::Group, "ParentGroup") => Nav::Reference {
+                fk: "ParentGroupId",
+                target: E::Group,
+            },
+            (E::GroupType, "Roles") => Nav::Collection {
+                target: E::GroupTypeRole,
+                fk: "GroupTypeId",
+            },
+            (E::GroupMember, "Person") => Nav::Reference {
+                fk: "PersonId",
+                target: E::Person,
+            },
+            (E::GroupMember, "Group") => Nav::Reference {
+                fk: "GroupId",
+                target: E::Group,
+            },
+            (E::GroupMember, "GroupRole") => Nav::Reference {
+                fk: "GroupRoleId",
+                target: E::GroupTypeRole,
+            },
+            (E::GroupLocation, "Location") => Nav::Reference {
+                fk: "LocationId",
+                target: E::Location,
+            },
+            (E::GroupLocation, "Group") => Nav::Reference {
+                fk: "GroupId",
+                target: E::Group,
+            },
+            (E::GroupLocation, "GroupLocationTypeValue") => Nav::Reference {
+                fk: "GroupLocationTypeValueId",
+                target: E::DefinedValue,
+            },
+            (E::Attribute, "AttributeQualifiers") => Nav::Collection {
+                target: E::AttributeQualifier,
+                fk: "AttributeId",
+            },
+            (E::AttributeValue, "Attribute") => Nav::Reference {
+                fk: "AttributeId",
+                target: E::Attribute,
+            },
+            (E::DefinedValue, "DefinedType") => Nav::Reference {
+                fk: "DefinedTypeId",
+                target: E::DefinedType,
+            },
+            (E::DefinedType, "DefinedValues") => Nav::Collection {
+                target: E::DefinedValue,
+                fk: "DefinedTypeId",
+            },
+            (E::BinaryFile, "BinaryFileType") => Nav::Reference {
+                fk: "BinaryFileTypeId",
+                target: E::BinaryFileType,
+            },
             _ => return None,
         };
         Some(nav)
@@ -204,8 +261,21 @@ pub fn is_audit_column(name: &str) -> bool {
 struct Cols(Vec<Column>);
 
 impl Cols {
-    fn push(&mut self, name: &'static str, kind: Kind, nullable: bool, default: Value) -> &mut Self {
-        self.0.push(Column { name, kind, nullable, writable: true, max_len: None, default });
+    fn push(
+        &mut self,
+        name: &'static str,
+        kind: Kind,
+        nullable: bool,
+        default: Value,
+    ) -> &mut Self {
+        self.0.push(Column {
+            name,
+            kind,
+            nullable,
+            writable: true,
+            max_len: None,
+            default,
+        });
         self
     }
     fn int(&mut self, name: &'static str) -> &mut Self {
@@ -256,100 +326,206 @@ impl Cols {
 
 fn build_columns(entity: Entity) -> Vec<Column> {
     let mut c = Cols(Vec::new());
-    c.int("Id").push("Guid", Kind::Guid, false, Value::from("00000000-0000-0000-0000-000000000000"));
-    c.int_opt("ForeignId").guid_opt("ForeignGuid").text("ForeignKey", 100);
-    c.datetime_opt("CreatedDateTime").datetime_opt("ModifiedDateTime");
-    c.int_opt("CreatedByPersonAliasId").int_opt("ModifiedByPersonAliasId");
+    c.int("Id").push(
+        "Guid",
+        Kind::Guid,
+        false,
+        Value::from("00000000-0000-0000-0000-000000000000"),
+    );
+    c.int_opt("ForeignId")
+        .guid_opt("ForeignGuid")
+        .text("ForeignKey", 100);
+    c.datetime_opt("CreatedDateTime")
+        .datetime_opt("ModifiedDateTime");
+    c.int_opt("CreatedByPersonAliasId")
+        .int_opt("ModifiedByPersonAliasId");
     match entity {
         Entity::Person => person_columns(&mut c),
         Entity::PersonAlias => {
-            c.int("PersonId").int_opt("AliasPersonId").guid_opt("AliasPersonGuid").text("Name", 200);
+            c.int("PersonId")
+                .int_opt("AliasPersonId")
+                .guid_opt("AliasPersonGuid")
+                .text("Name", 200);
         }
         Entity::PhoneNumber => {
-            c.boolean("IsSystem", false).int("PersonId").text("CountryCode", 3).text("Number", 20);
-            c.text("NumberFormatted", 50).text("NumberReversed", 20).text("Extension", 20);
-            c.int_opt("NumberTypeValueId").boolean("IsMessagingEnabled", false);
+            c.boolean("IsSystem", false)
+                .int("PersonId")
+                .text("CountryCode", 3)
+                .text("Number", 20);
+            c.text("NumberFormatted", 50)
+                .text("NumberReversed", 20)
+                .text("Extension", 20);
+            c.int_opt("NumberTypeValueId")
+                .boolean("IsMessagingEnabled", false);
             c.boolean("IsUnlisted", false).text_unbounded("Description");
         }
         Entity::Group => {
-            c.boolean("IsSystem", false).int_opt("ParentGroupId").int("GroupTypeId").int_opt("CampusId");
-            c.text("Name", 100).text_unbounded("Description").boolean("IsSecurityRole", false);
-            c.boolean("IsActive", true).int("Order").boolean("IsPublic", true);
-            c.datetime_opt("InactiveDateTime").boolean("IsArchived", false).datetime_opt("ArchivedDateTime");
-            c.int_opt("ArchivedByPersonAliasId").int_opt("StatusValueId").int_opt("GroupCapacity");
+            c.boolean("IsSystem", false)
+                .int_opt("ParentGroupId")
+                .int("GroupTypeId")
+                .int_opt("CampusId");
+            c.text("Name", 100)
+                .text_unbounded("Description")
+                .boolean("IsSecurityRole", false);
+            c.boolean("IsActive", true)
+                .int("Order")
+                .boolean("IsPublic", true);
+            c.datetime_opt("InactiveDateTime")
+                .boolean("IsArchived", false)
+                .datetime_opt("ArchivedDateTime");
+            c.int_opt("ArchivedByPersonAliasId")
+                .int_opt("StatusValueId")
+                .int_opt("GroupCapacity");
         }
         Entity::GroupType => {
-            c.boolean("IsSystem", false).text("Name", 100).text_unbounded("Description");
-            c.text("GroupTerm", 100).text("GroupMemberTerm", 100).int_opt("DefaultGroupRoleId");
-            c.boolean("AllowMultipleLocations", false).boolean("ShowInGroupList", true);
+            c.boolean("IsSystem", false)
+                .text("Name", 100)
+                .text_unbounded("Description");
+            c.text("GroupTerm", 100)
+                .text("GroupMemberTerm", 100)
+                .int_opt("DefaultGroupRoleId");
+            c.boolean("AllowMultipleLocations", false)
+                .boolean("ShowInGroupList", true);
             c.boolean("EnableGroupHistory", false).int("Order");
         }
         Entity::GroupTypeRole => {
-            c.boolean("IsSystem", false).int_opt("GroupTypeId").text("Name", 100);
-            c.text_unbounded("Description").int("Order").int_opt("MaxCount").int_opt("MinCount");
-            c.boolean("IsLeader", false).boolean("CanView", false).boolean("CanEdit", false);
+            c.boolean("IsSystem", false)
+                .int_opt("GroupTypeId")
+                .text("Name", 100);
+            c.text_unbounded("Description")
+                .int("Order")
+                .int_opt("MaxCount")
+                .int_opt("MinCount");
+            c.boolean("IsLeader", false)
+                .boolean("CanView", false)
+                .boolean("CanEdit", false);
             c.boolean("CanManageMembers", false);
         }
         Entity::GroupMember => {
-            c.boolean("IsSystem", false).int("GroupId").int("GroupTypeId").int("PersonId");
-            c.int("GroupRoleId").int_or("GroupMemberStatus", 1).text_unbounded("Note");
-            c.datetime_opt("DateTimeAdded").datetime_opt("InactiveDateTime");
-            c.boolean("IsArchived", false).datetime_opt("ArchivedDateTime");
-            c.int_opt("ArchivedByPersonAliasId").int_opt("GroupOrder").int_or("CommunicationPreference", 0);
+            c.boolean("IsSystem", false)
+                .int("GroupId")
+                .int("GroupTypeId")
+                .int("PersonId");
+            c.int("GroupRoleId")
+                .int_or("GroupMemberStatus", 1)
+                .text_unbounded("Note");
+            c.datetime_opt("DateTimeAdded")
+                .datetime_opt("InactiveDateTime");
+            c.boolean("IsArchived", false)
+                .datetime_opt("ArchivedDateTime");
+            c.int_opt("ArchivedByPersonAliasId")
+                .int_opt("GroupOrder")
+                .int_or("CommunicationPreference", 0);
             c.boolean("IsNotified", false);
         }
         Entity::GroupLocation => {
-            c.int("GroupId").int("LocationId").int_opt("GroupLocationTypeValueId");
-            c.boolean("IsMailingLocation", false).boolean("IsMappedLocation", false);
+            c.int("GroupId")
+                .int("LocationId")
+                .int_opt("GroupLocationTypeValueId");
+            c.boolean("IsMailingLocation", false)
+                .boolean("IsMappedLocation", false);
             c.int_opt("GroupMemberPersonAliasId").int("Order");
         }
         Entity::Location => {
-            c.int_opt("ParentLocationId").text("Name", 100).boolean("IsActive", true);
-            c.int_opt("LocationTypeValueId").text("Street1", 100).text("Street2", 100);
-            c.text("City", 50).text("County", 50).text("State", 50).text("Country", 50);
-            c.text("PostalCode", 50).decimal_opt("Latitude").decimal_opt("Longitude");
-            c.datetime_opt("StandardizedDateTime").datetime_opt("GeocodedDateTime");
+            c.int_opt("ParentLocationId")
+                .text("Name", 100)
+                .boolean("IsActive", true);
+            c.int_opt("LocationTypeValueId")
+                .text("Street1", 100)
+                .text("Street2", 100);
+            c.text("City", 50)
+                .text("County", 50)
+                .text("State", 50)
+                .text("Country", 50);
+            c.text("PostalCode", 50)
+                .decimal_opt("Latitude")
+                .decimal_opt("Longitude");
+            c.datetime_opt("StandardizedDateTime")
+                .datetime_opt("GeocodedDateTime");
         }
         Entity::Attribute => {
-            c.boolean("IsSystem", false).int("FieldTypeId").int_opt("EntityTypeId");
-            c.text("EntityTypeQualifierColumn", 50).text("EntityTypeQualifierValue", 200);
-            c.text("Key", 1000).text("Name", 1000).text_unbounded("Description").int("Order");
-            c.boolean("IsGridColumn", false).text_unbounded("DefaultValue");
-            c.boolean("IsMultiValue", false).boolean("IsRequired", false).boolean("IsActive", true);
-            c.boolean("AllowSearch", false).boolean("EnableHistory", false).boolean("IsPublic", false);
+            c.boolean("IsSystem", false)
+                .int("FieldTypeId")
+                .int_opt("EntityTypeId");
+            c.text("EntityTypeQualifierColumn", 50)
+                .text("EntityTypeQualifierValue", 200);
+            c.text("Key", 1000)
+                .text("Name", 1000)
+                .text_unbounded("Description")
+                .int("Order");
+            c.boolean("IsGridColumn", false)
+                .text_unbounded("DefaultValue");
+            c.boolean("IsMultiValue", false)
+                .boolean("IsRequired", false)
+                .boolean("IsActive", true);
+            c.boolean("AllowSearch", false)
+                .boolean("EnableHistory", false)
+                .boolean("IsPublic", false);
         }
         Entity::AttributeQualifier => {
-            c.boolean("IsSystem", false).int("AttributeId").text("Key", 50).text_unbounded("Value");
+            c.boolean("IsSystem", false)
+                .int("AttributeId")
+                .text("Key", 50)
+                .text_unbounded("Value");
         }
         Entity::AttributeValue => {
-            c.boolean("IsSystem", false).int("AttributeId").int_opt("EntityId").text_unbounded("Value");
-            c.decimal_opt("ValueAsNumeric").computed().datetime_opt("ValueAsDateTime").computed();
-            c.push("ValueAsBoolean", Kind::Bool, true, Value::Null).computed();
+            c.boolean("IsSystem", false)
+                .int("AttributeId")
+                .int_opt("EntityId")
+                .text_unbounded("Value");
+            c.decimal_opt("ValueAsNumeric")
+                .computed()
+                .datetime_opt("ValueAsDateTime")
+                .computed();
+            c.push("ValueAsBoolean", Kind::Bool, true, Value::Null)
+                .computed();
         }
         Entity::DefinedType => {
-            c.boolean("IsSystem", false).int_opt("FieldTypeId").int("Order").int_opt("CategoryId");
-            c.text("Name", 100).text_unbounded("Description").text_unbounded("HelpText");
+            c.boolean("IsSystem", false)
+                .int_opt("FieldTypeId")
+                .int("Order")
+                .int_opt("CategoryId");
+            c.text("Name", 100)
+                .text_unbounded("Description")
+                .text_unbounded("HelpText");
             c.boolean("IsActive", true);
         }
         Entity::DefinedValue => {
-            c.boolean("IsSystem", false).int("DefinedTypeId").int("Order").text("Value", 250);
-            c.text_unbounded("Description").boolean("IsActive", true).int_opt("CategoryId");
+            c.boolean("IsSystem", false)
+                .int("DefinedTypeId")
+                .int("Order")
+                .text("Value", 250);
+            c.text_unbounded("Description")
+                .boolean("IsActive", true)
+                .int_opt("CategoryId");
         }
         Entity::FieldType => {
-            c.boolean("IsSystem", false).text("Name", 100).text_unbounded("Description");
+            c.boolean("IsSystem", false)
+                .text("Name", 100)
+                .text_unbounded("Description");
             c.text("Assembly", 260).text("Class", 100);
         }
         Entity::EntityType => {
-            c.text("Name", 100).text("AssemblyName", 260).text("FriendlyName", 100);
-            c.boolean("IsEntity", true).boolean("IsSecured", true).boolean("IsCommon", false);
+            c.text("Name", 100)
+                .text("AssemblyName", 260)
+                .text("FriendlyName", 100);
+            c.boolean("IsEntity", true)
+                .boolean("IsSecured", true)
+                .boolean("IsCommon", false);
         }
         Entity::BinaryFile => {
-            c.boolean("IsTemporary", false).boolean("IsSystem", false).int_opt("BinaryFileTypeId");
-            c.text("FileName", 255).text("MimeType", 255).text_unbounded("Description");
+            c.boolean("IsTemporary", false)
+                .boolean("IsSystem", false)
+                .int_opt("BinaryFileTypeId");
+            c.text("FileName", 255)
+                .text("MimeType", 255)
+                .text_unbounded("Description");
             c.int_opt("FileSize").int_opt("Width").int_opt("Height");
         }
         Entity::BinaryFileType => {
-            c.boolean("IsSystem", false).text("Name", 100).text_unbounded("Description");
+            c.boolean("IsSystem", false)
+                .text("Name", 100)
+                .text_unbounded("Description");
             c.boolean("RequiresViewSecurity", false);
         }
     }
@@ -357,19 +533,42 @@ fn build_columns(entity: Entity) -> Vec<Column> {
 }
 
 fn person_columns(c: &mut Cols) {
-    c.boolean("IsSystem", false).int_opt("RecordTypeValueId").int_opt("RecordStatusValueId");
-    c.datetime_opt("RecordStatusLastModifiedDateTime").int_opt("RecordStatusReasonValueId");
-    c.int_opt("ConnectionStatusValueId").int_opt("ReviewReasonValueId").boolean("IsDeceased", false);
-    c.int_opt("TitleValueId").text("FirstName", 50).text("NickName", 50).text("MiddleName", 50);
-    c.text("LastName", 50).int_opt("SuffixValueId").int_opt("PhotoId");
-    c.int_opt("BirthDay").int_opt("BirthMonth").int_opt("BirthYear");
-    c.datetime_opt("BirthDate").computed().int_opt("BirthDateKey").computed();
+    c.boolean("IsSystem", false)
+        .int_opt("RecordTypeValueId")
+        .int_opt("RecordStatusValueId");
+    c.datetime_opt("RecordStatusLastModifiedDateTime")
+        .int_opt("RecordStatusReasonValueId");
+    c.int_opt("ConnectionStatusValueId")
+        .int_opt("ReviewReasonValueId")
+        .boolean("IsDeceased", false);
+    c.int_opt("TitleValueId")
+        .text("FirstName", 50)
+        .text("NickName", 50)
+        .text("MiddleName", 50);
+    c.text("LastName", 50)
+        .int_opt("SuffixValueId")
+        .int_opt("PhotoId");
+    c.int_opt("BirthDay")
+        .int_opt("BirthMonth")
+        .int_opt("BirthYear");
+    c.datetime_opt("BirthDate")
+        .computed()
+        .int_opt("BirthDateKey")
+        .computed();
     c.int_opt("Age").computed();
-    c.int_or("Gender", 0).int_opt("MaritalStatusValueId").date_opt("AnniversaryDate");
+    c.int_or("Gender", 0)
+        .int_opt("MaritalStatusValueId")
+        .date_opt("AnniversaryDate");
     c.int_opt("GraduationYear").int_opt("GivingGroupId");
-    c.text("Email", 75).boolean("IsEmailActive", true).text("EmailNote", 250);
-    c.int_or("EmailPreference", 0).int_or("CommunicationPreference", 1);
-    c.text_unbounded("InactiveReasonNote").int_opt("PrimaryCampusId");
-    c.int_opt("PrimaryFamilyId").int_opt("PrimaryAliasId").int_or("AgeClassification", 0);
+    c.text("Email", 75)
+        .boolean("IsEmailActive", true)
+        .text("EmailNote", 250);
+    c.int_or("EmailPreference", 0)
+        .int_or("CommunicationPreference", 1);
+    c.text_unbounded("InactiveReasonNote")
+        .int_opt("PrimaryCampusId");
+    c.int_opt("PrimaryFamilyId")
+        .int_opt("PrimaryAliasId")
+        .int_or("AgeClassification", 0);
     c.int_or("AccountProtectionProfile", 0);
 }

@@ -70,7 +70,15 @@ impl Store {
     pub fn new(clock: Arc<Clock>, guid_seed: u64) -> Store {
         let tables = Entity::ALL
             .iter()
-            .map(|e| (*e, Table { rows: BTreeMap::new(), next_id: e.first_id() }))
+            .map(|e| {
+                (
+                    *e,
+                    Table {
+                        rows: BTreeMap::new(),
+                        next_id: e.first_id(),
+                    },
+                )
+            })
             .collect();
         Store {
             tables,
@@ -78,13 +86,16 @@ impl Store {
             known: Known::default(),
             blobs: HashMap::new(),
             rest_alias_id: None,
-            guid_state: guid_seed ^ 0x5eed_0f_a11_b0b,
+            guid_state: guid_seed ^ 0x5eed_0fa1_1b0b,
         }
     }
 
     fn table(&self, entity: Entity) -> &Table {
         // Every entity gets a table in `new`; an empty static keeps this total anyway.
-        static EMPTY: Table = Table { rows: BTreeMap::new(), next_id: 0 };
+        static EMPTY: Table = Table {
+            rows: BTreeMap::new(),
+            next_id: 0,
+        };
         self.tables.get(&entity).unwrap_or(&EMPTY)
     }
 
@@ -100,21 +111,22 @@ impl Store {
         self.table(entity).rows.values()
     }
 
-    pub fn count(&self, entity: Entity) -> usize {
-        self.table(entity).rows.len()
-    }
-
     /// Rows of `entity` whose `column` equals `value`.
     pub fn find_by(&self, entity: Entity, column: &str, value: i64) -> Vec<&Row> {
-        self.rows(entity).filter(|r| int(r, column) == Some(value)).collect()
+        self.rows(entity)
+            .filter(|r| int(r, column) == Some(value))
+            .collect()
     }
 
     pub fn find_by_guid(&self, entity: Entity, guid: &str) -> Option<&Row> {
-        self.rows(entity).find(|r| text(r, "Guid").is_some_and(|g| g.eq_ignore_ascii_case(guid)))
+        self.rows(entity)
+            .find(|r| text(r, "Guid").is_some_and(|g| g.eq_ignore_ascii_case(guid)))
     }
 
     pub fn id_of_guid(&self, entity: Entity, guid: &str) -> i64 {
-        self.find_by_guid(entity, guid).and_then(|r| int(r, "Id")).unwrap_or(0)
+        self.find_by_guid(entity, guid)
+            .and_then(|r| int(r, "Id"))
+            .unwrap_or(0)
     }
 
     /// A fresh GUID, deterministic for a given seed and sequence of creations.
@@ -126,7 +138,11 @@ impl Store {
 
     /// A row with every column at its default (what Rock's deserializer starts from).
     pub fn blank(entity: Entity) -> Row {
-        entity.columns().iter().map(|c| (c.name.to_string(), c.default.clone())).collect()
+        entity
+            .columns()
+            .iter()
+            .map(|c| (c.name.to_string(), c.default.clone()))
+            .collect()
     }
 
     /// Inserts a new row through Rock's save pipeline; returns its id.
@@ -169,11 +185,17 @@ impl Store {
     /// an unchanged save keeps the stored row, `ModifiedDateTime` included.
     pub fn update(&mut self, entity: Entity, id: i64, mut row: Row) -> Result<bool, Invalid> {
         let Some(prior) = self.get(entity, id).cloned() else {
-            return Err(Invalid::one(format!("{} {id} not found", entity.type_name())));
+            return Err(Invalid::one(format!(
+                "{} {id} not found",
+                entity.type_name()
+            )));
         };
         row.insert("Id".into(), Value::from(id));
         for audit in ["CreatedDateTime", "CreatedByPersonAliasId"] {
-            row.insert(audit.into(), prior.get(audit).cloned().unwrap_or(Value::Null));
+            row.insert(
+                audit.into(),
+                prior.get(audit).cloned().unwrap_or(Value::Null),
+            );
         }
         rewrites::before_save(self, entity, &mut row, Some(&prior));
         rewrites::validate(self, entity, &row, Some(&prior))?;
@@ -189,7 +211,10 @@ impl Store {
         if same_content(&row, prior) {
             return false;
         }
-        row.insert("ModifiedDateTime".into(), Value::from(format_datetime(self.clock.now())));
+        row.insert(
+            "ModifiedDateTime".into(),
+            Value::from(format_datetime(self.clock.now())),
+        );
         let alias = self.rest_alias_id.map_or(Value::Null, Value::from);
         row.insert("ModifiedByPersonAliasId".into(), alias);
         self.table_mut(entity).rows.insert(id, row);
@@ -199,7 +224,9 @@ impl Store {
     /// Applies `change` to a stored row without hooks (internal side effects such as a
     /// spouse's anniversary or Home → Previous), stamping it only if it really changed.
     pub fn modify(&mut self, entity: Entity, id: i64, change: impl FnOnce(&mut Row)) -> bool {
-        let Some(prior) = self.get(entity, id).cloned() else { return false };
+        let Some(prior) = self.get(entity, id).cloned() else {
+            return false;
+        };
         let mut row = prior.clone();
         change(&mut row);
         self.store_if_changed(entity, id, row, &prior)
@@ -228,7 +255,8 @@ impl Store {
 
 fn same_content(a: &Row, b: &Row) -> bool {
     let differs = |x: &Row, y: &Row| {
-        x.iter().any(|(k, v)| !is_audit_column(k) && y.get(k).unwrap_or(&Value::Null) != v)
+        x.iter()
+            .any(|(k, v)| !is_audit_column(k) && y.get(k).unwrap_or(&Value::Null) != v)
     };
     !differs(a, b) && !differs(b, a)
 }

@@ -35,14 +35,18 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 tokens.push(Token::Str(value));
                 i = next;
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let (token, next) = number(&chars, i)?;
                 tokens.push(token);
                 i = next;
             }
             c if c.is_alphabetic() || c == '_' || c == '$' => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+                {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -54,7 +58,11 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                     tokens.push(Token::Ident(word));
                 }
             }
-            other => return Err(format!("Syntax error: character '{other}' is not valid at position {i}.")),
+            other => {
+                return Err(format!(
+                    "Syntax error: character '{other}' is not valid at position {i}."
+                ));
+            }
         }
     }
     Ok(tokens)
@@ -71,7 +79,11 @@ fn quoted(chars: &[char], start: usize) -> Result<(String, usize), String> {
     let mut i = start + 1;
     loop {
         match chars.get(i) {
-            None => return Err(format!("There is an unterminated string literal at position {start}.")),
+            None => {
+                return Err(format!(
+                    "There is an unterminated string literal at position {start}."
+                ));
+            }
             Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                 value.push('\'');
                 i += 2;
@@ -92,7 +104,10 @@ fn number(chars: &[char], start: usize) -> Result<(Token, usize), String> {
     }
     let digits: String = chars[start..i].iter().collect();
     // v3 literal suffixes: L (Int64), M (decimal), D/F (double/single).
-    let suffix = chars.get(i).copied().filter(|c| matches!(c, 'L' | 'l' | 'M' | 'm' | 'D' | 'd' | 'F' | 'f'));
+    let suffix = chars
+        .get(i)
+        .copied()
+        .filter(|c| matches!(c, 'L' | 'l' | 'M' | 'm' | 'D' | 'd' | 'F' | 'f'));
     if suffix.is_some() {
         i += 1;
     }
@@ -102,13 +117,17 @@ fn number(chars: &[char], start: usize) -> Result<(Token, usize), String> {
     } else {
         digits.parse::<i64>().map(Token::Int).ok()
     };
-    token.map(|t| (t, i)).ok_or_else(|| format!("'{digits}' is not a valid number literal at position {start}."))
+    token
+        .map(|t| (t, i))
+        .ok_or_else(|| format!("'{digits}' is not a valid number literal at position {start}."))
 }
 
 fn typed_literal(kind: &str, value: &str, at: usize) -> Result<Token, String> {
     match kind {
         "datetime" => {
-            let has_offset = value.get(19..).is_some_and(|rest| rest.contains(['+', '-']));
+            let has_offset = value
+                .get(19..)
+                .is_some_and(|rest| rest.contains(['+', '-']));
             match parse_datetime(value) {
                 Some(t) if !has_offset => Ok(Token::DateTime(t)),
                 _ => Err(format!(
@@ -116,13 +135,15 @@ fn typed_literal(kind: &str, value: &str, at: usize) -> Result<Token, String> {
                 )),
             }
         }
-        "guid" => parse_guid(value)
-            .map(Token::Guid)
-            .ok_or_else(|| format!("Unrecognized 'Edm.Guid' literal 'guid'{value}'' at '{at}' in the filter.")),
+        "guid" => parse_guid(value).map(Token::Guid).ok_or_else(|| {
+            format!("Unrecognized 'Edm.Guid' literal 'guid'{value}'' at '{at}' in the filter.")
+        }),
         "datetimeoffset" | "time" | "binary" | "X" => Err(format!(
             "Literals of type '{kind}' are not supported by this server (position {at})."
         )),
-        other => Err(format!("Syntax error: unknown literal prefix '{other}' at position {at}.")),
+        other => Err(format!(
+            "Syntax error: unknown literal prefix '{other}' at position {at}."
+        )),
     }
 }
 
@@ -133,7 +154,10 @@ pub fn parse_guid(value: &str) -> Option<String> {
     let parts: Vec<&str> = value.split('-').collect();
     let shaped = bytes.len() == 36
         && parts.len() == 5
-        && parts.iter().zip(groups).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()));
+        && parts
+            .iter()
+            .zip(groups)
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()));
     shaped.then(|| value.to_ascii_lowercase())
 }
 
@@ -143,7 +167,10 @@ mod tests {
 
     #[test]
     fn tokenizes_literals() {
-        let tokens = tokenize("Name eq 'O''Brien' and Id gt 5L and G eq guid'AA8732FB-2CEA-4C76-8D6D-6AAA2C6A4303'").unwrap();
+        let tokens = tokenize(
+            "Name eq 'O''Brien' and Id gt 5L and G eq guid'AA8732FB-2CEA-4C76-8D6D-6AAA2C6A4303'",
+        )
+        .unwrap();
         assert!(tokens.contains(&Token::Str("O'Brien".into())));
         assert!(tokens.contains(&Token::Int(5)));
         assert!(tokens.contains(&Token::Guid("aa8732fb-2cea-4c76-8d6d-6aaa2c6a4303".into())));

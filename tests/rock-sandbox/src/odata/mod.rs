@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-pub use filter::{Expr, Lit};
+pub use filter::Expr;
 pub use lexer::parse_guid;
 
 use crate::schema::{Entity, Kind, Nav};
@@ -30,7 +30,11 @@ pub struct Query {
 const OPTIONS: [&str; 6] = ["$filter", "$orderby", "$top", "$skip", "$select", "$expand"];
 
 /// Reads the `$` options from a request's query parameters.
-pub fn parse_query(entity: Entity, params: &[(String, String)], max_nodes: Option<usize>) -> Result<Query, String> {
+pub fn parse_query(
+    entity: Entity,
+    params: &[(String, String)],
+    max_nodes: Option<usize>,
+) -> Result<Query, String> {
     let mut query = Query::default();
     for (name, value) in params {
         if !name.starts_with('$') {
@@ -55,7 +59,11 @@ pub fn parse_query(entity: Entity, params: &[(String, String)], max_nodes: Optio
 }
 
 fn split_list(value: &str) -> Vec<String> {
-    value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    value
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn parse_count(option: &str, value: &str) -> Result<usize, String> {
@@ -65,7 +73,10 @@ fn parse_count(option: &str, value: &str) -> Result<usize, String> {
 }
 
 fn missing(entity: Entity, name: &str) -> String {
-    format!("Could not find a property named '{name}' on type '{}'.", entity.full_name())
+    format!(
+        "Could not find a property named '{name}' on type '{}'.",
+        entity.full_name()
+    )
 }
 
 fn parse_orderby(entity: Entity, value: &str) -> Result<Vec<(&'static str, Kind, bool)>, String> {
@@ -77,7 +88,11 @@ fn parse_orderby(entity: Entity, value: &str) -> Result<Vec<(&'static str, Kind,
             let descending = match words.next() {
                 None | Some("asc") => false,
                 Some("desc") => true,
-                Some(other) => return Err(format!("Syntax error: '{other}' is not 'asc' or 'desc' in $orderby.")),
+                Some(other) => {
+                    return Err(format!(
+                        "Syntax error: '{other}' is not 'asc' or 'desc' in $orderby."
+                    ));
+                }
             };
             if words.next().is_some() {
                 return Err(format!("Syntax error in $orderby clause '{clause}'."));
@@ -137,7 +152,11 @@ fn compare_rows(a: &Row, b: &Row, order: &[(&'static str, Kind, bool)]) -> Order
         let left = filter::column_value(a.get(*name), *kind);
         let right = filter::column_value(b.get(*name), *kind);
         let ordering = filter::order(&left, &right).unwrap_or(Ordering::Equal);
-        let ordering = if *descending { ordering.reverse() } else { ordering };
+        let ordering = if *descending {
+            ordering.reverse()
+        } else {
+            ordering
+        };
         if ordering != Ordering::Equal {
             return ordering;
         }
@@ -148,7 +167,10 @@ fn compare_rows(a: &Row, b: &Row, order: &[(&'static str, Kind, bool)]) -> Order
 /// Builds the JSON of each row: navigation properties (null unless expanded), `$expand`ed
 /// ones loaded, then `$select` applied.
 pub fn shape(store: &Store, entity: Entity, rows: Vec<Row>, query: &Query) -> Vec<Value> {
-    let mut expander = Expander { store, index: HashMap::new() };
+    let mut expander = Expander {
+        store,
+        index: HashMap::new(),
+    };
     rows.into_iter()
         .map(|mut row| {
             with_nav_nulls(entity, &mut row);
@@ -163,9 +185,14 @@ pub fn shape(store: &Store, entity: Entity, rows: Vec<Row>, query: &Query) -> Ve
         .collect()
 }
 
+/// Navigation properties and attributes Rock serialises as null when not loaded.
 pub fn with_nav_nulls(entity: Entity, row: &mut Row) {
     for name in entity.nav_names() {
         row.entry(name.to_string()).or_insert(Value::Null);
+    }
+    if entity.has_attributes() {
+        row.entry("Attributes").or_insert(Value::Null);
+        row.entry("AttributeValues").or_insert(Value::Null);
     }
 }
 
@@ -174,7 +201,11 @@ fn project(row: &mut Row, select: &[String], expand: &[Vec<String>]) {
         return;
     }
     row.retain(|key, _| {
-        select.iter().any(|s| s == key) || expand.iter().any(|p| p.first().is_some_and(|f| f == key))
+        // Attributes loaded with `loadAttributes` survive a `$select`.
+        select.iter().any(|s| s == key)
+            || expand.iter().any(|p| p.first().is_some_and(|f| f == key))
+            || key == "Attributes"
+            || key == "AttributeValues"
     });
 }
 
@@ -186,17 +217,19 @@ pub struct Expander<'a> {
 }
 
 impl<'a> Expander<'a> {
-    pub fn new(store: &'a Store) -> Expander<'a> {
-        Expander { store, index: HashMap::new() }
-    }
-
     pub fn expand(&mut self, entity: Entity, row: &mut Row, path: &[String]) {
-        let Some((first, rest)) = path.split_first() else { return };
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
         let Some(nav) = entity.nav(first) else { return };
         let value = match nav {
             Nav::Reference { fk, target } => {
                 let existing = row.get(first.as_str()).and_then(Value::as_object).cloned();
-                let child = existing.or_else(|| int(row, fk).and_then(|id| self.store.get(target, id)).cloned());
+                let child = existing.or_else(|| {
+                    int(row, fk)
+                        .and_then(|id| self.store.get(target, id))
+                        .cloned()
+                });
                 child.map_or(Value::Null, |mut child| {
                     with_nav_nulls(target, &mut child);
                     self.expand(target, &mut child, rest);
@@ -206,7 +239,10 @@ impl<'a> Expander<'a> {
             Nav::Collection { target, fk } => {
                 let id = int(row, "Id").unwrap_or(0);
                 let children = match row.get(first.as_str()).and_then(Value::as_array) {
-                    Some(loaded) => loaded.iter().filter_map(|v| v.as_object().cloned()).collect(),
+                    Some(loaded) => loaded
+                        .iter()
+                        .filter_map(|v| v.as_object().cloned())
+                        .collect(),
                     None => self.children(target, fk, id),
                 };
                 let children = children
@@ -228,7 +264,9 @@ impl<'a> Expander<'a> {
         let index = self.index.entry((target, fk)).or_insert_with(|| {
             let mut map: HashMap<i64, Vec<&Row>> = HashMap::new();
             // Archived group members are soft-deleted: hidden from every query.
-            let visible = store.rows(target).filter(|r| !(target == Entity::GroupMember && flag(r, "IsArchived")));
+            let visible = store
+                .rows(target)
+                .filter(|r| !(target == Entity::GroupMember && flag(r, "IsArchived")));
             for row in visible {
                 if let Some(key) = int(row, fk) {
                     map.entry(key).or_default().push(row);
@@ -236,6 +274,9 @@ impl<'a> Expander<'a> {
             }
             map
         });
-        index.get(&id).map(|rows| rows.iter().map(|r| (*r).clone()).collect()).unwrap_or_default()
+        index
+            .get(&id)
+            .map(|rows| rows.iter().map(|r| (*r).clone()).collect())
+            .unwrap_or_default()
     }
 }

@@ -1,0 +1,242 @@
+//! Attribute values: `loadAttributes`, `POST|DELETE /api/{c}/AttributeValue/{id}`, and the
+//! values the Export endpoint includes.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::schema::Entity;
+use crate::store::{Invalid, Row, Store, int, set, text};
+
+/// `loadAttributes=simple|expanded`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Simple,
+    Expanded,
+}
+
+impl Mode {
+    pub fn parse(value: &str) -> Option<Mode> {
+        match value.to_ascii_lowercase().as_str() {
+            "simple" | "true" => Some(Mode::Simple),
+            "expanded" => Some(Mode::Expanded),
+            _ => None,
+        }
+    }
+}
+
+/// The `EntityType` row id of an entity, if attributes can be defined for it.
+fn entity_type_id(store: &Store, entity: Entity) -> Option<i64> {
+    let name = entity.full_name();
+    store
+        .rows(Entity::EntityType)
+        .find(|r| text(r, "Name") == Some(name.as_str()))
+        .and_then(|r| int(r, "Id"))
+}
+
+/// The attributes that apply to `row`: same entity type, and either unqualified or
+/// qualified by one of the row's columns (e.g. a group attribute for one `GroupTypeId`).
+pub fn applicable<'a>(store: &'a Store, entity: Entity, row: &Row) -> Vec<&'a Row> {
+    let Some(type_id) = entity_type_id(store, entity) else {
+        return Vec::new();
+    };
+    let mut attributes: Vec<&Row> = store
+        .rows(Entity::Attribute)
+        .filter(|a| int(a, "EntityTypeId") == Some(type_id))
+        .filter(|a| {
+            let column = text(a, "EntityTypeQualifierColumn").unwrap_or("");
+            if column.is_empty() {
+                return true;
+            }
+            let wanted = text(a, "EntityTypeQualifierValue").unwrap_or("");
+            match row.get(column) {
+                Some(Value::Number(n)) => n.to_string() == wanted,
+                Some(Value::String(s)) => s.eq_ignore_ascii_case(wanted),
+                _ => false,
+            }
+        })
+        .collect();
+    attributes.sort_by_key(|a| (int(a, "Order"), int(a, "Id")));
+    attributes
+}
+
+/// Values by (AttributeId, EntityId), indexed once per request.
+pub type ValueIndex<'a> = HashMap<(i64, i64), &'a Row>;
+
+pub fn value_index(store: &Store) -> ValueIndex<'_> {
+    store
+        .rows(Entity::AttributeValue)
+        .filter_map(|v| Some(((int(v, "AttributeId")?, int(v, "EntityId")?), v)))
+        .collect()
+}
+
+/// Fills `Attributes` and `AttributeValues` of each row (only `keys` when given).
+pub fn load(store: &Store, entity: Entity, rows: &mut [Row], mode: Mode, keys: &[String]) {
+    let index = value_index(store);
+    for row in rows.iter_mut() {
+        let id = int(row, "Id").unwrap_or(0);
+        let mut attributes = Map::new();
+        let mut values = Map::new();
+        for attribute in applicable(store, entity, row) {
+            let key = text(attribute, "Key").unwrap_or("").to_string();
+            if !keys.is_empty() && !keys.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                continue;
+            }
+            let attribute_id = int(attribute, "Id").unwrap_or(0);
+            let described = match mode {
+                Mode::Simple => {
+                    json!({"Id": attribute_id, "Key": key, "Name": attribute.get("Name")})
+                }
+                Mode::Expanded => Value::Object(attribute.clone()),
+            };
+            attributes.insert(key.clone(), described);
+            let value = index
+                .get(&(attribute_id, id))
+                .and_then(|v| text(v, "Value"))
+                .or_else(|| text(attribute, "DefaultValue"))
+                .unwrap_or("")
+                .to_string();
+            let formatted = format_value(store, attribute, &value);
+            values.insert(key, json!({"AttributeId": attribute_id, "EntityId": id, "Value": value, "ValueFormatted": formatted}));
+        }
+        row.insert("Attributes".into(), Value::Object(attributes));
+        row.insert("AttributeValues".into(), Value::Object(values));
+    }
+}
+
+/// A select field shows the option texts (`value^Text`) of its values, joined by ", ".
+fn format_value(store: &Store, attribute: &Row, value: &str) -> String {
+    let attribute_id = int(attribute, "Id").unwrap_or(0);
+    let options = store
+        .find_by(Entity::AttributeQualifier, "AttributeId", attribute_id)
+        .into_iter()
+        .find(|q| text(q, "Key") == Some("values"))
+        .and_then(|q| text(q, "Value"))
+        .unwrap_or("");
+    let texts: HashMap<&str, &str> = options
+        .split(',')
+        .filter_map(|o| o.split_once('^'))
+        .collect();
+    value
+        .split(',')
+        .filter(|v| !v.is_empty())
+        .map(|v| texts.get(v).copied().unwrap_or(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The raw values of one row's attributes (`attributeKeys`, or all when empty): the Export
+/// endpoint's `AttributesExport.AttributeValues`.
+pub fn export_values(
+    store: &Store,
+    entity: Entity,
+    row: &Row,
+    keys: &[String],
+    index: &ValueIndex,
+) -> Value {
+    let id = int(row, "Id").unwrap_or(0);
+    let all = keys.is_empty() || keys.iter().any(|k| k.eq_ignore_ascii_case("all"));
+    let mut values = Map::new();
+    for attribute in applicable(store, entity, row) {
+        let key = text(attribute, "Key").unwrap_or("");
+        if !all && !keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        let attribute_id = int(attribute, "Id").unwrap_or(0);
+        let value = index
+            .get(&(attribute_id, id))
+            .and_then(|v| text(v, "Value"))
+            .unwrap_or("");
+        values.insert(key.to_string(), Value::from(value));
+    }
+    Value::Object(values)
+}
+
+fn stored_value(store: &Store, attribute: i64, entity_id: i64) -> Option<String> {
+    find_value(store, attribute, entity_id)
+        .and_then(|v| text(v, "Value"))
+        .map(str::to_string)
+}
+
+fn find_value(store: &Store, attribute: i64, entity_id: i64) -> Option<&Row> {
+    store
+        .rows(Entity::AttributeValue)
+        .find(|v| int(v, "AttributeId") == Some(attribute) && int(v, "EntityId") == Some(entity_id))
+}
+
+/// Why an attribute value could not be set.
+pub enum SetError {
+    NotFound,
+    Invalid(String),
+}
+
+/// `POST /api/{c}/AttributeValue/{id}?attributeKey=K&attributeValue=V` (and DELETE, which
+/// sets ""). Writes only the AttributeValue row: the entity's own `ModifiedDateTime` stays.
+pub fn set_value(
+    store: &mut Store,
+    entity: Entity,
+    id: i64,
+    key: &str,
+    value: &str,
+) -> Result<(), SetError> {
+    let Some(row) = store.get(entity, id) else {
+        return Err(SetError::NotFound);
+    };
+    let attribute = applicable(store, entity, row)
+        .into_iter()
+        .find(|a| text(a, "Key").is_some_and(|k| k.eq_ignore_ascii_case(key)))
+        .and_then(|a| int(a, "Id"));
+    let Some(attribute) = attribute else {
+        return Err(SetError::Invalid(format!(
+            "{} does not have a {key} attribute",
+            entity.type_name()
+        )));
+    };
+    let existing = find_value(store, attribute, id).and_then(|v| int(v, "Id"));
+    let result = match existing {
+        Some(value_id) => {
+            let mut updated = store
+                .get(Entity::AttributeValue, value_id)
+                .cloned()
+                .unwrap_or_default();
+            set(&mut updated, "Value", value);
+            store
+                .update(Entity::AttributeValue, value_id, updated)
+                .map(|_| ())
+        }
+        None => {
+            let mut new = Store::blank(Entity::AttributeValue);
+            set(&mut new, "AttributeId", attribute);
+            set(&mut new, "EntityId", id);
+            set(&mut new, "Value", value);
+            store.insert(Entity::AttributeValue, new).map(|_| ())
+        }
+    };
+    result.map_err(|e: Invalid| SetError::Invalid(e.message()))
+}
+
+/// On a merge: values the survivor lacks (or has empty) move over; the rest are dropped.
+pub fn move_values(store: &mut Store, entity: Entity, from: i64, to: i64) {
+    let Some(type_id) = entity_type_id(store, entity) else {
+        return;
+    };
+    let attribute_ids: Vec<i64> = store
+        .rows(Entity::Attribute)
+        .filter(|a| int(a, "EntityTypeId") == Some(type_id))
+        .filter_map(|a| int(a, "Id"))
+        .collect();
+    for attribute in attribute_ids {
+        let Some(old) = find_value(store, attribute, from).and_then(|v| int(v, "Id")) else {
+            continue;
+        };
+        let survivor_has = stored_value(store, attribute, to).is_some_and(|v| !v.is_empty());
+        if survivor_has {
+            store.remove(Entity::AttributeValue, old);
+        } else {
+            if let Some(existing) = find_value(store, attribute, to).and_then(|v| int(v, "Id")) {
+                store.remove(Entity::AttributeValue, existing);
+            }
+            store.modify(Entity::AttributeValue, old, |v| set(v, "EntityId", to));
+        }
+    }
+}

@@ -1,0 +1,724 @@
+//! Rock's REST v1 routes: `/api/{Controller}[/{id}]` with case-insensitive controller names,
+//! the People/Groups helper routes, `/GetImage.ashx`, and Rock's status codes and bodies.
+//!
+//! Handler steps return `Result<_, Response>`: the error *is* the answer to send, so a step
+//! can stop the request with Rock's exact status and body.
+#![allow(
+    clippy::result_large_err,
+    reason = "the error is the HTTP response itself"
+)]
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::attributes::{self, Mode, SetError};
+use crate::clock::{format_date, format_datetime, parse_datetime};
+use crate::odata::{self, parse_guid};
+use crate::people;
+use crate::schema::{Column, Entity, Kind};
+use crate::store::{Invalid, Row, Store, flag, int, text};
+
+/// Bodies above this are refused (photos are the largest thing a client sends).
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+type Params = Vec<(String, String)>;
+
+/// Everything that is not an admin route lands here.
+pub async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let params: Params = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let lower = path.to_ascii_lowercase();
+    if lower == "/getimage.ashx" {
+        return image(&app, &params);
+    }
+    let Some(rest) = lower.strip_prefix("/api/").map(|_| &path[5..]) else {
+        return no_route(&parts.uri.to_string());
+    };
+    if !app.auth.allows(&parts.method, &parts.headers, &params) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            );
+        }
+    };
+    let segments: Vec<String> = rest.split('/').map(percent_decode).collect();
+    let request = ApiRequest {
+        method: parts.method,
+        segments,
+        params,
+        body,
+        uri: parts.uri.to_string(),
+    };
+    route(&app, &request)
+}
+
+struct ApiRequest {
+    method: Method,
+    segments: Vec<String>,
+    params: Params,
+    body: Bytes,
+    uri: String,
+}
+
+impl ApiRequest {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.param(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+fn route(app: &App, r: &ApiRequest) -> Response {
+    let segs: Vec<&str> = r
+        .segments
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let Some(first) = segs.first() else {
+        return no_route(&r.uri);
+    };
+    // `api/People(5)`: the OData key form of GET by id.
+    let (controller, key) = match first.split_once('(') {
+        Some((c, k)) => (c, k.strip_suffix(')').and_then(|k| k.parse::<i64>().ok())),
+        None => (*first, None),
+    };
+    let Some(entity) = Entity::from_controller(controller) else {
+        return no_route(&r.uri);
+    };
+    let second = segs.get(1).map(|s| s.to_ascii_lowercase());
+    let m = &r.method;
+    if let Some(id) = key {
+        return if *m == Method::GET && segs.len() == 1 {
+            get_one(app, entity, id, r)
+        } else {
+            no_route(&r.uri)
+        };
+    }
+    match (entity, second.as_deref(), segs.len()) {
+        (Entity::Person, Some("export"), 2) if *m == Method::GET => export(app, r),
+        (Entity::Person, Some("getbyemail"), 3) if *m == Method::GET => by_email(app, segs[2]),
+        (Entity::Person, Some("getbypersonaliasid"), 3) if *m == Method::GET => {
+            by_alias(app, segs[2], r)
+        }
+        (Entity::Person, Some("updatepersonprofilephoto"), 2) if *m == Method::POST => {
+            photo_upload(app, r)
+        }
+        (Entity::Group, Some("saveaddress"), 4) if *m == Method::PUT => save_address(app, &segs, r),
+        (Entity::Group, Some("getfamilies"), 3) if *m == Method::GET => families(app, segs[2], r),
+        (_, Some("attributevalue"), 3) => attribute_value(app, entity, segs[2], r),
+        (_, None, 1) if *m == Method::GET => list(app, entity, r),
+        (_, None, 1) if *m == Method::POST => create(app, entity, r),
+        (_, Some(id), 2) => match id.parse::<i64>() {
+            Ok(id) => by_id(app, entity, id, r),
+            Err(_) => no_route(&r.uri),
+        },
+        _ => no_route(&r.uri),
+    }
+}
+
+fn by_id(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
+    match r.method {
+        Method::GET => get_one(app, entity, id, r),
+        Method::PUT => replace(app, entity, id, r),
+        Method::PATCH => patch(app, entity, id, r),
+        Method::DELETE => delete(app, entity, id),
+        _ => method_not_allowed(&r.method),
+    }
+}
+
+// ---- Responses ------------------------------------------------------------------------------
+
+pub fn json_response(status: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// Web API's `HttpError` body.
+pub fn message(status: StatusCode, text: &str) -> Response {
+    json_response(status, &json!({ "Message": text }))
+}
+
+fn no_route(uri: &str) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        &format!("No HTTP resource was found that matches the request URI '{uri}'."),
+    )
+}
+
+fn method_not_allowed(method: &Method) -> Response {
+    message(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("The requested resource does not support http method '{method}'."),
+    )
+}
+
+fn invalid(error: Invalid) -> Response {
+    message(StatusCode::BAD_REQUEST, &error.message())
+}
+
+fn odata_error(detail: String) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"Message": "The query specified in the URI is not valid. ".to_string() + &detail, "ExceptionMessage": detail}),
+    )
+}
+
+// ---- Reads ----------------------------------------------------------------------------------
+
+/// Rows a v1 query can see: no archived group members, no deceased people (nor their
+/// memberships) unless `includeDeceased=true`.
+fn visible(store: &Store, entity: Entity, row: &Row, include_deceased: bool) -> bool {
+    match entity {
+        Entity::Person => include_deceased || !flag(row, "IsDeceased"),
+        Entity::GroupMember => {
+            !flag(row, "IsArchived")
+                && (include_deceased
+                    || !int(row, "PersonId")
+                        .and_then(|p| store.get(Entity::Person, p))
+                        .is_some_and(|p| flag(p, "IsDeceased")))
+        }
+        _ => true,
+    }
+}
+
+fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
+    let mut query = match odata::parse_query(entity, &r.params, app.max_node_count) {
+        Ok(q) => q,
+        Err(detail) => return odata_error(detail),
+    };
+    // Rock's People list loads each person's aliases (research §8.4) unless `$select` narrows.
+    let aliases = vec!["Aliases".to_string()];
+    if entity == Entity::Person && query.select.is_none() && !query.expand.contains(&aliases) {
+        query.expand.push(aliases);
+    }
+    let store = app.store();
+    let include_deceased = r.flag("includeDeceased");
+    let rows = store
+        .rows(entity)
+        .filter(|row| visible(&store, entity, row, include_deceased));
+    let mut picked: Vec<Row> = odata::select_rows(rows, &query)
+        .into_iter()
+        .cloned()
+        .collect();
+    if let Err(response) = load_attributes(&store, entity, &mut picked, r) {
+        return response;
+    }
+    json_response(
+        StatusCode::OK,
+        &Value::Array(odata::shape(&store, entity, picked, &query)),
+    )
+}
+
+fn load_attributes(
+    store: &Store,
+    entity: Entity,
+    rows: &mut [Row],
+    r: &ApiRequest,
+) -> Result<(), Response> {
+    let Some(mode) = r.param("loadAttributes") else {
+        return Ok(());
+    };
+    if mode.eq_ignore_ascii_case("false") || mode.is_empty() {
+        return Ok(());
+    }
+    let Some(mode) = Mode::parse(mode) else {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid loadAttributes value '{mode}'."),
+        ));
+    };
+    let keys: Vec<String> = r
+        .param("attributeKeys")
+        .map(|k| {
+            k.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if entity.has_attributes() {
+        attributes::load(store, entity, rows, mode, &keys);
+    }
+    Ok(())
+}
+
+fn get_one(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
+    let store = app.store();
+    let Some(row) = store
+        .get(entity, id)
+        .filter(|row| visible(&store, entity, row, true))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut rows = vec![row.clone()];
+    if let Err(response) = load_attributes(&store, entity, &mut rows, r) {
+        return response;
+    }
+    // GET api/People/{id} loads phone numbers and aliases (research §8.4).
+    let expand: Vec<Vec<String>> = match entity {
+        Entity::Person => vec![vec!["PhoneNumbers".into()], vec!["Aliases".into()]],
+        _ => Vec::new(),
+    };
+    let query = odata::Query {
+        expand,
+        ..odata::Query::default()
+    };
+    let shaped = odata::shape(&store, entity, rows, &query);
+    json_response(StatusCode::OK, shaped.first().unwrap_or(&Value::Null))
+}
+
+fn export(app: &App, r: &ApiRequest) -> Response {
+    match people::parse_export(&r.params) {
+        Ok(q) => json_response(StatusCode::OK, &people::export(&app.store(), &q)),
+        Err(e) => message(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+fn by_email(app: &App, email: &str) -> Response {
+    let store = app.store();
+    let found: Vec<Row> = store
+        .rows(Entity::Person)
+        .filter(|p| text(p, "Email").is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        .cloned()
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &Value::Array(odata::shape(
+            &store,
+            Entity::Person,
+            found,
+            &odata::Query::default(),
+        )),
+    )
+}
+
+fn by_alias(app: &App, alias: &str, r: &ApiRequest) -> Response {
+    let person = {
+        let store = app.store();
+        alias
+            .parse::<i64>()
+            .ok()
+            .and_then(|a| store.get(Entity::PersonAlias, a))
+            .and_then(|a| int(a, "PersonId"))
+    };
+    match person {
+        Some(id) => get_one(app, Entity::Person, id, r),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn families(app: &App, person: &str, r: &ApiRequest) -> Response {
+    let query = match odata::parse_query(Entity::Group, &r.params, app.max_node_count) {
+        Ok(q) => q,
+        Err(detail) => return odata_error(detail),
+    };
+    let store = app.store();
+    let Ok(person) = person.parse::<i64>() else {
+        return no_route(&r.uri);
+    };
+    let family_type = store.known.family_type;
+    let ids: Vec<i64> = store
+        .find_by(Entity::GroupMember, "PersonId", person)
+        .into_iter()
+        .filter(|m| int(m, "GroupTypeId") == Some(family_type) && !flag(m, "IsArchived"))
+        .filter_map(|m| int(m, "GroupId"))
+        .collect();
+    let rows = ids.iter().filter_map(|id| store.get(Entity::Group, *id));
+    let picked: Vec<Row> = odata::select_rows(rows, &query)
+        .into_iter()
+        .cloned()
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &Value::Array(odata::shape(&store, Entity::Group, picked, &query)),
+    )
+}
+
+fn image(app: &App, params: &Params) -> Response {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let store = app.store();
+    let file = match (get("id"), get("guid")) {
+        (Some(id), _) => id
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| store.get(Entity::BinaryFile, id)),
+        (None, Some(guid)) => store.find_by_guid(Entity::BinaryFile, guid),
+        (None, None) => None,
+    };
+    let Some(file) = file else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(bytes) = int(file, "Id").and_then(|id| store.blobs.get(&id)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mime = text(file, "MimeType").unwrap_or("application/octet-stream");
+    let mut response = Response::new(Body::from(bytes.clone()));
+    if let Ok(value) = HeaderValue::from_str(mime) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+// ---- Writes ---------------------------------------------------------------------------------
+
+fn body_object(r: &ApiRequest) -> Result<serde_json::Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(&r.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) | Err(_) if r.body.iter().all(u8::is_ascii_whitespace) => Err(message(
+            StatusCode::BAD_REQUEST,
+            "The request is invalid: the body is empty or could not be read as the model.",
+        )),
+        Ok(_) => Err(message(
+            StatusCode::BAD_REQUEST,
+            "The request is invalid: the body must be a JSON object.",
+        )),
+        Err(e) => Err(message(
+            StatusCode::BAD_REQUEST,
+            &format!("The request is invalid: {e}"),
+        )),
+    }
+}
+
+/// A POST/PUT body as a full row: Newtonsoft matches property names case-insensitively and
+/// leaves everything missing at its default; computed properties are ignored.
+fn row_from_body(entity: Entity, body: &serde_json::Map<String, Value>) -> Result<Row, Response> {
+    let mut row = Store::blank(entity);
+    for (name, value) in body {
+        let Some(column) = entity
+            .columns()
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+        else {
+            continue;
+        };
+        if !column.writable || column.name == "Id" {
+            continue;
+        }
+        let value = coerce(column, value).map_err(|e| message(StatusCode::BAD_REQUEST, &e))?;
+        row.insert(column.name.to_string(), value);
+    }
+    Ok(row)
+}
+
+/// Converts a JSON value to what a column stores, as Newtonsoft would read it.
+fn coerce(column: &Column, value: &Value) -> Result<Value, String> {
+    let fail = || {
+        format!(
+            "Error converting value {value} to type '{}'. Path '{}'.",
+            column.kind.edm(),
+            column.name
+        )
+    };
+    if value.is_null() {
+        return if column.nullable {
+            Ok(Value::Null)
+        } else {
+            Err(fail())
+        };
+    }
+    match column.kind {
+        Kind::Int => match value {
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        }
+        .filter(|n| i32::try_from(*n).is_ok())
+        .map(Value::from)
+        .ok_or_else(fail),
+        Kind::Decimal => match value {
+            Value::Number(_) => Some(value.clone()),
+            Value::String(s) => s.trim().parse::<f64>().ok().map(Value::from),
+            _ => None,
+        }
+        .ok_or_else(fail),
+        Kind::Bool => match value {
+            Value::Bool(_) => Some(value.clone()),
+            Value::String(s) => s
+                .trim()
+                .to_ascii_lowercase()
+                .parse::<bool>()
+                .ok()
+                .map(Value::Bool),
+            Value::Number(n) => n.as_i64().map(|n| Value::Bool(n != 0)),
+            _ => None,
+        }
+        .ok_or_else(fail),
+        Kind::Str => match value {
+            Value::String(_) => Ok(value.clone()),
+            Value::Number(n) => Ok(Value::from(n.to_string())),
+            Value::Bool(b) => Ok(Value::from(if *b { "True" } else { "False" })),
+            _ => Err(fail()),
+        },
+        Kind::DateTime => value
+            .as_str()
+            .and_then(parse_datetime)
+            .map(|t| Value::from(format_datetime(t)))
+            .ok_or_else(fail),
+        Kind::Date => value
+            .as_str()
+            .and_then(parse_datetime)
+            .map(|t| Value::from(format_date(t.date())))
+            .ok_or_else(fail),
+        Kind::Guid => value
+            .as_str()
+            .and_then(parse_guid)
+            .map(Value::from)
+            .ok_or_else(fail),
+    }
+}
+
+fn create(app: &App, entity: Entity, r: &ApiRequest) -> Response {
+    let body = match body_object(r) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let row = match row_from_body(entity, &body) {
+        Ok(row) => row,
+        Err(response) => return response,
+    };
+    let mut store = app.store();
+    let result = match entity {
+        Entity::Person => people::find_or_create(&mut store, row),
+        _ => store.insert(entity, row).map(|id| (201, id)),
+    };
+    match result {
+        Ok((200, id)) => json_response(StatusCode::OK, &Value::from(id)),
+        Ok((_, id)) => json_response(StatusCode::CREATED, &Value::from(id)),
+        Err(e) => invalid(e),
+    }
+}
+
+fn replace(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
+    let body = match body_object(r) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let mut row = match row_from_body(entity, &body) {
+        Ok(row) => row,
+        Err(response) => return response,
+    };
+    let mut store = app.store();
+    let Some(existing) = store.get(entity, id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // A PUT without its Guid keeps the stored one rather than blanking the identity.
+    if text(&row, "Guid").is_none_or(|g| g.starts_with("00000000-0000")) {
+        row.insert(
+            "Guid".into(),
+            existing.get("Guid").cloned().unwrap_or(Value::Null),
+        );
+    }
+    match store.update(entity, id, row) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => invalid(e),
+    }
+}
+
+fn patch(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
+    let body = match serde_json::from_slice::<Value>(&r.body) {
+        Ok(Value::Object(map)) if !map.is_empty() => map,
+        Ok(Value::Object(_) | Value::Null) => {
+            return message(StatusCode::BAD_REQUEST, "No values were sent in the body");
+        }
+        Err(_) if r.body.iter().all(u8::is_ascii_whitespace) => {
+            return message(StatusCode::BAD_REQUEST, "No values were sent in the body");
+        }
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "The request is invalid: the body must be a JSON object.",
+            );
+        }
+    };
+    let mut store = app.store();
+    let Some(mut row) = store.get(entity, id).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    for (name, value) in &body {
+        if let Err(e) = patch_one(entity, &mut row, name, value) {
+            return e;
+        }
+    }
+    match store.update(entity, id, row) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => invalid(e),
+    }
+}
+
+/// One PATCH property, with Rock's checks: exact (case-sensitive) property name, not `Id`,
+/// writable, convertible.
+fn patch_one(entity: Entity, row: &mut Row, name: &str, value: &Value) -> Result<(), Response> {
+    if name == "Id" {
+        return Err(message(StatusCode::BAD_REQUEST, "Cannot set Id"));
+    }
+    let Some(column) = entity.column(name) else {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            &format!("{} does not have attribute {name}", entity.type_name()),
+        ));
+    };
+    if !column.writable {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            &format!("Cannot write {name}"),
+        ));
+    }
+    let converted = match column.kind {
+        Kind::Int => coerce(column, value).map_err(|_| format!("Cannot cast {name} to int32")),
+        _ => coerce(column, value),
+    };
+    match converted {
+        Ok(v) => {
+            row.insert(column.name.to_string(), v);
+            Ok(())
+        }
+        Err(e) if column.kind == Kind::Int => Err(message(StatusCode::BAD_REQUEST, &e)),
+        // Convert.ChangeType throwing is an unhandled exception in Rock: a 500.
+        Err(e) => Err(json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"Message": "An error has occurred.", "ExceptionMessage": e}),
+        )),
+    }
+}
+
+fn delete(app: &App, entity: Entity, id: i64) -> Response {
+    if entity == Entity::Person {
+        return method_not_allowed(&Method::DELETE);
+    }
+    let mut store = app.store();
+    let Some(row) = store
+        .get(entity, id)
+        .filter(|r| !flag(r, "IsArchived") || entity != Entity::GroupMember)
+        .cloned()
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if entity == Entity::GroupMember && keeps_history(&store, &row) {
+        let mut archived = row;
+        archived.insert("IsArchived".into(), Value::Bool(true));
+        archived.insert(
+            "ArchivedByPersonAliasId".into(),
+            store.rest_alias_id.map_or(Value::Null, Value::from),
+        );
+        return match store.update(entity, id, archived) {
+            Ok(_) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => invalid(e),
+        };
+    }
+    store.remove(entity, id);
+    if entity == Entity::GroupMember
+        && let Some(person) = int(&row, "PersonId")
+    {
+        let family = crate::rewrites::primary_family(&store, person);
+        store.modify(Entity::Person, person, |p| {
+            p.insert(
+                "PrimaryFamilyId".into(),
+                family.map_or(Value::Null, Value::from),
+            );
+        });
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Members of group types with `EnableGroupHistory` are archived, not deleted.
+fn keeps_history(store: &Store, member: &Row) -> bool {
+    int(member, "GroupTypeId")
+        .and_then(|t| store.get(Entity::GroupType, t))
+        .is_some_and(|t| flag(t, "EnableGroupHistory"))
+}
+
+fn attribute_value(app: &App, entity: Entity, id: &str, r: &ApiRequest) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return no_route(&r.uri);
+    };
+    let value = match r.method {
+        Method::POST => r.param("attributeValue").unwrap_or(""),
+        Method::DELETE => "",
+        _ => return method_not_allowed(&r.method),
+    };
+    let Some(key) = r.param("attributeKey").filter(|k| !k.is_empty()) else {
+        return message(StatusCode::BAD_REQUEST, "attributeKey is required");
+    };
+    match attributes::set_value(&mut app.store(), entity, id, key, value) {
+        Ok(()) => json_response(StatusCode::ACCEPTED, &Value::from(id)),
+        Err(SetError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Err(SetError::Invalid(e)) => message(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+fn save_address(app: &App, segs: &[&str], r: &ApiRequest) -> Response {
+    let (Ok(group), Ok(location_type)) = (segs[2].parse::<i64>(), segs[3].parse::<i64>()) else {
+        return no_route(&r.uri);
+    };
+    let field = |name: &str| r.param(name).unwrap_or("").to_string();
+    let address = people::Address {
+        street1: field("street1"),
+        street2: field("street2"),
+        city: field("city"),
+        state: field("state"),
+        postal_code: field("postalCode"),
+        country: field("country"),
+    };
+    let status = people::save_address(&mut app.store(), group, location_type, &address);
+    StatusCode::from_u16(status)
+        .unwrap_or(StatusCode::NO_CONTENT)
+        .into_response()
+}
+
+fn photo_upload(app: &App, r: &ApiRequest) -> Response {
+    let Some(guid) = r.param("personGuid").and_then(parse_guid) else {
+        return message(StatusCode::BAD_REQUEST, "personGuid is required");
+    };
+    if r.body.is_empty() {
+        return message(StatusCode::BAD_REQUEST, "No file was sent in the body");
+    }
+    let filename = r.param("filename").unwrap_or("photo.jpg").to_string();
+    match people::update_photo(&mut app.store(), &guid, &filename, r.body.to_vec()) {
+        Some(url) => json_response(StatusCode::OK, &Value::from(url)),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn percent_decode(segment: &str) -> String {
+    // form_urlencoded also turns '+' into a space, which a path segment must keep.
+    let protected = segment.replace('+', "%2B").replace('&', "%26");
+    form_urlencoded::parse(format!("x={protected}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}

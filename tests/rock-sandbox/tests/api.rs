@@ -1,0 +1,943 @@
+//! The sandbox over loopback HTTP, as a Rock client sees it.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{Rock, small};
+use congregation::Congregation;
+use reqwest::{Method, StatusCode};
+use rock_sandbox::guids;
+use serde_json::{Value, json};
+
+fn ids(list: &Value) -> Vec<i64> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["Id"].as_i64())
+        .collect()
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_key_are_401_with_an_empty_body() {
+    let rock = Rock::start(&small()).await;
+    let none = rock
+        .client
+        .get(rock.url("/api/People"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert!(none.text().await.unwrap().is_empty());
+    let wrong = rock
+        .client
+        .get(rock.url("/api/People"))
+        .header("Authorization-Token", "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let by_query = rock
+        .client
+        .get(rock.url(&format!("/api/people?apikey={}", rock.sandbox.token())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_query.status(),
+        StatusCode::OK,
+        "?apikey= and a lower-case controller name work"
+    );
+}
+
+#[tokio::test]
+async fn a_view_only_key_cannot_write() {
+    let options = rock_sandbox::SandboxOptions {
+        view_only_token: Some("viewer".into()),
+        ..common::options()
+    };
+    let sandbox = rock_sandbox::RockSandbox::start(options).await.unwrap();
+    let client = reqwest::Client::new();
+    let get = client
+        .get(format!("{}/api/DefinedValues", sandbox.base_url()))
+        .header("Authorization-Token", "viewer");
+    assert_eq!(get.send().await.unwrap().status(), StatusCode::OK);
+    let post = client
+        .post(format!("{}/api/People", sandbox.base_url()))
+        .header("Authorization-Token", "viewer")
+        .json(&json!({"FirstName": "A", "LastName": "B"}));
+    assert_eq!(
+        post.send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn seeded_people_look_like_rock_people() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    assert!(john >= 1000);
+    assert!(
+        rock.sandbox.person_id(4).is_none(),
+        "PCO-only people are not in Rock"
+    );
+    let person = rock.get(&format!("/api/People/{john}")).await;
+    assert_eq!(person["FirstName"], "Jonathan");
+    assert_eq!(person["NickName"], "John");
+    assert_eq!(person["Gender"], 1);
+    assert_eq!(person["BirthDate"], "1980-03-14T00:00:00");
+    assert_eq!(person["AnniversaryDate"], "2005-06-18T00:00:00");
+    assert!(
+        person["PhoneNumbers"].as_array().unwrap().len() >= 2,
+        "GET by id loads phone numbers"
+    );
+    assert_eq!(person["Aliases"][0]["AliasPersonId"], john);
+    assert_eq!(person["Attributes"], Value::Null);
+    // Well-known GUIDs resolve to install-specific ids.
+    let mobile = rock
+        .get(&format!(
+            "/api/DefinedValues?$filter=Guid eq guid'{}'",
+            guids::DV_PHONE_MOBILE.to_uppercase()
+        ))
+        .await;
+    let mobile_id = mobile[0]["Id"].as_i64().unwrap();
+    assert_ne!(mobile_id, 1);
+    let phones = rock
+        .get(&format!(
+            "/api/PhoneNumbers?$filter=PersonId eq {john} and NumberTypeValueId eq {mobile_id}"
+        ))
+        .await;
+    assert_eq!(phones[0]["Number"], "5550100000");
+    assert_eq!(phones[0]["NumberFormatted"], "(555) 010-0000");
+    // The family: Home location through the family group.
+    let families = rock
+        .get(&format!(
+            "/api/Groups/GetFamilies/{john}?$expand=GroupLocations/Location"
+        ))
+        .await;
+    assert_eq!(
+        families[0]["GroupLocations"][0]["Location"]["Street1"],
+        "12 Oak St"
+    );
+    assert_eq!(person["PrimaryFamilyId"], families[0]["Id"]);
+}
+
+#[tokio::test]
+async fn groups_members_and_group_attributes() {
+    let c = small();
+    let rock = Rock::start(&c).await;
+    let leaders = rock.sandbox.group_id(0).unwrap();
+    let group = rock
+        .get(&format!("/api/Groups/{leaders}?loadAttributes=simple"))
+        .await;
+    assert_eq!(
+        group["AttributeValues"]["PCOAccount"]["Value"],
+        "Main Campus"
+    );
+    assert_eq!(
+        group["AttributeValues"]["PCOPermissionLevel"]["Value"],
+        "Editor"
+    );
+    let small_group = rock
+        .get(&format!(
+            "/api/Groups/{}?loadAttributes=simple",
+            rock.sandbox.group_id(2).unwrap()
+        ))
+        .await;
+    assert!(
+        small_group["AttributeValues"].get("PCOAccount").is_none(),
+        "only configured group types carry the attributes"
+    );
+    let members = rock
+        .get(&format!(
+            "/api/GroupMembers?$filter=GroupId eq {leaders} and GroupMemberStatus eq 1"
+        ))
+        .await;
+    assert_eq!(ids(&members).len(), members.as_array().unwrap().len());
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["PersonId"] == rock.sandbox.person_id(0).unwrap())
+    );
+}
+
+#[tokio::test]
+async fn odata_filters_select_expand_and_errors() {
+    let rock = Rock::start(&small()).await;
+    let smiths = rock
+        .get("/api/People?$filter=LastName eq 'smith'&$orderby=FirstName desc&$select=Id,FirstName")
+        .await;
+    let names: Vec<&str> = smiths
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["FirstName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Timothy", "Mary", "Jonathan"]);
+    assert!(
+        smiths[0].get("LastName").is_none(),
+        "$select keeps only what was asked"
+    );
+    let (a, b) = (
+        rock.sandbox.person_id(0).unwrap(),
+        rock.sandbox.person_id(3).unwrap(),
+    );
+    let chosen = rock
+        .get(&format!("/api/People?$filter=(Id eq {a}) or (Id eq {b})"))
+        .await;
+    assert_eq!(ids(&chosen), [a, b]);
+    let started = rock
+        .get("/api/People?$filter=startswith(FirstName,'Jon') and substringof('ath', FirstName)")
+        .await;
+    assert_eq!(ids(&started), [a]);
+    let recent = rock
+        .get("/api/People?$filter=ModifiedDateTime gt datetime'2030-01-01T00:00:00'")
+        .await;
+    assert!(recent.as_array().unwrap().is_empty());
+    let no_email = rock
+        .get("/api/People?$filter=Email eq null and LastName eq 'Smith'")
+        .await;
+    assert_eq!(no_email.as_array().unwrap().len(), 1);
+    let expanded = rock
+        .get(&format!(
+            "/api/People?$filter=Id eq {a}&$expand=PhoneNumbers"
+        ))
+        .await;
+    assert!(expanded[0]["PhoneNumbers"].as_array().unwrap().len() >= 2);
+    for bad in [
+        "$filter=Id eq 'x'",
+        "$filter=Nope eq 1",
+        "$filter=Guid eq '00000000-0000-0000-0000-000000000000'",
+        "$filter=(Id eq 1",
+        "$filter=Id eq datetime'2020-01-01T00:00:00+02:00'",
+        "$orderby=Nope",
+        "$top=-1",
+        "$expand=Nope",
+        "$inlinecount=allpages",
+    ] {
+        let (status, body) = rock
+            .call(Method::GET, &format!("/api/People?{bad}"), None)
+            .await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            body["Message"]
+                .as_str()
+                .unwrap()
+                .starts_with("The query specified in the URI is not valid."),
+            "{bad}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lists_are_not_capped_and_page_past_a_thousand_people() {
+    let c = Congregation::generate(1_600, 11);
+    let rock = Rock::start(&c).await;
+    let everyone = ids(&rock.get("/api/People?$select=Id").await);
+    let rock_people = c.rock_people().count();
+    assert_eq!(
+        everyone.len(),
+        rock_people + 1,
+        "all of Rock's people plus the REST key's person, no cap"
+    );
+    assert!(everyone.len() > 1_000);
+    let mut paged = Vec::new();
+    for page in 0.. {
+        let list = rock
+            .get(&format!(
+                "/api/People?$orderby=Id&$top=500&$skip={}&$select=Id",
+                page * 500
+            ))
+            .await;
+        let page_ids = ids(&list);
+        if page_ids.is_empty() {
+            break;
+        }
+        paged.extend(page_ids);
+    }
+    assert_eq!(paged, everyone);
+    // A long chain of ids in one filter (how a client fetches a batch by id).
+    let batch: Vec<String> = everyone
+        .iter()
+        .take(200)
+        .map(|id| format!("Id eq {id}"))
+        .collect();
+    let fetched = rock
+        .get(&format!("/api/People?$filter={}", batch.join(" or ")))
+        .await;
+    assert_eq!(ids(&fetched).len(), 200);
+    // Everyone seeded has a primary alias and a family.
+    let aliases = rock.get("/api/PersonAlias?$select=PersonId").await;
+    let with_alias: HashSet<i64> = aliases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["PersonId"].as_i64())
+        .collect();
+    assert!(everyone.iter().all(|id| with_alias.contains(id)));
+}
+
+#[tokio::test]
+async fn post_people_finds_an_existing_person_or_creates_one_in_a_new_family() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let same = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org", "Gender": 1});
+    let (status, body) = rock.call(Method::POST, "/api/People", Some(same)).await;
+    assert_eq!(
+        (status, body.as_i64()),
+        (200, Some(john)),
+        "matched by nick name + last name + email"
+    );
+    let new = json!({"FirstName": "  ruth ", "LastName": "BAKER", "Email": "ruth@example.org"});
+    let (status, body) = rock.call(Method::POST, "/api/People", Some(new)).await;
+    assert_eq!(status, 201);
+    let id = body.as_i64().unwrap();
+    let ruth = rock.get(&format!("/api/People/{id}")).await;
+    assert_eq!(
+        (ruth["FirstName"].as_str(), ruth["LastName"].as_str()),
+        (Some("Ruth"), Some("Baker")),
+        "trimmed and FixCase'd"
+    );
+    assert_eq!(
+        ruth["NickName"], "Ruth",
+        "nick name defaulted to first name"
+    );
+    let family = rock
+        .get(&format!("/api/Groups/{}", ruth["PrimaryFamilyId"]))
+        .await;
+    assert_eq!(family["Name"], "Baker Family");
+    let role = rock
+        .get(&format!("/api/GroupMembers?$filter=PersonId eq {id}"))
+        .await;
+    let adult = rock
+        .get(&format!(
+            "/api/GroupTypeRoles?$filter=Guid eq guid'{}'",
+            guids::GROUPROLE_FAMILY_ADULT
+        ))
+        .await;
+    assert_eq!(role[0]["GroupRoleId"], adult[0]["Id"]);
+    // Ann has a High protection profile: never matched, so a new person is created.
+    let ann = json!({"FirstName": "Ann", "LastName": "Lee", "Email": "ann.lee@example.org"});
+    assert_eq!(
+        rock.call(Method::POST, "/api/People", Some(ann)).await.0,
+        201
+    );
+    let (status, body) = rock
+        .call(
+            Method::POST,
+            "/api/People",
+            Some(json!({"FirstName": "X", "LastName": "Y", "Email": "not an email"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["Message"].as_str().unwrap().contains("Email"));
+}
+
+#[tokio::test]
+async fn patch_is_case_sensitive_and_answers_rocks_400s() {
+    let rock = Rock::start(&small()).await;
+    let id = rock.sandbox.person_id(3).unwrap();
+    let path = format!("/api/People/{id}");
+    let cases = [
+        (json!({}), "No values were sent in the body"),
+        (json!({"Id": 5}), "Cannot set Id"),
+        (
+            json!({"firstName": "Anne"}),
+            "Person does not have attribute firstName",
+        ),
+        (json!({"BirthDate": "1990-01-01"}), "Cannot write BirthDate"),
+        (json!({"Gender": "lots"}), "Cannot cast Gender to int32"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = rock.call(Method::PATCH, &path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(answer["Message"], expected);
+    }
+    let (status, _) = rock
+        .call(Method::PATCH, &path, Some(json!({"NickName": "Annie"})))
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(rock.get(&path).await["NickName"], "Annie");
+    assert_eq!(
+        rock.call(
+            Method::PATCH,
+            "/api/People/999999",
+            Some(json!({"NickName": "x"}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(rock.call(Method::DELETE, &path, None).await.0, 405);
+}
+
+#[tokio::test]
+async fn put_replaces_every_column() {
+    let rock = Rock::start(&small()).await;
+    let id = rock.sandbox.person_id(3).unwrap();
+    let path = format!("/api/People/{id}");
+    let before = rock.get(&path).await;
+    let (status, _) = rock
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"FirstName": "Ann", "LastName": "Lee"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let after = rock.get(&path).await;
+    assert_eq!(
+        after["Email"],
+        Value::Null,
+        "omitted in the PUT, so cleared"
+    );
+    assert_eq!(after["BirthYear"], Value::Null);
+    assert_eq!(after["Guid"], before["Guid"], "identity kept");
+    assert_eq!(after["NickName"], "Ann");
+}
+
+#[tokio::test]
+async fn rock_rewrites_values_on_save() {
+    // R27: the rewrites a sync must tolerate.
+    let rock = Rock::start(&small()).await;
+    let ann = rock.sandbox.person_id(3).unwrap();
+    let path = format!("/api/People/{ann}");
+    let patch = json!({"FirstName": "  Ann   Marie ", "NickName": "", "AnniversaryDate": "2010-05-05T00:00:00",
+        "BirthDay": 29, "BirthMonth": 2, "BirthYear": 1992});
+    assert_eq!(rock.call(Method::PATCH, &path, Some(patch)).await.0, 204);
+    let person = rock.get(&path).await;
+    assert_eq!(person["FirstName"], "Ann Marie");
+    assert_eq!(person["NickName"], "Ann Marie");
+    assert_eq!(
+        person["AnniversaryDate"],
+        Value::Null,
+        "cleared: Ann is not married"
+    );
+    assert_eq!(person["BirthDate"], "1992-02-29T00:00:00");
+    let mobile = rock
+        .get(&format!(
+            "/api/DefinedValues?$filter=Guid eq guid'{}'",
+            guids::DV_PHONE_MOBILE
+        ))
+        .await[0]["Id"]
+        .clone();
+    let phone = json!({"PersonId": ann, "Number": "+1 (217) 555.0142", "NumberTypeValueId": mobile, "CountryCode": ""});
+    let (status, id) = rock
+        .call(Method::POST, "/api/PhoneNumbers", Some(phone))
+        .await;
+    assert_eq!(status, 201);
+    let stored = rock.get(&format!("/api/PhoneNumbers/{id}")).await;
+    assert_eq!(stored["Number"], "12175550142");
+    assert_eq!(stored["CountryCode"], "1");
+    let ten = json!({"PersonId": ann, "Number": "217-555-0143", "NumberTypeValueId": mobile});
+    let (_, id) = rock
+        .call(Method::POST, "/api/PhoneNumbers", Some(ten))
+        .await;
+    let stored = rock.get(&format!("/api/PhoneNumbers/{id}")).await;
+    assert_eq!(
+        (
+            stored["Number"].as_str(),
+            stored["NumberFormatted"].as_str()
+        ),
+        (Some("2175550143"), Some("(217) 555-0143"))
+    );
+}
+
+#[tokio::test]
+async fn anniversary_changes_reach_the_married_spouse() {
+    let rock = Rock::start(&small()).await;
+    let (john, mary) = (
+        rock.sandbox.person_id(0).unwrap(),
+        rock.sandbox.person_id(1).unwrap(),
+    );
+    let patch = json!({"AnniversaryDate": "2006-07-01T00:00:00"});
+    assert_eq!(
+        rock.call(Method::PATCH, &format!("/api/People/{john}"), Some(patch))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        rock.get(&format!("/api/People/{mary}")).await["AnniversaryDate"],
+        "2006-07-01T00:00:00"
+    );
+}
+
+#[tokio::test]
+async fn modified_date_time_moves_only_on_real_changes() {
+    let rock = Rock::start(&small()).await;
+    let id = rock.sandbox.person_id(3).unwrap();
+    let path = format!("/api/People/{id}");
+    let seeded = rock.get(&path).await["ModifiedDateTime"].clone();
+    assert_eq!(
+        seeded, "2024-04-23T18:00:00",
+        "seed data is a week old, org-local, no offset"
+    );
+    rock.sandbox.advance_clock(Duration::from_secs(3600));
+    let same = rock.get(&path).await["NickName"].clone();
+    rock.call(Method::PATCH, &path, Some(json!({"NickName": same})))
+        .await;
+    rock.call(Method::PATCH, &path, Some(json!({"LastName": " Lee "})))
+        .await; // trimmed back to the same
+    assert_eq!(rock.get(&path).await["ModifiedDateTime"], seeded);
+    // A phone change moves the phone's stamp, not the person's.
+    let phones = rock
+        .get(&format!("/api/PhoneNumbers?$filter=PersonId eq {id}"))
+        .await;
+    let phone_id = phones[0]["Id"].as_i64().unwrap();
+    rock.call(
+        Method::PATCH,
+        &format!("/api/PhoneNumbers/{phone_id}"),
+        Some(json!({"Number": "3125550100"})),
+    )
+    .await;
+    assert_eq!(
+        rock.get(&format!("/api/PhoneNumbers/{phone_id}")).await["ModifiedDateTime"],
+        "2024-04-30T19:00:00"
+    );
+    assert_eq!(rock.get(&path).await["ModifiedDateTime"], seeded);
+    rock.call(Method::PATCH, &path, Some(json!({"NickName": "Annie"})))
+        .await;
+    assert_eq!(
+        rock.get(&path).await["ModifiedDateTime"],
+        "2024-04-30T19:00:00"
+    );
+}
+
+#[tokio::test]
+async fn attribute_values_are_set_with_202_and_read_back() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let read = format!("/api/People/{john}?loadAttributes=simple&attributeKeys=PCOTags");
+    let person = rock.get(&read).await;
+    assert_eq!(
+        person["AttributeValues"]["PCOTags"]["Value"],
+        "Main Campus:Teams:Worship,Main Campus:Skills:Vocals"
+    );
+    assert_eq!(person["Attributes"]["PCOTags"]["Key"], "PCOTags");
+    let modified = person["ModifiedDateTime"].clone();
+    rock.sandbox.advance_clock(Duration::from_secs(60));
+    let set = format!(
+        "/api/People/AttributeValue/{john}?attributeKey=PCOTags&attributeValue=Main%20Campus%3ATeams%3AWorship"
+    );
+    let (status, body) = rock.call(Method::POST, &set, None).await;
+    assert_eq!((status, body.as_i64()), (202, Some(john)));
+    let person = rock.get(&read).await;
+    assert_eq!(
+        person["AttributeValues"]["PCOTags"]["Value"],
+        "Main Campus:Teams:Worship"
+    );
+    assert_eq!(
+        person["ModifiedDateTime"], modified,
+        "an attribute value has its own stamp"
+    );
+    let values = rock
+        .get(&format!(
+            "/api/AttributeValues?$filter=EntityId eq {john} and AttributeId eq {}",
+            person["Attributes"]["PCOTags"]["Id"]
+        ))
+        .await;
+    assert_eq!(values[0]["ModifiedDateTime"], "2024-04-30T18:01:00");
+    let (status, body) = rock
+        .call(
+            Method::POST,
+            &format!("/api/People/AttributeValue/{john}?attributeKey=Nope&attributeValue=x"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["Message"], "Person does not have a Nope attribute");
+    let (status, _) = rock
+        .call(
+            Method::DELETE,
+            &format!("/api/People/AttributeValue/{john}?attributeKey=PCOTags"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        rock.get(&read).await["AttributeValues"]["PCOTags"]["Value"],
+        ""
+    );
+}
+
+#[tokio::test]
+async fn saving_a_new_home_address_moves_the_old_one_to_previous() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let family = rock.get(&format!("/api/People/{john}")).await["PrimaryFamilyId"]
+        .as_i64()
+        .unwrap();
+    let home = rock
+        .get(&format!(
+            "/api/DefinedValues?$filter=Guid eq guid'{}'",
+            guids::DV_LOCATION_HOME
+        ))
+        .await[0]["Id"]
+        .as_i64()
+        .unwrap();
+    let previous = rock
+        .get(&format!(
+            "/api/DefinedValues?$filter=Guid eq guid'{}'",
+            guids::DV_LOCATION_PREVIOUS
+        ))
+        .await[0]["Id"]
+        .as_i64()
+        .unwrap();
+    let save = format!(
+        "/api/Groups/SaveAddress/{family}/{home}?street1=9%20elm%20ave&city=springfield&state=IL&postalCode=62702&country=US"
+    );
+    assert_eq!(rock.call(Method::PUT, &save, None).await.0, 204);
+    let links = rock
+        .get(&format!(
+            "/api/GroupLocations?$filter=GroupId eq {family}&$expand=Location&$orderby=Id"
+        ))
+        .await;
+    let links = links.as_array().unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(links[0]["GroupLocationTypeValueId"], previous);
+    assert_eq!(links[0]["IsMailingLocation"], false);
+    assert_eq!(links[1]["GroupLocationTypeValueId"], home);
+    assert_eq!(
+        links[1]["Location"]["Street1"], "9 Elm Ave",
+        "new locations are FixCase'd"
+    );
+    assert_eq!(links[1]["Location"]["City"], "Springfield");
+    let export = rock.get("/api/People/Export?pageSize=1000").await;
+    let exported = export["Persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Id"] == john)
+        .unwrap()
+        .clone();
+    assert_eq!(exported["HomeAddress"]["Street1"], "9 Elm Ave");
+    assert_eq!(
+        rock.call(
+            Method::PUT,
+            &format!("/api/Groups/SaveAddress/1/{home}?street1=x"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_merged_person_is_found_through_their_alias() {
+    // R7: after a merge the old id is gone and its alias points at the survivor.
+    let rock = Rock::start(&small()).await;
+    let (survivor, merged) = (
+        rock.sandbox.person_id(0).unwrap(),
+        rock.sandbox.person_id(3).unwrap(),
+    );
+    let response = rock
+        .client
+        .post(rock.url("/__sandbox/merge"))
+        .json(&json!({"survivor": survivor, "merged": merged}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        rock.call(Method::GET, &format!("/api/People/{merged}"), None)
+            .await
+            .0,
+        404
+    );
+    let alias = rock
+        .get(&format!(
+            "/api/PersonAlias?$filter=AliasPersonId eq {merged}"
+        ))
+        .await;
+    assert_eq!(alias[0]["PersonId"], survivor);
+    let via_alias = rock
+        .get(&format!(
+            "/api/People/GetByPersonAliasId/{}",
+            alias[0]["Id"]
+        ))
+        .await;
+    assert_eq!(via_alias["Id"], survivor);
+    assert!(
+        rock.sandbox.merge_people(survivor, merged).is_err(),
+        "the merged person no longer exists"
+    );
+}
+
+#[tokio::test]
+async fn group_members_reject_duplicate_roles_and_are_archived_on_delete() {
+    let rock = Rock::start(&small()).await;
+    let group = rock.sandbox.group_id(0).unwrap();
+    let ann = rock.sandbox.person_id(3).unwrap();
+    let group_type = rock.get(&format!("/api/Groups/{group}")).await["GroupTypeId"].clone();
+    let role =
+        rock.get(&format!("/api/GroupTypes/{group_type}")).await["DefaultGroupRoleId"].clone();
+    let member = json!({"GroupId": group, "PersonId": ann, "GroupRoleId": role});
+    let (status, id) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(member.clone()))
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(member))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("already belongs to the member role"),
+        "{body}"
+    );
+    let stored = rock.get(&format!("/api/GroupMembers/{id}")).await;
+    assert_eq!(stored["GroupTypeId"], group_type, "filled from the group");
+    assert_eq!(stored["GroupMemberStatus"], 1);
+    assert_eq!(
+        rock.call(Method::DELETE, &format!("/api/GroupMembers/{id}"), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        rock.call(Method::GET, &format!("/api/GroupMembers/{id}"), None)
+            .await
+            .0,
+        404
+    );
+    let listed = rock
+        .get(&format!(
+            "/api/GroupMembers?$filter=GroupId eq {group} and PersonId eq {ann}"
+        ))
+        .await;
+    assert!(
+        listed.as_array().unwrap().is_empty(),
+        "archived members are hidden"
+    );
+    assert!(
+        rock.sandbox.person_dump(ann).unwrap()["GroupMembers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["IsArchived"] == true)
+    );
+}
+
+#[tokio::test]
+async fn export_pages_and_filters_by_modified_since() {
+    let c = Congregation::generate(1_200, 5);
+    let rock = Rock::start(&c).await;
+    let total = c.rock_people().count() + 1;
+    let first = rock.get("/api/People/Export?page=1&pageSize=5000").await;
+    assert_eq!(first["PageSize"], 1000, "page size capped at 1000");
+    assert_eq!(first["TotalCount"], total);
+    let second = rock
+        .get("/api/People/Export?page=2&pageSize=1000&attributeKeys=PCOTags")
+        .await;
+    assert_eq!(second["Persons"].as_array().unwrap().len(), total - 1000);
+    let tagged = second["Persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["AttributesExport"]["AttributeValues"]["PCOTags"] != "");
+    assert!(tagged.is_some(), "attribute values come with the export");
+    rock.sandbox.advance_clock(Duration::from_secs(3600));
+    let since = rock.sandbox.now();
+    let someone = rock
+        .sandbox
+        .person_id(c.rock_people().nth(10).unwrap().key)
+        .unwrap();
+    rock.call(
+        Method::PATCH,
+        &format!("/api/People/{someone}"),
+        Some(json!({"MiddleName": "Changed"})),
+    )
+    .await;
+    let changed = rock
+        .get(&format!("/api/People/Export?modifiedSince={since}"))
+        .await;
+    assert_eq!(changed["TotalCount"], 1);
+    assert_eq!(changed["Persons"][0]["Id"], someone);
+    assert!(
+        changed["Persons"][0]["MobilePhone"].is_string()
+            || changed["Persons"][0]["MobilePhone"].is_null()
+    );
+}
+
+#[tokio::test]
+async fn photos_are_served_and_replaced() {
+    let c = Congregation::generate(60, 3);
+    let rock = Rock::start(&c).await;
+    let with_photo = rock.get("/api/People?$filter=PhotoId ne null&$top=1").await;
+    let photo = with_photo[0]["PhotoId"].as_i64().unwrap();
+    let image = rock
+        .client
+        .get(rock.url(&format!("/GetImage.ashx?id={photo}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert!(image.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    let guid = with_photo[0]["Guid"].as_str().unwrap();
+    let upload = rock
+        .client
+        .post(rock.url(&format!(
+            "/api/People/UpdatePersonProfilePhoto?personGuid={guid}&filename=me.jpg"
+        )))
+        .header("Authorization-Token", rock.sandbox.token())
+        .body(vec![0xff, 0xd8, 0xff, 0xe0, 1, 2, 3])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 200);
+    let person = rock
+        .get(&format!("/api/People/{}", with_photo[0]["Id"]))
+        .await;
+    let new_photo = person["PhotoId"].as_i64().unwrap();
+    assert_ne!(new_photo, photo);
+    let bytes = rock
+        .client
+        .get(rock.url(&format!("/GetImage.ashx?id={new_photo}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], &[0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn bad_input_never_breaks_the_server() {
+    let rock = Rock::start(&small()).await;
+    let cases: [(Method, &str, Option<&str>); 8] = [
+        (Method::POST, "/api/People", Some("{not json")),
+        (Method::POST, "/api/People", Some("[1,2]")),
+        (
+            Method::POST,
+            "/api/PhoneNumbers",
+            Some(r#"{"PersonId": "abc"}"#),
+        ),
+        (Method::PUT, "/api/People/abc", Some("{}")),
+        (Method::GET, "/api/Nothing", None),
+        (Method::GET, "/api/People/1/2/3/4", None),
+        (Method::GET, "/api/People?$filter=%28%28%28", None),
+        (Method::POST, "/__sandbox/merge", Some("{}")),
+    ];
+    for (method, path, body) in cases {
+        let mut request = rock
+            .client
+            .request(method.clone(), rock.url(path))
+            .header("Authorization-Token", rock.sandbox.token());
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let status = request.send().await.unwrap().status();
+        assert!(status.is_client_error(), "{method} {path}: {status}");
+    }
+    assert_eq!(
+        rock.get("/api/People?$top=1")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn deceased_people_leave_the_list_but_not_the_export() {
+    let rock = Rock::start(&small()).await;
+    let ann = rock.sandbox.person_id(3).unwrap();
+    assert!(rock.sandbox.set_deceased(ann, true));
+    let listed = ids(&rock.get("/api/People").await);
+    assert!(!listed.contains(&ann));
+    let with = ids(&rock.get("/api/People?includeDeceased=true").await);
+    assert!(with.contains(&ann));
+    assert_eq!(
+        rock.get(&format!("/api/People/{ann}")).await["IsDeceased"],
+        true
+    );
+    let export = rock.get("/api/People/Export").await;
+    assert!(
+        export["Persons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["Id"] == ann)
+    );
+}
+
+#[tokio::test]
+async fn member_status_changes_stamp_the_inactive_date() {
+    let rock = Rock::start(&small()).await;
+    let mary = rock.sandbox.person_id(1).unwrap();
+    let band = rock.sandbox.group_id(1).unwrap();
+    let member = rock
+        .get(&format!(
+            "/api/GroupMembers?$filter=GroupId eq {band} and PersonId eq {mary}"
+        ))
+        .await[0]
+        .clone();
+    let path = format!("/api/GroupMembers/{}", member["Id"]);
+    assert_eq!(member["InactiveDateTime"], Value::Null);
+    rock.call(Method::PATCH, &path, Some(json!({"GroupMemberStatus": 0})))
+        .await;
+    let inactive = rock.get(&path).await;
+    assert_eq!(inactive["InactiveDateTime"], "2024-04-30T18:00:00");
+    assert_ne!(inactive["ModifiedDateTime"], member["ModifiedDateTime"]);
+    let active = rock
+        .get(&format!(
+            "/api/GroupMembers?$filter=GroupId eq {band} and GroupMemberStatus eq 1"
+        ))
+        .await;
+    assert!(!ids(&active).contains(&member["Id"].as_i64().unwrap()));
+}
+
+#[tokio::test]
+async fn helper_lookups_and_an_optional_node_limit() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let found = rock
+        .get("/api/People/GetByEmail/JOHN.SMITH@example.org")
+        .await;
+    assert_eq!(ids(&found), [john]);
+    let by_key = rock.get(&format!("/api/People({john})")).await;
+    assert_eq!(by_key["Id"], john);
+    let listed = rock.get(&format!("/api/People?$filter=Id eq {john}")).await;
+    assert_eq!(
+        listed[0]["Aliases"][0]["AliasPersonId"], john,
+        "the People list loads aliases"
+    );
+
+    let options = rock_sandbox::SandboxOptions {
+        max_node_count: Some(100),
+        ..common::options()
+    };
+    let limited = rock_sandbox::RockSandbox::start(options).await.unwrap();
+    let chain: Vec<String> = (0..60).map(|i| format!("Id eq {i}")).collect();
+    let response = rock
+        .client
+        .get(format!(
+            "{}/api/People?$filter={}",
+            limited.base_url(),
+            chain.join(" or ")
+        ))
+        .header("Authorization-Token", limited.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("node count limit of '100'")
+    );
+}
