@@ -19,9 +19,7 @@ pub struct Synced {
 
 /// Everyone synced to `account`, by Rock person id.
 pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i64, Synced>, Error> {
-    let enabled = |group: &Group| {
-        group.is_active && account.enabled_group_types.contains(&group.group_type.id)
-    };
+    let enabled = |group: &Group| group.is_active && type_enabled(account, group);
     let permission_groups: Vec<Group> = ports
         .account_groups(&account.name)?
         .into_iter()
@@ -87,6 +85,18 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
         }
     }
     Ok(synced)
+}
+
+/// A group type is named in the configuration by name, GUID or id, as the administrator
+/// knows it (R36).
+fn type_enabled(account: &Account, group: &Group) -> bool {
+    let kind = &group.group_type;
+    account.enabled_group_types.iter().any(|named| {
+        let named = named.trim();
+        named == kind.id.to_string()
+            || named.eq_ignore_ascii_case(&kind.guid)
+            || named.eq_ignore_ascii_case(&kind.name)
+    })
 }
 
 fn entry(synced: &mut BTreeMap<i64, Synced>, person: i64) -> &mut Synced {

@@ -37,7 +37,7 @@ pub fn world(congregation: &Congregation) -> DemoWorld {
         conflict_policy: ConflictPolicy::RockWins,
         first_name_source: FirstNameSource::NickName,
         disabled_fields: vec![],
-        enabled_group_types: group_types.values().copied().collect(),
+        enabled_group_types: group_types.keys().cloned().collect(),
         tag_groups: congregation
             .groups
             .iter()
