@@ -10,6 +10,7 @@ pub mod linking;
 pub mod pco_api;
 pub mod permissions;
 pub mod ports;
+pub mod services;
 pub mod synced;
 
 #[cfg(target_arch = "wasm32")]

@@ -49,30 +49,53 @@ pub fn people_page_request(offset: u64) -> Request {
     }
 }
 
-/// Every person of the account: the first page tells the total, the rest go in one batch.
-pub fn fetch_all_people(ports: &dyn Ports, account: &str) -> Result<Vec<PcoPerson>, Error> {
-    let first = parse_people_page(&ports.pco_send(account, &people_page_request(0))?)?;
-    let total = first.total_count.unwrap_or(first.people.len() as u64);
-    let mut people = first.people;
+/// Every page of a list: the first page tells the total, the rest go in one batch, so a list of
+/// N resources costs ceil(N / 100) requests and two crossings of the boundary.
+pub fn fetch_pages(
+    ports: &dyn Ports,
+    account: &str,
+    task: &str,
+    page_at: impl Fn(u64) -> Request,
+) -> Result<Vec<Response>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        total_count: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        meta: Option<Meta>,
+    }
+    let first = ports.pco_send(account, &page_at(0))?;
+    let head: Head = serde_json::from_slice(&first.body)
+        .map_err(|e| malformed(&format!("a page is not JSON ({e})")))?;
+    let total = head.meta.and_then(|m| m.total_count).unwrap_or_default();
     let offsets: Vec<u64> = (1..)
         .map(|page| page * u64::from(PAGE_SIZE))
         .take_while(|offset| *offset < total)
         .collect();
+    let mut pages = vec![first];
     if offsets.is_empty() {
-        return Ok(people);
+        return Ok(pages);
     }
-    let requests: Vec<Request> = offsets.iter().map(|o| people_page_request(*o)).collect();
-    for (done, response) in ports
-        .pco_send_batch(account, &requests)
-        .into_iter()
-        .enumerate()
-    {
-        people.extend(parse_people_page(&response?)?.people);
-        ports.progress(
-            "reading PCO people",
-            (done as u64 + 2) * u64::from(PAGE_SIZE),
-            Some(total),
-        );
+    let requests: Vec<Request> = offsets.iter().map(|o| page_at(*o)).collect();
+    for response in ports.pco_send_batch(account, &requests) {
+        pages.push(response?);
+        let read = (pages.len() as u64 * u64::from(PAGE_SIZE)).min(total);
+        ports.progress(task, read, Some(total));
+    }
+    Ok(pages)
+}
+
+pub fn parse_document(response: &Response) -> Result<Value, Error> {
+    serde_json::from_slice(&response.body)
+        .map_err(|e| malformed(&format!("a page is not JSON ({e})")))
+}
+
+/// Every person of the account, with their emails.
+pub fn fetch_all_people(ports: &dyn Ports, account: &str) -> Result<Vec<PcoPerson>, Error> {
+    let mut people = Vec::new();
+    for page in fetch_pages(ports, account, "reading PCO people", people_page_request)? {
+        people.extend(parse_people_page(&page)?.people);
     }
     Ok(people)
 }
@@ -80,6 +103,10 @@ pub fn fetch_all_people(ports: &dyn Ports, account: &str) -> Result<Vec<PcoPerso
 pub fn parse_people_page(response: &Response) -> Result<PeoplePage, Error> {
     let document: Value = serde_json::from_slice(&response.body)
         .map_err(|e| malformed(&format!("people page is not JSON ({e})")))?;
+    people_in(&document)
+}
+
+fn people_in(document: &Value) -> Result<PeoplePage, Error> {
     let data = document
         .get("data")
         .and_then(Value::as_array)
@@ -148,7 +175,7 @@ fn parse_person(resource: &Value, included: &[Value]) -> Result<PcoPerson, Error
     })
 }
 
-fn malformed(what: &str) -> Error {
+pub fn malformed(what: &str) -> Error {
     Error {
         kind: ErrorKind::Unavailable,
         message: format!("Planning Center sent a malformed response: {what}"),

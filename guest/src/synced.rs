@@ -13,8 +13,12 @@ use crate::types::{Error, PermissionLevel};
 pub struct Synced {
     /// Highest level of their synced groups; Scheduled Viewer when synced by tags only (R16).
     pub level: PermissionLevel,
-    /// The account's tags this person should carry in PCO (`tag group:tag`).
+    /// The account's tags this person should carry in PCO (`tag group:tag`): both kinds below.
     pub tags: BTreeSet<String>,
+    /// Tags selected on the person's "PCO Tags" attribute (R2 a).
+    pub attribute_tags: BTreeSet<String>,
+    /// Tags that membership of a tag-mapped group gives (R2 b, R14).
+    pub group_tags: BTreeSet<String>,
 }
 
 /// Everyone synced to `account`, by Rock person id.
@@ -72,6 +76,7 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
             let person = entry(&mut synced, member.person_id);
             for tag in tag_of_group.get(&member.group_id).into_iter().flatten() {
                 person.tags.insert((*tag).to_string());
+                person.group_tags.insert((*tag).to_string());
             }
         }
     }
@@ -81,7 +86,9 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
             .filter_map(|value| account_tag(&account.name, value))
             .collect();
         if !own.is_empty() {
-            entry(&mut synced, person_id).tags.extend(own);
+            let person = entry(&mut synced, person_id);
+            person.tags.extend(own.iter().cloned());
+            person.attribute_tags.extend(own);
         }
     }
     Ok(synced)
@@ -103,12 +110,19 @@ fn entry(synced: &mut BTreeMap<i64, Synced>, person: i64) -> &mut Synced {
     synced.entry(person).or_insert(Synced {
         level: PermissionLevel::ScheduledViewer,
         tags: BTreeSet::new(),
+        attribute_tags: BTreeSet::new(),
+        group_tags: BTreeSet::new(),
     })
+}
+
+/// Every tag mapped to a group in the account's configuration (R14: membership controls them).
+pub fn mapped_tags(account: &Account) -> BTreeSet<String> {
+    account.tag_groups.iter().map(|t| t.tag.clone()).collect()
 }
 
 /// A "PCO Tags" attribute value is `account:tag group:tag`; the part after this account's
 /// name, or nothing when the value belongs to another account.
-fn account_tag(account: &str, value: &str) -> Option<String> {
+pub fn account_tag(account: &str, value: &str) -> Option<String> {
     let rest = value.trim().strip_prefix(account)?.strip_prefix(':')?;
     (!rest.is_empty()).then(|| rest.to_string())
 }
