@@ -38,6 +38,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sync the configured PCO accounts with Rock (all of them, or one).
+    Sync {
+        /// Only this account.
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+        /// Show everything the sync would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Ask PCO only for people updated since the last successful run.
+        #[arg(long)]
+        updates_only: bool,
+        /// Apply a run the safety brake held, by its run id.
+        #[arg(long, value_name = "RUN_ID")]
+        confirm: Option<String>,
+        /// Print the report as JSON (for schedulers and scripts).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the product working on a generated congregation, with nothing to set up.
     Demo {
         /// How many people the generated congregation has.
@@ -92,6 +110,22 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         .or_else(|| config.data_dir.clone())
         .unwrap_or_else(default_data_dir);
     match cli.command {
+        Command::Sync {
+            account,
+            dry_run,
+            updates_only,
+            confirm,
+            json,
+        } => {
+            let request = SyncRequest {
+                account,
+                dry_run,
+                updates_only,
+                confirm,
+                json,
+            };
+            sync(&config, &data_dir, request).await
+        }
         Command::Check { component } => check(&config, &data_dir, component.as_deref()).await,
         Command::Demo { people, seed, json } => demo(&config, &data_dir, people, seed, json).await,
     }
@@ -207,6 +241,80 @@ async fn demo(
         world.pco.requests().len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+struct SyncRequest {
+    account: Option<String>,
+    dry_run: bool,
+    updates_only: bool,
+    confirm: Option<String>,
+    json: bool,
+}
+
+/// Exit status of a sync: 0 everyone synced, 3 some people failed (retried next run),
+/// 4 a run was held by the safety brake, 1 a run failed.
+async fn sync(config: &Config, data_dir: &Path, request: SyncRequest) -> anyhow::Result<ExitCode> {
+    let accounts: Vec<&crate::config::AccountConfig> = match &request.account {
+        Some(name) => vec![config.account(name).map_err(|e| anyhow::anyhow!(e))?],
+        None => config.accounts.iter().collect(),
+    };
+    if accounts.is_empty() {
+        anyhow::bail!("the configuration has no [[accounts]]: add one (see README, Configuration)");
+    }
+    let capabilities = crate::connect::capabilities(config, data_dir).await?;
+    let runtime = Runtime::new(config.limits())?;
+    let guest = load_guest(&runtime, config, data_dir, None).await?;
+    let mut status = ExitCode::SUCCESS;
+    for account in accounts {
+        let options = SyncOptions {
+            run_id: new_run_id(),
+            started_at: now_rfc3339(),
+            dry_run: request.dry_run,
+            updates_only: request.updates_only.then_some(true),
+            confirm: request.confirm.clone(),
+        };
+        match runtime
+            .sync(&guest, &capabilities, &account.to_guest(), &options)
+            .await
+        {
+            Ok(report) => {
+                if request.json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print_report(&report);
+                }
+                if report.held {
+                    eprintln!(
+                        "The safety brake held this run: nothing was written. Review it above, then run `pcosync sync --account \"{}\" --confirm {}`.",
+                        report.account, report.run_id
+                    );
+                    status = ExitCode::from(4);
+                } else if report.counts.failed > 0 && status == ExitCode::SUCCESS {
+                    status = ExitCode::from(3);
+                }
+            }
+            Err(error) => {
+                eprintln!("error: account \"{}\": {error}", account.name);
+                status = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// A run id a person can type: the start time and a few random hex digits.
+fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        rand::random::<u16>()
+    )
 }
 
 fn now_rfc3339() -> String {

@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod demo;
 pub mod log;
 pub mod pco;

@@ -1,0 +1,74 @@
+//! Builds the real capabilities from the configuration: Rock over REST, PCO over HTTPS, state
+//! in SQLite inside the data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+use crate::config::Config;
+use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
+use crate::runtime::Capabilities;
+use crate::state::sqlite::SqliteState;
+
+/// The state file's name inside the data directory.
+pub const STATE_FILE: &str = "state.sqlite";
+
+pub async fn capabilities(config: &Config, data_dir: &Path) -> anyhow::Result<Capabilities> {
+    Ok(Capabilities {
+        rock: connect_rock(config).await?,
+        pco: Arc::new(connect_pco(config)?),
+        state: Arc::new(open_state(data_dir)?),
+        reporter: Arc::new(crate::log::TracingReporter),
+    })
+}
+
+pub fn connect_pco(config: &Config) -> anyhow::Result<HttpPco> {
+    let mut endpoints = Vec::new();
+    for account in &config.accounts {
+        let secret = account
+            .secret
+            .resolve(&format!("account \"{}\" secret", account.name))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        endpoints.push(Endpoint {
+            name: account.name.clone(),
+            base_url: config.pco.api_url.clone(),
+            upload_url: config.pco.upload_url.clone(),
+            app_id: account.app_id.clone(),
+            secret,
+        });
+    }
+    HttpPco::new(endpoints, HttpOptions::default()).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Opens the state file, creating the data directory if needed. The file is named, never
+/// taken from outside: it cannot land anywhere but in the data directory.
+pub fn open_state(data_dir: &Path) -> anyhow::Result<SqliteState> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let dir = Dir::open_ambient_dir(data_dir, ambient_authority())
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    if dir
+        .symlink_metadata(STATE_FILE)
+        .is_ok_and(|m| m.is_symlink())
+    {
+        anyhow::bail!(
+            "{}/{STATE_FILE} is a symbolic link; the state must be a plain file in the data directory",
+            data_dir.display()
+        );
+    }
+    SqliteState::open(&data_dir.join(STATE_FILE)).map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Rock>> {
+    let Some(rock) = &config.rock else {
+        anyhow::bail!("the configuration has no [rock] section: add its url and token");
+    };
+    let _token = rock
+        .token
+        .resolve("rock token")
+        .map_err(|e| anyhow::anyhow!(e))?;
+    anyhow::bail!("the Rock REST capability is not wired in yet")
+}
