@@ -437,7 +437,7 @@ impl Generator {
         }
         if member.presence == Presence::RockOnly {
             // Not in PCO yet: only tags picked by hand in Rock (the sync will push them).
-            self.hand_picked_tags(member, accounts, 0.04);
+            self.hand_picked_tags(member, &accounts[0], 0.04);
             return;
         }
         self.pco_state(member, plan, accounts);
@@ -446,7 +446,7 @@ impl Generator {
     fn join_groups(&mut self, member: &mut Member, plan: &GroupPlan) {
         let adult = member
             .birthdate
-            .is_none_or(|d| d.year.is_none_or(|y| y < 2008));
+            .is_none_or(|d| d.year.is_none_or(|y| y as u32 + 18 <= THIS_YEAR));
         if adult && self.chance(0.35) {
             let first = self.weighted(&plan.serving);
             member.groups.push(first);
@@ -477,14 +477,11 @@ impl Generator {
         choices[choices.len() - 1].0
     }
 
-    /// Extra tags chosen by hand, not controlled by any group.
-    fn hand_picked_tags(&mut self, member: &mut Member, accounts: &[String], p: f64) {
+    /// Extra tags of `account` chosen by hand, not controlled by any group.
+    fn hand_picked_tags(&mut self, member: &mut Member, account: &str, p: f64) {
         if self.chance(p) {
             let skill = self.pick(TAGS[1].1);
-            push_unique(
-                &mut member.pco_tags,
-                format!("{}:Skills:{skill}", accounts[0]),
-            );
+            push_unique(&mut member.pco_tags, format!("{account}:Skills:{skill}"));
         }
     }
 
@@ -517,7 +514,8 @@ impl Generator {
                 push_unique(&mut member.pco_tags, format!("{account}:{tag}"));
             }
         }
-        self.hand_picked_tags(member, accounts, 0.08);
+        let home_account = &accounts[member.pco_accounts[0]];
+        self.hand_picked_tags(member, home_account, 0.08);
         member.pco_level = Some(self.pco_level(member, plan));
         if member.presence == Presence::Both {
             if self.chance(0.03) {

@@ -261,9 +261,9 @@ fn status(attrs: &Map<String, Value>, p: &mut Person, now: i64, problems: &mut P
     match attrs.get("status") {
         None => {}
         Some(Value::String(s)) if s == "inactive" => {
-            if p.inactivated_at.is_none() {
-                changed |= replace(&mut p.inactivated_at, Some(now));
-            }
+            // Already inactive people keep the time they were inactivated.
+            let at = p.inactivated_at.unwrap_or(now);
+            changed |= replace(&mut p.inactivated_at, Some(at));
         }
         Some(Value::String(s)) if s == "active" => changed |= replace(&mut p.inactivated_at, None),
         Some(_) => problems.add(ApiError::validation(

@@ -6,12 +6,29 @@
 //! `https://api.planningcenteronline.com`. What it models, and where each fact comes from, is in
 //! `shared/research/pco-api.md` (section 10 is the checklist this crate follows).
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pco_sandbox::{PcoSandbox, SandboxOptions};
+//!
+//! let congregation = congregation::Congregation::generate(1_000, 42);
+//! let sandbox = PcoSandbox::start_with(SandboxOptions::default(), &congregation).await?;
+//! let main = &sandbox.accounts()[0];
+//! // GET {base_url}/people/v2/people?per_page=100 with HTTP Basic main.app_id:main.secret
+//! println!("{} {} {}", sandbox.base_url(), main.app_id, main.secret);
+//! // ... run the code under test, then look at what happened:
+//! assert!(sandbox.requests().iter().all(|r| r.status != 429));
+//! let welcomes = sandbox.outbox().iter().filter(|e| e.kind == pco_sandbox::EmailKind::Welcome).count();
+//! # let _ = welcomes;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # What it serves
 //! - People v2: `/people/v2/people` (list, create), `/people/v2/people/{id}` (read, patch,
 //!   delete), `/people/v2/people/{id}/{emails,phone_numbers,addresses}` (list, create),
 //!   `/people/v2/{emails,phone_numbers,addresses}[/{id}]` (list, read, patch, delete),
 //!   `/people/v2/people/{id}/person_apps` (list, create), `/people/v2/apps`, `/people/v2/me`,
-//!   `/people/v2` (the organization).
+//!   `/people/v2/person_mergers`, `/people/v2` (the organization).
 //! - Services v2: `/services/v2/people[/{id}]` (list, read, patch `permissions`),
 //!   `/services/v2/people/{id}/tags`, `POST /services/v2/people/{id}/assign_tags`,
 //!   `/services/v2/tag_groups[/{id}[/tags]]`, `/services/v2/tags`, `/services/v2/email_templates[/{id}]`.
@@ -26,8 +43,9 @@
 //! `GET /people/v2/emails?where[address]=...&include=person`.
 //!
 //! Every API request needs HTTP Basic `app_id:secret` of an account (401 otherwise), counts
-//! against that credential's rate limit (100 per 20 s unless configured; 429 with
-//! `Retry-After` past it) and carries `X-PCO-API-Request-Rate-Count/Limit/Period`.
+//! against that credential's rate limit (100 per 20 s unless configured, 75 per 20 s for
+//! `offset` above 30,000; 429 with `Retry-After` past it) and carries
+//! `X-PCO-API-Request-Rate-Count/Limit/Period` and `X-PCO-API-Processed-As-Version`.
 //! `X-PCO-API-Version` selects the gender (`M`/`F` before 2022-07-14) and address (`street`
 //! before 2023-03-21) shapes; the default is the latest.
 //!
@@ -49,9 +67,12 @@
 //!   `permissions` (or gives an archived person a level again) — seeds 002/004;
 //! - [`EmailKind::OrgAdminLowered`] when an organization administrator's Services permission is
 //!   lowered or archived, or People `site_administrator` is set false (all organization
-//!   administrators are told; SPEC R50).
+//!   administrators are told; SPEC R50);
+//! - [`EmailKind::LoginChanged`] when the primary email or phone number of a person who can
+//!   log in (has an app) is changed or deleted (SPEC R19; PCO's exact trigger is unconfirmed).
 //!
-//! Lowering anyone else sends nothing. `PATCH ... {"permissions": "Archived"}` archives a
+//! Every entry names the person (`person_id`) and their primary email (`to_address`, null when
+//! they have none). Lowering anyone else sends nothing. `PATCH ... {"permissions": "Archived"}` archives a
 //! Services person (`archived`, `archived_at`); a level unarchives them.
 //!
 //! # `updated_at`
@@ -70,12 +91,13 @@
 //! | `PUT /__sandbox/faults` | set the shares, e.g. `{"seed": 7, "server_error": 0.1, "reset": 0.05}` |
 //! | `DELETE /__sandbox/faults` | all shares to 0, queue emptied |
 //! | `POST /__sandbox/faults/next` | queue a fault for the next requests: `{"kind": "reset", "times": 2}`; kinds `server_error` (`status`), `reset`, `reset_after`, `slow` (`ms`), `hang`, `malformed`, `truncated`, `rate_limited` (`retry_after`) |
-//! | `GET /__sandbox/rate_limit` / `PUT` | `{"enabled": true, "limit": 100, "period_secs": 20}` |
-//! | `GET /__sandbox/requests` / `DELETE` | the request log ([`RequestRecord`]s) / clear it |
+//! | `GET /__sandbox/rate_limit` / `PUT` | `{"enabled": true, "limit": 100, "period_secs": 20, "high_offset_from": 30000, "high_offset_limit": 75}` |
+//! | `GET /__sandbox/requests` / `DELETE` | the request log ([`RequestRecord`]s, newest 200,000) / clear it |
 //! | `GET /__sandbox/outbox` / `DELETE` | the emails ([`OutboxEmail`]s) / clear them |
 //! | `GET /__sandbox/clock` | `{"now": "...Z", "unix": n}` |
 //! | `POST /__sandbox/clock/advance` | `{"seconds": 3600}` |
 //! | `GET /__sandbox/accounts/{account name}/people/{id}` | a person's whole state, including what the API does not show |
+//! | `POST /__sandbox/accounts/{account name}/merge` | merge two people as PCO's UI would: `{"keep": "id", "remove": "id"}` |
 //!
 //! Fault kinds are described on [`FaultConfig`]; `path_prefix` limits faults to some paths.
 
@@ -88,6 +110,7 @@ mod query;
 mod ratelimit;
 mod records;
 mod render;
+mod resource;
 mod routes;
 mod seed;
 mod server;
@@ -331,6 +354,19 @@ impl PcoSandbox {
             .values()
             .find(|p| p.congregation_key == Some(key))
             .map(|p| p.id.to_string())
+    }
+
+    /// Merges person `remove` into `keep` in `account`, as an administrator would in PCO's UI:
+    /// `remove` disappears (404), its contacts move to `keep`, and
+    /// `GET /people/v2/person_mergers` lists the merge.
+    pub fn merge_people(&self, account: &str, keep: &str, remove: &str) -> Result<(), String> {
+        let keep = keep
+            .parse()
+            .map_err(|_| format!("{keep} is not a person id"))?;
+        let remove = remove
+            .parse()
+            .map_err(|_| format!("{remove} is not a person id"))?;
+        routes::merge(&self.shared, account, keep, remove)
     }
 
     /// Everything the sandbox holds about a person (as `GET /__sandbox/accounts/{a}/people/{id}`).

@@ -13,6 +13,7 @@ pub const EMAIL_IDS: u64 = 20_000_000;
 pub const PHONE_IDS: u64 = 30_000_000;
 pub const ADDRESS_IDS: u64 = 40_000_000;
 pub const PERSON_APP_IDS: u64 = 50_000_000;
+pub const MERGER_IDS: u64 = 60_000_000;
 pub const ORG_IDS: u64 = 900_000;
 pub const TAG_GROUP_IDS: u64 = 700;
 pub const TAG_IDS: u64 = 7_000;
@@ -47,6 +48,7 @@ pub struct Counters {
     pub phone: u64,
     pub address: u64,
     pub person_app: u64,
+    pub merger: u64,
     pub file: u64,
 }
 
@@ -58,6 +60,7 @@ impl Default for Counters {
             phone: PHONE_IDS + 1,
             address: ADDRESS_IDS + 1,
             person_app: PERSON_APP_IDS + 1,
+            merger: MERGER_IDS + 1,
             file: 1,
         }
     }
@@ -82,6 +85,8 @@ pub struct Account {
     pub tags: Vec<Tag>,
     pub templates: Vec<EmailTemplate>,
     pub files: HashMap<String, UploadedFile>,
+    /// Merges done in PCO (`GET /people/v2/person_mergers`).
+    pub mergers: Vec<PersonMerger>,
 }
 
 impl Account {
@@ -259,6 +264,14 @@ pub struct EmailTemplate {
     pub id: u64,
     pub subject: String,
     pub kind: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PersonMerger {
+    pub id: u64,
+    pub keep: u64,
+    pub remove: u64,
     pub created_at: i64,
 }
 

@@ -66,9 +66,9 @@ impl ListParams {
         self.include.iter().any(|i| i == name)
     }
 
-    /// Refuses includes, where keys and order keys the endpoint does not know, as PCO does
-    /// (PCO answers 400 for an unknown include; for unknown `where` keys the exact answer is
-    /// unconfirmed, and a loud 400 catches client typos early).
+    /// Refuses includes, where keys and order keys the endpoint does not know with a 400.
+    /// What PCO answers for them is unconfirmed (it may ignore them); a loud 400 catches a
+    /// client's typo early, and the endpoint's `meta.can_*` lists say what is accepted.
     pub fn check(
         &self,
         can_include: &[&str],

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// One API request as the sandbox answered it (admin requests under `/__sandbox/` are not logged).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
-    /// 1, 2, 3... in arrival order of completion.
+    /// Increasing in completion order; shared with [`OutboxEmail::seq`] so the two interleave.
     pub seq: u64,
     pub method: String,
     /// Path and query as sent.
@@ -30,11 +30,15 @@ pub enum EmailKind {
     /// An organization administrator's access was lowered or removed: every organization
     /// administrator of the account is told (seed 002, SPEC R50).
     OrgAdminLowered,
+    /// The primary email or phone number of a person who can log in was changed or removed
+    /// through the API (SPEC R19); `to_address` is the old value.
+    LoginChanged,
 }
 
 /// An email PCO would have sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEmail {
+    /// Increasing in time order; shared with [`RequestRecord::seq`].
     pub seq: u64,
     pub account: String,
     pub kind: EmailKind,

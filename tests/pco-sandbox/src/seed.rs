@@ -56,6 +56,7 @@ pub fn build(
             tags: Vec::new(),
             templates: templates(i as u64, now),
             files: Default::default(),
+            mergers: Vec::new(),
         };
         for (group, tag) in &tags {
             let group_id = match account.tag_groups.iter().find(|g| &g.name == group) {

@@ -154,7 +154,7 @@ async fn api_request(
             return Ok(ApiError::bad_request("unsupported_version_error", detail).into_response());
         }
     };
-    let rate = lock(&shared.limiter).check(&credential.app_id);
+    let rate = lock(&shared.limiter).check(&credential.app_id, offset_of(req.uri().query()));
     if let Some(retry_after) = rate.retry_after {
         return Ok(too_many_requests(rate, retry_after));
     }
@@ -194,7 +194,11 @@ async fn api_request(
         _ => {}
     }
     req.extensions_mut().insert(Ctx { account, version });
-    let response = route(router, req.map(Body::new)).await;
+    let mut response = route(router, req.map(Body::new)).await;
+    response.headers_mut().insert(
+        "x-pco-api-processed-as-version",
+        HeaderValue::from_static(version.processed_as),
+    );
     let response = match fault {
         Some(Fault::ResetAfter) => return Err(DropConnection),
         Some(Fault::Malformed) => malformed(response),
@@ -202,6 +206,14 @@ async fn api_request(
         _ => response,
     };
     Ok(with_rate_headers(response, rate))
+}
+
+/// The list `offset` a request asks for (0 when none or unreadable).
+fn offset_of(query: Option<&str>) -> usize {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn set(record: &mut Option<RequestRecord>, f: impl FnOnce(&mut RequestRecord)) {

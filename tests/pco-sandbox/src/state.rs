@@ -38,7 +38,34 @@ pub struct Version {
     pub gender_words: bool,
     /// From 2023-03-21, addresses have `street_line_1`/`street_line_2` instead of `street`.
     pub street_lines: bool,
+    /// The version the request is answered as: the newest known one not after the requested
+    /// date (PCO matches "equal to or less than").
+    pub processed_as: &'static str,
 }
+
+/// People API versions (research §6.1). Services has its own list; the sandbox answers every
+/// product with this one, which only matters for the echoed header.
+const VERSIONS: &[&str] = &[
+    "2018-08-01",
+    "2019-01-14",
+    "2019-10-10",
+    "2020-04-06",
+    "2020-07-22",
+    "2021-08-17",
+    "2022-01-05",
+    "2022-01-28",
+    "2022-07-14",
+    "2023-02-15",
+    "2023-03-21",
+    "2024-09-12",
+    "2025-03-20",
+    "2025-07-02",
+    "2025-07-17",
+    "2025-11-10",
+];
+
+/// The request log keeps at most this many records (oldest dropped first).
+pub const MAX_LOGGED_REQUESTS: usize = 200_000;
 
 pub const LATEST_VERSION: &str = "2025-11-10";
 pub const OLDEST_VERSION: &str = "2018-08-01";
@@ -56,9 +83,11 @@ impl Version {
                 "{v} is not a supported version; the earliest is {OLDEST_VERSION}"
             ));
         }
+        let processed_as = VERSIONS.iter().rev().find(|known| **known <= v).copied();
         Ok(Version {
             gender_words: v >= "2022-07-14",
             street_lines: v >= "2023-03-21",
+            processed_as: processed_as.unwrap_or(OLDEST_VERSION),
         })
     }
 }
@@ -104,7 +133,19 @@ impl Shared {
 
     pub fn record_request(&self, mut record: RequestRecord) {
         record.seq = self.next_seq();
-        lock(&self.log).push(record);
+        tracing::debug!(
+            method = %record.method,
+            path = %record.path,
+            status = record.status,
+            fault = ?record.fault,
+            "pco sandbox request"
+        );
+        let mut log = lock(&self.log);
+        // A demo left running for days must not grow without bound: keep the newest half.
+        if log.len() >= MAX_LOGGED_REQUESTS {
+            log.drain(..MAX_LOGGED_REQUESTS / 2);
+        }
+        log.push(record);
     }
 
     pub fn send_email(&self, account: usize, email: NewEmail) {

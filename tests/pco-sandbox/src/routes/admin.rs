@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use super::SharedState;
 use crate::clock::{format_time, lock};
 use crate::faults::{Fault, FaultConfig};
-use crate::jsonapi::Included;
 use crate::ratelimit::RateLimitConfig;
 use crate::render::{self, View};
+use crate::resource::Included;
 use crate::state::{LATEST_VERSION, Shared, Version};
 
 pub fn router() -> Router<Arc<Shared>> {
@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/__sandbox/clock", get(clock))
         .route("/__sandbox/clock/advance", post(advance_clock))
         .route("/__sandbox/accounts/{account}/people/{id}", get(raw_person))
+        .route("/__sandbox/accounts/{account}/merge", post(merge))
 }
 
 fn ok(value: Value) -> Response {
@@ -51,13 +52,13 @@ fn bad(message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 async fn index(State(shared): SharedState) -> Response {
@@ -72,6 +73,7 @@ async fn index(State(shared): SharedState) -> Response {
             "GET /__sandbox/outbox", "DELETE /__sandbox/outbox",
             "GET /__sandbox/clock", "POST /__sandbox/clock/advance",
             "GET /__sandbox/accounts/{account name}/people/{id}",
+            "POST /__sandbox/accounts/{account name}/merge",
         ],
     }))
 }
@@ -88,7 +90,7 @@ async fn faults(State(shared): SharedState) -> Response {
 async fn set_faults(State(shared): SharedState, body: Bytes) -> Response {
     let config: FaultConfig = match parse(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     if let Err(e) = lock(&shared.faults).set(config) {
         return bad(e);
@@ -117,7 +119,7 @@ fn one() -> usize {
 async fn queue_fault(State(shared): SharedState, body: Bytes) -> Response {
     let queued: QueuedFault = match parse(&body) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     lock(&shared.faults).push(queued.fault, queued.times);
     ok(faults_json(&shared))
@@ -130,7 +132,7 @@ async fn rate_limit(State(shared): SharedState) -> Response {
 async fn set_rate_limit(State(shared): SharedState, body: Bytes) -> Response {
     let config: RateLimitConfig = match parse(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     if config.enabled && config.limit == 0 {
         return bad("limit must be at least 1 while the rate limit is enabled");
@@ -175,10 +177,35 @@ struct Advance {
 async fn advance_clock(State(shared): SharedState, body: Bytes) -> Response {
     let advance: Advance = match parse(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
+    if advance.seconds > crate::clock::MAX_ADVANCE_SECS as u64 {
+        return bad("seconds is more than a thousand years");
+    }
     shared.clock.advance(Duration::from_secs(advance.seconds));
     ok(clock_json(&shared))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Merge {
+    keep: String,
+    remove: String,
+}
+
+/// `{"keep": "10000001", "remove": "10000002"}`: merges two people as PCO's UI would.
+async fn merge(State(shared): SharedState, Path(account): Path<String>, body: Bytes) -> Response {
+    let request: Merge = match parse(&body) {
+        Ok(m) => m,
+        Err(e) => return bad(e),
+    };
+    let (Ok(keep), Ok(remove)) = (request.keep.parse(), request.remove.parse()) else {
+        return bad("keep and remove must be person ids");
+    };
+    match super::merge(&shared, &account, keep, remove) {
+        Ok(()) => ok(json!({ "kept": request.keep, "removed": request.remove })),
+        Err(e) => bad(e),
+    }
 }
 
 async fn raw_person(
@@ -213,9 +240,11 @@ pub fn raw_person_state(shared: &Shared, account_name: &str, id: u64) -> Option<
     };
     let mut people_included = Included::default();
     let all = ["emails", "phone_numbers", "addresses", "person_apps"].map(String::from);
-    let person = render::person(v, p, &all, &mut people_included);
+    let person = render::person(v, p, &all, &mut people_included).to_value();
     let mut services_included = Included::default();
-    let services = render::services_person(v, p, &["tags".to_string()], &mut services_included);
+    let services = p.services.as_ref().map(|s| {
+        render::services_person(v, p, s, &["tags".to_string()], &mut services_included).to_value()
+    });
     let tags: Vec<String> = p
         .services
         .iter()
@@ -236,7 +265,7 @@ pub fn raw_person_state(shared: &Shared, account_name: &str, id: u64) -> Option<
         "account": account.name,
         "congregation_key": p.congregation_key,
         "person": person,
-        "included": people_included.into_value(),
+        "included": people_included.into_vec().iter().map(|r| r.to_value()).collect::<Vec<_>>(),
         "services": services,
         "tags": tags,
         "avatar_file": avatar,

@@ -12,12 +12,14 @@ use super::{Capabilities, SharedState, list as list_doc, parse_id, single, view}
 use crate::clock::lock;
 use crate::edits::{apply_address, apply_email, apply_phone};
 use crate::jsonapi::{
-    ApiError, ApiErrors, ApiResult, Included, attributes, document, no_content, request_data,
+    ApiError, ApiErrors, ApiResult, attributes, document, no_content, request_data,
 };
 use crate::model::{Counters, Email, Person, Phone, PostalAddress};
 use crate::query::ListParams;
+use crate::records::EmailKind;
 use crate::render::{self, View};
-use crate::state::{Ctx, Version};
+use crate::resource::{Included, Resource};
+use crate::state::{Ctx, NewEmail, Version};
 
 /// What the three contact kinds have in common.
 trait Contact: Clone + Sized {
@@ -34,9 +36,13 @@ trait Contact: Clone + Sized {
         creating: bool,
         version: Version,
     ) -> Result<bool, ApiErrors>;
-    fn render(&self, view: View, person_id: u64) -> Value;
+    fn render(&self, view: View, person_id: u64) -> Resource;
     /// The value `where[field]` compares with (lowercase), if the field is queryable.
     fn field(&self, field: &str) -> Option<String>;
+    /// What the person logs in with, if this record is it: the primary email or phone number.
+    fn login(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Contact for Email {
@@ -74,8 +80,11 @@ impl Contact for Email {
     ) -> Result<bool, ApiErrors> {
         apply_email(self, attrs, creating)
     }
-    fn render(&self, view: View, person_id: u64) -> Value {
+    fn render(&self, view: View, person_id: u64) -> Resource {
         render::email(view, self, person_id)
+    }
+    fn login(&self) -> Option<String> {
+        self.primary.then(|| self.address.clone())
     }
     fn field(&self, field: &str) -> Option<String> {
         match field {
@@ -124,8 +133,11 @@ impl Contact for Phone {
     ) -> Result<bool, ApiErrors> {
         apply_phone(self, attrs, creating)
     }
-    fn render(&self, view: View, person_id: u64) -> Value {
+    fn render(&self, view: View, person_id: u64) -> Resource {
         render::phone(view, self, person_id)
+    }
+    fn login(&self) -> Option<String> {
+        self.primary.then(|| self.number.clone())
     }
     fn field(&self, field: &str) -> Option<String> {
         match field {
@@ -187,7 +199,7 @@ impl Contact for PostalAddress {
     ) -> Result<bool, ApiErrors> {
         apply_address(self, attrs, version.street_lines)
     }
-    fn render(&self, view: View, person_id: u64) -> Value {
+    fn render(&self, view: View, person_id: u64) -> Resource {
         render::address(view, self, person_id)
     }
     fn field(&self, field: &str) -> Option<String> {
@@ -418,8 +430,11 @@ fn update_contact<C: Contact>(
     if contact.apply(attrs, false, ctx.version)? {
         let now = shared.clock.tick();
         contact.touch(now);
-        *slot = contact.clone();
+        let before = std::mem::replace(slot, contact.clone());
         p.updated_at = now;
+        if before.login().is_some() && before.login() != contact.login() {
+            login_changed(shared, ctx, p, before.login());
+        }
     }
     let v = view(shared, ctx, account);
     Ok(document(
@@ -455,12 +470,38 @@ fn destroy_contact<C: Contact>(shared: &crate::state::Shared, ctx: Ctx, id: u64)
         .get_mut(&person)
         .ok_or_else(ApiError::not_found)?;
     let list = C::of_mut(p);
-    let before = list.len();
-    list.retain(|c| c.id() != id);
-    if list.len() == before {
-        return Err(ApiError::not_found().into());
-    }
+    let index = list
+        .iter()
+        .position(|c| c.id() == id)
+        .ok_or_else(ApiError::not_found)?;
+    let removed = list.remove(index);
     p.updated_at = shared.clock.tick();
+    if removed.login().is_some() {
+        login_changed(shared, ctx, p, removed.login());
+    }
     account.contact_owner.remove(&id);
     Ok(no_content())
+}
+
+/// PCO emails people who can log in (they have an app) when an integration changes the email
+/// or phone number they log in with (SPEC R19; which changes count exactly is unconfirmed: the
+/// sandbox counts a change or removal of a primary email or phone number). The notice goes to
+/// the old value.
+fn login_changed(shared: &crate::state::Shared, ctx: Ctx, p: &Person, old: Option<String>) {
+    if p.apps.is_empty() {
+        return;
+    }
+    shared.send_email(
+        ctx.account,
+        NewEmail {
+            kind: EmailKind::LoginChanged,
+            person_id: p.id,
+            recipients: vec![p.id],
+            subject: "Your Planning Center login information changed".into(),
+            template_id: None,
+            from_permissions: None,
+            to_permissions: None,
+            to_address: old,
+        },
+    );
 }

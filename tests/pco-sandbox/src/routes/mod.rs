@@ -3,11 +3,13 @@
 mod admin;
 mod contacts;
 mod files;
+mod mergers;
 mod people;
 mod people_query;
 mod services;
 
 pub use admin::raw_person_state;
+pub use mergers::merge;
 
 use std::sync::Arc;
 
@@ -17,10 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use crate::jsonapi::{ApiError, Included};
+use crate::jsonapi::ApiError;
 use crate::model::{Account, Counters, Store};
 use crate::query::{ListParams, page};
 use crate::render::View;
+use crate::resource::{Data, Document, Included, Resource};
 use crate::state::{Ctx, Shared};
 
 pub type SharedState = axum::extract::State<Arc<Shared>>;
@@ -31,6 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/people/v2/me", get(people::me))
         .route("/people/v2/apps", get(people::apps))
         .route("/people/v2/apps/{id}", get(people::app))
+        .route("/people/v2/person_mergers", get(mergers::list))
         .route("/people/v2/people", get(people::list).post(people::create))
         .route(
             "/people/v2/people/{id}",
@@ -129,12 +133,13 @@ pub fn parse_id(id: &str) -> Result<u64, ApiError> {
 }
 
 /// `{"data": ..., "included": [...], "meta": {...}}` for one resource.
-pub fn single(view: View, data: Value, included: Included, can_include: &[&str]) -> Value {
-    json!({
-        "data": data,
-        "included": included.into_value(),
-        "meta": { "can_include": can_include, "parent": parent(view) },
-    })
+pub fn single(view: View, data: Resource, included: Included, can_include: &[&str]) -> Document {
+    Document {
+        links: None,
+        data: Data::One(Box::new(data)),
+        included: included.into_vec(),
+        meta: json!({ "can_include": can_include, "parent": parent(view) }),
+    }
 }
 
 fn parent(view: View) -> Value {
@@ -156,12 +161,27 @@ pub fn list<T>(
     path: &str,
     rows: &[T],
     caps: &Capabilities,
-    mut render: impl FnMut(&T, &mut Included) -> Value,
-) -> Value {
-    let page = page(&format!("{}{path}", view.base), params, rows.len());
+    render: impl FnMut(&T, &mut Included) -> Resource,
+) -> Document {
+    let window = |range: std::ops::Range<usize>| rows[range].iter().collect();
+    list_window(view, params, path, rows.len(), window, caps, render)
+}
+
+/// Like [`list`] for `total` rows of which only the page's are fetched, by `window`: lets a
+/// plain list of 50,000 people skip collecting them all.
+pub fn list_window<'r, T: 'r>(
+    view: View,
+    params: &ListParams,
+    path: &str,
+    total: usize,
+    window: impl FnOnce(std::ops::Range<usize>) -> Vec<&'r T>,
+    caps: &Capabilities,
+    mut render: impl FnMut(&T, &mut Included) -> Resource,
+) -> Document {
+    let page = page(&format!("{}{path}", view.base), params, total);
     let mut included = Included::default();
-    let data: Vec<Value> = rows[page.start..page.end]
-        .iter()
+    let data: Vec<Resource> = window(page.start..page.end)
+        .into_iter()
         .map(|row| render(row, &mut included))
         .collect();
     let mut meta: Map<String, Value> = page.meta;
@@ -172,5 +192,10 @@ pub fn list<T>(
         meta.insert("can_filter".into(), json!(caps.filter));
     }
     meta.insert("parent".into(), parent(view));
-    json!({ "links": page.links, "data": data, "included": included.into_value(), "meta": meta })
+    Document {
+        links: Some(page.links),
+        data: Data::Many(data),
+        included: included.into_vec(),
+        meta: Value::Object(meta),
+    }
 }

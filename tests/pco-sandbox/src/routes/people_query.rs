@@ -250,10 +250,11 @@ fn key(p: &Person, attr: &str) -> Key {
 
 /// Orders people by `attr`, ties by id (so paging is stable), the whole reversed when descending.
 pub fn sort(people: &mut [&Person], attr: &str, descending: bool) {
-    people.sort_by(|a, b| {
-        let order = key(a, attr).cmp(&key(b, attr)).then(a.id.cmp(&b.id));
-        if descending { order.reverse() } else { order }
-    });
+    // Keys computed once per person: text keys allocate, and lists can hold 50,000 people.
+    people.sort_by_cached_key(|p| (key(p, attr), p.id));
+    if descending {
+        people.reverse();
+    }
 }
 
 /// Same as [`sort`] for people compared through a projection (Services lists).

@@ -16,12 +16,13 @@ use super::people_query::compare;
 use super::{Capabilities, SharedState, list as list_doc, parse_id, single, view};
 use crate::clock::lock;
 use crate::jsonapi::{
-    ApiError, ApiErrors, ApiResult, Included, attributes, document, no_content, request_data,
+    ApiError, ApiErrors, ApiResult, attributes, document, no_content, request_data,
 };
-use crate::model::{Account, Person, Tag, level_from_name};
+use crate::model::{Account, Person, ServicesPerson, Tag, level_from_name};
 use crate::query::ListParams;
 use crate::records::EmailKind;
 use crate::render;
+use crate::resource::{Document, Included};
 use crate::state::{Ctx, NewEmail, Shared};
 
 const PERSON_INCLUDE: &[&str] = &["emails", "tags"];
@@ -52,11 +53,11 @@ pub async fn list(
     params.check(PERSON_INCLUDE, PERSON_QUERY, PERSON_ORDER)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
-    let mut rows: Vec<&Person> = account
+    let mut rows: Vec<(&Person, &ServicesPerson)> = account
         .people
         .values()
-        .filter(|p| p.services.is_some())
-        .filter(|p| {
+        .filter_map(|p| p.services.as_ref().map(|s| (p, s)))
+        .filter(|(p, _)| {
             params
                 .wheres
                 .iter()
@@ -65,18 +66,16 @@ pub async fn list(
         .collect();
     if let Some((attr, descending)) = &params.order {
         // Services' own updated_at, not People's: tag and permission changes move it.
-        let key = |p: &Person| {
-            p.services.as_ref().map_or(0, |s| {
-                if attr == "created_at" {
-                    s.created_at
-                } else {
-                    s.updated_at
-                }
-            })
+        let key = |s: &ServicesPerson| {
+            if attr == "created_at" {
+                s.created_at
+            } else {
+                s.updated_at
+            }
         };
-        rows.sort_by(|a, b| {
+        rows.sort_by(|(a, sa), (b, sb)| {
             let order = match attr.as_str() {
-                "created_at" | "updated_at" => key(a).cmp(&key(b)).then(a.id.cmp(&b.id)),
+                "created_at" | "updated_at" => key(sa).cmp(&key(sb)).then(a.id.cmp(&b.id)),
                 _ => compare(a, b, attr),
             };
             if *descending { order.reverse() } else { order }
@@ -89,9 +88,14 @@ pub async fn list(
         order: PERSON_ORDER,
         filter: &[],
     };
-    let body = list_doc(v, &params, "/services/v2/people", &rows, &caps, |p, inc| {
-        render::services_person(v, p, &params.include, inc).unwrap_or(Value::Null)
-    });
+    let body = list_doc(
+        v,
+        &params,
+        "/services/v2/people",
+        &rows,
+        &caps,
+        |(p, s), inc| render::services_person(v, p, s, &params.include, inc),
+    );
     Ok(document(StatusCode::OK, body))
 }
 
@@ -104,13 +108,11 @@ fn services_where(p: &Person, field: &str, value: &str) -> bool {
     }
 }
 
-/// A person's Services record, 404 until they were given Services (#1417, #1328).
-fn services_person(account: &Account, id: u64) -> Result<&Person, ApiError> {
-    account
-        .people
-        .get(&id)
-        .filter(|p| p.services.is_some())
-        .ok_or_else(ApiError::not_found)
+/// A person with their Services record, 404 until they were given Services (#1417, #1328).
+fn services_person(account: &Account, id: u64) -> Result<(&Person, &ServicesPerson), ApiError> {
+    let p = account.people.get(&id).ok_or_else(ApiError::not_found)?;
+    let s = p.services.as_ref().ok_or_else(ApiError::not_found)?;
+    Ok((p, s))
 }
 
 pub async fn show(
@@ -124,10 +126,10 @@ pub async fn show(
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
-    let p = services_person(account, id)?;
+    let (p, s) = services_person(account, id)?;
     Ok(document(
         StatusCode::OK,
-        services_document(&shared, ctx, account, p, &params.include),
+        services_document(&shared, ctx, account, (p, s), &params.include),
     ))
 }
 
@@ -135,12 +137,12 @@ fn services_document(
     shared: &Shared,
     ctx: Ctx,
     account: &Account,
-    p: &Person,
+    (p, s): (&Person, &ServicesPerson),
     include: &[String],
-) -> Value {
+) -> Document {
     let v = view(shared, ctx, account);
     let mut included = Included::default();
-    let data = render::services_person(v, p, include, &mut included).unwrap_or(Value::Null);
+    let data = render::services_person(v, p, s, include, &mut included);
     single(v, data, included, PERSON_INCLUDE)
 }
 
@@ -278,10 +280,7 @@ pub async fn person_tags(
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
-    let s = services_person(account, id)?
-        .services
-        .as_ref()
-        .ok_or_else(ApiError::not_found)?;
+    let (_, s) = services_person(account, id)?;
     let tags: Vec<&Tag> = s.tags.iter().filter_map(|t| account.tag(*t)).collect();
     tag_list(
         &shared,

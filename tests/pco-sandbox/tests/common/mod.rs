@@ -20,13 +20,26 @@ impl Client {
     }
 
     pub fn with_timeout(sandbox: &PcoSandbox, account: usize, timeout: Duration) -> Client {
-        let http = reqwest::Client::builder().timeout(timeout).build().expect("client");
-        Client { http, base: sandbox.base_url(), cred: sandbox.accounts()[account].clone() }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("client");
+        Client {
+            http,
+            base: sandbox.base_url(),
+            cred: sandbox.accounts()[account].clone(),
+        }
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) };
-        self.http.request(method, url).basic_auth(&self.cred.app_id, Some(&self.cred.secret))
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        self.http
+            .request(method, url)
+            .basic_auth(&self.cred.app_id, Some(&self.cred.secret))
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -42,7 +55,11 @@ impl Client {
         let response = self.send(method, path, body).await;
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
         (status, json)
     }
 
@@ -59,7 +76,10 @@ impl Client {
     }
 
     pub async fn delete(&self, path: &str) -> u16 {
-        self.send(Method::DELETE, path, None).await.status().as_u16()
+        self.send(Method::DELETE, path, None)
+            .await
+            .status()
+            .as_u16()
     }
 
     /// Creates a person with an email; returns the id.
@@ -81,7 +101,13 @@ impl Client {
 
 /// Options without a rate limit, for tests that are not about it.
 pub fn unlimited() -> SandboxOptions {
-    SandboxOptions { rate_limit: RateLimitConfig { enabled: false, ..RateLimitConfig::default() }, ..SandboxOptions::default() }
+    SandboxOptions {
+        rate_limit: RateLimitConfig {
+            enabled: false,
+            ..RateLimitConfig::default()
+        },
+        ..SandboxOptions::default()
+    }
 }
 
 pub async fn empty_sandbox() -> PcoSandbox {
@@ -90,6 +116,8 @@ pub async fn empty_sandbox() -> PcoSandbox {
 
 pub async fn seeded_sandbox(people: usize, seed: u64) -> (PcoSandbox, Congregation) {
     let c = Congregation::generate(people, seed);
-    let sandbox = PcoSandbox::start_with(unlimited(), &c).await.expect("sandbox");
+    let sandbox = PcoSandbox::start_with(unlimited(), &c)
+        .await
+        .expect("sandbox");
     (sandbox, c)
 }
