@@ -17,7 +17,7 @@ impl Guest for Component {
     }
 
     fn sync(account: Account, options: SyncOptions) -> Result<Report, Error> {
-        crate::engine::sync(&Imports, &account, &options)
+        crate::run::sync(&Imports, &account, &options)
     }
 }
 
@@ -45,6 +45,30 @@ impl Ports for Imports {
 
     fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error> {
         rock::people(ids)
+    }
+
+    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<rock::Merge>, Error> {
+        rock::follow_merges(ids)
+    }
+
+    fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error> {
+        rock::find_people(queries)
+    }
+
+    fn update_people(&self, updates: &[rock::PersonUpdate]) -> Vec<Result<(), Error>> {
+        rock::update_people(updates)
+    }
+
+    fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>> {
+        rock::create_people(people)
+    }
+
+    fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>> {
+        rock::set_tags(tags)
+    }
+
+    fn add_members(&self, members: &[rock::Membership]) -> Vec<Result<(), Error>> {
+        rock::add_members(members)
     }
 
     fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error> {

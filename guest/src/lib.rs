@@ -6,11 +6,16 @@
 //! filesystem, no sockets and no secrets.
 
 pub mod engine;
+pub mod fields;
 pub mod linking;
 pub mod pco_api;
+pub mod pco_people;
 pub mod permissions;
+pub mod plan;
 pub mod ports;
+pub mod run;
 pub mod services;
+pub mod store;
 pub mod synced;
 
 #[cfg(target_arch = "wasm32")]

@@ -14,6 +14,12 @@ pub trait Ports {
     fn active_members(&self, groups: &[i64]) -> Result<Vec<rock::Membership>, Error>;
     fn tagged_people(&self) -> Result<Vec<rock::PersonTags>, Error>;
     fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error>;
+    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<rock::Merge>, Error>;
+    fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error>;
+    fn update_people(&self, updates: &[rock::PersonUpdate]) -> Vec<Result<(), Error>>;
+    fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>>;
+    fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>>;
+    fn add_members(&self, members: &[rock::Membership]) -> Vec<Result<(), Error>>;
 
     fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error>;
     fn pco_send_batch(

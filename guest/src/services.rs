@@ -75,7 +75,10 @@ fn get(path: &str, query: &[(&str, &str)]) -> Request {
     Request {
         method: Method::Get,
         path: path.to_string(),
-        query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        query: query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         headers: vec![(API_VERSION_HEADER.into(), SERVICES_API_VERSION.into())],
         body: None,
     }
@@ -95,11 +98,18 @@ fn write(method: Method, path: String, body: Value) -> Request {
 pub const SERVICES_API_VERSION: &str = "2018-11-01";
 
 /// Every Services person of the account with their tags, by id.
-pub fn fetch_people(ports: &dyn Ports, account: &str) -> Result<BTreeMap<String, ServicesPerson>, Error> {
+pub fn fetch_people(
+    ports: &dyn Ports,
+    account: &str,
+) -> Result<BTreeMap<String, ServicesPerson>, Error> {
     let first = |offset: u64| {
         get(
             "/services/v2/people",
-            &[("include", "tags"), ("per_page", &PAGE_SIZE.to_string()), ("offset", &offset.to_string())],
+            &[
+                ("include", "tags"),
+                ("per_page", &PAGE_SIZE.to_string()),
+                ("offset", &offset.to_string()),
+            ],
         )
     };
     let mut people = BTreeMap::new();
@@ -126,7 +136,8 @@ fn parse_person(resource: &Value) -> Result<(String, ServicesPerson), Error> {
         .and_then(Value::as_str)
         .ok_or_else(|| malformed("a Services person has no id"))?;
     let attributes = &resource["attributes"];
-    let archived = attributes["archived"].as_bool().unwrap_or(false) || attributes["archived_at"].is_string();
+    let archived =
+        attributes["archived"].as_bool().unwrap_or(false) || attributes["archived_at"].is_string();
     let level = if archived {
         None
     } else {
@@ -135,7 +146,11 @@ fn parse_person(resource: &Value) -> Result<(String, ServicesPerson), Error> {
     let tags = resource
         .pointer("/relationships/tags/data")
         .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
+        .map(|list| {
+            list.iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Ok((
         id.to_string(),
@@ -153,11 +168,20 @@ pub fn fetch_directory(ports: &dyn Ports, account: &str) -> Result<Directory, Er
     let requests = [
         get("/people/v2/apps", &[("per_page", "100")]),
         get("/services/v2/email_templates", &[("per_page", "100")]),
-        get("/services/v2/tag_groups", &[("filter", "person"), ("include", "tags"), ("per_page", "100")]),
+        get(
+            "/services/v2/tag_groups",
+            &[
+                ("filter", "person"),
+                ("include", "tags"),
+                ("per_page", "100"),
+            ],
+        ),
     ];
     let mut answers = ports.pco_send_batch(account, &requests).into_iter();
     let mut next = || -> Result<Value, Error> {
-        let response = answers.next().ok_or_else(|| malformed("a directory answer is missing"))??;
+        let response = answers
+            .next()
+            .ok_or_else(|| malformed("a directory answer is missing"))??;
         serde_json::from_slice(&response.body).map_err(|e| malformed(&format!("not JSON ({e})")))
     };
     let apps = next()?;
@@ -170,7 +194,12 @@ pub fn fetch_directory(ports: &dyn Ports, account: &str) -> Result<Directory, Er
             .and_then(|app| app["id"].as_str().map(str::to_string)),
         templates: data(&templates)?
             .iter()
-            .filter_map(|t| Some((t["attributes"]["subject"].as_str()?.to_string(), t["id"].as_str()?.to_string())))
+            .filter_map(|t| {
+                Some((
+                    t["attributes"]["subject"].as_str()?.to_string(),
+                    t["id"].as_str()?.to_string(),
+                ))
+            })
             .collect(),
         tags: parse_tags(&tag_groups)?,
     })
@@ -182,9 +211,13 @@ fn parse_tags(document: &Value) -> Result<Tags, Error> {
         .filter_map(|g| Some((g["id"].as_str()?, g["attributes"]["name"].as_str()?)))
         .collect();
     let mut tags = Tags::default();
-    let included = document["included"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let included = document["included"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     for tag in included.iter().filter(|r| r["type"] == "Tag") {
-        let (Some(id), Some(name)) = (tag["id"].as_str(), tag["attributes"]["name"].as_str()) else {
+        let (Some(id), Some(name)) = (tag["id"].as_str(), tag["attributes"]["name"].as_str())
+        else {
             continue;
         };
         let Some(group) = tag
@@ -205,7 +238,10 @@ fn parse_tags(document: &Value) -> Result<Tags, Error> {
 pub fn grant(person: &str, app_id: &str, template_id: Option<&str>) -> Request {
     let mut attributes = json!({ "app_id": app_id.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(app_id)) });
     if let Some(template) = template_id {
-        attributes["email_template_id"] = template.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(template));
+        attributes["email_template_id"] = template
+            .parse::<u64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(template));
     }
     write(
         Method::Post,
@@ -226,7 +262,10 @@ pub fn set_level(person: &str, level: Option<PermissionLevel>) -> Request {
 
 /// Replaces the person's whole tag set (PCO's assign_tags takes the full list).
 pub fn assign_tags<'a>(person: &str, tag_ids: impl IntoIterator<Item = &'a str>) -> Request {
-    let tags: Vec<Value> = tag_ids.into_iter().map(|id| json!({ "type": "Tag", "id": id })).collect();
+    let tags: Vec<Value> = tag_ids
+        .into_iter()
+        .map(|id| json!({ "type": "Tag", "id": id }))
+        .collect();
     write(
         Method::Post,
         format!("/services/v2/people/{person}/assign_tags"),

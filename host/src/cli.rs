@@ -10,7 +10,8 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use clap::{Parser, Subcommand};
 
-use crate::bindings::engine::{Action, Report, SyncOptions};
+use crate::bindings::engine::{Action, Direction, Report, SyncOptions};
+use crate::bindings::types::PermissionLevel;
 use crate::config::Config;
 use crate::runtime::cache::CompileCache;
 use crate::runtime::{Capabilities, Guest, Runtime};
@@ -199,47 +200,72 @@ async fn demo(
 ) -> anyhow::Result<ExitCode> {
     let congregation = congregation::Congregation::generate(people, seed);
     let world = crate::demo::world(&congregation);
+    let (sandbox, pco) = crate::demo::pco_sandbox(&congregation, false).await?;
+    let pco = Arc::new(pco);
+    let state = Arc::new(MemoryState::default());
     let runtime = Runtime::new(config.limits())?;
     let guest = load_guest(&runtime, config, data_dir, None).await?;
     let capabilities = Capabilities {
         rock: world.rock.clone(),
-        pco: world.pco.clone(),
-        state: Arc::new(MemoryState::default()),
+        pco: pco.clone(),
+        state: state.clone(),
         reporter: Arc::new(crate::log::TracingReporter),
     };
+    let account = &world.account;
     println!(
-        "Demo: {} generated people ({} in Rock, {} in PCO account \"{}\"), held in memory.\n",
+        "Demo: {} generated people: {} in Rock (held in memory), {} in the local PCO sandbox at {} (account \"{}\").\n",
         congregation.people.len(),
         congregation.rock_people().count(),
-        congregation.pco_people(0).count(),
-        world.account.name
+        sandbox.people_count(&account.name).unwrap_or_default(),
+        sandbox.base_url(),
+        account.name
     );
-    for (title, dry_run) in [
-        ("Dry run: what a sync would do", true),
-        ("Sync", false),
-        ("Second sync: nothing left to link", false),
-    ] {
-        let options = SyncOptions {
-            run_id: format!("demo-{}", if dry_run { "dry" } else { "sync" }),
-            started_at: now_rfc3339(),
-            dry_run,
-            updates_only: None,
-            confirm: None,
-        };
-        let report = runtime
-            .sync(&guest, &capabilities, &world.account, &options)
-            .await?;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            println!("== {title}");
-            print_report(&report);
+    let run = |title: &'static str, dry_run: bool| {
+        let (runtime, guest, capabilities) = (&runtime, &guest, &capabilities);
+        async move {
+            let options = SyncOptions {
+                run_id: new_run_id(),
+                started_at: now_rfc3339(),
+                dry_run,
+                updates_only: None,
+                confirm: None,
+            };
+            let report = runtime.sync(guest, capabilities, account, &options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("== {title}");
+                print_report(&report);
+            }
+            anyhow::Ok(report)
         }
-    }
+    };
+    run(
+        "Dry run: what the first sync would do (nothing written)",
+        true,
+    )
+    .await?;
+    run("First sync", false).await?;
+    let welcomes = sandbox
+        .outbox()
+        .iter()
+        .filter(|e| format!("{:?}", e.kind) == "Welcome")
+        .count();
+    println!("PCO sent {welcomes} welcome emails (one per person created).\n");
+
+    let (rock_id, pco_id) = crate::demo::change_both_sides(&world, &state, &pco, account).await?;
     println!(
-        "PCO requests made: {} (all reads; the offline demo cannot write to PCO).",
-        world.pco.requests().len()
+        "Meanwhile, staff changed Rock person {rock_id}'s mobile phone in Rock, and PCO person {pco_id}'s middle name in PCO.\n"
     );
+    run("Second sync: each change reaches the other side", false).await?;
+    sandbox.clear_requests();
+    run("Third sync: nothing changed, nothing written", false).await?;
+    let writes = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    println!("PCO write requests in the third sync: {writes}.");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -372,19 +398,38 @@ fn describe(action: &Action, dry_run: bool) -> String {
             done.to_string()
         }
     };
+    let value = |v: &Option<String>| match v {
+        Some(text) => format!("\"{}\"", text.replace('\n', ", ")),
+        None => "(blank)".to_string(),
+    };
+    let level = |l: &Option<PermissionLevel>| l.map_or("none".to_string(), |l| format!("{l:?}"));
     match action {
         Action::Linked(id) => format!("{} PCO person {id}", will("linked to", "would link to")),
         Action::Created(_) => will("created in PCO", "would be created in PCO"),
         Action::Updated(c) => format!(
-            "{} {:?}: {:?} -> {:?}",
-            c.field, c.direction, c.before, c.after
+            "{} {}: {} -> {}",
+            c.field,
+            match c.direction {
+                Direction::RockToPco => "Rock -> PCO",
+                Direction::PcoToRock => "PCO -> Rock",
+            },
+            value(&c.before),
+            value(&c.after)
         ),
-        Action::Conflict(c) => format!("conflict on {}: kept {:?}", c.field, c.after),
-        Action::Raised((from, to)) => format!("permission raised {from:?} -> {to:?}"),
+        Action::Conflict(c) => format!(
+            "conflict on {}: both sides changed; kept {} from {}",
+            c.field,
+            value(&c.after),
+            match c.direction {
+                Direction::RockToPco => "Rock",
+                Direction::PcoToRock => "PCO",
+            }
+        ),
+        Action::Raised((from, to)) => format!("permission raised {} -> {to:?}", level(from)),
         Action::Lowered((from, to)) => format!("permission lowered {from:?} -> {to:?}"),
-        Action::Archived => "archived in PCO".to_string(),
+        Action::Archived => will("archived in PCO", "would be archived in PCO"),
         Action::Skipped(why) => format!("skipped: {why}"),
-        Action::Failed(error) => format!("failed: {}", error.message),
+        Action::Failed(error) => format!("FAILED ({:?}): {}", error.kind, error.message),
         Action::Flagged(note) => format!("note: {note}"),
     }
 }

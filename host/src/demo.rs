@@ -1,29 +1,69 @@
-//! The offline demo: a generated congregation held in memory on both sides, so a new user sees
-//! what the guest decides without any server. (The end-to-end demo against the local Rock and
-//! PCO sandboxes replaces this once the HTTP capabilities exist.)
+//! The demo: a generated congregation in a local PCO sandbox (served on loopback, reached
+//! through the real HTTP capability) and in an in-memory Rock, so a new user sees the product
+//! work before pointing it at real systems.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use congregation::{Congregation, Member};
-use serde_json::{Value, json};
+use pco_sandbox::{PcoSandbox, RateLimitConfig, SandboxOptions};
+use url::Url;
 
 use crate::bindings::engine::{Account, ConflictPolicy, FirstNameSource, TagGroup};
-use crate::bindings::pco::{Method, Request, Response};
+use crate::bindings::pco::{Method, Request};
 use crate::bindings::rock::{Group, GroupType, Membership, Person, Protection};
-use crate::bindings::types::{Address, Date, Error, ErrorKind, Gender, PermissionLevel};
-use crate::testing::{MemoryRock, RockData, ScriptedPco, json_response};
+use crate::bindings::types::{Address, Date, Gender, PermissionLevel};
+use crate::pco::Pco;
+use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
+use crate::secret::Secret;
+use crate::state::memory::MemoryState;
+use crate::testing::{MemoryRock, RockData};
 
 /// Rock ids in the demo start here, as they would in a real install (never 1, 2, 3...).
 const FIRST_PERSON_ID: i64 = 1000;
 const FIRST_GROUP_ID: i64 = 200;
 const FIRST_GROUP_TYPE_ID: i64 = 20;
 
-/// The in-memory Rock, the scripted PCO and the account settings of a demo congregation.
+/// The in-memory Rock and the account settings of a demo congregation.
 pub struct DemoWorld {
     pub rock: Arc<MemoryRock>,
-    pub pco: Arc<ScriptedPco>,
     pub account: Account,
+}
+
+/// A PCO sandbox seeded with the congregation, and the host's HTTP capability pointed at it.
+pub async fn pco_sandbox(
+    congregation: &Congregation,
+    rate_limited: bool,
+) -> anyhow::Result<(PcoSandbox, HttpPco)> {
+    let options = SandboxOptions {
+        rate_limit: RateLimitConfig {
+            enabled: rate_limited,
+            ..RateLimitConfig::default()
+        },
+        ..SandboxOptions::default()
+    };
+    let sandbox = PcoSandbox::start_with(options, congregation)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pco = HttpPco::new(endpoints(&sandbox), HttpOptions::default())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok((sandbox, pco))
+}
+
+/// The sandbox's accounts as the host reaches them.
+pub fn endpoints(sandbox: &PcoSandbox) -> Vec<Endpoint> {
+    let base = Url::parse(&sandbox.base_url()).expect("the sandbox serves a URL");
+    sandbox
+        .accounts()
+        .into_iter()
+        .map(|account| Endpoint {
+            name: account.name,
+            upload_url: base.join("/v2/files").expect("a valid path"),
+            base_url: base.clone(),
+            app_id: account.app_id,
+            secret: Secret::new(account.secret),
+        })
+        .collect()
 }
 
 pub fn world(congregation: &Congregation) -> DemoWorld {
@@ -69,17 +109,14 @@ pub fn world(congregation: &Congregation) -> DemoWorld {
             .collect(),
         ..Default::default()
     };
-    let pco_people = pco_documents(congregation, 0);
     DemoWorld {
         rock: Arc::new(MemoryRock::new(rock)),
-        pco: Arc::new(ScriptedPco::new(move |_, request| {
-            answer(&pco_people, request)
-        })),
         account,
     }
 }
 
-fn rock_id(member: &Member) -> i64 {
+/// The Rock id the demo gives a congregation member.
+pub fn rock_id(member: &Member) -> i64 {
     FIRST_PERSON_ID + i64::from(member.key)
 }
 
@@ -163,54 +200,42 @@ fn rock_person(m: &Member) -> Person {
     }
 }
 
-/// PCO People person resources (with their email resources) of one account.
-fn pco_documents(congregation: &Congregation, account: usize) -> Vec<(Value, Option<Value>)> {
-    congregation
-        .pco_people(account)
-        .map(|m| {
-            let id = (5_000_000 + m.key).to_string();
-            let email = m.pco_email().map(|address| {
-                json!({"type": "Email", "id": format!("e{id}"), "attributes": {"address": address, "primary": true}})
-            });
-            let person = json!({
-                "type": "Person",
-                "id": id,
-                "attributes": {
-                    "first_name": m.pco_first_name(),
-                    "given_name": m.first_name,
-                    "last_name": m.last_name,
-                },
-                "relationships": {"emails": {"data": email.iter().map(|e| json!({"type": "Email", "id": e["id"]})).collect::<Vec<_>>()}},
-            });
-            (person, email)
+/// Staff at work between two syncs: a Rock person's mobile phone changes in Rock, and another
+/// linked person's middle name changes in PCO. Returns (that Rock id, that PCO id).
+pub async fn change_both_sides(
+    world: &DemoWorld,
+    state: &MemoryState,
+    pco: &HttpPco,
+    account: &Account,
+) -> anyhow::Result<(i64, String)> {
+    let links: Vec<(i64, String)> = state
+        .dump()
+        .into_iter()
+        .filter_map(|((_, key), value)| {
+            let rock_id = key.strip_prefix("person/")?.parse().ok()?;
+            let record: serde_json::Value = serde_json::from_slice(&value).ok()?;
+            Some((rock_id, record["pco"].as_str()?.to_string()))
         })
-        .collect()
-}
-
-/// Answers `GET /people/v2/people` pages; anything else is refused as the demo cannot write.
-fn answer(people: &[(Value, Option<Value>)], request: &Request) -> Result<Response, Error> {
-    if request.method != Method::Get || request.path != "/people/v2/people" {
-        return Err(Error::new(
-            ErrorKind::Invalid,
-            format!(
-                "the offline demo answers only people pages, not {}",
-                request.path
-            ),
-        ));
-    }
-    let number = |name: &str, default: usize| {
-        request
-            .query
-            .iter()
-            .find(|(key, _)| key == name)
-            .and_then(|(_, value)| value.parse().ok())
-            .unwrap_or(default)
+        .collect();
+    let [(rock_id, _), (_, pco_id), ..] = links.as_slice() else {
+        anyhow::bail!("the demo needs at least two linked people; try more --people");
     };
-    let (offset, per_page) = (number("offset", 0), number("per_page", 25).min(100));
-    let page: Vec<_> = people.iter().skip(offset).take(per_page).collect();
-    Ok(json_response(&json!({
-        "data": page.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-        "included": page.iter().filter_map(|(_, e)| e.as_ref()).collect::<Vec<_>>(),
-        "meta": {"total_count": people.len(), "count": page.len()},
-    })))
+    {
+        let mut data = world.rock.data.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(person) = data.people.get_mut(rock_id) {
+            person.mobile_phone = Some("6155550199".into());
+        }
+    }
+    let body = serde_json::json!({"data": {"type": "Person", "id": pco_id, "attributes": {"middle_name": "Grace"}}});
+    let request = Request {
+        method: Method::Patch,
+        path: format!("/people/v2/people/{pco_id}"),
+        query: vec![],
+        headers: vec![],
+        body: Some(body.to_string().into_bytes()),
+    };
+    pco.send(&account.name, &request)
+        .await
+        .map_err(|e| anyhow::anyhow!("changing PCO person {pco_id}: {}", e.message))?;
+    Ok((*rock_id, pco_id.clone()))
 }

@@ -1,12 +1,15 @@
 //! The sandboxed harness: the real guest `.wasm`, loaded by the production runtime, against
-//! in-memory capabilities that tests script and inspect.
+//! capabilities that tests script and inspect: an in-memory Rock and state, and the PCO
+//! sandbox (seeded with the same congregation) reached through the host's real HTTP backend.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use congregation::Congregation;
+use pco_sandbox::PcoSandbox;
 use pcosync::bindings::engine::{Account, SyncOptions};
 use pcosync::demo::DemoWorld;
+use pcosync::pco::http::HttpPco;
 use pcosync::state::memory::MemoryState;
 use pcosync::testing::RecordingReporter;
 use pcosync::{Capabilities, Guest, Limits, Runtime};
@@ -33,6 +36,9 @@ pub struct Harness {
     pub runtime: Runtime,
     pub guest: Guest,
     pub world: DemoWorld,
+    pub congregation: Congregation,
+    pub sandbox: PcoSandbox,
+    pub pco: Arc<HttpPco>,
     pub state: Arc<MemoryState>,
     pub reporter: Arc<RecordingReporter>,
 }
@@ -46,11 +52,18 @@ impl Harness {
     pub async fn with(wasm: &[u8], limits: Limits, people: usize, seed: u64) -> Harness {
         let runtime = Runtime::new(limits).expect("engine");
         let guest = runtime.load(wasm, None).await.expect("the guest loads");
-        let world = pcosync::demo::world(&Congregation::generate(people, seed));
+        let congregation = Congregation::generate(people, seed);
+        let world = pcosync::demo::world(&congregation);
+        let (sandbox, pco) = pcosync::demo::pco_sandbox(&congregation, false)
+            .await
+            .expect("the PCO sandbox starts");
         Harness {
             runtime,
             guest,
             world,
+            congregation,
+            sandbox,
+            pco: Arc::new(pco),
             state: Arc::new(MemoryState::default()),
             reporter: Arc::new(RecordingReporter::default()),
         }
@@ -59,7 +72,7 @@ impl Harness {
     pub fn capabilities(&self) -> Capabilities {
         Capabilities {
             rock: self.world.rock.clone(),
-            pco: self.world.pco.clone(),
+            pco: self.pco.clone(),
             state: self.state.clone(),
             reporter: self.reporter.clone(),
         }

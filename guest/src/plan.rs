@@ -1,0 +1,471 @@
+//! What a run will do, decided before anything is written: links and creates (R4-R7), field
+//! merges (R10-R12, R26-R27), permission levels (R15-R19, R50-R52) and tags (R13-R14).
+//!
+//! Planning is pure: it reads what both systems and the state hold and returns a plan, so the
+//! safety brake (R24) and the dry run (R30) see exactly what a run would write.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::Account;
+use crate::bindings::rockpco::sync::rock::{Person, Protection};
+use crate::fields::{self, Merge, Side, Snapshot};
+use crate::linking::{Index, Match};
+use crate::pco_people::PcoPersonFull;
+use crate::permissions::rank;
+use crate::services::{ServicesPerson, Tags};
+use crate::store::Record;
+use crate::synced::{Synced, account_tag, mapped_tags};
+use crate::types::PermissionLevel;
+
+/// Everything a plan is made from.
+pub struct Inputs<'a> {
+    pub account: &'a Account,
+    pub synced: &'a BTreeMap<i64, Synced>,
+    pub rock: &'a BTreeMap<i64, Person>,
+    pub records: &'a BTreeMap<i64, Record>,
+    /// PCO people read this run, by id (in updates-only mode: only those updated lately).
+    pub pco: &'a BTreeMap<String, PcoPersonFull>,
+    /// Whether `pco` holds every PCO person of the account (full mode).
+    pub pco_complete: bool,
+    /// PCO people by the Rock id stamped in their `remote_id` (R6).
+    pub by_remote: &'a BTreeMap<i64, String>,
+    pub index: &'a Index,
+    /// Services people by id; None in updates-only mode (Services cannot be asked for changes).
+    pub services: Option<&'a BTreeMap<String, ServicesPerson>>,
+    pub tags: &'a Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkStep {
+    /// Already linked, and the PCO person is still there.
+    Kept,
+    /// Linked this run to an existing PCO person, and how it was found.
+    Found(String, &'static str),
+    /// No PCO person: create one.
+    Create,
+    /// Neither linked nor created, and why (reported for an administrator).
+    Skip(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LevelStep {
+    Keep,
+    /// Give Services access at this level (with the welcome email when just created).
+    Grant(PermissionLevel),
+    Set {
+        from: Option<PermissionLevel>,
+        to: PermissionLevel,
+    },
+    Archive {
+        from: Option<PermissionLevel>,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagStep {
+    /// The full tag set to assign in PCO, when it changes.
+    pub to_pco: Option<BTreeSet<String>>,
+    /// The account's values of the Rock attribute, when they change.
+    pub to_rock: Option<BTreeSet<String>>,
+    /// Both sides' tags after the run (the next merge base).
+    pub base: BTreeSet<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PersonPlan {
+    pub rock_id: i64,
+    pub pco_id: Option<String>,
+    pub link: LinkStep,
+    pub fields: Option<Merge>,
+    /// Each side's values before the run (for the report's before/after).
+    pub before: Option<(Snapshot, Snapshot)>,
+    pub level: LevelStep,
+    pub tags: TagStep,
+    /// Things an administrator should know that are not failures.
+    pub flags: Vec<String>,
+    /// Still synced to the account (false: only the archive step applies).
+    pub synced: bool,
+}
+
+impl PersonPlan {
+    /// Whether this plan changes an already-linked person (what the brake counts, R24).
+    pub fn changes_existing(&self) -> bool {
+        let fields = self
+            .fields
+            .as_ref()
+            .is_some_and(|m| !m.to_pco.is_empty() || !m.to_rock.is_empty());
+        let tags = self.tags.to_pco.is_some() || self.tags.to_rock.is_some();
+        matches!(self.link, LinkStep::Kept) && (fields || tags || self.lowers() || self.archives())
+    }
+
+    pub fn lowers(&self) -> bool {
+        matches!(self.level, LevelStep::Set { from: Some(from), to } if rank(to) < rank(from))
+    }
+
+    pub fn archives(&self) -> bool {
+        matches!(self.level, LevelStep::Archive { .. })
+    }
+}
+
+pub fn plan(inputs: &Inputs) -> Vec<PersonPlan> {
+    let mut plans: Vec<PersonPlan> = inputs
+        .synced
+        .iter()
+        .filter_map(|(id, synced)| Some(plan_synced(inputs, inputs.rock.get(id)?, synced)))
+        .collect();
+    for (rock_id, record) in inputs.records {
+        if !inputs.synced.contains_key(rock_id) {
+            plans.extend(plan_unsynced(inputs, *rock_id, record));
+        }
+    }
+    plans
+}
+
+fn plan_synced(inputs: &Inputs, person: &Person, synced: &Synced) -> PersonPlan {
+    let record = inputs.records.get(&person.id);
+    let mut flags = Vec::new();
+    let (link, pco_id) = link(inputs, person, record, &mut flags);
+    let pco = pco_id.as_ref().and_then(|id| inputs.pco.get(id));
+    let kept = matches!(link, LinkStep::Kept);
+    // A record's base is only a base for the PCO person it was taken with.
+    let base = record.filter(|_| kept).and_then(|r| r.base.as_ref());
+    let (fields, before) = match &link {
+        LinkStep::Skip(_) => (None, None),
+        _ => {
+            let (merge, rock, pco) = merge_fields(inputs, person, pco, base);
+            (Some(merge), Some((rock, pco)))
+        }
+    };
+    if let (Some(merge), Some(pco)) = (&fields, pco) {
+        flag_notified_changes(merge, pco, &mut flags);
+        for skip in &merge.skipped {
+            flags.push(format!(
+                "{} not written: {}",
+                skip.field.name(),
+                skip.reason
+            ));
+        }
+    }
+    let services = pco_id
+        .as_ref()
+        .and_then(|id| services_of(inputs, id, record.filter(|_| kept)));
+    let level = match &link {
+        LinkStep::Skip(_) => LevelStep::Keep,
+        _ => level_step(inputs.account, services.as_ref(), synced.level, &mut flags),
+    };
+    let tags = match &link {
+        LinkStep::Skip(_) => TagStep::default(),
+        _ => tag_step(
+            inputs,
+            person,
+            synced,
+            services.as_ref(),
+            record.filter(|_| kept),
+            &mut flags,
+        ),
+    };
+    PersonPlan {
+        rock_id: person.id,
+        pco_id,
+        link,
+        fields,
+        before,
+        level,
+        tags,
+        flags,
+        synced: true,
+    }
+}
+
+/// R4-R7: keep a link whose PCO person is still there; otherwise find one, or create.
+fn link(
+    inputs: &Inputs,
+    person: &Person,
+    record: Option<&Record>,
+    flags: &mut Vec<String>,
+) -> (LinkStep, Option<String>) {
+    if let Some(record) = record {
+        if !inputs.pco_complete || inputs.pco.contains_key(&record.pco) {
+            return (LinkStep::Kept, Some(record.pco.clone()));
+        }
+        flags.push(format!(
+            "the linked PCO person {} is gone (merged or deleted in PCO); matched again",
+            record.pco
+        ));
+    }
+    if let Some(pco_id) = inputs.by_remote.get(&person.id) {
+        return (
+            LinkStep::Found(pco_id.clone(), "by the Rock id PCO holds"),
+            Some(pco_id.clone()),
+        );
+    }
+    match inputs.index.find(person) {
+        Match::One(pco_id) => (
+            LinkStep::Found(pco_id.clone(), "by name and email"),
+            Some(pco_id),
+        ),
+        Match::Protected => (
+            LinkStep::Skip(match protection_word(person.protection) {
+                Some(word) => format!(
+                    "account protection is {word}: never matched by email; link this person by hand"
+                ),
+                None => "link this person by hand".into(),
+            }),
+            None,
+        ),
+        Match::Nobody | Match::Several(_) => (LinkStep::Create, None),
+    }
+}
+
+fn protection_word(protection: Protection) -> Option<&'static str> {
+    match protection {
+        Protection::High => Some("High"),
+        Protection::Extreme => Some("Extreme"),
+        _ => None,
+    }
+}
+
+fn merge_fields(
+    inputs: &Inputs,
+    person: &Person,
+    pco: Option<&PcoPersonFull>,
+    base: Option<&Snapshot>,
+) -> (Merge, Snapshot, Snapshot) {
+    let source = inputs.account.first_name_source;
+    let rock = Snapshot::from_rock(person, source);
+    let pco = match (pco, base) {
+        (Some(pco), _) => Snapshot::from_pco(pco, source),
+        // Not read this run (updates-only): unchanged since the last sync, as far as we know.
+        (None, Some(base)) => base.clone(),
+        (None, None) => Snapshot::default(),
+    };
+    let newest = match (&person.modified, pco_updated(inputs, person)) {
+        (Some(rock), Some(pco)) if rock.as_str() > pco.as_str() => Side::Rock,
+        (_, Some(_)) => Side::Pco,
+        _ => Side::Rock,
+    };
+    let policy = inputs.account.conflict_policy;
+    let merge = fields::merge(
+        base,
+        &rock,
+        &pco,
+        policy,
+        newest,
+        &inputs.account.disabled_fields,
+    );
+    (merge, rock, pco)
+}
+
+fn pco_updated(inputs: &Inputs, person: &Person) -> Option<String> {
+    let record = inputs.records.get(&person.id)?;
+    let pco = inputs.pco.get(&record.pco)?;
+    // Comparable with Rock's `yyyy-MM-ddTHH:mm:ss` (Rock's is org-local time: newest-wins
+    // can misjudge changes made within the org's UTC offset of each other).
+    Some(pco.updated_at.chars().take(19).collect())
+}
+
+/// R19: PCO emails a person whose login email changes; say so before it happens.
+fn flag_notified_changes(merge: &Merge, pco: &PcoPersonFull, flags: &mut Vec<String>) {
+    let had_email = pco.primary_email().is_some();
+    if had_email
+        && merge
+            .to_pco
+            .iter()
+            .any(|(field, _)| *field == fields::Field::Email)
+    {
+        flags.push("the email changes in PCO: PCO tells the person".into());
+    }
+}
+
+/// The Services record as it stands: read this run, or as the last sync left it.
+fn services_of(inputs: &Inputs, pco_id: &str, record: Option<&Record>) -> Option<ServicesPerson> {
+    match inputs.services {
+        Some(services) => services.get(pco_id).cloned(),
+        None => record.map(|r| ServicesPerson {
+            level: r.level,
+            archived: r.level.is_none(),
+            site_administrator: false,
+            tags: BTreeSet::new(),
+        }),
+    }
+}
+
+/// R16-R19, R50-R52.
+fn level_step(
+    account: &Account,
+    services: Option<&ServicesPerson>,
+    wanted: PermissionLevel,
+    flags: &mut Vec<String>,
+) -> LevelStep {
+    let Some(current) = services else {
+        flag_contact_access(None, wanted, flags);
+        return LevelStep::Grant(wanted);
+    };
+    match current.level {
+        None => {
+            flag_contact_access(None, wanted, flags);
+            LevelStep::Set {
+                from: None,
+                to: wanted,
+            }
+        }
+        Some(level) if rank(level) < rank(wanted) => {
+            flag_contact_access(Some(level), wanted, flags);
+            LevelStep::Set {
+                from: Some(level),
+                to: wanted,
+            }
+        }
+        Some(level) if rank(level) > rank(wanted) && account.allow_downgrade => {
+            if current.site_administrator {
+                flags.push(format!(
+                    "organization administrator: left at {} rather than lowered to {} (lowering one emails every administrator)",
+                    crate::services::level_name(level),
+                    crate::services::level_name(wanted)
+                ));
+                LevelStep::Keep
+            } else {
+                LevelStep::Set {
+                    from: Some(level),
+                    to: wanted,
+                }
+            }
+        }
+        _ => LevelStep::Keep,
+    }
+}
+
+/// R52: Viewer and above see other people's contact information.
+fn flag_contact_access(
+    from: Option<PermissionLevel>,
+    to: PermissionLevel,
+    flags: &mut Vec<String>,
+) {
+    let sees = |level: PermissionLevel| rank(level) >= rank(PermissionLevel::Viewer);
+    if sees(to) && !from.is_some_and(sees) {
+        flags.push("this raise lets the person see other people's contact information".into());
+    }
+}
+
+/// R13-R14: a per-tag three-way merge; membership decides the group-mapped tags.
+fn tag_step(
+    inputs: &Inputs,
+    person: &Person,
+    synced: &Synced,
+    services: Option<&ServicesPerson>,
+    record: Option<&Record>,
+    flags: &mut Vec<String>,
+) -> TagStep {
+    let account = inputs.account;
+    if account.disabled_fields.iter().any(|f| f == "tags") {
+        return TagStep::default();
+    }
+    let mapped = mapped_tags(account);
+    let attribute: BTreeSet<String> = person
+        .pco_tags
+        .iter()
+        .filter_map(|v| account_tag(&account.name, v))
+        .collect();
+    // What Rock says, with membership deciding the mapped tags (R14).
+    let rock: BTreeSet<String> = attribute
+        .iter()
+        .filter(|t| !mapped.contains(*t))
+        .chain(synced.group_tags.iter())
+        .cloned()
+        .collect();
+    let pco_known = inputs.services.is_some();
+    let pco: BTreeSet<String> = match services {
+        Some(s) if pco_known => s
+            .tags
+            .iter()
+            .filter_map(|id| inputs.tags.name(id).map(str::to_string))
+            .collect(),
+        _ => record.map(|r| r.tags.clone()).unwrap_or_default(),
+    };
+    let merged: BTreeSet<String> = match record {
+        // In updates-only mode PCO's tag changes are not seen: Rock to PCO only (R13).
+        Some(record) => {
+            let all: BTreeSet<&String> = rock.iter().chain(&pco).chain(&record.tags).collect();
+            all.into_iter()
+                .filter(|tag| {
+                    let (in_base, in_rock, in_pco) = (
+                        record.tags.contains(*tag),
+                        rock.contains(*tag),
+                        pco.contains(*tag),
+                    );
+                    if mapped.contains(*tag) {
+                        in_rock
+                    } else if in_rock == in_base {
+                        in_pco
+                    } else {
+                        in_rock
+                    }
+                })
+                .cloned()
+                .collect()
+        }
+        // First link: keep what either side has; membership still decides mapped tags.
+        None => rock
+            .iter()
+            .chain(pco.iter().filter(|t| !mapped.contains(*t)))
+            .cloned()
+            .collect(),
+    };
+    let unknown: Vec<&String> = merged
+        .iter()
+        .filter(|t| inputs.tags.id(t).is_none())
+        .collect();
+    if pco_known && !unknown.is_empty() {
+        flags.push(format!(
+            "tags not found in PCO (create them there): {}",
+            unknown
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let assignable: BTreeSet<String> = merged
+        .iter()
+        .filter(|t| inputs.tags.id(t).is_some() || !pco_known)
+        .cloned()
+        .collect();
+    TagStep {
+        to_pco: (assignable != pco).then(|| assignable.clone()),
+        to_rock: (merged != attribute).then(|| merged.clone()),
+        base: merged,
+    }
+}
+
+/// R17-R18, R50: a linked person no longer synced is archived only with downgrade allowed.
+fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<PersonPlan> {
+    if !inputs.account.allow_downgrade {
+        return None;
+    }
+    let services = services_of(inputs, &record.pco, Some(record))?;
+    if services.archived || services.level.is_none() {
+        return None;
+    }
+    let mut flags = Vec::new();
+    let level = if services.site_administrator {
+        flags.push(
+            "organization administrator: no longer synced, but never archived by the sync".into(),
+        );
+        LevelStep::Keep
+    } else {
+        LevelStep::Archive {
+            from: services.level,
+        }
+    };
+    Some(PersonPlan {
+        rock_id,
+        pco_id: Some(record.pco.clone()),
+        link: LinkStep::Kept,
+        fields: None,
+        before: None,
+        level,
+        tags: TagStep::default(),
+        flags,
+        synced: false,
+    })
+}

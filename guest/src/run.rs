@@ -1,0 +1,797 @@
+//! One sync run: gather what both systems and the state hold, plan (see `plan`), then apply
+//! the plan unless it is a dry run or the safety brake holds it.
+//!
+//! Write order, so that a run stopped at any point and run again neither loses nor
+//! duplicates anyone (R6, R23):
+//! 1. a create is announced in the state (`intent/`) before it is sent, and PCO carries the
+//!    Rock id in `remote_id`, so a retry finds what an interrupted create made;
+//! 2. a person's PCO writes go first, Rock's next, and the person's record (link and merge
+//!    base) is committed last: a run stopped in between finds both sides changed the same way
+//!    next time, which writes nothing;
+//! 3. one person's failure is reported and leaves their record as it was, so the next run
+//!    tries them again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::{
+    Account, Action, Counts, Direction, FieldChange, PersonOutcome, Report, SyncOptions,
+};
+use crate::bindings::rockpco::sync::pco::{Method, Request, Response};
+use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate};
+use crate::bindings::rockpco::sync::state::Write;
+use crate::fields::{self, Side, Snapshot};
+use crate::linking::Index;
+use crate::pco_api::{API_VERSION_HEADER, PAGE_SIZE, PEOPLE_API_VERSION, PcoPerson, fetch_pages};
+use crate::pco_people::{self, PcoPersonFull};
+use crate::plan::{Inputs, LevelStep, LinkStep, PersonPlan, plan};
+use crate::ports::{Level, Ports};
+use crate::services::{self, Directory, ServicesPerson};
+use crate::store::{self, Held, Record};
+use crate::synced::who_is_synced;
+use crate::types::{Error, ErrorKind, PermissionLevel};
+
+/// How many Rock people to ask for in one call.
+const PEOPLE_BATCH: usize = 500;
+/// Updates-only runs look this far behind the last run's start, so a clock that differs
+/// between us and PCO, or a change made while the last run was reading, is never missed.
+const OVERLAP_MINUTES: i64 = 15;
+/// The brake only weighs runs that touch at least this many people: on a tiny account one
+/// ordinary change is already a large share.
+const BRAKE_MINIMUM: u32 = 5;
+
+pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<Report, Error> {
+    log(
+        ports,
+        Level::Info,
+        "sync started",
+        &[("account", &account.name), ("run", &options.run_id)],
+    );
+    let world = gather(ports, account, options)?;
+    let tags = world.directory.tags.clone();
+    let inputs = Inputs {
+        account,
+        synced: &world.synced,
+        rock: &world.rock,
+        records: &world.records,
+        pco: &world.pco,
+        pco_complete: world.pco_complete,
+        by_remote: &world.by_remote,
+        index: &world.index,
+        services: world.services.as_ref(),
+        tags: &tags,
+    };
+    let plans = plan(&inputs);
+    let mut report = empty_report(account, options, world.synced.len());
+    let brake = brake(ports, account, options, &plans, world.synced.len() as u32)?;
+    if options.dry_run || brake.is_some() {
+        if let Some(held) = brake {
+            report.held = true;
+            if !options.dry_run {
+                ports.state_commit(&[store::put_held(&options.run_id, &held)])?;
+            }
+        }
+        for plan in &plans {
+            push_outcome(&mut report, plan, None, &[]);
+        }
+        return Ok(report);
+    }
+    let mut writes = world.state_writes.clone();
+    if let Some(confirmed) = &options.confirm {
+        writes.push(store::delete_held(confirmed));
+    }
+    apply(ports, account, &world, &plans, &mut report, writes)?;
+    log(
+        ports,
+        Level::Info,
+        "sync finished",
+        &[("run", &options.run_id)],
+    );
+    Ok(report)
+}
+
+/// What both systems and the state hold at the start of the run.
+struct World {
+    synced: BTreeMap<i64, crate::synced::Synced>,
+    rock: BTreeMap<i64, Person>,
+    records: BTreeMap<i64, Record>,
+    pco: BTreeMap<String, PcoPersonFull>,
+    pco_complete: bool,
+    by_remote: BTreeMap<i64, String>,
+    index: Index,
+    services: Option<BTreeMap<String, ServicesPerson>>,
+    directory: Directory,
+    /// When this run started (the next updates-only cursor).
+    started_at: String,
+    /// State changes found while gathering (links moved to merge survivors), written with
+    /// the run.
+    state_writes: Vec<Write>,
+}
+
+fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<World, Error> {
+    let synced = who_is_synced(ports, account)?;
+    let mut records = store::records(ports)?;
+    let intents = store::intents(ports)?;
+    let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
+    let rock = load_people(ports, &wanted)?;
+    let state_writes = follow_merges(ports, &rock, &mut records)?;
+
+    let cursor = store::cursor(ports)?;
+    let updates_only = options.updates_only.unwrap_or(account.updates_only);
+    let since = cursor
+        .filter(|_| updates_only)
+        .map(|c| minus_minutes(&c, OVERLAP_MINUTES));
+    let mut pco: BTreeMap<String, PcoPersonFull> =
+        fetch_people(ports, &account.name, since.as_deref())?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+    let pco_complete = since.is_none();
+    if !pco_complete {
+        let unlinked: Vec<&Person> = synced
+            .keys()
+            .filter(|id| !records.contains_key(id))
+            .filter_map(|id| rock.get(id))
+            .collect();
+        for found in search_candidates(ports, &account.name, &unlinked, &intents)? {
+            pco.insert(found.id.clone(), found);
+        }
+    }
+    let by_remote = pco
+        .values()
+        .filter_map(|p| Some((p.remote_id?, p.id.clone())))
+        .collect();
+    let index = Index::new(&pco.values().map(matchable).collect::<Vec<_>>());
+    let services = if pco_complete {
+        Some(services::fetch_people(ports, &account.name)?)
+    } else {
+        None
+    };
+    let directory = services::fetch_directory(ports, &account.name)?;
+    Ok(World {
+        synced,
+        rock,
+        records,
+        pco,
+        pco_complete,
+        by_remote,
+        index,
+        services,
+        directory,
+        started_at: options.started_at.clone(),
+        state_writes,
+    })
+}
+
+fn load_people(ports: &dyn Ports, ids: &BTreeSet<i64>) -> Result<BTreeMap<i64, Person>, Error> {
+    let ids: Vec<i64> = ids.iter().copied().collect();
+    let mut people = BTreeMap::new();
+    for chunk in ids.chunks(PEOPLE_BATCH) {
+        for person in ports.people(chunk)? {
+            people.insert(person.id, person);
+        }
+        ports.progress(
+            "reading Rock people",
+            people.len() as u64,
+            Some(ids.len() as u64),
+        );
+    }
+    Ok(people)
+}
+
+/// R7: a linked Rock id that no longer exists was merged; its link follows the survivor.
+fn follow_merges(
+    ports: &dyn Ports,
+    rock: &BTreeMap<i64, Person>,
+    records: &mut BTreeMap<i64, Record>,
+) -> Result<Vec<Write>, Error> {
+    let gone: Vec<i64> = records
+        .keys()
+        .filter(|id| !rock.contains_key(id))
+        .copied()
+        .collect();
+    if gone.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut writes = Vec::new();
+    for merge in ports.follow_merges(&gone)? {
+        let Some(record) = records.remove(&merge.old_id) else {
+            continue;
+        };
+        writes.push(store::delete_record(merge.old_id));
+        if let Some(survivor) = merge.survivor.filter(|s| !records.contains_key(s)) {
+            writes.push(store::put_record(survivor, &record));
+            records.insert(survivor, record);
+        }
+    }
+    Ok(writes)
+}
+
+fn people_request(offset: u64, since: Option<&str>) -> Request {
+    let mut query = vec![
+        (
+            "include".to_string(),
+            "emails,phone_numbers,addresses".to_string(),
+        ),
+        ("per_page".to_string(), PAGE_SIZE.to_string()),
+        ("offset".to_string(), offset.to_string()),
+        ("order".to_string(), "id".to_string()),
+    ];
+    if let Some(since) = since {
+        query.push(("where[updated_at][gte]".to_string(), since.to_string()));
+    }
+    Request {
+        method: Method::Get,
+        path: "/people/v2/people".into(),
+        query,
+        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
+        body: None,
+    }
+}
+
+fn fetch_people(
+    ports: &dyn Ports,
+    account: &str,
+    since: Option<&str>,
+) -> Result<Vec<PcoPersonFull>, Error> {
+    let pages = fetch_pages(ports, account, "reading PCO people", |offset| {
+        people_request(offset, since)
+    })?;
+    let mut people = Vec::new();
+    for page in pages {
+        people.extend(pco_people::parse_people_document(&page.body)?.0);
+    }
+    Ok(people)
+}
+
+/// Updates-only runs don't read every PCO person, so a person to be linked is looked up by
+/// the Rock id PCO may hold (an interrupted create, R6) and by email (R4).
+fn search_candidates(
+    ports: &dyn Ports,
+    account: &str,
+    unlinked: &[&Person],
+    intents: &BTreeSet<i64>,
+) -> Result<Vec<PcoPersonFull>, Error> {
+    let mut requests = Vec::new();
+    for person in unlinked {
+        if intents.contains(&person.id) {
+            requests.push(search(("where[remote_id]", &person.id.to_string())));
+        }
+        if let Some(email) = person.email.as_deref().filter(|e| !e.trim().is_empty()) {
+            requests.push(search(("where[search_name_or_email]", email.trim())));
+        }
+    }
+    let mut found = Vec::new();
+    for response in ports.pco_send_batch(account, &requests) {
+        found.extend(pco_people::parse_people_document(&response?.body)?.0);
+    }
+    Ok(found)
+}
+
+fn search(filter: (&str, &str)) -> Request {
+    let mut request = people_request(0, None);
+    request
+        .query
+        .push((filter.0.to_string(), filter.1.to_string()));
+    request
+}
+
+fn matchable(person: &PcoPersonFull) -> PcoPerson {
+    PcoPerson {
+        id: person.id.clone(),
+        first_name: person.first_name.clone(),
+        given_name: person.given_name.clone(),
+        last_name: person.last_name.clone(),
+        emails: person.emails.iter().map(|e| e.address.clone()).collect(),
+        remote_id: person.remote_id,
+    }
+}
+
+/// R24: a run that would lower, archive or change more than the account's share of its
+/// synced people writes nothing until an administrator confirms it.
+fn brake(
+    ports: &dyn Ports,
+    account: &Account,
+    options: &SyncOptions,
+    plans: &[PersonPlan],
+    synced: u32,
+) -> Result<Option<Held>, Error> {
+    let changed = plans.iter().filter(|p| p.changes_existing()).count() as u32;
+    let lowered = plans.iter().filter(|p| p.lowers()).count() as u32;
+    let archived = plans.iter().filter(|p| p.archives()).count() as u32;
+    let threshold = u64::from(synced.max(1)) * u64::from(account.brake_percent);
+    if changed < BRAKE_MINIMUM || u64::from(changed) * 100 <= threshold {
+        return Ok(None);
+    }
+    if let Some(confirmed) = &options.confirm {
+        if store::held(ports, confirmed)?.is_some() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Held {
+        started_at: options.started_at.clone(),
+        changed,
+        lowered,
+        archived,
+        synced,
+    }))
+}
+
+/// What a person's PCO writes need from the run.
+struct Applied {
+    pco_id: Option<String>,
+    failure: Option<Error>,
+}
+
+fn apply(
+    ports: &dyn Ports,
+    account: &Account,
+    world: &World,
+    plans: &[PersonPlan],
+    report: &mut Report,
+    mut writes: Vec<Write>,
+) -> Result<(), Error> {
+    let mut outcomes: Vec<(usize, Applied)> = Vec::new();
+    let mut rock_updates: Vec<(usize, PersonUpdate)> = Vec::new();
+    let mut rock_tags: Vec<(usize, PersonTags)> = Vec::new();
+    for (done, plan) in plans.iter().enumerate() {
+        let applied = apply_pco(ports, account, world, plan);
+        if applied.failure.is_none() {
+            if let Some(update) = rock_update(plan) {
+                rock_updates.push((done, update));
+            }
+            if let Some(tags) = rock_tag_values(account, world, plan) {
+                rock_tags.push((done, tags));
+            }
+        }
+        outcomes.push((done, applied));
+        ports.progress("syncing people", done as u64 + 1, Some(plans.len() as u64));
+    }
+    let updates: Vec<PersonUpdate> = rock_updates.iter().map(|(_, u)| u.clone()).collect();
+    for ((index, _), result) in rock_updates.iter().zip(ports.update_people(&updates)) {
+        if let Err(error) = result {
+            outcomes[*index].1.failure.get_or_insert(error);
+        }
+    }
+    let tags: Vec<PersonTags> = rock_tags.iter().map(|(_, t)| t.clone()).collect();
+    for ((index, _), result) in rock_tags.iter().zip(ports.set_tags(&tags)) {
+        if let Err(error) = result {
+            outcomes[*index].1.failure.get_or_insert(error);
+        }
+    }
+    for (index, applied) in &outcomes {
+        let plan = &plans[*index];
+        if applied.failure.is_none() {
+            if let Some(record) = next_record(world, plan, applied.pco_id.as_deref()) {
+                writes.push(store::put_record(plan.rock_id, &record));
+            }
+        }
+        push_outcome(
+            report,
+            plan,
+            applied.pco_id.clone(),
+            applied.failure.as_slice(),
+        );
+    }
+    if report.counts.failed == 0 {
+        writes.push(store::put_cursor(&world.started_at));
+    }
+    ports.state_commit(&writes)
+}
+
+/// Carries out a person's PCO side: link or create, field writes, Services access and level,
+/// tags. Stops at the first failure.
+fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonPlan) -> Applied {
+    let mut pco_id = plan.pco_id.clone();
+    let fail = |pco_id: Option<String>, error: Error| Applied {
+        pco_id,
+        failure: Some(error),
+    };
+    if let LinkStep::Skip(_) = plan.link {
+        return Applied {
+            pco_id,
+            failure: None,
+        };
+    }
+    let created = plan.link == LinkStep::Create;
+    if created {
+        match create(ports, account, world, plan) {
+            Ok(id) => pco_id = Some(id),
+            Err(error) => return fail(None, error),
+        }
+    }
+    let Some(id) = pco_id.clone() else {
+        return Applied {
+            pco_id,
+            failure: None,
+        };
+    };
+    let blank = PcoPersonFull {
+        id: id.clone(),
+        ..Default::default()
+    };
+    let current = world.pco.get(&id).unwrap_or(&blank);
+    let mut requests = Vec::new();
+    if let Some(merge) = &plan.fields {
+        requests.extend(fields::pco_requests(
+            &merge.to_pco,
+            current,
+            account.first_name_source,
+        ));
+    }
+    requests.extend(level_requests(account, world, plan, &id, created));
+    if let Some(tags) = &plan.tags.to_pco {
+        let ids = tags.iter().filter_map(|t| world.directory.tags.id(t));
+        requests.push(services::assign_tags(&id, ids));
+    }
+    if requests.is_empty() {
+        return Applied {
+            pco_id,
+            failure: None,
+        };
+    }
+    let failure = ports
+        .pco_send_batch(&account.name, &requests)
+        .into_iter()
+        .find_map(Result::err);
+    Applied { pco_id, failure }
+}
+
+/// R6: the intent is durable before the create leaves; the create carries the Rock id.
+fn create(
+    ports: &dyn Ports,
+    account: &Account,
+    world: &World,
+    plan: &PersonPlan,
+) -> Result<String, Error> {
+    let person = world
+        .rock
+        .get(&plan.rock_id)
+        .ok_or_else(|| internal("a planned create lost its Rock person"))?;
+    ports.state_commit(&[store::put_intent(plan.rock_id, &world.started_at)])?;
+    let snapshot = Snapshot::from_rock(person, account.first_name_source);
+    let request = fields::create_person_request(
+        &snapshot,
+        plan.rock_id,
+        account.first_name_source,
+        &account.disabled_fields,
+    );
+    let response: Response = ports.pco_send(&account.name, &request)?;
+    let (created, _) = pco_people::parse_people_document(&response.body)?;
+    let id = created
+        .into_iter()
+        .next()
+        .map(|p| p.id)
+        .ok_or_else(|| internal("PCO answered a create without the new person"))?;
+    ports.state_commit(&[
+        store::put_record(
+            plan.rock_id,
+            &Record {
+                pco: id.clone(),
+                ..Default::default()
+            },
+        ),
+        store::delete_intent(plan.rock_id),
+    ])?;
+    Ok(id)
+}
+
+fn level_requests(
+    account: &Account,
+    world: &World,
+    plan: &PersonPlan,
+    id: &str,
+    created: bool,
+) -> Vec<Request> {
+    match plan.level {
+        LevelStep::Keep => Vec::new(),
+        LevelStep::Grant(level) => {
+            let Some(app) = world.directory.services_app_id.as_deref() else {
+                return Vec::new();
+            };
+            let template = account
+                .welcome_template
+                .as_deref()
+                .filter(|_| created)
+                .and_then(|name| world.directory.templates.get(name))
+                .map(String::as_str);
+            let mut requests = vec![services::grant(id, app, template)];
+            if level != PermissionLevel::ScheduledViewer {
+                requests.push(services::set_level(id, Some(level)));
+            }
+            requests
+        }
+        LevelStep::Set { to, .. } => vec![services::set_level(id, Some(to))],
+        LevelStep::Archive { .. } => vec![services::set_level(id, None)],
+    }
+}
+
+fn rock_update(plan: &PersonPlan) -> Option<PersonUpdate> {
+    let merge = plan.fields.as_ref()?;
+    let changes = fields::to_field_values(&merge.to_rock);
+    (!changes.is_empty()).then(|| PersonUpdate {
+        id: plan.rock_id,
+        changes,
+    })
+}
+
+/// The whole "PCO Tags" attribute: this account's new values, other accounts' untouched.
+fn rock_tag_values(account: &Account, world: &World, plan: &PersonPlan) -> Option<PersonTags> {
+    let ours = plan.tags.to_rock.as_ref()?;
+    let person = world.rock.get(&plan.rock_id)?;
+    let prefix = format!("{}:", account.name);
+    let mut values: Vec<String> = person
+        .pco_tags
+        .iter()
+        .filter(|v| !v.trim().starts_with(&prefix))
+        .cloned()
+        .collect();
+    values.extend(ours.iter().map(|t| format!("{prefix}{t}")));
+    Some(PersonTags {
+        person_id: plan.rock_id,
+        tags: values,
+    })
+}
+
+fn next_record(world: &World, plan: &PersonPlan, pco_id: Option<&str>) -> Option<Record> {
+    let pco = pco_id?.to_string();
+    let previous = world.records.get(&plan.rock_id);
+    let level = match plan.level {
+        LevelStep::Keep => previous
+            .and_then(|r| r.level)
+            .or_else(|| world.services.as_ref()?.get(&pco)?.level),
+        LevelStep::Grant(level) | LevelStep::Set { to: level, .. } => Some(level),
+        LevelStep::Archive { .. } => None,
+    };
+    Some(Record {
+        pco,
+        base: plan
+            .fields
+            .as_ref()
+            .map(|m| m.base.clone())
+            .or_else(|| previous.and_then(|r| r.base.clone())),
+        tags: if plan.synced {
+            plan.tags.base.clone()
+        } else {
+            previous.map(|r| r.tags.clone()).unwrap_or_default()
+        },
+        level,
+        photo: previous.and_then(|r| r.photo),
+    })
+}
+
+fn empty_report(account: &Account, options: &SyncOptions, synced: usize) -> Report {
+    Report {
+        run_id: options.run_id.clone(),
+        account: account.name.clone(),
+        dry_run: options.dry_run,
+        held: false,
+        counts: Counts {
+            synced: synced as u32,
+            linked: 0,
+            created: 0,
+            updated_to_pco: 0,
+            updated_to_rock: 0,
+            conflicts: 0,
+            raised: 0,
+            lowered: 0,
+            archived: 0,
+            skipped: 0,
+            failed: 0,
+        },
+        people: Vec::new(),
+    }
+}
+
+/// The person's line in the report (R22): what was done, or in a dry run what would be.
+fn push_outcome(
+    report: &mut Report,
+    plan: &PersonPlan,
+    pco_id: Option<String>,
+    failures: &[Error],
+) {
+    let mut actions = Vec::new();
+    let c = &mut report.counts;
+    match &plan.link {
+        LinkStep::Kept => {}
+        LinkStep::Found(id, _) => {
+            c.linked += 1;
+            actions.push(Action::Linked(id.clone()));
+        }
+        LinkStep::Create => {
+            c.created += 1;
+            actions.push(Action::Created(pco_id.clone().unwrap_or_default()));
+        }
+        LinkStep::Skip(why) => {
+            c.skipped += 1;
+            actions.push(Action::Skipped(why.clone()));
+        }
+    }
+    if let Some(merge) = &plan.fields {
+        for (field, value) in &merge.to_pco {
+            c.updated_to_pco += 1;
+            actions.push(Action::Updated(change(
+                *field,
+                Direction::RockToPco,
+                plan,
+                value,
+            )));
+        }
+        for (field, value) in &merge.to_rock {
+            c.updated_to_rock += 1;
+            actions.push(Action::Updated(change(
+                *field,
+                Direction::PcoToRock,
+                plan,
+                value,
+            )));
+        }
+        for conflict in &merge.conflicts {
+            c.conflicts += 1;
+            let kept = match conflict.kept {
+                Side::Rock => (Direction::RockToPco, conflict.rock.clone()),
+                Side::Pco => (Direction::PcoToRock, conflict.pco.clone()),
+            };
+            actions.push(Action::Conflict(FieldChange {
+                field: conflict.field.name().to_string(),
+                direction: kept.0,
+                before: None,
+                after: kept.1,
+            }));
+        }
+    }
+    match plan.level {
+        LevelStep::Grant(level) => {
+            c.raised += 1;
+            actions.push(Action::Raised((None, level)));
+        }
+        LevelStep::Set { from, to }
+            if from.is_none_or(|f| crate::permissions::rank(f) < crate::permissions::rank(to)) =>
+        {
+            c.raised += 1;
+            actions.push(Action::Raised((from, to)));
+        }
+        LevelStep::Set {
+            from: Some(from),
+            to,
+        } => {
+            c.lowered += 1;
+            actions.push(Action::Lowered((from, to)));
+        }
+        LevelStep::Archive { .. } => {
+            c.archived += 1;
+            actions.push(Action::Archived);
+        }
+        _ => {}
+    }
+    if plan.tags.to_pco.is_some() || plan.tags.to_rock.is_some() {
+        let tags: Vec<&str> = plan.tags.base.iter().map(String::as_str).collect();
+        let tags = if tags.is_empty() {
+            "(none)".to_string()
+        } else {
+            tags.join(", ")
+        };
+        actions.push(Action::Flagged(format!("tags now: {tags}")));
+    }
+    actions.extend(plan.flags.iter().cloned().map(Action::Flagged));
+    for failure in failures {
+        c.failed += 1;
+        actions.push(Action::Failed(failure.clone()));
+    }
+    if !actions.is_empty() {
+        report.people.push(PersonOutcome {
+            rock_id: Some(plan.rock_id),
+            pco_id: pco_id.or_else(|| plan.pco_id.clone()),
+            actions,
+        });
+    }
+}
+
+fn change(
+    field: fields::Field,
+    direction: Direction,
+    plan: &PersonPlan,
+    value: &Option<String>,
+) -> FieldChange {
+    let before = plan.before.as_ref().and_then(|(rock, pco)| {
+        let written = match direction {
+            Direction::RockToPco => pco,
+            Direction::PcoToRock => rock,
+        };
+        written.get(field).map(str::to_string)
+    });
+    FieldChange {
+        field: field.name().to_string(),
+        direction,
+        before,
+        after: value.clone(),
+    }
+}
+
+fn log(ports: &dyn Ports, level: Level, message: &str, fields: &[(&str, &str)]) {
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ports.log(level, message, &fields);
+}
+
+fn internal(message: &str) -> Error {
+    Error {
+        kind: ErrorKind::Internal,
+        message: message.to_string(),
+    }
+}
+
+/// `2026-11-23T10:00:00Z` minus `minutes`, in the same form. Input that isn't such a
+/// timestamp comes back as it was (the overlap is a safety margin, not a correctness need).
+pub fn minus_minutes(timestamp: &str, minutes: i64) -> String {
+    let parse = || -> Option<(i64, i64, i64, i64, i64, i64)> {
+        let t = timestamp.get(..19)?;
+        let n = |range: std::ops::Range<usize>| t.get(range)?.parse::<i64>().ok();
+        Some((
+            n(0..4)?,
+            n(5..7)?,
+            n(8..10)?,
+            n(11..13)?,
+            n(14..16)?,
+            n(17..19)?,
+        ))
+    };
+    let Some((y, mo, d, h, mi, s)) = parse() else {
+        return timestamp.to_string();
+    };
+    let seconds = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - minutes * 60;
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (y, mo, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // R21: the overlap window crosses day, month and year boundaries correctly.
+    #[test]
+    fn subtracts_minutes_across_boundaries() {
+        assert_eq!(
+            minus_minutes("2026-11-23T10:20:00Z", 15),
+            "2026-11-23T10:05:00Z"
+        );
+        assert_eq!(
+            minus_minutes("2026-01-01T00:05:00Z", 15),
+            "2025-12-31T23:50:00Z"
+        );
+        assert_eq!(
+            minus_minutes("2024-03-01T00:00:00Z", 1),
+            "2024-02-29T23:59:00Z"
+        );
+        assert_eq!(minus_minutes("not a time", 15), "not a time");
+    }
+}
