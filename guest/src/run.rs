@@ -347,15 +347,19 @@ fn apply(
         ports.progress("syncing people", done as u64 + 1, Some(plans.len() as u64));
     }
     let updates: Vec<PersonUpdate> = rock_updates.iter().map(|(_, u)| u.clone()).collect();
-    for ((index, _), result) in rock_updates.iter().zip(ports.update_people(&updates)) {
-        if let Err(error) = result {
-            outcomes[*index].1.failure.get_or_insert(error);
+    if !updates.is_empty() {
+        for ((index, _), result) in rock_updates.iter().zip(ports.update_people(&updates)) {
+            if let Err(error) = result {
+                outcomes[*index].1.failure.get_or_insert(error);
+            }
         }
     }
     let tags: Vec<PersonTags> = rock_tags.iter().map(|(_, t)| t.clone()).collect();
-    for ((index, _), result) in rock_tags.iter().zip(ports.set_tags(&tags)) {
-        if let Err(error) = result {
-            outcomes[*index].1.failure.get_or_insert(error);
+    if !tags.is_empty() {
+        for ((index, _), result) in rock_tags.iter().zip(ports.set_tags(&tags)) {
+            if let Err(error) = result {
+                outcomes[*index].1.failure.get_or_insert(error);
+            }
         }
     }
     for (index, applied) in &outcomes {

@@ -111,3 +111,78 @@ pub fn options(dry_run: bool) -> SyncOptions {
         confirm: None,
     }
 }
+
+impl Harness {
+    /// The stored links: Rock id -> PCO id.
+    pub fn links(&self) -> std::collections::BTreeMap<i64, String> {
+        self.state
+            .dump()
+            .into_iter()
+            .filter_map(|((_, key), value)| {
+                let rock_id = key.strip_prefix("person/")?.parse().ok()?;
+                let record: serde_json::Value = serde_json::from_slice(&value).ok()?;
+                Some((rock_id, record["pco"].as_str()?.to_string()))
+            })
+            .collect()
+    }
+
+    /// Everything PCO holds about a person (the sandbox's view, beyond the API).
+    pub fn pco_state(&self, pco_id: &str) -> serde_json::Value {
+        self.sandbox
+            .person_state(&self.world.account.name, pco_id)
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A PCO person's Services permission, as PCO shows it ("Archived" when archived).
+    pub fn pco_permission(&self, pco_id: &str) -> Option<String> {
+        let services = &self.pco_state(pco_id)["services"]["attributes"];
+        if services["archived"].as_bool() == Some(true) {
+            return Some("Archived".into());
+        }
+        services["permissions"].as_str().map(str::to_string)
+    }
+
+    /// Staff editing a person in PCO: a PATCH of People attributes (or Services ones).
+    pub async fn edit_pco(&self, path: &str, attributes: serde_json::Value) {
+        use pcosync::bindings::pco::{Method, Request};
+        use pcosync::pco::Pco;
+        let id = path.rsplit('/').next().unwrap_or_default();
+        let body =
+            serde_json::json!({"data": {"type": "Person", "id": id, "attributes": attributes}});
+        let request = Request {
+            method: Method::Patch,
+            path: path.to_string(),
+            query: vec![],
+            headers: vec![],
+            body: Some(body.to_string().into_bytes()),
+        };
+        self.pco
+            .send(&self.world.account.name, &request)
+            .await
+            .expect("the PCO edit is accepted");
+    }
+
+    /// Staff editing a person in Rock.
+    pub fn edit_rock(&self, rock_id: i64, edit: impl FnOnce(&mut pcosync::bindings::rock::Person)) {
+        let mut data = self.world.rock.data.lock().unwrap();
+        edit(data.people.get_mut(&rock_id).expect("a Rock person"));
+    }
+
+    /// Requests that changed something in PCO since the log was last cleared.
+    pub fn pco_writes(&self) -> usize {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    }
+
+    /// Emails PCO sent, by kind name (e.g. "Welcome", "PermissionRaised").
+    pub fn emails(&self, kind: &str) -> usize {
+        self.sandbox
+            .outbox()
+            .iter()
+            .filter(|e| format!("{:?}", e.kind) == kind)
+            .count()
+    }
+}

@@ -1,0 +1,580 @@
+//! The sync's rules (SPEC R1-R27, R30, R50-R52), proved through the compiled guest: an
+//! in-memory Rock, the PCO sandbox over loopback, in-memory state.
+
+use pcosync::bindings::engine::{Action, Report};
+use pcosync::bindings::types::PermissionLevel;
+use pcosync_harness::Harness;
+
+async fn synced_world() -> (Harness, Report) {
+    let harness = Harness::new(80, 5).await;
+    let first = harness.sync(false).await.expect("the first sync runs");
+    (harness, first)
+}
+
+fn actions_of(report: &Report, rock_id: i64) -> Vec<Action> {
+    report
+        .people
+        .iter()
+        .filter(|p| p.rock_id == Some(rock_id))
+        .flat_map(|p| p.actions.clone())
+        .collect()
+}
+
+// R1: PCO-only people are never added to Rock by the sync.
+#[tokio::test]
+async fn pco_only_people_never_reach_rock() {
+    let (harness, _) = synced_world().await;
+    assert!(harness.congregation.people.iter().any(|m| !m.in_rock()));
+    assert!(
+        !harness
+            .world
+            .rock
+            .calls()
+            .contains(&"create_people".to_string())
+    );
+    let rock_people = harness.world.rock.data.lock().unwrap().people.len();
+    assert_eq!(rock_people, harness.congregation.rock_people().count());
+}
+
+// R4: one welcome email per person created; none for people linked to an existing record.
+#[tokio::test]
+async fn created_people_get_one_welcome_email_each() {
+    let (harness, first) = synced_world().await;
+    assert!(first.counts.created > 0 && first.counts.linked > 0);
+    assert_eq!(harness.emails("Welcome"), first.counts.created as usize);
+    let second = harness.sync(false).await.unwrap();
+    assert_eq!(second.counts.created, 0);
+    assert_eq!(harness.emails("Welcome"), first.counts.created as usize);
+}
+
+// R4, R6: a created PCO person carries the Rock id; linked ones keep theirs.
+#[tokio::test]
+async fn created_people_carry_the_rock_id() {
+    let (harness, first) = synced_world().await;
+    let created: Vec<i64> = first
+        .people
+        .iter()
+        .filter(|p| p.actions.iter().any(|a| matches!(a, Action::Created(_))))
+        .filter_map(|p| p.rock_id)
+        .collect();
+    assert!(!created.is_empty());
+    let links = harness.links();
+    for rock_id in created {
+        let state = harness.pco_state(&links[&rock_id]);
+        assert_eq!(
+            state["person"]["attributes"]["remote_id"], rock_id,
+            "{state}"
+        );
+    }
+}
+
+// R4: High and Extreme protection are never matched automatically.
+#[tokio::test]
+async fn protected_people_are_skipped_for_an_administrator() {
+    let harness = Harness::new(80, 5).await;
+    let protected: Vec<i64> = {
+        let data = harness.world.rock.data.lock().unwrap();
+        data.people
+            .values()
+            .filter(|p| {
+                matches!(
+                    p.protection,
+                    pcosync::bindings::rock::Protection::High
+                        | pcosync::bindings::rock::Protection::Extreme
+                )
+            })
+            .map(|p| p.id)
+            .collect()
+    };
+    let report = harness.sync(false).await.unwrap();
+    let links = harness.links();
+    for id in protected {
+        assert!(!links.contains_key(&id), "protected person {id} was linked");
+    }
+    assert!(report.people.iter().all(|p| {
+        !p.actions
+            .iter()
+            .any(|a| matches!(a, Action::Skipped(why) if !why.contains("protection")))
+    }));
+}
+
+// R10, R12: a change on each side reaches the other; R27: then nothing is written.
+#[tokio::test]
+async fn a_change_on_each_side_reaches_the_other_and_then_all_is_quiet() {
+    let (harness, _) = synced_world().await;
+    let links = harness.links();
+    let mut linked = links.iter();
+    let (rock_a, pco_a) = linked.next().unwrap();
+    let (rock_b, pco_b) = linked.next().unwrap();
+    harness.edit_rock(*rock_a, |p| p.mobile_phone = Some("615-555-0142".into()));
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_b}"),
+            serde_json::json!({"middle_name": "Grace"}),
+        )
+        .await;
+
+    let second = harness.sync(false).await.unwrap();
+    assert_eq!(second.counts.updated_to_pco, 1, "{:?}", second.people);
+    assert_eq!(second.counts.updated_to_rock, 1, "{:?}", second.people);
+    let pco_phones: Vec<String> = harness.pco_state(pco_a)["included"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "PhoneNumber")
+        .filter_map(|r| r["attributes"]["number"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        pco_phones.iter().any(|n| n
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .ends_with("6155550142")),
+        "{pco_phones:?}"
+    );
+    let middle = harness.world.rock.data.lock().unwrap().people[rock_b]
+        .middle_name
+        .clone();
+    assert_eq!(middle, "Grace");
+
+    harness.sandbox.clear_requests();
+    let third = harness.sync(false).await.unwrap();
+    assert_eq!(
+        harness.pco_writes(),
+        0,
+        "R27: a quiet run writes nothing to PCO"
+    );
+    assert_eq!(
+        third.counts.updated_to_pco + third.counts.updated_to_rock,
+        0
+    );
+    let calls = harness.world.rock.calls();
+    let third_run = &calls[calls.iter().rposition(|c| c == "account_groups").unwrap()..];
+    assert!(
+        !third_run.contains(&"update_people".to_string()),
+        "{third_run:?}"
+    );
+}
+
+// R12: both sides changed the same field: Rock's value wins and the conflict is reported.
+#[tokio::test]
+async fn a_conflict_keeps_rocks_value_and_is_reported() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = harness.links().into_iter().next().unwrap();
+    harness.edit_rock(rock_id, |p| p.middle_name = "Rock".into());
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"middle_name": "Pco"}),
+        )
+        .await;
+    let report = harness.sync(false).await.unwrap();
+    assert_eq!(report.counts.conflicts, 1);
+    let pco_middle = harness.pco_state(&pco_id)["person"]["attributes"]["middle_name"].clone();
+    assert_eq!(pco_middle, "Rock");
+    assert_eq!(
+        harness.world.rock.data.lock().unwrap().people[&rock_id].middle_name,
+        "Rock"
+    );
+    assert!(
+        actions_of(&report, rock_id)
+            .iter()
+            .any(|a| matches!(a, Action::Conflict(c) if c.field == "middle-name"))
+    );
+}
+
+// R26: newest-wins lets the side changed last win.
+#[tokio::test]
+async fn newest_wins_keeps_the_latest_change() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = harness.links().into_iter().next().unwrap();
+    harness.edit_rock(rock_id, |p| {
+        p.middle_name = "Older".into();
+        p.modified = Some("2000-01-01T00:00:00".into());
+    });
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"middle_name": "Newer"}),
+        )
+        .await;
+    let mut account = harness.account();
+    account.conflict_policy = pcosync::bindings::engine::ConflictPolicy::NewestWins;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(report.counts.conflicts, 1);
+    assert_eq!(
+        harness.world.rock.data.lock().unwrap().people[&rock_id].middle_name,
+        "Newer"
+    );
+}
+
+// R10: a field switched off is never written either way.
+#[tokio::test]
+async fn a_disabled_field_is_left_alone() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = harness.links().into_iter().next().unwrap();
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"middle_name": "Switched"}),
+        )
+        .await;
+    let mut account = harness.account();
+    account.disabled_fields = vec!["middle-name".into()];
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(report.counts.updated_to_rock, 0);
+    assert_ne!(
+        harness.world.rock.data.lock().unwrap().people[&rock_id].middle_name,
+        "Switched"
+    );
+}
+
+// R16: the level is the highest of the person's synced groups; R15 order.
+#[tokio::test]
+async fn levels_follow_the_highest_group() {
+    let (harness, _) = synced_world().await;
+    let data = harness.world.rock.data.lock().unwrap().clone();
+    let links = harness.links();
+    let mut checked = 0;
+    for (rock_id, pco_id) in &links {
+        let levels: Vec<PermissionLevel> = data
+            .members
+            .iter()
+            .filter(|m| m.person_id == *rock_id)
+            .filter_map(|m| data.groups.iter().find(|g| g.id == m.group_id))
+            .filter(|g| {
+                g.pco_account.as_deref() == Some("Main Campus")
+                    && g.group_type.name != "Prayer Team"
+            })
+            .filter_map(|g| g.level)
+            .collect();
+        let Some(highest) = levels.iter().max_by_key(|l| pcosync_level_rank(**l)) else {
+            continue;
+        };
+        let permission = harness.pco_permission(pco_id).unwrap_or_default();
+        let state = harness.pco_state(pco_id);
+        if state["services"]["attributes"]["site_administrator"] == true {
+            continue;
+        }
+        // Without downgrade a higher PCO level stays; otherwise it is exactly the highest.
+        assert!(
+            pcosync_level_rank(parse(&permission)) >= pcosync_level_rank(*highest),
+            "Rock {rock_id}: {permission} below {highest:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0);
+}
+
+fn parse(name: &str) -> PermissionLevel {
+    match name {
+        "Viewer" => PermissionLevel::Viewer,
+        "Scheduler" => PermissionLevel::Scheduler,
+        "Editor" => PermissionLevel::Editor,
+        "Administrator" => PermissionLevel::Administrator,
+        _ => PermissionLevel::ScheduledViewer,
+    }
+}
+
+fn pcosync_level_rank(level: PermissionLevel) -> u8 {
+    match level {
+        PermissionLevel::ScheduledViewer => 0,
+        PermissionLevel::Viewer => 1,
+        PermissionLevel::Scheduler => 2,
+        PermissionLevel::Editor => 3,
+        PermissionLevel::Administrator => 4,
+    }
+}
+
+/// A linked, synced person who is not an organization administrator, with their PCO id.
+fn ordinary_person(harness: &Harness) -> (i64, String) {
+    harness
+        .links()
+        .into_iter()
+        .find(|(_, pco)| {
+            let state = harness.pco_state(pco);
+            state["services"]["attributes"]["site_administrator"] != true
+                && harness.pco_permission(pco).as_deref() != Some("Archived")
+        })
+        .expect("an ordinary linked person")
+}
+
+// R11, R17: a level raised by hand in PCO is never copied to Rock, and not lowered by default.
+#[tokio::test]
+async fn without_downgrade_a_higher_pco_level_stays() {
+    let (harness, _) = synced_world().await;
+    let (_, pco_id) = ordinary_person(&harness);
+    harness
+        .edit_pco(
+            &format!("/services/v2/people/{pco_id}"),
+            serde_json::json!({"permissions": "Administrator"}),
+        )
+        .await;
+    let report = harness.sync(false).await.unwrap();
+    assert_eq!(report.counts.lowered, 0);
+    assert_eq!(
+        harness.pco_permission(&pco_id).as_deref(),
+        Some("Administrator")
+    );
+}
+
+// R17: with downgrade allowed, the level is set exactly, lowering too.
+#[tokio::test]
+async fn with_downgrade_the_level_is_set_exactly() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = ordinary_person(&harness);
+    harness
+        .edit_pco(
+            &format!("/services/v2/people/{pco_id}"),
+            serde_json::json!({"permissions": "Administrator"}),
+        )
+        .await;
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert!(report.counts.lowered >= 1);
+    let lowered_to = actions_of(&report, rock_id)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Lowered((_, to)) => Some(to),
+            _ => None,
+        })
+        .expect("lowered");
+    let expected = pcosync::bindings::types::PermissionLevel::Administrator;
+    assert_ne!(lowered_to, expected);
+    assert_eq!(parse(&harness.pco_permission(&pco_id).unwrap()), lowered_to);
+}
+
+// R18: with downgrade, a linked person no longer synced is archived, never deleted.
+#[tokio::test]
+async fn with_downgrade_people_who_left_are_archived_not_deleted() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = ordinary_person(&harness);
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        data.members.retain(|m| m.person_id != rock_id);
+        data.people.get_mut(&rock_id).unwrap().pco_tags.clear();
+    }
+    let unchanged = harness.sync(false).await.unwrap();
+    assert_eq!(
+        unchanged.counts.archived, 0,
+        "R18: without downgrade they are left as they are"
+    );
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert!(actions_of(&report, rock_id).contains(&Action::Archived));
+    assert_eq!(harness.pco_permission(&pco_id).as_deref(), Some("Archived"));
+    assert!(
+        harness.pco_state(&pco_id)["person"].is_object(),
+        "still in PCO People"
+    );
+}
+
+// R50: an organization administrator is never lowered or archived; they are reported.
+#[tokio::test]
+async fn organization_administrators_are_never_lowered() {
+    let (harness, _) = synced_world().await;
+    let admins: Vec<(i64, String)> = harness
+        .links()
+        .into_iter()
+        .filter(|(_, pco)| {
+            harness.pco_state(pco)["services"]["attributes"]["site_administrator"] == true
+        })
+        .collect();
+    if admins.is_empty() {
+        return;
+    }
+    let before: Vec<Option<String>> = admins
+        .iter()
+        .map(|(_, p)| harness.pco_permission(p))
+        .collect();
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        for (rock_id, _) in &admins {
+            data.members.retain(|m| m.person_id != *rock_id);
+            data.people.get_mut(rock_id).unwrap().pco_tags.clear();
+        }
+    }
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    account.brake_percent = 100;
+    harness.sync_as(&account, false).await.unwrap();
+    let after: Vec<Option<String>> = admins
+        .iter()
+        .map(|(_, p)| harness.pco_permission(p))
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(harness.emails("OrgAdminLowered"), 0);
+}
+
+// R19, R30, R52: a dry run writes nothing and shows every raise, flagging contact access.
+#[tokio::test]
+async fn a_dry_run_shows_raises_and_writes_nothing() {
+    let harness = Harness::new(80, 5).await;
+    for group in harness.world.rock.data.lock().unwrap().groups.iter_mut() {
+        if group.level.is_some() {
+            group.level = Some(PermissionLevel::Editor);
+        }
+    }
+    let report = harness.sync(true).await.unwrap();
+    assert!(report.dry_run && report.counts.raised > 0);
+    assert_eq!(harness.pco_writes(), 0);
+    assert!(harness.state.dump().is_empty());
+    assert!(harness.sandbox.outbox().is_empty());
+    let flagged = report
+        .people
+        .iter()
+        .flat_map(|p| &p.actions)
+        .any(|a| matches!(a, Action::Flagged(note) if note.contains("contact information")));
+    assert!(flagged, "R52: raises to Viewer and above are flagged");
+}
+
+// R19: permissions are never raised and lowered back and forth.
+#[tokio::test]
+async fn levels_do_not_ping_pong() {
+    let (harness, _) = synced_world().await;
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    account.brake_percent = 100;
+    harness.sync_as(&account, false).await.unwrap();
+    let raised = harness.emails("PermissionRaised");
+    for _ in 0..2 {
+        let report = harness.sync_as(&account, false).await.unwrap();
+        assert_eq!(report.counts.raised + report.counts.lowered, 0);
+    }
+    assert_eq!(harness.emails("PermissionRaised"), raised);
+}
+
+// R23: one failing person does not stop the run, and is retried next run.
+#[tokio::test]
+async fn one_failing_person_does_not_stop_the_run() {
+    let (harness, _) = synced_world().await;
+    let mut links = harness.links().into_iter();
+    let (rock_a, pco_a) = links.next().unwrap();
+    let (rock_b, _) = links.next().unwrap();
+    harness.edit_rock(rock_a, |p| p.middle_name = "Failing".into());
+    harness.edit_rock(rock_b, |p| p.middle_name = "Fine".into());
+    harness
+        .sandbox
+        .set_faults(pco_sandbox::FaultConfig {
+            server_error: 1.0,
+            path_prefix: Some(format!("/people/v2/people/{pco_a}")),
+            ..Default::default()
+        })
+        .unwrap();
+    let report = harness.sync(false).await.unwrap();
+    assert_eq!(report.counts.failed, 1, "{:?}", report.people);
+    assert!(
+        actions_of(&report, rock_a)
+            .iter()
+            .any(|a| matches!(a, Action::Failed(_)))
+    );
+    assert_eq!(
+        harness.world.rock.data.lock().unwrap().people[&rock_b].middle_name,
+        "Fine"
+    );
+    harness.sandbox.clear_faults();
+    let retry = harness.sync(false).await.unwrap();
+    assert_eq!(retry.counts.failed, 0);
+    assert_eq!(
+        harness.pco_state(&pco_a)["person"]["attributes"]["middle_name"],
+        "Failing"
+    );
+}
+
+// R24: a run that would change too many people writes nothing until confirmed.
+#[tokio::test]
+async fn the_safety_brake_holds_mass_changes_until_confirmed() {
+    let (harness, _) = synced_world().await;
+    let links: Vec<i64> = harness.links().keys().copied().collect();
+    for rock_id in &links {
+        harness.edit_rock(*rock_id, |p| p.middle_name = "Mass".into());
+    }
+    harness.sandbox.clear_requests();
+    let held = harness.sync(false).await.unwrap();
+    assert!(held.held);
+    assert_eq!(harness.pco_writes(), 0);
+    let mut options = pcosync_harness::options(false);
+    options.confirm = Some(held.run_id.clone());
+    options.run_id = "confirming".into();
+    let applied = harness
+        .runtime
+        .sync(
+            &harness.guest,
+            &harness.capabilities(),
+            &harness.account(),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert!(!applied.held);
+    assert!(applied.counts.updated_to_pco as usize >= links.len() / 2);
+}
+
+// R14: membership of a tag-mapped group controls the tag in Rock's attribute.
+#[tokio::test]
+async fn mapped_tags_follow_group_membership() {
+    let (harness, _) = synced_world().await;
+    let account = harness.account();
+    let Some(mapping) = account.tag_groups.first().cloned() else {
+        return;
+    };
+    let member = {
+        let data = harness.world.rock.data.lock().unwrap();
+        data.members
+            .iter()
+            .find(|m| m.group_id == mapping.group_id)
+            .map(|m| m.person_id)
+    };
+    let Some(member) = member else { return };
+    let value = format!("{}:{}", account.name, mapping.tag);
+    // Taking the tag off by hand makes no difference while they are a member.
+    harness.edit_rock(member, |p| p.pco_tags.retain(|t| t != &value));
+    harness.sync(false).await.unwrap();
+    let tags = harness.world.rock.data.lock().unwrap().people[&member]
+        .pco_tags
+        .clone();
+    assert!(tags.contains(&value), "{tags:?}");
+    // Leaving the group clears it.
+    harness
+        .world
+        .rock
+        .data
+        .lock()
+        .unwrap()
+        .members
+        .retain(|m| !(m.group_id == mapping.group_id && m.person_id == member));
+    harness.sync(false).await.unwrap();
+    let tags = harness.world.rock.data.lock().unwrap().people[&member]
+        .pco_tags
+        .clone();
+    assert!(!tags.contains(&value), "{tags:?}");
+}
+
+// R51: archived PCO people are linked, never duplicated.
+#[tokio::test]
+async fn archived_pco_people_are_linked_not_duplicated() {
+    let harness = Harness::new(80, 5).await;
+    let archived: Vec<u32> = harness
+        .congregation
+        .people
+        .iter()
+        .filter(|m| m.pco_archived && m.in_rock() && m.email.is_some())
+        .map(|m| m.key)
+        .collect();
+    harness.sync(false).await.unwrap();
+    let links = harness.links();
+    for key in archived {
+        let rock_id = pcosync::demo::rock_id(&harness.congregation.people[key as usize]);
+        if let (Some(linked), Some(existing)) = (
+            links.get(&rock_id),
+            harness.sandbox.pco_id("Main Campus", key),
+        ) {
+            assert_eq!(
+                linked, &existing,
+                "Rock {rock_id} linked to its archived PCO record"
+            );
+        }
+    }
+}
