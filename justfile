@@ -20,3 +20,12 @@ guest:
 check:
     cargo run --release -- check
     cargo run --release -- check
+
+# Benchmarks: sync requests and CPU against the minimum; PCO capability throughput and pacing.
+bench:
+    cargo bench -p pcosync --bench sync_requests
+    cargo bench -p pcosync --bench pco_throughput
+
+# Serve the local Rock and PCO sandboxes with a ready configuration in /tmp/pcosync-sandbox.
+sandbox people="500":
+    cargo run --release -p pcosync-sandbox -- --people {{people}} --write-config /tmp/pcosync-sandbox/pcosync.toml
