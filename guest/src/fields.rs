@@ -40,7 +40,8 @@
 //!   date. It is never written there: a PCO date with the same month and day counts as the
 //!   same value (nothing is written either way), a PCO date on another day is cleared (Rock
 //!   says it is wrong), and the skip is reported. The merge base keeps Rock's year-less date,
-//!   so the next run sees nothing changed: no ping-pong.
+//!   so the next run sees nothing changed: no ping-pong. PCO's year is not copied into Rock
+//!   either (Rock is the master; an administrator may have left the year out on purpose).
 //! - Rock clears the anniversary of anyone not married. For an unmarried Rock person the
 //!   anniversary is never read as "changed in Rock" (its blank is Rock's doing, not a user's)
 //!   and PCO's value is not copied into Rock, where it would vanish on save; the merge reports
@@ -51,6 +52,12 @@
 //! Rock is the master list (R1): where the two sides differ, Rock's value wins when Rock has
 //! one, and PCO's value fills a field Rock has blank. Nothing is reported as a conflict. A
 //! field missing from a base (switched on after the person was linked) is treated the same.
+//!
+//! # Known limits
+//! - A case-only correction of a name is not carried over (see above).
+//! - Phone extensions are compared as part of the number's digits.
+//! - Clearing the email in Rock deletes PCO's primary email; if the person has another email
+//!   in PCO, the next run reads that one and copies it into Rock.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -293,6 +300,13 @@ impl Snapshot {
     pub fn set(&mut self, field: Field, value: Option<&str>) {
         self.values
             .insert(field, value.and_then(|v| normalise(field, v)));
+    }
+
+    /// Every field this snapshot knows, with its value (None when blank).
+    pub fn iter(&self) -> impl Iterator<Item = (Field, Option<&str>)> {
+        self.values
+            .iter()
+            .map(|(field, value)| (*field, value.as_deref()))
     }
 
     /// Whether this side cannot keep a value in `field` now.
@@ -758,7 +772,9 @@ impl Merge {
     }
 }
 
-/// The three-way merge of R12, with R26's conflict policy. `newest` is the side modified most
+/// The three-way merge of R12, with R26's conflict policy. A field a side's snapshot does not
+/// hold reads as blank there: `merge(None, rock, &Snapshot::default(), ..)` plans every Rock
+/// value for a person about to be created in PCO. `newest` is the side modified most
 /// recently (for newest-wins); `disabled` names fields the account switched off (R10): they
 /// are never written and keep their base.
 pub fn merge(
@@ -1962,6 +1978,42 @@ mod write_tests {
                 "state": "IL", "zip": "62701", "location": "Home", "primary": true})
         );
         assert!(pco_requests(&[], &current, FirstNameSource::NickName).is_empty());
+    }
+
+    // R4, R6: a person about to be created: merged against an empty snapshot, every Rock
+    // value is planned for PCO, and the contact records are created under the new id.
+    #[test]
+    fn a_new_person_gets_every_rock_value() {
+        let mut rock = Snapshot::default();
+        rock.set(Field::LastName, Some("Smith"));
+        rock.set(Field::Email, Some("bob@x.org"));
+        rock.set(Field::WorkPhone, Some("2175550123"));
+        rock.set(Field::HomeAddress, Some("1 A St\n\nX\nIL\n62701\nUS"));
+        let m = merge(
+            None,
+            &rock,
+            &Snapshot::default(),
+            ConflictPolicy::RockWins,
+            Side::Rock,
+            &[],
+        );
+        assert_eq!(m.to_pco.len(), 4);
+        assert!(m.to_rock.is_empty() && m.conflicts.is_empty());
+        let created = PcoPersonFull {
+            id: "77".into(),
+            ..PcoPersonFull::default()
+        };
+        let requests = pco_requests(&m.to_pco, &created, FirstNameSource::NickName);
+        let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/people/v2/people/77",
+                "/people/v2/people/77/addresses",
+                "/people/v2/people/77/phone_numbers",
+                "/people/v2/people/77/emails"
+            ]
+        );
     }
 
     // R6: a new PCO person carries the Rock id in remote_id.

@@ -578,3 +578,115 @@ async fn archived_pco_people_are_linked_not_duplicated() {
         }
     }
 }
+
+// R21: updates-only asks PCO only for people updated since the last run, and still carries
+// their changes; R13: PCO's tag changes are then not read.
+#[tokio::test]
+async fn updates_only_reads_only_recent_changes() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = ordinary_person(&harness);
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"middle_name": "Recent"}),
+        )
+        .await;
+    harness.sandbox.clear_requests();
+    let mut options = pcosync_harness::options(false);
+    options.updates_only = Some(true);
+    let report = harness
+        .runtime
+        .sync(
+            &harness.guest,
+            &harness.capabilities(),
+            &harness.account(),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.counts.updated_to_rock, 1, "{:?}", report.people);
+    assert_eq!(
+        harness.world.rock.data.lock().unwrap().people[&rock_id].middle_name,
+        "Recent"
+    );
+    let requests = harness.sandbox.requests();
+    let people_reads: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/people/v2/people?"))
+        .map(|r| r.path.as_str())
+        .collect();
+    // Pages of people are asked for since the last run; only people still to be linked are
+    // looked up by themselves.
+    let pages: Vec<&&str> = people_reads
+        .iter()
+        .filter(|p| !p.contains("search_name_or_email"))
+        .collect();
+    assert!(!pages.is_empty());
+    assert!(
+        pages.iter().all(|p| p.contains("updated_at")),
+        "{people_reads:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.starts_with("/services/v2/people?"))
+    );
+}
+
+// R7: when Rock merges two people, the link follows the survivor.
+#[tokio::test]
+async fn a_rock_merge_moves_the_link_to_the_survivor() {
+    let (harness, _) = synced_world().await;
+    let links = harness.links();
+    let (old_id, pco_id) = links.iter().next().map(|(r, p)| (*r, p.clone())).unwrap();
+    let survivor = {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        let survivor = data
+            .people
+            .keys()
+            .copied()
+            .find(|id| !links.contains_key(id))
+            .unwrap();
+        let old = data.people.remove(&old_id).unwrap();
+        for member in data.members.iter_mut().filter(|m| m.person_id == old_id) {
+            member.person_id = survivor;
+        }
+        let person = data.people.get_mut(&survivor).unwrap();
+        person.pco_tags = old.pco_tags.clone();
+        data.merges.insert(old_id, survivor);
+        survivor
+    };
+    let report = harness.sync(false).await.unwrap();
+    assert_eq!(report.counts.failed, 0);
+    let links = harness.links();
+    assert_eq!(links.get(&survivor), Some(&pco_id));
+    assert!(!links.contains_key(&old_id));
+}
+
+// R7: a linked PCO person deleted in PCO is matched again, not failed on every run.
+#[tokio::test]
+async fn a_pco_person_gone_is_matched_again() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = ordinary_person(&harness);
+    use pcosync::bindings::pco::{Method, Request};
+    use pcosync::pco::Pco;
+    let delete = Request {
+        method: Method::Delete,
+        path: format!("/people/v2/people/{pco_id}"),
+        query: vec![],
+        headers: vec![],
+        body: None,
+    };
+    harness.pco.send("Main Campus", &delete).await.unwrap();
+    let report = harness.sync(false).await.unwrap();
+    assert_eq!(report.counts.failed, 0);
+    let relinked = harness.links()[&rock_id].clone();
+    assert_ne!(relinked, pco_id);
+    assert!(
+        actions_of(&report, rock_id)
+            .iter()
+            .any(|a| matches!(a, Action::Flagged(n) if n.contains("gone")))
+    );
+    let again = harness.sync(false).await.unwrap();
+    assert_eq!(again.counts.created + again.counts.failed, 0);
+}
