@@ -108,10 +108,24 @@ impl PersonPlan {
 }
 
 pub fn plan(inputs: &Inputs) -> Vec<PersonPlan> {
+    // A PCO person is linked to one Rock person at most: two Rock records sharing one PCO
+    // record would overwrite each other's values on every run.
+    let mut claimed: BTreeMap<String, i64> = inputs
+        .records
+        .iter()
+        .map(|(rock_id, record)| (record.pco.clone(), *rock_id))
+        .collect();
     let mut plans: Vec<PersonPlan> = inputs
         .synced
         .iter()
-        .filter_map(|(id, synced)| Some(plan_synced(inputs, inputs.rock.get(id)?, synced)))
+        .filter_map(|(id, synced)| {
+            Some(plan_synced(
+                inputs,
+                inputs.rock.get(id)?,
+                synced,
+                &mut claimed,
+            ))
+        })
         .collect();
     for (rock_id, record) in inputs.records {
         if !inputs.synced.contains_key(rock_id) {
@@ -121,10 +135,28 @@ pub fn plan(inputs: &Inputs) -> Vec<PersonPlan> {
     plans
 }
 
-fn plan_synced(inputs: &Inputs, person: &Person, synced: &Synced) -> PersonPlan {
+fn plan_synced(
+    inputs: &Inputs,
+    person: &Person,
+    synced: &Synced,
+    claimed: &mut BTreeMap<String, i64>,
+) -> PersonPlan {
     let record = inputs.records.get(&person.id);
     let mut flags = Vec::new();
-    let (link, pco_id) = link(inputs, person, record, &mut flags);
+    let (mut link, mut pco_id) = link(inputs, person, record, &mut flags);
+    if let (LinkStep::Found(found, _), Some(id)) = (&link, &pco_id) {
+        match claimed.get(id) {
+            Some(other) if *other != person.id => {
+                link = LinkStep::Skip(format!(
+                    "matches PCO person {found}, who is already linked to Rock person {other}: if they are one person, merge them in Rock; if not, link this one by hand"
+                ));
+                pco_id = None;
+            }
+            _ => {
+                claimed.insert(id.clone(), person.id);
+            }
+        }
+    }
     let pco = pco_id.as_ref().and_then(|id| inputs.pco.get(id));
     let kept = matches!(link, LinkStep::Kept);
     // A record's base is only a base for the PCO person it was taken with.

@@ -16,7 +16,10 @@ use pcosync::testing::silent;
 use pcosync::{Capabilities, Limits, Runtime};
 
 fn main() {
-    let synced: usize = std::env::var("SYNCED").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let synced: usize = std::env::var("SYNCED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let server = tokio::runtime::Runtime::new().unwrap();
     // Rock holds ~90% of a congregation; tag everyone in Rock so that `synced` are synced.
     let congregation = Congregation::generate(synced * 10 / 9 + 50, 3);
@@ -29,7 +32,9 @@ fn main() {
         let mut data = world.rock.data.lock().unwrap();
         for person in data.people.values_mut().take(synced) {
             // An unmapped tag: tags mapped to groups follow membership instead (R14).
-            person.pco_tags.push(format!("{}:Skills:Guitar", account.name));
+            person
+                .pco_tags
+                .push(format!("{}:Skills:Guitar", account.name));
         }
     }
     let capabilities = Capabilities {
@@ -44,7 +49,10 @@ fn main() {
         let account = account.clone();
         let label = label.to_string();
         std::thread::spawn(move || {
-            let local = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let local = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             local.block_on(async {
                 let runtime = Runtime::new(Limits::default()).unwrap();
                 let guest = runtime.load(pcosync::DEFAULT_GUEST, None).await.unwrap();
@@ -57,8 +65,15 @@ fn main() {
                 };
                 let cpu = thread_cpu_seconds();
                 let wall = Instant::now();
-                let report = runtime.sync(&guest, &capabilities, &account, &options).await.unwrap();
-                (report, thread_cpu_seconds() - cpu, wall.elapsed().as_secs_f64())
+                let report = runtime
+                    .sync(&guest, &capabilities, &account, &options)
+                    .await
+                    .unwrap();
+                (
+                    report,
+                    thread_cpu_seconds() - cpu,
+                    wall.elapsed().as_secs_f64(),
+                )
             })
         })
         .join()
@@ -73,12 +88,35 @@ fn main() {
     let (quiet, quiet_cpu, quiet_wall) = run("quiet");
     let requests = sandbox.requests();
     let writes = requests.iter().filter(|r| r.method != "GET").count();
-    let services_people = requests.iter().filter(|r| r.path.starts_with("/services/v2/people")).count();
-    let people_reads = requests.iter().filter(|r| r.path.starts_with("/people/v2/people")).count();
+    let services_people = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/services/v2/people"))
+        .count();
+    let people_reads = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/people/v2/people"))
+        .count();
+    for write in requests.iter().filter(|r| r.method != "GET").take(5) {
+        println!(
+            "write in the no-change run: {} {}",
+            write.method, write.path
+        );
+    }
+    for person in quiet
+        .people
+        .iter()
+        .filter(|p| !p.actions.is_empty())
+        .take(5)
+    {
+        println!("no-change run reported: {person:?}");
+    }
     let minimum_synced = 2 * synced.div_ceil(100);
     let minimum_held = 2 * pco_people.div_ceil(100);
 
-    println!("Full sync, {} synced people, PCO account holding {pco_people} people", quiet.counts.synced);
+    println!(
+        "Full sync, {} synced people, PCO account holding {pco_people} people",
+        quiet.counts.synced
+    );
     println!("| run | PCO requests | writes | wall s | sync thread CPU s |");
     println!("| --- | --- | --- | --- | --- |");
     println!(
@@ -103,6 +141,11 @@ fn thread_cpu_seconds() -> f64 {
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }

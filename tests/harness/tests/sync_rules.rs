@@ -690,3 +690,40 @@ async fn a_pco_person_gone_is_matched_again() {
     let again = harness.sync(false).await.unwrap();
     assert_eq!(again.counts.created + again.counts.failed, 0);
 }
+
+// R4, R27: a Rock duplicate matching a PCO person already linked is not linked to it too
+// (the two would overwrite each other on every run); it is reported instead.
+#[tokio::test]
+async fn a_rock_duplicate_does_not_share_a_pco_person() {
+    let (harness, first) = synced_world().await;
+    let (original, pco_id) = first
+        .people
+        .iter()
+        .find_map(|p| {
+            p.actions.iter().find_map(|a| match a {
+                Action::Linked(pco) => Some((p.rock_id.unwrap(), pco.clone())),
+                _ => None,
+            })
+        })
+        .expect("someone was linked by a match");
+    let duplicate = 900_000;
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        let mut copy = data.people[&original].clone();
+        copy.id = duplicate;
+        copy.middle_name = "Twin".into();
+        copy.pco_tags.push("Main Campus:Skills:Guitar".into());
+        data.people.insert(duplicate, copy);
+    }
+    let report = harness.sync(false).await.unwrap();
+    assert!(
+        actions_of(&report, duplicate)
+            .iter()
+            .any(|a| matches!(a, Action::Skipped(why) if why.contains("already linked")))
+    );
+    assert_eq!(harness.links()[&original], pco_id);
+    assert!(!harness.links().contains_key(&duplicate));
+    harness.sandbox.clear_requests();
+    harness.sync(false).await.unwrap();
+    assert_eq!(harness.pco_writes(), 0);
+}
