@@ -66,9 +66,13 @@ async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Ro
     let Some(rock) = &config.rock else {
         anyhow::bail!("the configuration has no [rock] section: add its url and token");
     };
-    let _token = rock
+    let token = rock
         .token
         .resolve("rock token")
         .map_err(|e| anyhow::anyhow!(e))?;
-    anyhow::bail!("the Rock REST capability is not wired in yet")
+    let options = crate::rock::rest::RestRockOptions::new(rock.url.clone(), token);
+    let connected = crate::rock::rest::RestRock::connect(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to Rock at {}: {}", rock.url, e.message))?;
+    Ok(Arc::new(connected))
 }

@@ -1,0 +1,2050 @@
+//! The real Rock backend: Rock RMS's REST API v1 (`/api/{Controller}`), authenticated with a
+//! REST key in the `Authorization-Token` header.
+//!
+//! What this backend relies on (shared/research/rock.md):
+//! - Ids of defined values, group types, roles and entity types differ between installs, so
+//!   they are resolved at start from Rock's well-known GUIDs (§5), never written as numbers.
+//! - Reads are batched: filters of a few hundred terms (`Id eq 7 or (Id ge 9 and Id le 40) …`),
+//!   paged by key (`Id gt last`, `$orderby=Id`, `$top`), with `$expand` and `loadAttributes`
+//!   so one request brings a whole batch of people with their phones and tags (§8.4, §7).
+//!   How many terms Rock takes (OData's `MaxNodeCount`, IIS's query-string limit) is probed at
+//!   start; the fewer it takes, the wider the id ranges, so a full load stays at tens of
+//!   requests either way. A filter refused later still halves the batch for the rest of the run.
+//! - Writes touch only what they are given: PATCH with Rock's case-sensitive property names,
+//!   PhoneNumber rows, `PUT Groups/SaveAddress` for a Home address (which moves the old one to
+//!   Previous, as Rock's UI does), `POST People/AttributeValue` for the PCO Tags (§8.3, §4, §7).
+//! - Errors are values of the WIT `error` type; the REST key never appears in a log line or an
+//!   error (its header value is marked sensitive and reqwest's messages are stripped of URLs).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::Rock;
+use crate::bindings::rock::{
+    Group, GroupType, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate,
+    Photo, Protection,
+};
+use crate::bindings::types::{
+    Address, Date, Error, ErrorKind, FieldValue, Gender, PermissionLevel,
+};
+use crate::secret::Secret;
+
+/// Rock's well-known GUIDs (research §5): the same in every install.
+mod guid {
+    pub const PHONE_MOBILE: &str = "407E7E45-7B2E-4FCD-9605-ECB1339F2453";
+    pub const PHONE_HOME: &str = "AA8732FB-2CEA-4C76-8D6D-6AAA2C6A4303";
+    pub const PHONE_WORK: &str = "2CC66D5A-F61C-4B74-9AF9-590A9847C13C";
+    pub const LOCATION_HOME: &str = "8C52E53C-2A66-435A-AE6E-5EE307D9A0DC";
+    pub const LOCATION_PREVIOUS: &str = "853D98F1-6E08-4321-861B-520B4106CFE0";
+    pub const RECORD_ACTIVE: &str = "618F906C-C33D-4FA3-8AEF-E58CB7B63F1E";
+    pub const MARITAL_MARRIED: &str = "5FE5A540-7D9F-433E-B47E-4229D1472248";
+    pub const CONNECTION_STATUS_TYPE: &str = "2E6540EA-63F0-40FE-BE50-F2A84735E600";
+    pub const GROUPTYPE_FAMILY: &str = "790E3215-3B10-442B-AF69-616C0DCB998E";
+    pub const ROLE_ADULT: &str = "2639F9A5-2AAE-4E48-A8C3-4FFE86681E42";
+    pub const ROLE_CHILD: &str = "C8B1814F-6AA7-4055-B2D7-48FE20429CB9";
+    pub const ENTITY_PERSON: &str = "72657ED8-D16E-492E-AC12-144C5E7567E7";
+    pub const ENTITY_GROUP: &str = "9BBFDA11-0D22-40D5-902F-60ADFBC88987";
+    pub const FIELD_MULTI_SELECT: &str = "BD0D9B57-2A41-4490-89FF-F01DAB7D4904";
+    pub const FIELD_SINGLE_SELECT: &str = "7525C4CB-EE6B-41D4-9B64-A08048D5A5C0";
+    pub const FIELD_TEXT: &str = "9C204CD0-1233-41C5-818A-C5DA439445AA";
+}
+
+/// `GroupMemberStatus.Active`.
+const MEMBER_ACTIVE: i64 = 1;
+
+/// The permission levels as the "PCO Permission Level" single-select offers them.
+const LEVEL_OPTIONS: &str = "Scheduled Viewer,Viewer,Scheduler,Editor,Administrator";
+
+/// Keys of the attributes the sync reads and writes (configurable: an install may already
+/// have its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeNames {
+    /// Person attribute (multi-select) holding the PCO tags, e.g. `PCOTags`.
+    pub pco_tags: String,
+    /// Group attribute naming the PCO account a group syncs to.
+    pub pco_account: String,
+    /// Group attribute holding the permission level a group grants.
+    pub pco_level: String,
+}
+
+impl Default for AttributeNames {
+    fn default() -> Self {
+        AttributeNames {
+            pco_tags: "PCOTags".into(),
+            pco_account: "PCOAccount".into(),
+            pco_level: "PCOPermissionLevel".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RestRockOptions {
+    /// Rock's root, e.g. `https://rock.example.org` (the API is under `/api`).
+    pub base_url: Url,
+    pub token: Secret,
+    /// For one request, connection to last byte.
+    pub timeout: Duration,
+    pub attributes: AttributeNames,
+    /// Attempts for a request that is safe to repeat (5xx, reset, timeout, garbled body).
+    pub attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub max_response_bytes: usize,
+    /// Most terms per filter (`Id eq 7 or (Id ge 9 and Id le 40) or …`). `connect` lowers it
+    /// to what this Rock accepts; a filter refused later halves it for the rest of the run.
+    pub batch_size: usize,
+    /// Rows per page of a list (`$top`).
+    pub page_size: usize,
+}
+
+impl RestRockOptions {
+    pub fn new(base_url: Url, token: Secret) -> Self {
+        RestRockOptions {
+            base_url,
+            token,
+            timeout: Duration::from_secs(60),
+            attributes: AttributeNames::default(),
+            attempts: 4,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(10),
+            max_response_bytes: 64 << 20,
+            batch_size: 500,
+            page_size: 2000,
+        }
+    }
+}
+
+/// What `init` did: one line per attribute or option list, created or already there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InitReport {
+    pub created: Vec<String>,
+    pub found: Vec<String>,
+}
+
+/// Install-specific ids, resolved once from their GUIDs.
+#[derive(Clone, Debug)]
+struct SystemIds {
+    phone_home: i64,
+    phone_work: i64,
+    phone_mobile: i64,
+    location_home: i64,
+    location_previous: i64,
+    record_active: i64,
+    married: i64,
+    family_type: i64,
+    family_adult: i64,
+    family_child: i64,
+    person_entity: i64,
+    group_entity: i64,
+    connection_statuses: Vec<DefinedValue>,
+}
+
+#[derive(Clone, Debug)]
+struct DefinedValue {
+    id: i64,
+    guid: String,
+    value: String,
+}
+
+/// Rock over REST. Cheap to share: one HTTP client, no per-call state but the batch size.
+pub struct RestRock {
+    http: Http,
+    names: AttributeNames,
+    ids: SystemIds,
+    batch_size: AtomicUsize,
+    page_size: usize,
+}
+
+impl RestRock {
+    /// Checks the URL, resolves the install's ids from their GUIDs (which also proves the key
+    /// works) and finds how large a filter this Rock accepts: five or six requests.
+    pub async fn connect(options: RestRockOptions) -> Result<RestRock, Error> {
+        let http = Http::new(&options)?;
+        let ids = resolve_ids(&http).await?;
+        let batch_size = accepted_batch(&http, options.batch_size).await?;
+        Ok(RestRock {
+            http,
+            names: options.attributes,
+            ids,
+            batch_size: AtomicUsize::new(batch_size),
+            page_size: options.page_size.max(1),
+        })
+    }
+
+    /// Creates, when missing, what the sync needs in Rock: the PCO Tags person attribute
+    /// (multi-select) and the group attributes for the PCO account (text) and permission level
+    /// (single-select of the five levels). Running it again creates nothing.
+    pub async fn init(&self, names: &AttributeNames) -> Result<InitReport, Error> {
+        let multi = self.id_of("FieldTypes", guid::FIELD_MULTI_SELECT).await?;
+        let single = self.id_of("FieldTypes", guid::FIELD_SINGLE_SELECT).await?;
+        let text = self.id_of("FieldTypes", guid::FIELD_TEXT).await?;
+        let mut report = InitReport::default();
+        let wanted = [
+            AttributeSpec {
+                what: "person attribute",
+                entity_type: self.ids.person_entity,
+                key: &names.pco_tags,
+                name: "PCO Tags",
+                field_type: multi,
+                multi_value: true,
+                description: "PCO tags of this person (account:tag group:tag), kept by pcosync.",
+                options: None,
+            },
+            AttributeSpec {
+                what: "group attribute",
+                entity_type: self.ids.group_entity,
+                key: &names.pco_account,
+                name: "PCO Account",
+                field_type: text,
+                multi_value: false,
+                description: "Name of the PCO account whose people this group's members are.",
+                options: None,
+            },
+            AttributeSpec {
+                what: "group attribute",
+                entity_type: self.ids.group_entity,
+                key: &names.pco_level,
+                name: "PCO Permission Level",
+                field_type: single,
+                multi_value: false,
+                description: "Permission level in PCO Services this group grants its members.",
+                options: Some(LEVEL_OPTIONS),
+            },
+        ];
+        for spec in &wanted {
+            self.ensure_attribute(spec, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn ensure_attribute(
+        &self,
+        spec: &AttributeSpec<'_>,
+        report: &mut InitReport,
+    ) -> Result<(), Error> {
+        let mut ids = self.attribute_ids(spec.entity_type, spec.key).await?;
+        if ids.is_empty() {
+            let body = json!({
+                "Key": spec.key, "Name": spec.name, "Description": spec.description,
+                "FieldTypeId": spec.field_type, "EntityTypeId": spec.entity_type,
+                "EntityTypeQualifierColumn": "", "EntityTypeQualifierValue": "",
+                "IsMultiValue": spec.multi_value, "IsActive": true,
+            });
+            let id = self.create("Attributes", body).await?;
+            report.created.push(format!(
+                "{} {} (\"{}\"), id {id}",
+                spec.what, spec.key, spec.name
+            ));
+            ids.push(id);
+        } else {
+            for id in &ids {
+                report
+                    .found
+                    .push(format!("{} {}, id {id}", spec.what, spec.key));
+            }
+        }
+        if let Some(options) = spec.options {
+            for id in ids {
+                self.ensure_options(id, spec.key, options, report).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The `values` qualifier of a select attribute (its options).
+    async fn ensure_options(
+        &self,
+        attribute: i64,
+        key: &str,
+        options: &str,
+        report: &mut InitReport,
+    ) -> Result<(), Error> {
+        let filter = format!("AttributeId eq {attribute} and Key eq 'values'");
+        let found = self.list("AttributeQualifiers", &filter, &[]).await?;
+        let line = format!("options of {key} (attribute {attribute})");
+        if found.is_empty() {
+            let body = json!({"AttributeId": attribute, "Key": "values", "Value": options});
+            self.create("AttributeQualifiers", body).await?;
+            report.created.push(line);
+        } else {
+            report.found.push(line);
+        }
+        Ok(())
+    }
+
+    /// Ids of the attributes of an entity type with this key (any qualifier: a group
+    /// attribute may exist once per group type).
+    async fn attribute_ids(&self, entity_type: i64, key: &str) -> Result<Vec<i64>, Error> {
+        let filter = format!("EntityTypeId eq {entity_type} and Key eq {}", literal(key));
+        let rows = self.list("Attributes", &filter, &[]).await?;
+        Ok(rows.iter().filter_map(|r| int(r, "Id")).collect())
+    }
+
+    async fn id_of(&self, controller: &str, guid: &str) -> Result<i64, Error> {
+        let filter = format!("Guid eq guid'{guid}'");
+        let rows = self.list(controller, &filter, &[]).await?;
+        rows.first().and_then(|r| int(r, "Id")).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Invalid,
+                format!("Rock has no {controller} row with the well-known GUID {guid}"),
+            )
+        })
+    }
+
+    // ---- Reading lists ----------------------------------------------------------------------
+
+    /// Every row of a list matching `filter`, paged by key so rows added meanwhile neither
+    /// repeat nor go missing.
+    async fn list(
+        &self,
+        controller: &str,
+        filter: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Value>, Error> {
+        let mut rows = Vec::new();
+        let mut after: Option<i64> = None;
+        loop {
+            let page_filter = match after {
+                Some(last) => format!("({filter}) and Id gt {last}"),
+                None => filter.to_string(),
+            };
+            let mut call = Call::get(format!("/api/{controller}"))
+                .query("$filter", page_filter)
+                .query("$orderby", "Id")
+                .query("$top", self.page_size.to_string());
+            for (name, value) in extra {
+                call = call.query(name, *value);
+            }
+            let page = match self.http.send(&call).await?.json {
+                Value::Array(page) => page,
+                _ => return Err(garbled(&call, "a list")),
+            };
+            let full = page.len() >= self.page_size;
+            after = page.last().and_then(|r| int(r, "Id"));
+            rows.extend(page);
+            if !full || after.is_none() {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// Rows matching any of `terms` (boolean OData expressions), a batch of terms per request.
+    async fn list_in(
+        &self,
+        controller: &str,
+        terms: &[String],
+        also: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Value>, Error> {
+        let mut rows = Vec::new();
+        let mut rest = terms;
+        while !rest.is_empty() {
+            let size = self.batch_size.load(Ordering::Relaxed).min(rest.len());
+            let (batch, after) = rest.split_at(size);
+            let any = batch.join(" or ");
+            let filter = match also {
+                Some(also) => format!("({any}) and {also}"),
+                None => any,
+            };
+            match self.list(controller, &filter, extra).await {
+                Ok(found) => {
+                    rows.extend(found);
+                    rest = after;
+                }
+                Err(error) if size > 1 && too_large(&error) => {
+                    tracing::info!(
+                        size,
+                        "Rock refused a filter as too large; using smaller batches"
+                    );
+                    self.batch_size.store(size / 2, Ordering::Relaxed);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Rows whose `column` equals one of `literals`.
+    async fn list_any(
+        &self,
+        controller: &str,
+        column: &str,
+        literals: &[String],
+        also: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Value>, Error> {
+        let terms: Vec<String> = literals
+            .iter()
+            .map(|v| format!("{column} eq {v}"))
+            .collect();
+        self.list_in(controller, &terms, also, extra).await
+    }
+
+    /// Rows whose integer `column` is one of `ids`. Close ids are asked for as one range, so
+    /// a batch covers many ids even on a Rock that caps the size of a filter; the rows a range
+    /// brings that were not asked for are dropped here.
+    async fn list_ids(
+        &self,
+        controller: &str,
+        column: &str,
+        ids: &[i64],
+        also: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Value>, Error> {
+        let terms = id_terms(column, ids, self.range_gap());
+        let wanted: BTreeSet<i64> = ids.iter().copied().collect();
+        let rows = self.list_in(controller, &terms, also, extra).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| int(row, column).is_some_and(|v| wanted.contains(&v)))
+            .collect())
+    }
+
+    /// How many ids not asked for a range may span: what one term of a batch is worth in rows
+    /// of a page. Wide when Rock takes few terms per filter, narrow when it takes many.
+    fn range_gap(&self) -> i64 {
+        let terms = self.batch_size.load(Ordering::Relaxed).max(1);
+        i64::try_from(self.page_size / terms)
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
+    async fn create(&self, controller: &str, body: Value) -> Result<i64, Error> {
+        let call = Call::write(reqwest::Method::POST, format!("/api/{controller}"), body);
+        let answer = self.http.send(&call).await?;
+        answer
+            .json
+            .as_i64()
+            .ok_or_else(|| garbled(&call, "the new id"))
+    }
+
+    // ---- People -----------------------------------------------------------------------------
+
+    /// People rows with their phones and PCO Tags; the caller adds the home addresses.
+    async fn people_rows(&self, terms: &[String]) -> Result<Vec<Value>, Error> {
+        let extra = [
+            ("$expand", "PhoneNumbers"),
+            ("loadAttributes", "simple"),
+            ("attributeKeys", self.names.pco_tags.as_str()),
+        ];
+        self.list_in("People", terms, None, &extra).await
+    }
+
+    /// Each family's Home address (its Home location that is the mailing one, as Rock's
+    /// export picks it; else any Home location).
+    async fn home_addresses(&self, families: &[i64]) -> Result<HashMap<i64, Address>, Error> {
+        let home = format!("GroupLocationTypeValueId eq {}", self.ids.location_home);
+        let rows = self
+            .list_ids(
+                "GroupLocations",
+                "GroupId",
+                families,
+                Some(&home),
+                &[("$expand", "Location")],
+            )
+            .await?;
+        let mut homes: HashMap<i64, (bool, Address)> = HashMap::new();
+        for row in &rows {
+            let (Some(group), Some(address)) = (int(row, "GroupId"), address(&row["Location"]))
+            else {
+                continue;
+            };
+            let mailing = flag(row, "IsMailingLocation");
+            let better = homes.get(&group).is_none_or(|(was, _)| mailing && !was);
+            if better {
+                homes.insert(group, (mailing, address));
+            }
+        }
+        Ok(homes.into_iter().map(|(g, (_, a))| (g, a)).collect())
+    }
+
+    async fn to_people(&self, rows: &[Value]) -> Result<Vec<Person>, Error> {
+        let families: BTreeSet<i64> = rows
+            .iter()
+            .filter_map(|r| int(r, "PrimaryFamilyId"))
+            .collect();
+        let families: Vec<i64> = families.into_iter().collect();
+        let homes = self.home_addresses(&families).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| self.person(row, &homes))
+            .collect())
+    }
+
+    fn person(&self, row: &Value, homes: &HashMap<i64, Address>) -> Option<Person> {
+        let ids = &self.ids;
+        let phone = |kind: i64| phone_of(row, kind);
+        Some(Person {
+            id: int(row, "Id")?,
+            first_name: string(row, "FirstName"),
+            nick_name: string(row, "NickName"),
+            middle_name: string(row, "MiddleName"),
+            last_name: string(row, "LastName"),
+            gender: match int(row, "Gender") {
+                Some(1) => Gender::Male,
+                Some(2) => Gender::Female,
+                _ => Gender::Unknown,
+            },
+            birthdate: birthdate(row),
+            married: int(row, "MaritalStatusValueId") == Some(ids.married),
+            anniversary: row["AnniversaryDate"].as_str().and_then(parse_date),
+            email: text(row, "Email"),
+            home_address: int(row, "PrimaryFamilyId").and_then(|f| homes.get(&f).cloned()),
+            home_phone: phone(ids.phone_home),
+            work_phone: phone(ids.phone_work),
+            mobile_phone: phone(ids.phone_mobile),
+            photo_id: int(row, "PhotoId"),
+            protection: match int(row, "AccountProtectionProfile") {
+                Some(1) => Protection::Medium,
+                Some(2) => Protection::High,
+                Some(3) => Protection::Extreme,
+                _ => Protection::Low,
+            },
+            pco_tags: split_tags(attribute(row, &self.names.pco_tags).unwrap_or_default()),
+            modified: text(row, "ModifiedDateTime"),
+        })
+    }
+
+    /// One person's row as `GET api/People/{id}` gives it (phones included).
+    async fn person_row(&self, id: i64) -> Result<Value, Error> {
+        let call = Call::get(format!("/api/People/{id}"));
+        Ok(self.http.send(&call).await?.json)
+    }
+
+    // ---- Groups -----------------------------------------------------------------------------
+
+    fn group(&self, row: &Value) -> Option<Group> {
+        let kind = &row["GroupType"];
+        Some(Group {
+            id: int(row, "Id")?,
+            name: string(row, "Name"),
+            group_type: GroupType {
+                id: int(kind, "Id").or_else(|| int(row, "GroupTypeId"))?,
+                guid: string(kind, "Guid"),
+                name: string(kind, "Name"),
+            },
+            is_active: row["IsActive"].as_bool().unwrap_or(true) && !flag(row, "IsArchived"),
+            pco_account: attribute(row, &self.names.pco_account)
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty()),
+            level: attribute(row, &self.names.pco_level).and_then(|l| parse_level(&l)),
+        })
+    }
+
+    // ---- Writes -----------------------------------------------------------------------------
+
+    async fn update_one(&self, update: &PersonUpdate) -> Result<(), Error> {
+        let changes = Changes::of(&update.changes, &self.ids)?;
+        if !changes.columns.is_empty() {
+            let call = Call::write(
+                reqwest::Method::PATCH,
+                format!("/api/People/{}", update.id),
+                Value::Object(changes.columns.clone()),
+            );
+            self.http.send(&call).await?;
+        }
+        if changes.phones.is_empty() && changes.home.is_none() {
+            return Ok(());
+        }
+        let row = self.person_row(update.id).await?;
+        self.write_phones(update.id, &row, &changes.phones).await?;
+        if let Some(home) = &changes.home {
+            self.write_home(update.id, &row, home.as_ref()).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates, updates or deletes the person's PhoneNumber row of each type given.
+    async fn write_phones(
+        &self,
+        person: i64,
+        row: &Value,
+        phones: &[(i64, Option<String>)],
+    ) -> Result<(), Error> {
+        for (kind, number) in phones {
+            let existing: Vec<&Value> = row["PhoneNumbers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| int(p, "NumberTypeValueId") == Some(*kind))
+                .collect();
+            match (number, existing.first()) {
+                (Some(number), Some(current)) => {
+                    if digits(&string(current, "Number")) == digits(number) {
+                        continue;
+                    }
+                    let id = int(current, "Id").unwrap_or(0);
+                    let call = Call::write(
+                        reqwest::Method::PATCH,
+                        format!("/api/PhoneNumbers/{id}"),
+                        json!({"Number": number}),
+                    );
+                    self.http.send(&call).await?;
+                }
+                (Some(number), None) => {
+                    let body = json!({"PersonId": person, "NumberTypeValueId": kind,
+                        "Number": number, "IsMessagingEnabled": false});
+                    self.create("PhoneNumbers", body).await?;
+                }
+                (None, _) => {
+                    for phone in existing.iter().filter_map(|p| int(p, "Id")) {
+                        let call = Call::delete(format!("/api/PhoneNumbers/{phone}"));
+                        self.http.send(&call).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The Home address lives on the family: saved with Rock's own SaveAddress (which moves
+    /// the old Home location to Previous); removed by re-typing it to Previous the same way.
+    async fn write_home(
+        &self,
+        person: i64,
+        row: &Value,
+        address: Option<&Address>,
+    ) -> Result<(), Error> {
+        let Some(family) = self.family_of(person, row).await? else {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("Rock person {person} belongs to no family, so has no home address"),
+            ));
+        };
+        match address.filter(|a| !is_blank(a)) {
+            Some(a) => {
+                let call = Call::put(format!(
+                    "/api/Groups/SaveAddress/{family}/{}",
+                    self.ids.location_home
+                ))
+                .query("street1", &a.street1)
+                .query("street2", &a.street2)
+                .query("city", &a.city)
+                .query("state", &a.state)
+                .query("postalCode", &a.postal_code)
+                .query("country", &a.country);
+                self.http.send(&call).await?;
+            }
+            None => {
+                let filter = format!(
+                    "GroupId eq {family} and GroupLocationTypeValueId eq {}",
+                    self.ids.location_home
+                );
+                for link in self.list("GroupLocations", &filter, &[]).await? {
+                    let id = int(&link, "Id").unwrap_or(0);
+                    let body = json!({"GroupLocationTypeValueId": self.ids.location_previous,
+                        "IsMailingLocation": false, "IsMappedLocation": false});
+                    let call = Call::write(
+                        reqwest::Method::PATCH,
+                        format!("/api/GroupLocations/{id}"),
+                        body,
+                    );
+                    self.http.send(&call).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The person's family: `PrimaryFamilyId`, or (on a Rock that has not computed it yet)
+    /// their first family membership.
+    async fn family_of(&self, person: i64, row: &Value) -> Result<Option<i64>, Error> {
+        if let Some(family) = int(row, "PrimaryFamilyId") {
+            return Ok(Some(family));
+        }
+        let filter = format!(
+            "PersonId eq {person} and GroupTypeId eq {}",
+            self.ids.family_type
+        );
+        let mut members = self.list("GroupMembers", &filter, &[]).await?;
+        members.sort_by_key(|m| (int(m, "GroupOrder").unwrap_or(i64::MAX), int(m, "Id")));
+        Ok(members.first().and_then(|m| int(m, "GroupId")))
+    }
+
+    /// Rock's POST People puts a new person in a new family; should an install not have, this
+    /// does what Rock's `SaveNewPerson` does: "<LastName> Family", Adult (Child under 18).
+    async fn ensure_family(&self, person: i64, row: &Value) -> Result<(), Error> {
+        if self.family_of(person, row).await?.is_some() {
+            return Ok(());
+        }
+        let name = format!("{} Family", string(row, "LastName"));
+        let family = self
+            .create(
+                "Groups",
+                json!({"Name": name.trim(), "GroupTypeId": self.ids.family_type}),
+            )
+            .await?;
+        let child = int(row, "Age").is_some_and(|age| age < 18);
+        let role = if child {
+            self.ids.family_child
+        } else {
+            self.ids.family_adult
+        };
+        let body = json!({"GroupId": family, "PersonId": person, "GroupRoleId": role,
+            "GroupMemberStatus": MEMBER_ACTIVE});
+        self.create("GroupMembers", body).await.map(|_| ())
+    }
+
+    async fn create_one(&self, new: &NewPerson) -> Result<i64, Error> {
+        let changes = Changes::of(&new.fields, &self.ids)?;
+        let mut body = changes.columns;
+        body.insert("RecordStatusValueId".into(), self.ids.record_active.into());
+        if let Some(status) = self.connection_status(&new.connection_status)? {
+            body.insert("ConnectionStatusValueId".into(), status.into());
+        }
+        let call = Call::write(
+            reqwest::Method::POST,
+            "/api/People".into(),
+            Value::Object(body),
+        );
+        let answer = self.http.send(&call).await?;
+        let id = answer
+            .json
+            .as_i64()
+            .ok_or_else(|| garbled(&call, "the new person's id"))?;
+        if answer.status == 200 {
+            // Rock's POST is find-or-create: it matched someone it already holds. Their
+            // phones and address are theirs; the guest sees and updates them like anyone's.
+            tracing::info!(person = id, "Rock matched a new person to an existing one");
+            return Ok(id);
+        }
+        let finish = async {
+            let mut row = self.person_row(id).await?;
+            if int(&row, "PrimaryFamilyId").is_none() {
+                self.ensure_family(id, &row).await?;
+                row = self.person_row(id).await?;
+            }
+            self.write_phones(id, &row, &changes.phones).await?;
+            if let Some(home) = &changes.home {
+                self.write_home(id, &row, home.as_ref()).await?;
+            }
+            Ok::<(), Error>(())
+        };
+        finish.await.map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "created Rock person {id}, but not all of their details: {}",
+                    e.message
+                ),
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// The connection status defined value named (by value or GUID); empty leaves Rock's
+    /// default (Visitor).
+    fn connection_status(&self, wanted: &str) -> Result<Option<i64>, Error> {
+        let wanted = wanted.trim();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let statuses = &self.ids.connection_statuses;
+        let found = statuses
+            .iter()
+            .find(|s| s.value.eq_ignore_ascii_case(wanted) || s.guid.eq_ignore_ascii_case(wanted));
+        match found {
+            Some(status) => Ok(Some(status.id)),
+            None => Err(Error::new(
+                ErrorKind::Invalid,
+                format!(
+                    "Rock has no connection status \"{wanted}\" (it has: {})",
+                    statuses
+                        .iter()
+                        .map(|s| s.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    async fn set_tags_one(&self, tags: &PersonTags) -> Result<(), Error> {
+        if let Some(bad) = tags.tags.iter().find(|t| t.contains(',')) {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!(
+                    "the tag \"{bad}\" holds a comma, which Rock's multi-select uses between values"
+                ),
+            ));
+        }
+        let value = tags
+            .tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        // Setting a value is idempotent, so this POST may be repeated after a failure.
+        let call = Call {
+            method: reqwest::Method::POST,
+            ..Call::get(format!("/api/People/AttributeValue/{}", tags.person_id))
+        }
+        .query("attributeKey", &self.names.pco_tags)
+        .query("attributeValue", &value);
+        self.http.send(&call).await.map(|_| ())
+    }
+
+    /// For each group: its group type's default role, or why members cannot be added.
+    async fn default_roles(&self, groups: &[i64]) -> Result<HashMap<i64, i64>, Error> {
+        let rows = self
+            .list_ids("Groups", "Id", groups, None, &[("$expand", "GroupType")])
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|g| Some((int(g, "Id")?, int(&g["GroupType"], "DefaultGroupRoleId")?)))
+            .collect())
+    }
+
+    async fn add_one(
+        &self,
+        member: &Membership,
+        roles: &HashMap<i64, i64>,
+        current: &HashMap<(i64, i64), Vec<Value>>,
+    ) -> Result<(), Error> {
+        let key = (member.group_id, member.person_id);
+        let rows = current.get(&key).map(Vec::as_slice).unwrap_or_default();
+        if rows
+            .iter()
+            .any(|m| int(m, "GroupMemberStatus") == Some(MEMBER_ACTIVE))
+        {
+            return Ok(());
+        }
+        let Some(role) = roles.get(&member.group_id).copied() else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "Rock group {} does not exist or its group type has no default role",
+                    member.group_id
+                ),
+            ));
+        };
+        // An inactive or pending membership in that role is re-activated: a second one in
+        // the same role is refused by Rock.
+        if let Some(id) = rows
+            .iter()
+            .find(|m| int(m, "GroupRoleId") == Some(role))
+            .and_then(|m| int(m, "Id"))
+        {
+            let call = Call::write(
+                reqwest::Method::PATCH,
+                format!("/api/GroupMembers/{id}"),
+                json!({"GroupMemberStatus": MEMBER_ACTIVE}),
+            );
+            return self.http.send(&call).await.map(|_| ());
+        }
+        let body = json!({"GroupId": member.group_id, "PersonId": member.person_id,
+            "GroupRoleId": role, "GroupMemberStatus": MEMBER_ACTIVE});
+        self.create("GroupMembers", body).await.map(|_| ())
+    }
+
+    /// Current (unarchived) memberships of these people in these groups, by (group, person).
+    async fn memberships(
+        &self,
+        members: &[Membership],
+    ) -> Result<HashMap<(i64, i64), Vec<Value>>, Error> {
+        let mut by_group: HashMap<i64, Vec<i64>> = HashMap::new();
+        for m in members {
+            by_group.entry(m.group_id).or_default().push(m.person_id);
+        }
+        let mut found: HashMap<(i64, i64), Vec<Value>> = HashMap::new();
+        for (group, people) in by_group {
+            let also = format!("GroupId eq {group}");
+            let rows = self
+                .list_ids("GroupMembers", "PersonId", &people, Some(&also), &[])
+                .await?;
+            for row in rows {
+                if let Some(person) = int(&row, "PersonId") {
+                    found.entry((group, person)).or_default().push(row);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+struct AttributeSpec<'a> {
+    what: &'static str,
+    entity_type: i64,
+    key: &'a str,
+    name: &'static str,
+    field_type: i64,
+    multi_value: bool,
+    description: &'static str,
+    options: Option<&'static str>,
+}
+
+#[async_trait]
+impl Rock for RestRock {
+    async fn account_groups(&self, account: &str) -> Result<Vec<Group>, Error> {
+        let attributes = self
+            .attribute_ids(self.ids.group_entity, &self.names.pco_account)
+            .await?;
+        if attributes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Rock (SQL Server) compares the value case-insensitively; the check on the groups
+        // read back applies the same rule, trimmed.
+        let also = format!("Value eq {}", literal(account.trim()));
+        let values = self
+            .list_any(
+                "AttributeValues",
+                "AttributeId",
+                &numbers(&attributes),
+                Some(&also),
+                &[],
+            )
+            .await?;
+        let ids: BTreeSet<i64> = values.iter().filter_map(|v| int(v, "EntityId")).collect();
+        let ids: Vec<i64> = ids.into_iter().collect();
+        let groups = self.groups(&ids).await?;
+        Ok(groups
+            .into_iter()
+            .filter(|g| {
+                g.pco_account
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(account.trim()))
+            })
+            .collect())
+    }
+
+    async fn groups(&self, ids: &[i64]) -> Result<Vec<Group>, Error> {
+        let keys = format!("{},{}", self.names.pco_account, self.names.pco_level);
+        let extra = [
+            ("$expand", "GroupType"),
+            ("loadAttributes", "simple"),
+            ("attributeKeys", keys.as_str()),
+        ];
+        let rows = self.list_ids("Groups", "Id", ids, None, &extra).await?;
+        Ok(rows.iter().filter_map(|row| self.group(row)).collect())
+    }
+
+    async fn active_members(&self, groups: &[i64]) -> Result<Vec<Membership>, Error> {
+        let also = format!("GroupMemberStatus eq {MEMBER_ACTIVE} and IsArchived eq false");
+        let rows = self
+            .list_ids(
+                "GroupMembers",
+                "GroupId",
+                groups,
+                Some(&also),
+                &[("$select", "Id,GroupId,PersonId")],
+            )
+            .await?;
+        let mut seen = BTreeSet::new();
+        Ok(rows
+            .iter()
+            .filter_map(|m| Some((int(m, "GroupId")?, int(m, "PersonId")?)))
+            .filter(|pair| seen.insert(*pair))
+            .map(|(group_id, person_id)| Membership {
+                group_id,
+                person_id,
+            })
+            .collect())
+    }
+
+    async fn tagged_people(&self) -> Result<Vec<PersonTags>, Error> {
+        let attributes = self
+            .attribute_ids(self.ids.person_entity, &self.names.pco_tags)
+            .await?;
+        if attributes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .list_any(
+                "AttributeValues",
+                "AttributeId",
+                &numbers(&attributes),
+                Some("Value ne null and Value ne ''"),
+                &[("$select", "Id,EntityId,Value")],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|v| {
+                let tags = split_tags(v["Value"].as_str().unwrap_or_default().to_string());
+                let person_id = int(v, "EntityId")?;
+                (!tags.is_empty()).then_some(PersonTags { person_id, tags })
+            })
+            .collect())
+    }
+
+    async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error> {
+        let wanted = distinct(ids);
+        let terms = id_terms("Id", &wanted, self.range_gap());
+        let rows = self.people_rows(&terms).await?;
+        let mut people: HashMap<i64, Person> = self
+            .to_people(&rows)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        Ok(wanted.iter().filter_map(|id| people.remove(id)).collect())
+    }
+
+    // R7: a merged person's old id lives on as an alias pointing at the survivor.
+    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
+        let wanted = distinct(ids);
+        let rows = self
+            .list_ids(
+                "PersonAlias",
+                "AliasPersonId",
+                &wanted,
+                None,
+                &[("$select", "Id,AliasPersonId,PersonId")],
+            )
+            .await?;
+        let survivors: HashMap<i64, i64> = rows
+            .iter()
+            .filter_map(|a| Some((int(a, "AliasPersonId")?, int(a, "PersonId")?)))
+            .filter(|(old, survivor)| old != survivor)
+            .collect();
+        Ok(wanted
+            .iter()
+            .map(|old| Merge {
+                old_id: *old,
+                survivor: survivors.get(old).copied(),
+            })
+            .collect())
+    }
+
+    async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {
+        let emails: BTreeSet<String> = queries
+            .iter()
+            .map(|q| q.email.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
+        let terms: Vec<String> = emails
+            .iter()
+            .map(|e| format!("Email eq {}", literal(e)))
+            .collect();
+        let rows = self.people_rows(&terms).await?;
+        let people = self.to_people(&rows).await?;
+        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        Ok(queries
+            .iter()
+            .map(|q| {
+                people
+                    .iter()
+                    .filter(|p| {
+                        !q.email.trim().is_empty()
+                            && p.email.as_deref().is_some_and(|e| same(e, &q.email))
+                            && same(&p.last_name, &q.last_name)
+                            && (same(&p.first_name, &q.first_name)
+                                || same(&p.nick_name, &q.first_name))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .collect())
+    }
+
+    async fn update_people(&self, updates: &[PersonUpdate]) -> Vec<Result<(), Error>> {
+        let mut results = Vec::with_capacity(updates.len());
+        for update in updates {
+            results.push(self.update_one(update).await);
+        }
+        results
+    }
+
+    async fn create_people(&self, people: &[NewPerson]) -> Vec<Result<i64, Error>> {
+        let mut results = Vec::with_capacity(people.len());
+        for new in people {
+            results.push(self.create_one(new).await);
+        }
+        results
+    }
+
+    async fn set_tags(&self, tags: &[PersonTags]) -> Vec<Result<(), Error>> {
+        let mut results = Vec::with_capacity(tags.len());
+        for one in tags {
+            results.push(self.set_tags_one(one).await);
+        }
+        results
+    }
+
+    async fn add_members(&self, members: &[Membership]) -> Vec<Result<(), Error>> {
+        let groups: Vec<i64> = distinct(&members.iter().map(|m| m.group_id).collect::<Vec<_>>());
+        let lookups = async {
+            Ok::<_, Error>((
+                self.default_roles(&groups).await?,
+                self.memberships(members).await?,
+            ))
+        };
+        let (roles, current) = match lookups.await {
+            Ok(found) => found,
+            Err(error) => return members.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let mut results = Vec::with_capacity(members.len());
+        let mut added = BTreeSet::new();
+        for member in members {
+            // The same membership twice in one call is added once.
+            if !added.insert((member.group_id, member.person_id)) {
+                results.push(Ok(()));
+                continue;
+            }
+            results.push(self.add_one(member, &roles, &current).await);
+        }
+        results
+    }
+
+    async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {
+        let rows = self
+            .list(
+                "People",
+                &format!("Id eq {id}"),
+                &[("$select", "Id,PhotoId")],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("Rock has no person {id}"),
+            ));
+        };
+        let Some(photo) = int(row, "PhotoId") else {
+            return Ok(None);
+        };
+        let call = Call::get("/GetImage.ashx".into())
+            .query("id", photo.to_string())
+            .raw();
+        match self.http.send(&call).await {
+            Ok(answer) => Ok(Some(Photo {
+                content_type: answer
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                bytes: answer.bytes,
+            })),
+            Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+// ---- Start-up -------------------------------------------------------------------------------
+
+async fn resolve_ids(http: &Http) -> Result<SystemIds, Error> {
+    let by_guid = |rows: &[Value]| -> HashMap<String, i64> {
+        rows.iter()
+            .filter_map(|r| Some((string(r, "Guid").to_uppercase(), int(r, "Id")?)))
+            .collect()
+    };
+    let any_guid = |guids: &[&str]| {
+        guids
+            .iter()
+            .map(|g| format!("Guid eq guid'{g}'"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let get = |controller: &str, filter: String| {
+        Call::get(format!("/api/{controller}")).query("$filter", filter)
+    };
+    let rows = |call: Call| async move {
+        match http.send(&call).await?.json {
+            Value::Array(rows) => Ok(rows),
+            _ => Err(garbled(&call, "a list")),
+        }
+    };
+    let connection_type = rows(get(
+        "DefinedTypes",
+        any_guid(&[guid::CONNECTION_STATUS_TYPE]),
+    ))
+    .await?
+    .first()
+    .and_then(|r| int(r, "Id"))
+    .ok_or_else(|| {
+        missing(
+            "the connection status defined type",
+            guid::CONNECTION_STATUS_TYPE,
+        )
+    })?;
+    let value_guids = [
+        guid::PHONE_HOME,
+        guid::PHONE_WORK,
+        guid::PHONE_MOBILE,
+        guid::LOCATION_HOME,
+        guid::LOCATION_PREVIOUS,
+        guid::RECORD_ACTIVE,
+        guid::MARITAL_MARRIED,
+    ];
+    let filter = format!(
+        "DefinedTypeId eq {connection_type} or {}",
+        any_guid(&value_guids)
+    );
+    let values = rows(get("DefinedValues", filter)).await?;
+    let types = rows(get("GroupTypes", any_guid(&[guid::GROUPTYPE_FAMILY]))).await?;
+    let roles = rows(get(
+        "GroupTypeRoles",
+        any_guid(&[guid::ROLE_ADULT, guid::ROLE_CHILD]),
+    ))
+    .await?;
+    let entities = rows(get(
+        "EntityTypes",
+        any_guid(&[guid::ENTITY_PERSON, guid::ENTITY_GROUP]),
+    ))
+    .await?;
+    let mut known = by_guid(&values);
+    known.extend(by_guid(&types));
+    known.extend(by_guid(&roles));
+    known.extend(by_guid(&entities));
+    let id = |guid: &str, what: &str| known.get(guid).copied().ok_or_else(|| missing(what, guid));
+    Ok(SystemIds {
+        phone_home: id(guid::PHONE_HOME, "the Home phone type")?,
+        phone_work: id(guid::PHONE_WORK, "the Work phone type")?,
+        phone_mobile: id(guid::PHONE_MOBILE, "the Mobile phone type")?,
+        location_home: id(guid::LOCATION_HOME, "the Home location type")?,
+        location_previous: id(guid::LOCATION_PREVIOUS, "the Previous location type")?,
+        record_active: id(guid::RECORD_ACTIVE, "the Active record status")?,
+        married: id(guid::MARITAL_MARRIED, "the Married marital status")?,
+        family_type: id(guid::GROUPTYPE_FAMILY, "the Family group type")?,
+        family_adult: id(guid::ROLE_ADULT, "the family Adult role")?,
+        family_child: id(guid::ROLE_CHILD, "the family Child role")?,
+        person_entity: id(guid::ENTITY_PERSON, "the Person entity type")?,
+        group_entity: id(guid::ENTITY_GROUP, "the Group entity type")?,
+        connection_statuses: values
+            .iter()
+            .filter(|v| int(v, "DefinedTypeId") == Some(connection_type))
+            .filter_map(|v| {
+                Some(DefinedValue {
+                    id: int(v, "Id")?,
+                    guid: string(v, "Guid"),
+                    value: string(v, "Value"),
+                })
+            })
+            .collect(),
+    })
+}
+
+/// The most filter terms per request this Rock takes, up to `wanted`: an install may keep
+/// OData's `MaxNodeCount` (100 by default in Web API) or IIS's limit on the query string.
+/// Probed with range terms in the shape `list` sends, the largest this backend makes, on ids
+/// no install reaches.
+async fn accepted_batch(http: &Http, wanted: usize) -> Result<usize, Error> {
+    let mut size = wanted.max(1);
+    loop {
+        let terms: Vec<String> = (0..size)
+            .map(|n| {
+                let id = 2_000_000_000 + 2 * n;
+                format!("(Id ge {id} and Id le {})", id + 1)
+            })
+            .collect();
+        let filter = format!("(({}) and Id ne 0) and Id gt 0", terms.join(" or "));
+        let call = Call::get("/api/DefinedValues".into())
+            .query("$filter", filter)
+            .query("$top", "1");
+        match http.send(&call).await {
+            Ok(_) => return Ok(size),
+            Err(error) if size > 1 && too_large(&error) => size /= 2,
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn missing(what: &str, guid: &str) -> Error {
+    Error::new(
+        ErrorKind::Invalid,
+        format!("Rock has no {what} (well-known GUID {guid}); is this a Rock RMS install?"),
+    )
+}
+
+// ---- Field values to Rock columns ----------------------------------------------------------
+
+/// A list of field values as Rock stores them: Person columns (PATCH names, case-sensitive),
+/// phone rows by type, and the family's Home address.
+struct Changes {
+    columns: Map<String, Value>,
+    phones: Vec<(i64, Option<String>)>,
+    /// `Some(None)`: remove the Home address.
+    home: Option<Option<Address>>,
+}
+
+impl Changes {
+    fn of(fields: &[FieldValue], ids: &SystemIds) -> Result<Changes, Error> {
+        let mut changes = Changes {
+            columns: Map::new(),
+            phones: Vec::new(),
+            home: None,
+        };
+        for field in fields {
+            changes.add(field, ids)?;
+        }
+        Ok(changes)
+    }
+
+    fn add(&mut self, field: &FieldValue, ids: &SystemIds) -> Result<(), Error> {
+        let mut column = |name: &str, value: Value| {
+            self.columns.insert(name.to_string(), value);
+        };
+        match field {
+            FieldValue::FirstName(v) => column("FirstName", v.as_str().into()),
+            FieldValue::NickName(v) => column("NickName", v.as_str().into()),
+            FieldValue::MiddleName(v) => column("MiddleName", v.as_str().into()),
+            FieldValue::LastName(v) => column("LastName", v.as_str().into()),
+            FieldValue::Gender(g) => column("Gender", gender_number(*g).into()),
+            // Rock stores a birth date as three numbers; BirthDate itself is computed.
+            FieldValue::Birthdate(d) => {
+                column("BirthDay", d.map(|d| d.day).into());
+                column("BirthMonth", d.map(|d| d.month).into());
+                column("BirthYear", d.and_then(|d| d.year).into());
+            }
+            FieldValue::Anniversary(d) => column("AnniversaryDate", anniversary(d.as_ref())?),
+            FieldValue::Email(e) => column(
+                "Email",
+                e.as_deref().map(str::trim).filter(|e| !e.is_empty()).into(),
+            ),
+            FieldValue::HomePhone(p) => self.phones.push((ids.phone_home, present(p))),
+            FieldValue::WorkPhone(p) => self.phones.push((ids.phone_work, present(p))),
+            FieldValue::MobilePhone(p) => self.phones.push((ids.phone_mobile, present(p))),
+            FieldValue::HomeAddress(a) => self.home = Some(a.clone()),
+        }
+        Ok(())
+    }
+}
+
+fn present(phone: &Option<String>) -> Option<String> {
+    phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+fn anniversary(date: Option<&Date>) -> Result<Value, Error> {
+    match date {
+        None => Ok(Value::Null),
+        Some(Date {
+            year: Some(year),
+            month,
+            day,
+        }) => Ok(format!("{year:04}-{month:02}-{day:02}T00:00:00").into()),
+        Some(_) => Err(Error::new(
+            ErrorKind::Invalid,
+            "Rock stores an anniversary as a full date; this one has no year",
+        )),
+    }
+}
+
+fn gender_number(gender: Gender) -> i64 {
+    match gender {
+        Gender::Unknown => 0,
+        Gender::Male => 1,
+        Gender::Female => 2,
+    }
+}
+
+// ---- Rock's JSON --------------------------------------------------------------------------
+
+fn int(row: &Value, name: &str) -> Option<i64> {
+    row[name].as_i64()
+}
+
+fn flag(row: &Value, name: &str) -> bool {
+    row[name].as_bool().unwrap_or(false)
+}
+
+/// A string column, `""` when null.
+fn string(row: &Value, name: &str) -> String {
+    row[name].as_str().unwrap_or_default().to_string()
+}
+
+/// A string column, `None` when null or blank.
+fn text(row: &Value, name: &str) -> Option<String> {
+    row[name]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The raw value of an attribute loaded with `loadAttributes`, by key (case-insensitive as
+/// Rock's attribute keys are).
+fn attribute(row: &Value, key: &str) -> Option<String> {
+    let values = row["AttributeValues"].as_object()?;
+    let value = values.get(key).or_else(|| {
+        values
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })?;
+    value["Value"].as_str().map(str::to_string)
+}
+
+/// A multi-select value: comma-separated option values.
+fn split_tags(value: String) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn parse_level(value: &str) -> Option<PermissionLevel> {
+    let squashed: String = value
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match squashed.as_str() {
+        "scheduledviewer" => Some(PermissionLevel::ScheduledViewer),
+        "viewer" => Some(PermissionLevel::Viewer),
+        "scheduler" => Some(PermissionLevel::Scheduler),
+        "editor" => Some(PermissionLevel::Editor),
+        "administrator" => Some(PermissionLevel::Administrator),
+        "" => None,
+        _ => {
+            tracing::warn!("a Rock group holds the unknown permission level \"{value}\"");
+            None
+        }
+    }
+}
+
+fn birthdate(row: &Value) -> Option<Date> {
+    let part = |name| int(row, name).and_then(|n| u8::try_from(n).ok());
+    Some(Date {
+        year: int(row, "BirthYear").and_then(|y| i32::try_from(y).ok()),
+        month: part("BirthMonth")?,
+        day: part("BirthDay")?,
+    })
+}
+
+/// `2014-06-21T00:00:00` (Rock's dates carry no offset).
+fn parse_date(value: &str) -> Option<Date> {
+    let mut parts = value.get(..10)?.split('-');
+    let year = parts.next()?.parse().ok()?;
+    let month = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    Some(Date {
+        year: Some(year),
+        month,
+        day,
+    })
+}
+
+fn address(location: &Value) -> Option<Address> {
+    location.as_object()?;
+    let address = Address {
+        street1: string(location, "Street1"),
+        street2: string(location, "Street2"),
+        city: string(location, "City"),
+        state: string(location, "State"),
+        postal_code: string(location, "PostalCode"),
+        country: string(location, "Country"),
+    };
+    (!is_blank(&address)).then_some(address)
+}
+
+fn is_blank(a: &Address) -> bool {
+    [&a.street1, &a.street2, &a.city, &a.state, &a.postal_code]
+        .iter()
+        .all(|f| f.trim().is_empty())
+}
+
+/// The number of the person's first phone of this type, as Rock formats it.
+fn phone_of(row: &Value, kind: i64) -> Option<String> {
+    let phones = row["PhoneNumbers"].as_array()?;
+    let phone = phones
+        .iter()
+        .filter(|p| int(p, "NumberTypeValueId") == Some(kind))
+        .min_by_key(|p| int(p, "Id"))?;
+    text(phone, "NumberFormatted").or_else(|| text(phone, "Number"))
+}
+
+fn digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// An OData string literal: single quotes, a quote inside doubled.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn numbers(ids: &[i64]) -> Vec<String> {
+    ids.iter().map(i64::to_string).collect()
+}
+
+/// Filter terms for `column` in `ids`: sorted, with ids at most `gap` apart joined into one
+/// `ge … and le …` range.
+fn id_terms(column: &str, ids: &[i64], gap: i64) -> Vec<String> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut terms = Vec::new();
+    let mut runs = sorted.iter().copied().peekable();
+    while let Some(start) = runs.next() {
+        let mut end = start;
+        while let Some(next) = runs.next_if(|next| next - end <= gap) {
+            end = next;
+        }
+        terms.push(if start == end {
+            format!("{column} eq {start}")
+        } else {
+            format!("({column} ge {start} and {column} le {end})")
+        });
+    }
+    terms
+}
+
+/// The ids once each, in first-seen order.
+fn distinct(ids: &[i64]) -> Vec<i64> {
+    let mut seen = BTreeSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
+/// Rock refused a filter for its size: OData's node limit, or IIS's query string limit.
+fn too_large(error: &Error) -> bool {
+    error.kind == ErrorKind::Invalid && error.message.contains(TOO_LARGE)
+}
+
+/// Marks the message of an error [`too_large`] recognises.
+const TOO_LARGE: &str = "as too large";
+
+/// Whether a refusal is about the request's size: OData's node limit (a 400 with Web API's
+/// message), or IIS's request filtering (a 414, or an HTML 404.15 page).
+fn refused_for_size(status: u16, body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    status == 414
+        || (status == 400 && text.contains("node count limit"))
+        || (status == 404 && (text.contains("404.15") || text.contains("query string is too long")))
+}
+
+fn garbled(call: &Call, expected: &str) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "Rock answered {} without {expected} where one was due",
+            call.describe()
+        ),
+    )
+}
+
+// ---- HTTP -----------------------------------------------------------------------------------
+
+/// One request to Rock.
+struct Call {
+    method: reqwest::Method,
+    /// From the root, e.g. `/api/People`.
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+    /// Safe to send again when a try may have reached Rock (reads, PUT, PATCH, DELETE).
+    repeatable: bool,
+    /// The answer is JSON (else raw bytes, e.g. a photo).
+    json: bool,
+}
+
+impl Call {
+    fn get(path: String) -> Call {
+        Call {
+            method: reqwest::Method::GET,
+            path,
+            query: Vec::new(),
+            body: None,
+            repeatable: true,
+            json: true,
+        }
+    }
+
+    fn put(path: String) -> Call {
+        Call {
+            method: reqwest::Method::PUT,
+            ..Call::get(path)
+        }
+    }
+
+    fn delete(path: String) -> Call {
+        Call {
+            method: reqwest::Method::DELETE,
+            ..Call::get(path)
+        }
+    }
+
+    /// A JSON body; POST is not repeated (a second try could create a second row).
+    fn write(method: reqwest::Method, path: String, body: Value) -> Call {
+        Call {
+            repeatable: method != reqwest::Method::POST,
+            method,
+            body: Some(body),
+            ..Call::get(path)
+        }
+    }
+
+    fn query(mut self, name: &str, value: impl Into<String>) -> Call {
+        self.query.push((name.to_string(), value.into()));
+        self
+    }
+
+    fn raw(mut self) -> Call {
+        self.json = false;
+        self
+    }
+
+    /// `GET /api/People`: what the request was, for a message (never the query).
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+struct Answer {
+    status: u16,
+    content_type: Option<String>,
+    bytes: Vec<u8>,
+    /// The parsed body of a JSON call (`null` when empty).
+    json: Value,
+}
+
+struct Http {
+    client: reqwest::Client,
+    base: Url,
+    token: HeaderValue,
+    attempts: u32,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    max_response_bytes: usize,
+}
+
+/// How one try failed, before deciding whether to try again.
+enum Failure {
+    /// Rock refused the filter for its size; a smaller batch will do.
+    TooLarge {
+        status: u16,
+    },
+    Transport {
+        before_sending: bool,
+        message: String,
+    },
+    Status {
+        status: u16,
+        detail: String,
+    },
+    Malformed(String),
+}
+
+impl Http {
+    fn new(options: &RestRockOptions) -> Result<Http, Error> {
+        check_transport(&options.base_url)?;
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("pcosync/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot start the HTTP client: {}", describe_transport(e)),
+                )
+            })?;
+        let mut token = HeaderValue::from_str(options.token.expose()).map_err(|_| {
+            Error::new(
+                ErrorKind::Unauthorized,
+                "the Rock token holds characters a header cannot carry; check the Rock token in the configuration",
+            )
+        })?;
+        token.set_sensitive(true);
+        Ok(Http {
+            client,
+            base: options.base_url.clone(),
+            token,
+            attempts: options.attempts.max(1),
+            backoff_base: options.backoff_base,
+            backoff_cap: options.backoff_cap,
+            max_response_bytes: options.max_response_bytes,
+        })
+    }
+
+    fn url(&self, call: &Call) -> Url {
+        let mut url = self.base.clone();
+        let root = self.base.path().trim_end_matches('/');
+        url.set_path(&format!("{root}{}", call.path));
+        url.set_query(None);
+        url.set_fragment(None);
+        if !call.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&call.query);
+        }
+        url
+    }
+
+    async fn send(&self, call: &Call) -> Result<Answer, Error> {
+        let url = self.url(call);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.attempt(call, url.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
+            };
+            let retry = attempt < self.attempts
+                && match &failure {
+                    Failure::Status { status, .. } => *status >= 500 && call.repeatable,
+                    Failure::Transport { before_sending, .. } => call.repeatable || *before_sending,
+                    Failure::Malformed(_) => call.repeatable,
+                    Failure::TooLarge { .. } => false,
+                };
+            if !retry {
+                return Err(failure.into_error(call));
+            }
+            tracing::debug!(request = %call.describe(), attempt, "retrying a Rock request: {}", failure.summary());
+            tokio::time::sleep(self.backoff(attempt)).await;
+        }
+    }
+
+    async fn attempt(&self, call: &Call, url: Url) -> Result<Answer, Failure> {
+        let mut request = self
+            .client
+            .request(call.method.clone(), url)
+            .header("Authorization-Token", self.token.clone());
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.map_err(|e| Failure::Transport {
+            before_sending: e.is_connect(),
+            message: describe_transport(e),
+        })?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = self.read(response).await?;
+        if refused_for_size(status, &bytes) {
+            return Err(Failure::TooLarge { status });
+        }
+        if !(200..300).contains(&status) {
+            return Err(Failure::Status {
+                status,
+                detail: rock_message(&bytes),
+            });
+        }
+        let json = if call.json && !bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::from_slice(&bytes)
+                .map_err(|_| Failure::Malformed("the answer was not valid JSON".into()))?
+        } else {
+            Value::Null
+        };
+        Ok(Answer {
+            status,
+            content_type,
+            bytes,
+            json,
+        })
+    }
+
+    async fn read(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_response_bytes {
+                        return Err(Failure::Malformed(format!(
+                            "the answer was larger than {} bytes",
+                            self.max_response_bytes
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => {
+                    return Err(Failure::Transport {
+                        before_sending: false,
+                        message: format!("the answer was cut short ({})", describe_transport(e)),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Capped exponential backoff with full jitter, so the retries of many runs don't align.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponential = self
+            .backoff_base
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.backoff_cap);
+        exponential.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+}
+
+impl Failure {
+    fn summary(&self) -> String {
+        match self {
+            Failure::Transport { message, .. } | Failure::Malformed(message) => message.clone(),
+            Failure::Status { status, detail } => format!("{status} {detail}"),
+            Failure::TooLarge { status } => format!("{status} {TOO_LARGE}"),
+        }
+    }
+
+    fn into_error(self, call: &Call) -> Error {
+        let what = call.describe();
+        let uncertain = if call.repeatable {
+            ""
+        } else {
+            " (the change may or may not have been made in Rock)"
+        };
+        match self {
+            Failure::Transport { message, .. } => Error::new(
+                ErrorKind::Unavailable,
+                format!("Rock could not be reached for {what}: {message}{uncertain}"),
+            ),
+            Failure::Malformed(message) => Error::new(
+                ErrorKind::Unavailable,
+                format!("Rock answered {what} badly: {message}{uncertain}"),
+            ),
+            Failure::TooLarge { status } => Error::new(
+                ErrorKind::Invalid,
+                format!("Rock refused {what} {TOO_LARGE} ({status})"),
+            ),
+            Failure::Status { status, detail } => {
+                let (kind, message) = match status {
+                    401 | 403 => (
+                        ErrorKind::Unauthorized,
+                        format!(
+                            "Rock refused the REST key for {what} ({status}); check the Rock token in the configuration and that its key may use this endpoint"
+                        ),
+                    ),
+                    404 => (
+                        ErrorKind::NotFound,
+                        format!(
+                            "Rock found nothing for {what} (404){}",
+                            detail_suffix(&detail)
+                        ),
+                    ),
+                    409 => (
+                        ErrorKind::Conflict,
+                        format!("Rock refused {what} (409): {detail}"),
+                    ),
+                    429 => (
+                        ErrorKind::RateLimited,
+                        format!("Rock asked to slow down on {what} (429)"),
+                    ),
+                    400..=499 => (
+                        ErrorKind::Invalid,
+                        format!("Rock refused {what}, answered {status}: {detail}"),
+                    ),
+                    _ => (
+                        ErrorKind::Unavailable,
+                        format!("Rock failed on {what}, answered {status}: {detail}{uncertain}"),
+                    ),
+                };
+                Error::new(kind, message)
+            }
+        }
+    }
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail == "no details" {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+/// Rock's error body is Web API's `{"Message": "..."}`; anything else, its start.
+fn rock_message(body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    if let Some(message) = parsed.as_ref().and_then(|b| b["Message"].as_str()) {
+        return message.chars().take(500).collect();
+    }
+    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    if text.trim().is_empty() {
+        "no details".into()
+    } else {
+        text
+    }
+}
+
+fn describe_transport(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "the request timed out".into();
+    }
+    if error.is_connect() {
+        return "the connection failed".into();
+    }
+    // Without the URL: it would repeat the whole query, and is no help to an administrator.
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// Real TLS to Rock; plain HTTP only to a sandbox on this machine.
+fn check_transport(url: &Url) -> Result<(), Error> {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        scheme => Err(Error::new(
+            ErrorKind::Invalid,
+            format!(
+                "the Rock URL {url} uses {scheme}; only https is allowed (plain http only to a loopback sandbox)"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> SystemIds {
+        SystemIds {
+            phone_home: 141,
+            phone_work: 142,
+            phone_mobile: 140,
+            location_home: 143,
+            location_previous: 145,
+            record_active: 146,
+            married: 150,
+            family_type: 10,
+            family_adult: 20,
+            family_child: 21,
+            person_entity: 15,
+            group_entity: 16,
+            connection_statuses: vec![],
+        }
+    }
+
+    #[test]
+    fn field_values_become_rock_columns() {
+        let fields = [
+            FieldValue::NickName("Bob".into()),
+            FieldValue::Birthdate(Some(Date {
+                year: None,
+                month: 4,
+                day: 9,
+            })),
+            FieldValue::Email(Some("  ".into())),
+            FieldValue::MobilePhone(Some(" (555) 123-4567 ".into())),
+            FieldValue::HomePhone(None),
+        ];
+        let changes = Changes::of(&fields, &ids()).unwrap();
+        assert_eq!(
+            Value::Object(changes.columns),
+            json!({"NickName": "Bob", "BirthDay": 9, "BirthMonth": 4, "BirthYear": null, "Email": null})
+        );
+        assert_eq!(
+            changes.phones,
+            vec![(140, Some("(555) 123-4567".into())), (141, None)]
+        );
+        assert!(changes.home.is_none());
+        let no_year = Changes::of(
+            &[FieldValue::Anniversary(Some(Date {
+                year: None,
+                month: 1,
+                day: 1,
+            }))],
+            &ids(),
+        );
+        assert_eq!(no_year.err().map(|e| e.kind), Some(ErrorKind::Invalid));
+    }
+
+    #[test]
+    fn close_ids_become_ranges() {
+        let terms = id_terms("Id", &[9, 3, 4, 5, 20, 3], 2);
+        assert_eq!(terms, vec!["(Id ge 3 and Id le 5)", "Id eq 9", "Id eq 20"]);
+        assert_eq!(
+            id_terms("Id", &[1, 50], 100),
+            vec!["(Id ge 1 and Id le 50)"]
+        );
+        assert!(id_terms("Id", &[], 1).is_empty());
+    }
+
+    #[test]
+    fn reads_rock_values() {
+        assert_eq!(
+            parse_date("2014-06-21T00:00:00"),
+            Some(Date {
+                year: Some(2014),
+                month: 6,
+                day: 21
+            })
+        );
+        assert_eq!(parse_date("junk"), None);
+        assert_eq!(
+            parse_level("Scheduled Viewer"),
+            Some(PermissionLevel::ScheduledViewer)
+        );
+        assert_eq!(
+            parse_level("scheduled_viewer"),
+            Some(PermissionLevel::ScheduledViewer)
+        );
+        assert_eq!(parse_level("Admin"), None);
+        assert_eq!(split_tags("a, b,,c ".into()), vec!["a", "b", "c"]);
+        assert_eq!(literal("O'Brien"), "'O''Brien'");
+        let row = json!({"AttributeValues": {"pcotags": {"Value": "x"}}});
+        assert_eq!(attribute(&row, "PCOTags").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn size_refusals_are_recognised() {
+        let html = b"<html><title>HTTP Error 404.15 - Not Found</title></html>";
+        assert!(refused_for_size(404, html));
+        assert!(refused_for_size(414, b""));
+        assert!(refused_for_size(
+            400,
+            br#"{"Message":"The node count limit of '100' has been exceeded."}"#
+        ));
+        assert!(!refused_for_size(404, b""));
+        assert!(!refused_for_size(
+            400,
+            br#"{"Message":"The Email address is invalid"}"#
+        ));
+        let error = Failure::TooLarge { status: 414 }.into_error(&Call::get("/api/People".into()));
+        assert!(too_large(&error), "{}", error.message);
+    }
+
+    #[test]
+    fn statuses_map_to_error_kinds() {
+        let call = Call::get("/api/People".into());
+        let kind = |status| {
+            Failure::Status {
+                status,
+                detail: "x".into(),
+            }
+            .into_error(&call)
+            .kind
+        };
+        assert_eq!(kind(401), ErrorKind::Unauthorized);
+        assert_eq!(kind(404), ErrorKind::NotFound);
+        assert_eq!(kind(400), ErrorKind::Invalid);
+        assert_eq!(kind(405), ErrorKind::Invalid);
+        assert_eq!(kind(500), ErrorKind::Unavailable);
+        assert_eq!(kind(503), ErrorKind::Unavailable);
+        let refused = Failure::Status {
+            status: 401,
+            detail: "no details".into(),
+        }
+        .into_error(&call);
+        assert!(
+            refused.message.contains("check the Rock token"),
+            "{}",
+            refused.message
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_transport(&Url::parse("http://127.0.0.1:9/").unwrap()).is_ok());
+        assert!(check_transport(&Url::parse("https://rock.example.org/").unwrap()).is_ok());
+        let refused = check_transport(&Url::parse("http://rock.example.org/").unwrap());
+        assert_eq!(refused.err().map(|e| e.kind), Some(ErrorKind::Invalid));
+    }
+}

@@ -1,0 +1,853 @@
+//! The Rock capability end to end: the host's REST backend against the Rock sandbox over
+//! loopback. Every trait function, paging, writes that touch only what they are given, init,
+//! and faults reaching the caller as error values.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use congregation::{Congregation, Member};
+use pcosync::bindings::rock::{
+    Membership, NewPerson, PersonQuery, PersonTags, PersonUpdate, Protection,
+};
+use pcosync::bindings::types::{Address, Date, ErrorKind, FieldValue, Gender, PermissionLevel};
+use pcosync::rock::Rock;
+use pcosync::rock::rest::{AttributeNames, RestRock, RestRockOptions};
+use pcosync::secret::Secret;
+use rock_sandbox::{ClockMode, FaultConfig, FaultKind, RockSandbox, SandboxOptions};
+use serde_json::Value;
+use url::Url;
+
+/// A REST key no error message may ever show.
+const TOKEN: &str = "s3cret-rock-key-7f3a9";
+
+fn sandbox_options() -> SandboxOptions {
+    SandboxOptions {
+        token: TOKEN.into(),
+        clock: ClockMode::Fixed(1_714_521_600),
+        ..SandboxOptions::default()
+    }
+}
+
+async fn start(people: usize) -> (RockSandbox, Congregation) {
+    let congregation = Congregation::generate(people, 7);
+    let sandbox = RockSandbox::start_with(sandbox_options(), &congregation)
+        .await
+        .expect("the sandbox starts");
+    (sandbox, congregation)
+}
+
+fn options(sandbox: &RockSandbox, token: &str) -> RestRockOptions {
+    RestRockOptions {
+        timeout: Duration::from_secs(5),
+        backoff_base: Duration::from_millis(5),
+        backoff_cap: Duration::from_millis(20),
+        ..RestRockOptions::new(Url::parse(&sandbox.base_url()).unwrap(), Secret::new(token))
+    }
+}
+
+async fn connect(sandbox: &RockSandbox) -> RestRock {
+    RestRock::connect(options(sandbox, TOKEN))
+        .await
+        .expect("connects")
+}
+
+fn digits(phone: Option<&str>) -> Option<String> {
+    phone.map(|p| p.chars().filter(char::is_ascii_digit).collect())
+}
+
+fn date(d: &congregation::Date) -> Date {
+    Date {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+    }
+}
+
+fn level(level: congregation::Level) -> PermissionLevel {
+    match level {
+        congregation::Level::ScheduledViewer => PermissionLevel::ScheduledViewer,
+        congregation::Level::Viewer => PermissionLevel::Viewer,
+        congregation::Level::Scheduler => PermissionLevel::Scheduler,
+        congregation::Level::Editor => PermissionLevel::Editor,
+        congregation::Level::Administrator => PermissionLevel::Administrator,
+    }
+}
+
+/// Write requests (anything but GET) the sandbox saw, as "METHOD path-without-query".
+fn writes(sandbox: &RockSandbox) -> Vec<String> {
+    sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path.split('?').next().unwrap_or("")))
+        .collect()
+}
+
+fn member(c: &Congregation, wanted: impl Fn(&Member) -> bool) -> &Member {
+    c.rock_people().find(|m| wanted(m)).expect("such a member")
+}
+
+#[tokio::test]
+async fn account_groups_and_groups_by_id_carry_account_and_level() {
+    let (sandbox, c) = start(200).await;
+    let rock = connect(&sandbox).await;
+    let account = &c.accounts[0];
+    let groups = rock.account_groups(account).await.unwrap();
+    let expected: BTreeMap<i64, &congregation::Group> = c
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.pco_account.as_deref() == Some(account.as_str()))
+        .map(|(i, g)| (sandbox.group_id(i).unwrap(), g))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        groups.iter().map(|g| g.id).collect::<BTreeSet<_>>(),
+        expected.keys().copied().collect()
+    );
+    for group in &groups {
+        let seeded = expected[&group.id];
+        assert_eq!(group.name, seeded.name);
+        assert_eq!(group.group_type.name, seeded.group_type);
+        assert_eq!(group.pco_account.as_deref(), Some(account.as_str()));
+        assert_eq!(group.level, seeded.level.map(level));
+        assert!(group.is_active);
+    }
+    assert!(
+        rock.account_groups("No Such Account")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let all: Vec<i64> = (0..c.groups.len())
+        .map(|i| sandbox.group_id(i).unwrap())
+        .collect();
+    let by_id = rock.groups(&all).await.unwrap();
+    assert_eq!(by_id.len(), c.groups.len());
+    for group in &by_id {
+        let index = all.iter().position(|id| *id == group.id).unwrap();
+        assert_eq!(group.name, c.groups[index].name);
+        assert_eq!(group.pco_account, c.groups[index].pco_account);
+    }
+    assert!(rock.groups(&[999_999]).await.unwrap().is_empty());
+}
+
+// R2 (c): active members only; inactive and archived memberships are left out.
+#[tokio::test]
+async fn active_members_of_many_groups_at_once() {
+    let (sandbox, c) = start(300).await;
+    let rock = connect(&sandbox).await;
+    let all: Vec<i64> = (0..c.groups.len())
+        .map(|i| sandbox.group_id(i).unwrap())
+        .collect();
+    sandbox.clear_requests();
+    let members = rock.active_members(&all).await.unwrap();
+    assert_eq!(sandbox.requests().len(), 1, "one request for every group");
+    let got: BTreeSet<(i64, i64)> = members.iter().map(|m| (m.group_id, m.person_id)).collect();
+    let sandbox = &sandbox;
+    let expected: BTreeSet<(i64, i64)> = c
+        .rock_people()
+        .flat_map(|m| {
+            let person = sandbox.person_id(m.key).unwrap();
+            m.groups
+                .iter()
+                .map(move |g| (sandbox.group_id(*g).unwrap(), person))
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(members.len(), got.len(), "no duplicates");
+}
+
+// R2 (a): the PCO Tags attribute, split into its values.
+#[tokio::test]
+async fn tagged_people_are_read_from_the_pco_tags_attribute() {
+    let (sandbox, c) = start(200).await;
+    let rock = connect(&sandbox).await;
+    let tagged = rock.tagged_people().await.unwrap();
+    let got: BTreeMap<i64, Vec<String>> =
+        tagged.into_iter().map(|t| (t.person_id, t.tags)).collect();
+    let expected: BTreeMap<i64, Vec<String>> = c
+        .rock_people()
+        .filter(|m| !m.pco_tags.is_empty())
+        .map(|m| (sandbox.person_id(m.key).unwrap(), m.pco_tags.clone()))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+}
+
+// R10: every synced field as Rock holds it.
+#[tokio::test]
+async fn people_by_id_come_with_phones_address_tags_and_photo() {
+    let (sandbox, c) = start(200).await;
+    let rock = connect(&sandbox).await;
+    let mut ids: Vec<i64> = c
+        .rock_people()
+        .map(|m| sandbox.person_id(m.key).unwrap())
+        .collect();
+    ids.push(999_999); // gone: left out
+    let people = rock.people(&ids).await.unwrap();
+    assert_eq!(people.len(), ids.len() - 1);
+    assert_eq!(
+        people.iter().map(|p| p.id).collect::<Vec<_>>(),
+        ids[..ids.len() - 1],
+        "in the order asked"
+    );
+    let by_key: BTreeMap<i64, &Member> = c
+        .rock_people()
+        .map(|m| (sandbox.person_id(m.key).unwrap(), m))
+        .collect();
+    let mut photos = 0;
+    for p in &people {
+        let m = by_key[&p.id];
+        assert_eq!(
+            (&p.first_name, &p.nick_name, &p.middle_name, &p.last_name),
+            (&m.first_name, &m.nick_name, &m.middle_name, &m.last_name)
+        );
+        let gender = match m.gender {
+            congregation::Gender::Male => Gender::Male,
+            congregation::Gender::Female => Gender::Female,
+            congregation::Gender::Unknown => Gender::Unknown,
+        };
+        assert_eq!(p.gender, gender);
+        assert_eq!(p.email, m.email);
+        assert_eq!(p.birthdate, m.birthdate.as_ref().map(date));
+        assert_eq!(p.married, m.married);
+        // Rock's AnniversaryDate is a full date: one without a year cannot be stored.
+        let anniversary = m.anniversary.filter(|d| d.year.is_some());
+        assert_eq!(p.anniversary, anniversary.as_ref().map(date), "{}", p.id);
+        assert_eq!(digits(p.home_phone.as_deref()), m.home_phone);
+        assert_eq!(digits(p.work_phone.as_deref()), m.work_phone);
+        assert_eq!(digits(p.mobile_phone.as_deref()), m.mobile_phone);
+        let address = p.home_address.as_ref().map(|a| a.street1.clone());
+        assert_eq!(address, m.address.as_ref().map(|a| a.street1.clone()));
+        assert_eq!(p.pco_tags, m.pco_tags);
+        let protection = match m.protection {
+            congregation::Protection::Low => Protection::Low,
+            congregation::Protection::Medium => Protection::Medium,
+            congregation::Protection::High => Protection::High,
+            congregation::Protection::Extreme => Protection::Extreme,
+        };
+        assert_eq!(p.protection, protection);
+        assert!(p.modified.is_some());
+        photos += usize::from(p.photo_id.is_some());
+    }
+    assert!(photos > 0);
+}
+
+#[tokio::test]
+async fn loading_past_a_thousand_people_pages_and_batches() {
+    let (sandbox, c) = start(1_600).await;
+    let rock = RestRock::connect(RestRockOptions {
+        page_size: 300, // several pages per batch of 500 ids
+        ..options(&sandbox, TOKEN)
+    })
+    .await
+    .unwrap();
+    let ids: Vec<i64> = c
+        .rock_people()
+        .map(|m| sandbox.person_id(m.key).unwrap())
+        .collect();
+    assert!(ids.len() > 1_000);
+    sandbox.clear_requests();
+    let people = rock.people(&ids).await.unwrap();
+    assert_eq!(people.len(), ids.len());
+    let requests = sandbox.requests().len();
+    assert!(
+        requests <= 20,
+        "{requests} requests for {} people",
+        ids.len()
+    );
+    let tagged = rock.tagged_people().await.unwrap();
+    assert_eq!(
+        tagged.len(),
+        c.rock_people().filter(|m| !m.pco_tags.is_empty()).count()
+    );
+}
+
+#[tokio::test]
+async fn a_rock_that_limits_filter_nodes_gets_smaller_batches() {
+    let congregation = Congregation::generate(300, 7);
+    let sandbox = RockSandbox::start_with(
+        SandboxOptions {
+            max_node_count: Some(100),
+            ..sandbox_options()
+        },
+        &congregation,
+    )
+    .await
+    .unwrap();
+    let rock = connect(&sandbox).await;
+    let ids: Vec<i64> = congregation
+        .rock_people()
+        .map(|m| sandbox.person_id(m.key).unwrap())
+        .collect();
+    sandbox.clear_requests();
+    let people = rock.people(&ids).await.unwrap();
+    assert_eq!(people.len(), ids.len());
+    let requests = sandbox.requests();
+    assert!(requests.iter().all(|r| r.status == 200), "{requests:?}");
+    assert!(requests.len() <= 4, "ranges keep it short: {requests:?}");
+}
+
+// R7: a merged person's old id leads to the survivor through the person alias.
+#[tokio::test]
+async fn follow_merges_finds_the_survivor() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let mut keys = c.rock_people().map(|m| m.key);
+    let survivor = sandbox.person_id(keys.next().unwrap()).unwrap();
+    let merged = sandbox.person_id(keys.next().unwrap()).unwrap();
+    sandbox.merge_people(survivor, merged).unwrap();
+    assert!(rock.people(&[merged]).await.unwrap().is_empty());
+    let merges = rock
+        .follow_merges(&[merged, survivor, 999_999])
+        .await
+        .unwrap();
+    assert_eq!(merges.len(), 3);
+    assert_eq!(
+        (merges[0].old_id, merges[0].survivor),
+        (merged, Some(survivor))
+    );
+    assert_eq!(merges[1].survivor, None, "not merged");
+    assert_eq!(merges[2].survivor, None, "never existed");
+}
+
+// R4, R41: first (or nick) name, last name and email.
+#[tokio::test]
+async fn find_people_by_name_and_email() {
+    let (sandbox, c) = start(200).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.email.is_some() && m.nick_name != m.first_name);
+    let id = sandbox.person_id(m.key).unwrap();
+    let email = m.email.clone().unwrap();
+    let query = |first: &str, last: &str, email: &str| PersonQuery {
+        first_name: first.into(),
+        last_name: last.into(),
+        email: email.into(),
+    };
+    sandbox.clear_requests();
+    let found = rock
+        .find_people(&[
+            query(&m.first_name, &m.last_name, &email),
+            query(
+                &m.nick_name.to_uppercase(),
+                &m.last_name,
+                &email.to_uppercase(),
+            ),
+            query(&m.first_name, &m.last_name, "someone.else@example.org"),
+            query(&m.first_name, "Other", &email),
+            query(&m.first_name, &m.last_name, ""),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        sandbox.requests().len() <= 2,
+        "one batch, not one call per query"
+    );
+    let ids: Vec<Vec<i64>> = found
+        .iter()
+        .map(|list| list.iter().map(|p| p.id).collect())
+        .collect();
+    assert_eq!(ids, vec![vec![id], vec![id], vec![], vec![], vec![]]);
+    assert_eq!(found[0][0].email.as_deref(), Some(email.as_str()));
+}
+
+// R12: a field changed on one side is the only field written.
+#[tokio::test]
+async fn an_update_writes_only_the_changed_field() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.mobile_phone.is_some() && m.address.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    let before = sandbox.person_dump(id).unwrap();
+    sandbox.clear_requests();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::NickName("Sunny".into())],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(writes(&sandbox), vec![format!("PATCH /api/People/{id}")]);
+    let after = sandbox.person_dump(id).unwrap();
+    assert_eq!(after["Person"]["NickName"], "Sunny");
+    let unchanged = |dump: &Value| {
+        let mut person = dump["Person"].clone();
+        for column in ["NickName", "ModifiedDateTime", "ModifiedByPersonAliasId"] {
+            person[column] = Value::Null;
+        }
+        let mut rest = dump.clone();
+        rest["Person"] = person;
+        rest
+    };
+    assert_eq!(unchanged(&after), unchanged(&before));
+}
+
+#[tokio::test]
+async fn updates_write_phones_address_email_and_birthdate_the_rock_way() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| {
+        m.work_phone.is_some() && m.mobile_phone.is_some() && m.address.is_some()
+    });
+    let id = sandbox.person_id(m.key).unwrap();
+    let address = Address {
+        street1: "12 New Street".into(),
+        street2: String::new(),
+        city: "Springfield".into(),
+        state: "IL".into(),
+        postal_code: "62701".into(),
+        country: "US".into(),
+    };
+    let birthdate = Date {
+        year: None,
+        month: 2,
+        day: 29,
+    };
+    let results = rock
+        .update_people(&[
+            PersonUpdate {
+                id,
+                changes: vec![
+                    FieldValue::MobilePhone(Some("555.010.9999".into())),
+                    FieldValue::WorkPhone(None),
+                    FieldValue::HomeAddress(Some(address.clone())),
+                    FieldValue::Email(Some("new.address@example.org".into())),
+                    FieldValue::Birthdate(Some(birthdate)),
+                ],
+            },
+            PersonUpdate {
+                id: 999_999,
+                changes: vec![FieldValue::LastName("Nobody".into())],
+            },
+        ])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(results[1].as_ref().unwrap_err().kind, ErrorKind::NotFound);
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(person.mobile_phone.as_deref(), Some("(555) 010-9999"));
+    assert_eq!(person.work_phone, None);
+    assert_eq!(digits(person.home_phone.as_deref()), m.home_phone);
+    assert_eq!(person.home_address, Some(address));
+    assert_eq!(person.email.as_deref(), Some("new.address@example.org"));
+    assert_eq!(person.birthdate, Some(birthdate));
+    // SaveAddress keeps the old Home location as Previous.
+    let dump = sandbox.person_dump(id).unwrap();
+    let locations = dump["Families"][0]["GroupLocations"].as_array().unwrap();
+    assert_eq!(locations.len(), 2, "{locations:?}");
+
+    // Removing the address re-types it to Previous too; the person then has none.
+    let removed = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(None)],
+        }])
+        .await;
+    assert!(removed[0].is_ok(), "{removed:?}");
+    assert_eq!(rock.people(&[id]).await.unwrap()[0].home_address, None);
+}
+
+// R41: a new person in a new family, with a Home address and the chosen connection status.
+#[tokio::test]
+async fn a_person_is_created_in_a_new_family_with_a_home_address() {
+    let (sandbox, _) = start(50).await;
+    let rock = connect(&sandbox).await;
+    let address = Address {
+        street1: "400 Maple Ave".into(),
+        street2: "Apt 2".into(),
+        city: "Lincoln".into(),
+        state: "NE".into(),
+        postal_code: "68508".into(),
+        country: "US".into(),
+    };
+    let fields = vec![
+        FieldValue::FirstName("Zelda".into()),
+        FieldValue::LastName("Quixote-Imported".into()),
+        FieldValue::Email(Some("zelda.q@example.org".into())),
+        FieldValue::Gender(Gender::Female),
+        FieldValue::Birthdate(Some(Date {
+            year: Some(1990),
+            month: 3,
+            day: 14,
+        })),
+        FieldValue::MobilePhone(Some("4025550123".into())),
+        FieldValue::HomeAddress(Some(address.clone())),
+    ];
+    let results = rock
+        .create_people(&[
+            NewPerson {
+                fields: fields.clone(),
+                connection_status: "Member".into(),
+            },
+            NewPerson {
+                fields: vec![FieldValue::LastName("X".into())],
+                connection_status: "No Such Status".into(),
+            },
+        ])
+        .await;
+    let id = *results[0].as_ref().unwrap();
+    assert_eq!(results[1].as_ref().unwrap_err().kind, ErrorKind::Invalid);
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(person.nick_name, "Zelda", "Rock defaults the nick name");
+    assert_eq!(person.home_address, Some(address));
+    assert_eq!(person.mobile_phone.as_deref(), Some("(402) 555-0123"));
+    let dump = sandbox.person_dump(id).unwrap();
+    let families = dump["Families"].as_array().unwrap();
+    assert_eq!(families.len(), 1);
+    assert_eq!(families[0]["Group"]["Name"], "Quixote-Imported Family");
+    let homes = families[0]["GroupLocations"].as_array().unwrap();
+    assert_eq!(homes.len(), 1);
+    assert_eq!(homes[0]["IsMailingLocation"], true);
+    let member_status = {
+        let defined = reqwest::Client::new()
+            .get(format!(
+                "{}/api/DefinedValues?$filter=Guid eq guid'{}'",
+                sandbox.base_url(),
+                rock_sandbox::guids::DV_CONNECTION_MEMBER
+            ))
+            .header("Authorization-Token", TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        defined[0]["Id"].clone()
+    };
+    assert_eq!(dump["Person"]["ConnectionStatusValueId"], member_status);
+
+    // Creating the same person again finds them (Rock's POST is find-or-create).
+    let again = rock
+        .create_people(&[NewPerson {
+            fields,
+            connection_status: "Member".into(),
+        }])
+        .await;
+    assert_eq!(again[0].as_ref().ok(), Some(&id));
+}
+
+// R13, R14: the tags are written to the PCO Tags attribute, and only there.
+#[tokio::test]
+async fn set_tags_replaces_the_attribute_value() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.pco_tags.is_empty());
+    let id = sandbox.person_id(m.key).unwrap();
+    let tags = vec![
+        "Main Campus:Teams:Kids".to_string(),
+        "Main Campus:Teams:Band".into(),
+    ];
+    let before = sandbox.person_dump(id).unwrap();
+    let results = rock
+        .set_tags(&[
+            PersonTags {
+                person_id: id,
+                tags: tags.clone(),
+            },
+            PersonTags {
+                person_id: 999_999,
+                tags: tags.clone(),
+            },
+            PersonTags {
+                person_id: id,
+                tags: vec!["a,b".into()],
+            },
+        ])
+        .await;
+    assert!(results[0].is_ok());
+    assert_eq!(results[1].as_ref().unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(results[2].as_ref().unwrap_err().kind, ErrorKind::Invalid);
+    assert_eq!(rock.people(&[id]).await.unwrap()[0].pco_tags, tags);
+    let after = sandbox.person_dump(id).unwrap();
+    assert_eq!(
+        after["Person"], before["Person"],
+        "the person row is untouched"
+    );
+    let cleared = rock
+        .set_tags(&[PersonTags {
+            person_id: id,
+            tags: vec![],
+        }])
+        .await;
+    assert!(cleared[0].is_ok());
+    let tagged = rock.tagged_people().await.unwrap();
+    assert!(tagged.iter().all(|t| t.person_id != id));
+}
+
+#[tokio::test]
+async fn add_members_adds_active_members_once() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let index = c
+        .groups
+        .iter()
+        .position(|g| g.pco_account.is_some())
+        .unwrap();
+    let group = sandbox.group_id(index).unwrap();
+    let outsider = member(&c, |m| !m.groups.contains(&index));
+    let person = sandbox.person_id(outsider.key).unwrap();
+    let insider = c.rock_people().find(|m| m.groups.contains(&index)).unwrap();
+    let already = sandbox.person_id(insider.key).unwrap();
+    let add = |group_id, person_id| Membership {
+        group_id,
+        person_id,
+    };
+    sandbox.clear_requests();
+    let results = rock
+        .add_members(&[
+            add(group, person),
+            add(group, already),
+            add(999_999, person),
+        ])
+        .await;
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert_eq!(results[2].as_ref().unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(writes(&sandbox), vec!["POST /api/GroupMembers".to_string()]);
+    let members = rock.active_members(&[group]).await.unwrap();
+    assert!(members.contains(&add(group, person)));
+    sandbox.clear_requests();
+    let again = rock.add_members(&[add(group, person)]).await;
+    assert!(again[0].is_ok());
+    assert!(
+        writes(&sandbox).is_empty(),
+        "already a member: nothing written"
+    );
+}
+
+#[tokio::test]
+async fn photos_are_read_as_bytes() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let with = member(&c, |m| m.key % 7 == 3);
+    let without = member(&c, |m| m.key % 7 != 3);
+    let photo = rock
+        .photo(sandbox.person_id(with.key).unwrap())
+        .await
+        .unwrap()
+        .expect("a photo");
+    assert_eq!(photo.content_type, "image/png");
+    assert!(photo.bytes.starts_with(b"\x89PNG"));
+    let none = rock.photo(sandbox.person_id(without.key).unwrap()).await;
+    assert_eq!(none.unwrap(), None);
+    let missing = rock.photo(999_999).await.unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn init_creates_once_and_finds_afterwards() {
+    let sandbox = RockSandbox::start(sandbox_options()).await.unwrap();
+    let rock = connect(&sandbox).await;
+    let names = AttributeNames::default();
+    let first = rock.init(&names).await.unwrap();
+    assert_eq!(first.created.len(), 4, "{first:?}"); // three attributes and the level options
+    assert!(first.found.is_empty(), "{first:?}");
+    let second = rock.init(&names).await.unwrap();
+    assert!(second.created.is_empty(), "{second:?}");
+    assert_eq!(second.found.len(), 4, "{second:?}");
+    // What init made is what the capability reads.
+    assert!(rock.tagged_people().await.unwrap().is_empty());
+    assert!(rock.account_groups("Main Campus").await.unwrap().is_empty());
+
+    // On an install configured by hand (the seeded one, attributes per group type), init
+    // creates nothing.
+    let (seeded, _) = start(20).await;
+    let report = connect(&seeded).await.init(&names).await.unwrap();
+    assert!(report.created.is_empty(), "{report:?}");
+}
+
+fn assert_no_token(message: &str) {
+    assert!(!message.contains(TOKEN), "the token leaked: {message}");
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_unauthorized_and_never_shown() {
+    let (sandbox, _) = start(10).await;
+    let error = RestRock::connect(options(&sandbox, "wrong-key"))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(error.kind, ErrorKind::Unauthorized);
+    assert!(
+        error.message.contains("check the Rock token"),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("wrong-key"));
+}
+
+#[tokio::test]
+async fn a_single_server_error_on_a_read_is_retried() {
+    let (sandbox, c) = start(50).await;
+    let rock = connect(&sandbox).await;
+    let id = sandbox
+        .person_id(c.rock_people().next().unwrap().key)
+        .unwrap();
+    sandbox.clear_requests();
+    sandbox.push_fault(FaultKind::Error);
+    sandbox.push_fault(FaultKind::Reset);
+    sandbox.push_fault(FaultKind::Malformed);
+    let people = rock.people(&[id]).await.unwrap();
+    assert_eq!(people.len(), 1);
+    let faults: Vec<_> = sandbox.requests().iter().map(|r| r.fault).collect();
+    assert_eq!(
+        faults[..4],
+        [
+            Some(FaultKind::Error),
+            Some(FaultKind::Reset),
+            Some(FaultKind::Malformed),
+            None
+        ]
+    );
+}
+
+/// Every Rock request fails with `kind`.
+fn always(kind: FaultKind) -> FaultConfig {
+    let mut config = FaultConfig {
+        path_contains: Some("/api/".into()),
+        hang_ms: 5_000,
+        ..FaultConfig::default()
+    };
+    match kind {
+        FaultKind::Error => config.error_rate = 1.0,
+        FaultKind::Reset => config.reset_rate = 1.0,
+        FaultKind::Malformed => config.malformed_rate = 1.0,
+        FaultKind::Hang => config.hang_rate = 1.0,
+        FaultKind::Slow => config.slow_rate = 1.0,
+        FaultKind::Truncated => config.truncated_rate = 1.0,
+    }
+    config
+}
+
+#[tokio::test]
+async fn faults_reach_the_caller_as_error_values() {
+    let (sandbox, c) = start(50).await;
+    let rock = RestRock::connect(RestRockOptions {
+        timeout: Duration::from_millis(500),
+        ..options(&sandbox, TOKEN)
+    })
+    .await
+    .unwrap();
+    let id = sandbox
+        .person_id(c.rock_people().next().unwrap().key)
+        .unwrap();
+    for kind in [
+        FaultKind::Error,
+        FaultKind::Reset,
+        FaultKind::Malformed,
+        FaultKind::Hang,
+        FaultKind::Truncated,
+    ] {
+        let name = format!("{kind:?}");
+        sandbox.set_faults(always(kind));
+        let started = Instant::now();
+        let error = rock.people(&[id]).await.unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::Unavailable,
+            "{name}: {}",
+            error.message
+        );
+        assert_no_token(&error.message);
+        if kind == FaultKind::Hang {
+            assert!(
+                started.elapsed() < Duration::from_secs(4),
+                "the timeout holds"
+            );
+        }
+        // Writes fail as values too, saying whether they may have been made.
+        let created = rock
+            .create_people(&[NewPerson {
+                fields: vec![FieldValue::LastName("Faulty".into())],
+                connection_status: String::new(),
+            }])
+            .await;
+        let error = created[0].as_ref().unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::Unavailable,
+            "{name}: {}",
+            error.message
+        );
+        assert!(
+            error.message.contains("may or may not"),
+            "{}",
+            error.message
+        );
+        assert_no_token(&error.message);
+        let results = rock
+            .update_people(&[PersonUpdate {
+                id,
+                changes: vec![FieldValue::MiddleName("X".into())],
+            }])
+            .await;
+        assert_eq!(
+            results[0].as_ref().unwrap_err().kind,
+            ErrorKind::Unavailable
+        );
+    }
+    sandbox.clear_faults();
+    assert_eq!(rock.people(&[id]).await.unwrap().len(), 1, "recovers");
+}
+
+#[tokio::test]
+async fn rock_validation_messages_come_back_as_invalid() {
+    let (sandbox, c) = start(20).await;
+    let rock = connect(&sandbox).await;
+    let id = sandbox
+        .person_id(c.rock_people().next().unwrap().key)
+        .unwrap();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::Email(Some("not an email".into()))],
+        }])
+        .await;
+    let error = results[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid);
+    assert!(
+        error.message.contains("The Email address is invalid"),
+        "{}",
+        error.message
+    );
+}
+
+/// `pcosync rock init` as an administrator runs it: the second run creates nothing.
+#[tokio::test]
+async fn the_rock_init_command_creates_once() {
+    let sandbox = RockSandbox::start(sandbox_options()).await.unwrap();
+    let url = sandbox.base_url();
+    let run = move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pcosync"))
+            .args(["rock", "init", "--rock-url", &url])
+            .args(["--rock-token-env", "PCOSYNC_TEST_ROCK_TOKEN"])
+            .env("PCOSYNC_TEST_ROCK_TOKEN", TOKEN)
+            .env_remove("PCOSYNC_CONFIG")
+            .output()
+            .expect("pcosync runs")
+    };
+    let first = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    let second = tokio::task::spawn_blocking(run).await.unwrap();
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(first.status.success(), "{first:?}");
+    assert!(second.status.success(), "{second:?}");
+    assert_eq!(
+        stdout(&first).matches("created ").count(),
+        4,
+        "{}",
+        stdout(&first)
+    );
+    assert_eq!(
+        stdout(&second).matches("created ").count(),
+        0,
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(
+        stdout(&second).matches("found ").count(),
+        4,
+        "{}",
+        stdout(&second)
+    );
+    assert_no_token(&stdout(&first));
+}
