@@ -302,10 +302,10 @@ fn brake(
     if changed < BRAKE_MINIMUM || u64::from(changed) * 100 <= threshold {
         return Ok(None);
     }
-    if let Some(confirmed) = &options.confirm {
-        if store::held(ports, confirmed)?.is_some() {
-            return Ok(None);
-        }
+    if let Some(confirmed) = &options.confirm
+        && store::held(ports, confirmed)?.is_some()
+    {
+        return Ok(None);
     }
     Ok(Some(Held {
         started_at: options.started_at.clone(),
@@ -364,10 +364,10 @@ fn apply(
     }
     for (index, applied) in &outcomes {
         let plan = &plans[*index];
-        if applied.failure.is_none() {
-            if let Some(record) = next_record(world, plan, applied.pco_id.as_deref()) {
-                writes.push(store::put_record(plan.rock_id, &record));
-            }
+        if applied.failure.is_none()
+            && let Some(record) = next_record(world, plan, applied.pco_id.as_deref())
+        {
+            writes.push(store::put_record(plan.rock_id, &record));
         }
         push_outcome(
             report,
@@ -512,7 +512,7 @@ fn level_requests(
 fn rock_update(plan: &PersonPlan) -> Option<PersonUpdate> {
     let merge = plan.fields.as_ref()?;
     let changes = fields::to_field_values(&merge.to_rock);
-    (!changes.is_empty()).then(|| PersonUpdate {
+    (!changes.is_empty()).then_some(PersonUpdate {
         id: plan.rock_id,
         changes,
     })

@@ -144,7 +144,7 @@ async fn reads_are_retried_through_server_errors_resets_and_garbage() {
         Fault::Slow { ms: 100 },
     ] {
         sandbox.clear_requests();
-        sandbox.inject_next(fault.clone(), 2);
+        sandbox.inject_next(fault, 2);
         let response = pco
             .send(main, &get("/people/v2/people", &[("per_page", "5")]))
             .await
