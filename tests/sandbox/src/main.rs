@@ -126,7 +126,10 @@ fn write_config(
         for (index, group) in congregation.groups.iter().enumerate() {
             if let (Some(tag), Some(id)) = (&group.tag, rock.group_id(index)) {
                 if group.pco_account.as_deref() == Some(&account.name) {
-                    write!(text, "\n[[accounts.tag_groups]]\ntag = {tag:?}\ngroup_id = {id}\n")?;
+                    write!(
+                        text,
+                        "\n[[accounts.tag_groups]]\ntag = {tag:?}\ngroup_id = {id}\n"
+                    )?;
                 }
             }
         }
