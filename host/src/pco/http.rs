@@ -502,7 +502,8 @@ fn check_transport(account: &str, url: &Url) -> Result<(), String> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url` points at this machine: the only place plain HTTP is allowed.
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

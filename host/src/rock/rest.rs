@@ -1882,15 +1882,9 @@ fn describe_transport(error: reqwest::Error) -> String {
 
 /// Real TLS to Rock; plain HTTP only to a sandbox on this machine.
 fn check_transport(url: &Url) -> Result<(), Error> {
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name == "localhost",
-        None => false,
-    };
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if crate::pco::http::is_loopback(url) => Ok(()),
         scheme => Err(Error::new(
             ErrorKind::Invalid,
             format!(
