@@ -3,18 +3,22 @@
 //! work before pointing it at real systems.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use congregation::{Congregation, Member};
 use pco_sandbox::{PcoSandbox, RateLimitConfig, SandboxOptions};
 use url::Url;
 
-use crate::bindings::engine::{Account, ConflictPolicy, FirstNameSource, TagGroup};
+use crate::bindings::engine::{Account, ConflictPolicy, FirstNameSource, SyncOptions, TagGroup};
 use crate::bindings::pco::{Method, Request};
 use crate::bindings::rock::{Group, GroupType, Membership, Person, Protection};
 use crate::bindings::types::{Address, Date, Gender, PermissionLevel};
+use crate::config::Config;
 use crate::pco::Pco;
 use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
+use crate::runtime::{Capabilities, Runtime};
 use crate::secret::Secret;
 use crate::state::memory::MemoryState;
 use crate::testing::{MemoryRock, RockData};
@@ -238,4 +242,83 @@ pub async fn change_both_sides(
         .await
         .map_err(|e| anyhow::anyhow!("changing PCO person {pco_id}: {}", e.message))?;
     Ok((*rock_id, pco_id.clone()))
+}
+
+/// `pcosync demo`: a dry run, a first sync, a change on each side, and a run with nothing to do.
+pub async fn run(
+    config: &Config,
+    data_dir: &Path,
+    people: usize,
+    seed: u64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let congregation = congregation::Congregation::generate(people, seed);
+    let world = world(&congregation);
+    let (sandbox, pco) = pco_sandbox(&congregation, false).await?;
+    let pco = Arc::new(pco);
+    let state = Arc::new(MemoryState::default());
+    let runtime = Runtime::new(config.limits())?;
+    let guest = crate::cli::load_guest(&runtime, config, data_dir, None).await?;
+    let capabilities = Capabilities {
+        rock: world.rock.clone(),
+        pco: pco.clone(),
+        state: state.clone(),
+        reporter: Arc::new(crate::log::TracingReporter),
+    };
+    let account = &world.account;
+    println!(
+        "Demo: {} generated people: {} in Rock (held in memory), {} in the local PCO sandbox at {} (account \"{}\").\n",
+        congregation.people.len(),
+        congregation.rock_people().count(),
+        sandbox.people_count(&account.name).unwrap_or_default(),
+        sandbox.base_url(),
+        account.name
+    );
+    let run = |title: &'static str, dry_run: bool| {
+        let (runtime, guest, capabilities) = (&runtime, &guest, &capabilities);
+        async move {
+            let options = SyncOptions {
+                run_id: crate::cli::new_run_id(),
+                started_at: crate::cli::now_rfc3339(),
+                dry_run,
+                updates_only: None,
+                confirm: None,
+            };
+            let report = runtime.sync(guest, capabilities, account, &options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("== {title}");
+                crate::cli::print_report(&report);
+            }
+            anyhow::Ok(report)
+        }
+    };
+    run(
+        "Dry run: what the first sync would do (nothing written)",
+        true,
+    )
+    .await?;
+    run("First sync", false).await?;
+    let welcomes = sandbox
+        .outbox()
+        .iter()
+        .filter(|e| format!("{:?}", e.kind) == "Welcome")
+        .count();
+    println!("PCO sent {welcomes} welcome emails (one per person created).\n");
+
+    let (rock_id, pco_id) = change_both_sides(&world, &state, &pco, account).await?;
+    println!(
+        "Meanwhile, staff changed Rock person {rock_id}'s mobile phone in Rock, and PCO person {pco_id}'s middle name in PCO.\n"
+    );
+    run("Second sync: each change reaches the other side", false).await?;
+    sandbox.clear_requests();
+    run("Third sync: nothing changed, nothing written", false).await?;
+    let writes = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    println!("PCO write requests in the third sync: {writes}.");
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,177 @@
+//! The `pcosync` command line: one module per command; this one parses, loads the
+//! configuration and dispatches.
+
+mod check;
+mod report;
+mod rock;
+mod sync;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::runtime::cache::CompileCache;
+use crate::runtime::{Guest, Runtime};
+
+pub use report::print_report;
+
+/// Keeps a church's people in step between Rock RMS (the master list) and Planning Center
+/// Online. The sync rules run in a sandboxed WebAssembly component; this program holds the
+/// credentials and carries out what the component decides.
+#[derive(Parser)]
+#[command(name = "pcosync", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "PCOSYNC_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the state file and the compiled-component cache
+    /// [default: data_dir from the configuration, else ~/.local/share/pcosync].
+    #[arg(long, global = true, env = "PCOSYNC_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sync the configured PCO accounts with Rock (all of them, or one).
+    Sync(sync::SyncArgs),
+    /// Show the product working on a generated congregation, with nothing to set up.
+    Demo {
+        /// How many people the generated congregation has.
+        #[arg(long, default_value_t = 40)]
+        people: usize,
+        /// Seed of the generated congregation (same seed, same people).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the guest component and check that this host can run it.
+    Check(check::CheckArgs),
+    /// Set up Rock for the sync.
+    Rock {
+        #[command(subcommand)]
+        command: rock::RockCommand,
+    },
+}
+
+/// Exit status: 0 success, 1 the run failed, 2 bad configuration or usage.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let config = match &cli.config {
+        Some(path) => match Config::load(path) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the async runtime");
+    match runtime.block_on(run(cli, config)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or_else(|| config.data_dir.clone())
+        .unwrap_or_else(default_data_dir);
+    match cli.command {
+        Command::Sync(args) => sync::run(&config, &data_dir, args).await,
+        Command::Check(args) => check::run(&config, &data_dir, args).await,
+        Command::Demo { people, seed, json } => {
+            crate::demo::run(&config, &data_dir, people, seed, json).await
+        }
+        Command::Rock { command } => rock::run(&config, command).await,
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("pcosync")
+}
+
+fn open_data_dir(path: &Path) -> anyhow::Result<Dir> {
+    std::fs::create_dir_all(path)
+        .with_context(|| format!("cannot create the data directory {}", path.display()))?;
+    Dir::open_ambient_dir(path, ambient_authority())
+        .with_context(|| format!("cannot open the data directory {}", path.display()))
+}
+
+/// Loads the configured guest (or the built-in one) through the compile cache.
+pub(crate) async fn load_guest(
+    runtime: &Runtime,
+    config: &Config,
+    data_dir: &Path,
+    component: Option<&Path>,
+) -> anyhow::Result<Guest> {
+    let dir = open_data_dir(data_dir)?;
+    let cache = CompileCache::open(&dir, "compiled")
+        .with_context(|| format!("cannot open the compile cache in {}", data_dir.display()))?;
+    let wasm = match component.or(config.component.as_deref()) {
+        Some(path) => std::fs::read(path)
+            .with_context(|| format!("cannot read the component {}", path.display()))?,
+        None => crate::DEFAULT_GUEST.to_vec(),
+    };
+    Ok(runtime.load(&wasm, Some(&cache)).await?)
+}
+
+/// A run id a person can type: the start time and a few random hex digits.
+pub(crate) fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        rand::random::<u16>()
+    )
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
