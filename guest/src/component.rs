@@ -1,6 +1,9 @@
 //! The component glue: WIT exports call the engine; the engine's ports call the WIT imports.
 
-use crate::api::{Account, Guest, Report, SyncOptions};
+use crate::api::{
+    Account, AccountChoices, AccountStatus, AdminOptions, Guest, ImportOptions, Report,
+    RevertOptions, RunDetail, StatusOptions, SyncOptions,
+};
 use crate::bindings::rockpco::sync::{log, pco, rock, state};
 use crate::ports::{Level, Ports};
 use crate::types::Error;
@@ -18,6 +21,42 @@ impl Guest for Component {
 
     fn sync(account: Account, options: SyncOptions) -> Result<Report, Error> {
         crate::run::sync(&Imports, &account, &options)
+    }
+
+    fn choices(account: Account) -> Result<AccountChoices, Error> {
+        crate::admin::choices(&Imports, &account)
+    }
+
+    fn status(account: Account, options: StatusOptions) -> Result<AccountStatus, Error> {
+        crate::admin::status(&Imports, &account, &options)
+    }
+
+    fn refresh(account: Account) -> Result<AccountStatus, Error> {
+        crate::admin::refresh(&Imports, &account)
+    }
+
+    fn link(account: Account, rock_id: i64, pco_id: String) -> Result<(), Error> {
+        crate::admin::link(&Imports, &account, rock_id, &pco_id)
+    }
+
+    fn delete(
+        account: Account,
+        pco_ids: Vec<String>,
+        options: AdminOptions,
+    ) -> Result<Report, Error> {
+        crate::admin::delete(&Imports, &account, &pco_ids, &options)
+    }
+
+    fn run(account: Account, run_id: String) -> Result<RunDetail, Error> {
+        crate::audit::run_detail(&Imports, &account, &run_id)
+    }
+
+    fn revert(account: Account, options: RevertOptions) -> Result<Report, Error> {
+        crate::audit::revert(&Imports, &account, &options)
+    }
+
+    fn import_people(account: Account, options: ImportOptions) -> Result<Report, Error> {
+        crate::import::import(&Imports, &account, &options)
     }
 }
 
@@ -69,6 +108,20 @@ impl Ports for Imports {
 
     fn add_members(&self, members: &[rock::Membership]) -> Vec<Result<(), Error>> {
         rock::add_members(members)
+    }
+
+    fn get_photo(&self, id: i64) -> Result<Option<rock::Photo>, Error> {
+        rock::get_photo(id)
+    }
+
+    fn pco_upload(
+        &self,
+        account: &str,
+        content_type: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<String, Error> {
+        pco::upload(account, content_type, filename, bytes)
     }
 
     fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error> {

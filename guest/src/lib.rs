@@ -5,14 +5,18 @@
 //! (see `component.rs`) and tests implement with fakes. The host hands this code no
 //! filesystem, no sockets and no secrets.
 
+pub mod admin;
+pub mod audit;
 pub mod engine;
 pub mod fields;
+pub mod import;
 pub mod linking;
 pub mod pco_api;
 pub mod pco_people;
 pub mod permissions;
 pub mod plan;
 pub mod ports;
+pub mod report;
 pub mod run;
 pub mod services;
 pub mod store;
@@ -35,4 +39,4 @@ pub use bindings::exports::rockpco::sync::engine as api;
 pub use bindings::rockpco::sync::types;
 
 /// The contract version this guest speaks, taken from the WIT package at build time.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";

@@ -20,6 +20,7 @@ pub trait Ports {
     fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>>;
     fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>>;
     fn add_members(&self, members: &[rock::Membership]) -> Vec<Result<(), Error>>;
+    fn get_photo(&self, id: i64) -> Result<Option<rock::Photo>, Error>;
 
     fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error>;
     fn pco_send_batch(
@@ -27,6 +28,14 @@ pub trait Ports {
         account: &str,
         requests: &[pco::Request],
     ) -> Vec<Result<pco::Response, Error>>;
+
+    fn pco_upload(
+        &self,
+        account: &str,
+        content_type: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<String, Error>;
 
     fn state_get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error>;
     fn state_scan(

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{
-    Account, Action, Counts, Direction, FieldChange, PersonOutcome, Report, SyncOptions,
+    Account, Action, Direction, FieldChange, PersonOutcome, Report, RunKind, SyncOptions,
 };
 use crate::bindings::rockpco::sync::pco::{Method, Request, Response};
 use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate};
@@ -564,26 +564,14 @@ fn next_record(world: &World, plan: &PersonPlan, pco_id: Option<&str>) -> Option
 }
 
 fn empty_report(account: &Account, options: &SyncOptions, synced: usize) -> Report {
-    Report {
-        run_id: options.run_id.clone(),
-        account: account.name.clone(),
-        dry_run: options.dry_run,
-        held: false,
-        counts: Counts {
-            synced: synced as u32,
-            linked: 0,
-            created: 0,
-            updated_to_pco: 0,
-            updated_to_rock: 0,
-            conflicts: 0,
-            raised: 0,
-            lowered: 0,
-            archived: 0,
-            skipped: 0,
-            failed: 0,
-        },
-        people: Vec::new(),
-    }
+    let mut report = crate::report::empty(
+        RunKind::Sync,
+        &options.run_id,
+        &account.name,
+        options.dry_run,
+    );
+    report.counts.synced = synced as u32;
+    report
 }
 
 /// The person's line in the report (R22): what was done, or in a dry run what would be.

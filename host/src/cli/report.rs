@@ -1,7 +1,48 @@
 //! How a run's report reads for an administrator.
 
-use crate::bindings::engine::{Action, Direction, Report};
+use crate::bindings::engine::{Action, Counts, Direction, Report, RunKind};
 use crate::bindings::types::PermissionLevel;
+
+/// The counts that mean something for this kind of run, zeros included (R22).
+fn counts_line(kind: RunKind, c: &Counts) -> String {
+    let items: Vec<(&str, u32)> = match kind {
+        RunKind::Sync => vec![
+            ("synced", c.synced),
+            ("linked", c.linked),
+            ("created", c.created),
+            ("updated to PCO", c.updated_to_pco),
+            ("updated to Rock", c.updated_to_rock),
+            ("conflicts", c.conflicts),
+            ("raised", c.raised),
+            ("lowered", c.lowered),
+            ("archived", c.archived),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+        RunKind::Import => vec![
+            ("imported", c.imported),
+            ("linked", c.linked),
+            ("created in Rock", c.created),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+        RunKind::Delete => vec![
+            ("deleted", c.deleted),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+        RunKind::Revert => vec![
+            ("reverted", c.reverted),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+    };
+    items
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
 
 /// The report as an administrator reads it: counts, then one line per person and action.
 pub fn print_report(report: &Report) {
@@ -16,20 +57,7 @@ pub fn print_report(report: &Report) {
             ""
         }
     );
-    println!(
-        "  synced {} · linked {} · created {} · updated to PCO {} · updated to Rock {} · conflicts {} · raised {} · lowered {} · archived {} · skipped {} · failed {}",
-        c.synced,
-        c.linked,
-        c.created,
-        c.updated_to_pco,
-        c.updated_to_rock,
-        c.conflicts,
-        c.raised,
-        c.lowered,
-        c.archived,
-        c.skipped,
-        c.failed
-    );
+    println!("  {}", counts_line(report.kind, c));
     for person in &report.people {
         let who = match (person.rock_id, &person.pco_id) {
             (Some(rock), Some(pco)) => format!("Rock {rock} / PCO {pco}"),
@@ -38,13 +66,16 @@ pub fn print_report(report: &Report) {
             (None, None) => "?".to_string(),
         };
         for action in &person.actions {
-            println!("    {who}: {}", describe(action, report.dry_run));
+            println!(
+                "    {who}: {}",
+                describe(action, report.kind, report.dry_run)
+            );
         }
     }
     println!();
 }
 
-pub fn describe(action: &Action, dry_run: bool) -> String {
+pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
     let will = |done: &str, planned: &str| {
         if dry_run {
             planned.to_string()
@@ -59,7 +90,26 @@ pub fn describe(action: &Action, dry_run: bool) -> String {
     let level = |l: &Option<PermissionLevel>| l.map_or("none".to_string(), |l| format!("{l:?}"));
     match action {
         Action::Linked(id) => format!("{} PCO person {id}", will("linked to", "would link to")),
+        Action::Created(_) if kind == RunKind::Import => {
+            will("created in Rock", "would be created in Rock")
+        }
         Action::Created(_) => will("created in PCO", "would be created in PCO"),
+        Action::Joined(group) => format!(
+            "{} Rock group {group}",
+            will("added to", "would be added to")
+        ),
+        Action::Deleted => will("deleted from PCO", "would be deleted from PCO"),
+        Action::Reverted(c) => format!(
+            "{} {} in {}: {} -> {}",
+            will("reverted", "would revert"),
+            c.field,
+            match c.direction {
+                Direction::RockToPco => "PCO",
+                Direction::PcoToRock => "Rock",
+            },
+            value(&c.before),
+            value(&c.after)
+        ),
         Action::Updated(c) => format!(
             "{} {}: {} -> {}",
             c.field,

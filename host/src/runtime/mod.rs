@@ -8,6 +8,7 @@
 //! - Every run gets a fresh [`Store`]: a trap poisons its store, and a fresh one also means no
 //!   guest memory survives from one run to the next.
 
+mod admin;
 pub mod cache;
 
 use std::sync::Arc;
@@ -409,11 +410,12 @@ mod tests {
 
     #[test]
     fn accepts_only_its_own_contract_line() {
-        assert!(accepts("0.1"));
-        assert!(accepts("0.1.0"));
-        assert!(accepts("0.1.7"));
-        assert!(!accepts("0.2.0"));
-        assert!(!accepts("0.10.0"));
+        assert!(accepts("0.2"));
+        assert!(accepts("0.2.0"));
+        assert!(accepts("0.2.7"));
+        assert!(!accepts("0.1.0"));
+        assert!(!accepts("0.3.0"));
+        assert!(!accepts("0.20.0"));
         assert!(!accepts("1.0.0"));
         assert!(!accepts(""));
     }

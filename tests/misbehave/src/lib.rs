@@ -14,15 +14,18 @@ mod bindings {
     wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
 }
 
-use bindings::exports::rockpco::sync::engine::{Account, Counts, Guest, Report, SyncOptions};
+use bindings::exports::rockpco::sync::engine::{
+    Account, AccountChoices, AccountStatus, AdminOptions, Counts, Guest, ImportOptions, Report,
+    RevertOptions, RunDetail, RunKind, StatusOptions, SyncOptions,
+};
 use bindings::rockpco::sync::state;
-use bindings::rockpco::sync::types::Error;
+use bindings::rockpco::sync::types::{Error, ErrorKind};
 
 struct Misbehaving;
 
 impl Guest for Misbehaving {
     fn contract_version() -> String {
-        "0.1.0".to_string()
+        "0.2.0".to_string()
     }
 
     fn self_check() -> Result<(), Error> {
@@ -45,6 +48,46 @@ impl Guest for Misbehaving {
             _ => Ok(empty_report(&account, &options)),
         }
     }
+
+    fn choices(_: Account) -> Result<AccountChoices, Error> {
+        Err(refused())
+    }
+
+    fn status(_: Account, _: StatusOptions) -> Result<AccountStatus, Error> {
+        Err(refused())
+    }
+
+    fn refresh(_: Account) -> Result<AccountStatus, Error> {
+        Err(refused())
+    }
+
+    fn link(_: Account, _: i64, _: String) -> Result<(), Error> {
+        Err(refused())
+    }
+
+    fn delete(_: Account, _: Vec<String>, _: AdminOptions) -> Result<Report, Error> {
+        Err(refused())
+    }
+
+    fn run(_: Account, _: String) -> Result<RunDetail, Error> {
+        Err(refused())
+    }
+
+    fn revert(_: Account, _: RevertOptions) -> Result<Report, Error> {
+        Err(refused())
+    }
+
+    fn import_people(_: Account, _: ImportOptions) -> Result<Report, Error> {
+        Err(refused())
+    }
+}
+
+/// This guest only misbehaves in `sync`; it does no administration.
+fn refused() -> Error {
+    Error {
+        kind: ErrorKind::Invalid,
+        message: "the misbehaving test guest does no administration".into(),
+    }
 }
 
 fn spin() -> ! {
@@ -65,6 +108,7 @@ fn hoard() -> ! {
 fn empty_report(account: &Account, options: &SyncOptions) -> Report {
     Report {
         run_id: options.run_id.clone(),
+        kind: RunKind::Sync,
         account: account.name.clone(),
         dry_run: options.dry_run,
         held: false,
@@ -80,6 +124,9 @@ fn empty_report(account: &Account, options: &SyncOptions) -> Report {
             archived: 0,
             skipped: 0,
             failed: 0,
+            imported: 0,
+            deleted: 0,
+            reverted: 0,
         },
         people: Vec::new(),
     }
