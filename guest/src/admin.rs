@@ -1,7 +1,7 @@
-//! The administration of an account (R31-R36): its choices in PCO, its status, a refresh of its
-//! people list, re-linking by hand, and deleting PCO records.
+//! The administration of an account (R32-R35): its status, a refresh of its people list,
+//! re-linking by hand, and deleting PCO records.
 
-use crate::api::{Account, AccountChoices, AccountStatus, AdminOptions, Report, StatusOptions};
+use crate::api::{Account, AccountStatus, AdminOptions, Report, StatusOptions};
 use crate::ports::Ports;
 use crate::types::{Error, ErrorKind};
 
@@ -10,10 +10,6 @@ fn not_yet(what: &str) -> Error {
         kind: ErrorKind::Internal,
         message: format!("{what} is not implemented by this guest yet"),
     }
-}
-
-pub fn choices(_ports: &dyn Ports, _account: &Account) -> Result<AccountChoices, Error> {
-    Err(not_yet("choices"))
 }
 
 pub fn status(

@@ -24,7 +24,7 @@ impl Guest for Component {
     }
 
     fn choices(account: Account) -> Result<AccountChoices, Error> {
-        crate::admin::choices(&Imports, &account)
+        crate::choices::choices(&Imports, &account)
     }
 
     fn status(account: Account, options: StatusOptions) -> Result<AccountStatus, Error> {

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod choices;
 pub mod engine;
 pub mod fields;
 pub mod import;

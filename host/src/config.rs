@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::bindings::engine::{self, ConflictPolicy, FirstNameSource, TagGroup};
+use crate::bindings::types::PermissionLevel;
 use crate::runtime::Limits;
 use crate::secret::SecretRef;
 
@@ -88,6 +89,54 @@ pub struct AccountConfig {
     pub tag_groups: Vec<TagGroupConfig>,
     #[serde(default = "default_brake_percent")]
     pub brake_percent: u8,
+    /// When the daemon (`pcosync run`) syncs the account: cron syntax, or none for the
+    /// default, every two hours.
+    pub schedule: Option<String>,
+    /// The one-time import from PCO (R40-R41).
+    pub import: Option<ImportConfig>,
+}
+
+/// Where an import puts PCO people in Rock (R40-R41).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Connection status of the people the import creates in Rock, by name (R41).
+    #[serde(default = "default_connection_status")]
+    pub connection_status: String,
+    /// The Rock group each PCO permission level is imported into, by id (R40). A level left
+    /// out is not imported.
+    #[serde(default)]
+    pub groups: ImportGroups,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportGroups {
+    pub scheduled_viewer: Option<i64>,
+    pub viewer: Option<i64>,
+    pub scheduler: Option<i64>,
+    pub editor: Option<i64>,
+    pub administrator: Option<i64>,
+}
+
+impl ImportGroups {
+    /// The configured groups, lowest level first.
+    pub fn by_level(&self) -> Vec<(PermissionLevel, i64)> {
+        [
+            (PermissionLevel::ScheduledViewer, self.scheduled_viewer),
+            (PermissionLevel::Viewer, self.viewer),
+            (PermissionLevel::Scheduler, self.scheduler),
+            (PermissionLevel::Editor, self.editor),
+            (PermissionLevel::Administrator, self.administrator),
+        ]
+        .into_iter()
+        .filter_map(|(level, group)| group.map(|g| (level, g)))
+        .collect()
+    }
+}
+
+fn default_connection_status() -> String {
+    "Prospect".to_string()
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

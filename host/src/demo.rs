@@ -1,23 +1,31 @@
-//! The demo: a generated congregation in a local PCO sandbox (served on loopback, reached
-//! through the real HTTP capability) and in an in-memory Rock, so a new user sees the product
-//! work before pointing it at real systems.
+//! The demo: a generated congregation served by a local Rock sandbox and a local PCO sandbox on
+//! loopback, reached through the host's real capabilities (`RestRock` and `HttpPco`, the code
+//! that talks to a real Rock and a real PCO), so a new user sees the product work before
+//! pointing it at real systems.
+//!
+//! [`world`] holds the same congregation in an in-memory Rock instead; the harness, the
+//! benchmarks and host tests use it with [`pco_sandbox`] to script and inspect Rock directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use congregation::{Congregation, Member};
 use pco_sandbox::{PcoSandbox, RateLimitConfig, SandboxOptions};
+use rock_sandbox::RockSandbox;
 use url::Url;
 
 use crate::bindings::engine::{Account, ConflictPolicy, FirstNameSource, SyncOptions, TagGroup};
 use crate::bindings::pco::{Method, Request};
-use crate::bindings::rock::{Group, GroupType, Membership, Person, Protection};
-use crate::bindings::types::{Address, Date, Gender, PermissionLevel};
+use crate::bindings::rock::{Group, GroupType, Membership, Person, PersonUpdate, Protection};
+use crate::bindings::types::{Address, Date, FieldValue, Gender, PermissionLevel};
 use crate::config::Config;
 use crate::pco::Pco;
 use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
+use crate::rock::Rock;
+use crate::rock::rest::{RestRock, RestRockOptions};
 use crate::runtime::{Capabilities, Runtime};
 use crate::secret::Secret;
 use crate::state::memory::MemoryState;
@@ -70,32 +78,11 @@ pub fn endpoints(sandbox: &PcoSandbox) -> Vec<Endpoint> {
         .collect()
 }
 
+/// The congregation in an in-memory Rock (ids from [`rock_id`] and `FIRST_GROUP_ID`), with the
+/// demo's account settings.
 pub fn world(congregation: &Congregation) -> DemoWorld {
-    let account_name = congregation.accounts[0].clone();
-    let (groups, group_types) = rock_groups(congregation);
-    let account = Account {
-        name: account_name.clone(),
-        welcome_template: Some("Planning Center Welcome E-Mail".into()),
-        allow_downgrade: false,
-        updates_only: false,
-        conflict_policy: ConflictPolicy::RockWins,
-        first_name_source: FirstNameSource::NickName,
-        disabled_fields: vec![],
-        enabled_group_types: group_types.keys().cloned().collect(),
-        tag_groups: congregation
-            .groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.pco_account.as_deref() == Some(&account_name))
-            .filter_map(|(index, g)| {
-                Some(TagGroup {
-                    tag: g.tag.clone()?,
-                    group_id: FIRST_GROUP_ID + index as i64,
-                })
-            })
-            .collect(),
-        brake_percent: 10,
-    };
+    let groups = rock_groups(congregation);
+    let account = demo_account(congregation, |index| Some(FIRST_GROUP_ID + index as i64));
     let rock = RockData {
         groups,
         members: congregation
@@ -124,13 +111,45 @@ pub fn rock_id(member: &Member) -> i64 {
     FIRST_PERSON_ID + i64::from(member.key)
 }
 
-fn rock_groups(congregation: &Congregation) -> (Vec<Group>, BTreeMap<String, i64>) {
+/// The demo account's settings: the congregation's first account with every group type enabled,
+/// its tag-mapped groups under the Rock ids `group_id` gives the congregation's group indexes.
+fn demo_account(congregation: &Congregation, group_id: impl Fn(usize) -> Option<i64>) -> Account {
+    let name = congregation.accounts[0].clone();
+    let group_types: BTreeSet<&String> =
+        congregation.groups.iter().map(|g| &g.group_type).collect();
+    let tag_groups = congregation
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.pco_account.as_deref() == Some(&name))
+        .filter_map(|(index, g)| {
+            Some(TagGroup {
+                tag: g.tag.clone()?,
+                group_id: group_id(index)?,
+            })
+        })
+        .collect();
+    Account {
+        name,
+        welcome_template: Some(pco_sandbox::WELCOME_TEMPLATE.into()),
+        allow_downgrade: false,
+        updates_only: false,
+        conflict_policy: ConflictPolicy::RockWins,
+        first_name_source: FirstNameSource::NickName,
+        disabled_fields: vec![],
+        enabled_group_types: group_types.into_iter().cloned().collect(),
+        tag_groups,
+        brake_percent: 10,
+    }
+}
+
+fn rock_groups(congregation: &Congregation) -> Vec<Group> {
     let mut types = BTreeMap::new();
     for group in &congregation.groups {
         let next = FIRST_GROUP_TYPE_ID + types.len() as i64;
         types.entry(group.group_type.clone()).or_insert(next);
     }
-    let groups = congregation
+    congregation
         .groups
         .iter()
         .enumerate()
@@ -146,8 +165,7 @@ fn rock_groups(congregation: &Congregation) -> (Vec<Group>, BTreeMap<String, i64
             pco_account: g.pco_account.clone(),
             level: g.level.map(level),
         })
-        .collect();
-    (groups, types)
+        .collect()
 }
 
 fn level(level: congregation::Level) -> PermissionLevel {
@@ -204,46 +222,6 @@ fn rock_person(m: &Member) -> Person {
     }
 }
 
-/// Staff at work between two syncs: a Rock person's mobile phone changes in Rock, and another
-/// linked person's middle name changes in PCO. Returns (that Rock id, that PCO id).
-pub async fn change_both_sides(
-    world: &DemoWorld,
-    state: &MemoryState,
-    pco: &HttpPco,
-    account: &Account,
-) -> anyhow::Result<(i64, String)> {
-    let links: Vec<(i64, String)> = state
-        .dump()
-        .into_iter()
-        .filter_map(|((_, key), value)| {
-            let rock_id = key.strip_prefix("person/")?.parse().ok()?;
-            let record: serde_json::Value = serde_json::from_slice(&value).ok()?;
-            Some((rock_id, record["pco"].as_str()?.to_string()))
-        })
-        .collect();
-    let [(rock_id, _), (_, pco_id), ..] = links.as_slice() else {
-        anyhow::bail!("the demo needs at least two linked people; try more --people");
-    };
-    {
-        let mut data = world.rock.data.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(person) = data.people.get_mut(rock_id) {
-            person.mobile_phone = Some("6155550199".into());
-        }
-    }
-    let body = serde_json::json!({"data": {"type": "Person", "id": pco_id, "attributes": {"middle_name": "Grace"}}});
-    let request = Request {
-        method: Method::Patch,
-        path: format!("/people/v2/people/{pco_id}"),
-        query: vec![],
-        headers: vec![],
-        body: Some(body.to_string().into_bytes()),
-    };
-    pco.send(&account.name, &request)
-        .await
-        .map_err(|e| anyhow::anyhow!("changing PCO person {pco_id}: {}", e.message))?;
-    Ok((*rock_id, pco_id.clone()))
-}
-
 /// `pcosync demo`: a dry run, a first sync, a change on each side, and a run with nothing to do.
 pub async fn run(
     config: &Config,
@@ -252,26 +230,19 @@ pub async fn run(
     seed: u64,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let congregation = congregation::Congregation::generate(people, seed);
-    let world = world(&congregation);
-    let (sandbox, pco) = pco_sandbox(&congregation, false).await?;
-    let pco = Arc::new(pco);
-    let state = Arc::new(MemoryState::default());
+    let congregation = Congregation::generate(people, seed);
+    let demo = Sandboxes::start(&congregation, seed).await?;
     let runtime = Runtime::new(config.limits())?;
     let guest = crate::cli::load_guest(&runtime, config, data_dir, None).await?;
-    let capabilities = Capabilities {
-        rock: world.rock.clone(),
-        pco: pco.clone(),
-        state: state.clone(),
-        reporter: Arc::new(crate::log::TracingReporter),
-    };
-    let account = &world.account;
+    let capabilities = demo.capabilities();
+    let account = &demo_account(&congregation, |index| demo.rock.group_id(index));
     println!(
-        "Demo: {} generated people: {} in Rock (held in memory), {} in the local PCO sandbox at {} (account \"{}\").\n",
+        "Demo: {} generated people: {} in the local Rock sandbox at {}, {} in the local PCO sandbox at {} (account \"{}\").\n",
         congregation.people.len(),
         congregation.rock_people().count(),
-        sandbox.people_count(&account.name).unwrap_or_default(),
-        sandbox.base_url(),
+        demo.rock.base_url(),
+        demo.pco.people_count(&account.name).unwrap_or_default(),
+        demo.pco.base_url(),
         account.name
     );
     let run = |title: &'static str, dry_run: bool| {
@@ -300,25 +271,127 @@ pub async fn run(
     )
     .await?;
     run("First sync", false).await?;
-    let welcomes = sandbox
-        .outbox()
-        .iter()
-        .filter(|e| format!("{:?}", e.kind) == "Welcome")
-        .count();
-    println!("PCO sent {welcomes} welcome emails (one per person created).\n");
+    println!(
+        "PCO sent {} welcome emails (one per person created).\n",
+        demo.welcome_emails()
+    );
 
-    let (rock_id, pco_id) = change_both_sides(&world, &state, &pco, account).await?;
+    let (rock_id, pco_id) = demo.change_both_sides(account).await?;
     println!(
         "Meanwhile, staff changed Rock person {rock_id}'s mobile phone in Rock, and PCO person {pco_id}'s middle name in PCO.\n"
     );
     run("Second sync: each change reaches the other side", false).await?;
-    sandbox.clear_requests();
+    demo.pco.clear_requests();
+    demo.rock.clear_requests();
     run("Third sync: nothing changed, nothing written", false).await?;
-    let writes = sandbox
-        .requests()
-        .iter()
-        .filter(|r| r.method != "GET")
-        .count();
-    println!("PCO write requests in the third sync: {writes}.");
+    println!(
+        "Write requests in the third sync: {} to PCO, {} to Rock.",
+        writes(demo.pco.requests().iter().map(|r| r.method.as_str())),
+        writes(demo.rock.requests().iter().map(|r| r.method.as_str())),
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Both sandboxes seeded with one congregation (as `pcosync-sandbox` serves them), the host's
+/// capabilities pointed at them, and the sync's state (in memory: the demo leaves nothing).
+struct Sandboxes {
+    rock: RockSandbox,
+    pco: PcoSandbox,
+    rest_rock: Arc<RestRock>,
+    http_pco: Arc<HttpPco>,
+    state: Arc<MemoryState>,
+}
+
+impl Sandboxes {
+    async fn start(congregation: &Congregation, seed: u64) -> anyhow::Result<Sandboxes> {
+        let (pco, http_pco) = pco_sandbox(congregation, false).await?;
+        let options = rock_sandbox::SandboxOptions {
+            seed,
+            ..Default::default()
+        };
+        let rock = RockSandbox::start_with(options, congregation)
+            .await
+            .context("starting the Rock sandbox")?;
+        let url = Url::parse(&rock.base_url()).context("the Rock sandbox's URL")?;
+        let options = RestRockOptions::new(url, Secret::new(rock.token()));
+        let rest_rock = RestRock::connect(options).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to the Rock sandbox at {}: {}",
+                rock.base_url(),
+                e.message
+            )
+        })?;
+        Ok(Sandboxes {
+            rock,
+            pco,
+            rest_rock: Arc::new(rest_rock),
+            http_pco: Arc::new(http_pco),
+            state: Arc::new(MemoryState::default()),
+        })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rock: self.rest_rock.clone(),
+            pco: self.http_pco.clone(),
+            state: self.state.clone(),
+            reporter: Arc::new(crate::log::TracingReporter),
+        }
+    }
+
+    fn welcome_emails(&self) -> usize {
+        let outbox = self.pco.outbox();
+        outbox
+            .iter()
+            .filter(|e| e.kind == pco_sandbox::EmailKind::Welcome)
+            .count()
+    }
+
+    /// The links the sync stored: (Rock id, PCO id).
+    fn links(&self) -> Vec<(i64, String)> {
+        self.state
+            .dump()
+            .into_iter()
+            .filter_map(|((_, key), value)| {
+                let rock_id = key.strip_prefix("person/")?.parse().ok()?;
+                let record: serde_json::Value = serde_json::from_slice(&value).ok()?;
+                Some((rock_id, record["pco"].as_str()?.to_string()))
+            })
+            .collect()
+    }
+
+    /// Staff at work between two syncs: a linked person's mobile phone changes in Rock (through
+    /// Rock's REST API), another's middle name in PCO (through PCO's API). Returns (that Rock
+    /// id, that PCO id).
+    async fn change_both_sides(&self, account: &Account) -> anyhow::Result<(i64, String)> {
+        let links = self.links();
+        let [(rock_id, _), (_, pco_id), ..] = links.as_slice() else {
+            anyhow::bail!("the demo needs at least two linked people; try more --people");
+        };
+        let update = PersonUpdate {
+            id: *rock_id,
+            changes: vec![FieldValue::MobilePhone(Some("6155550199".into()))],
+        };
+        if let Some(Err(e)) = self.rest_rock.update_people(&[update]).await.pop() {
+            anyhow::bail!("changing Rock person {rock_id}: {}", e.message);
+        }
+        let body = serde_json::json!({"data": {"type": "Person", "id": pco_id, "attributes": {"middle_name": "Grace"}}});
+        let request = Request {
+            method: Method::Patch,
+            path: format!("/people/v2/people/{pco_id}"),
+            query: vec![],
+            headers: vec![],
+            body: Some(body.to_string().into_bytes()),
+        };
+        self.http_pco
+            .send(&account.name, &request)
+            .await
+            .map_err(|e| anyhow::anyhow!("changing PCO person {pco_id}: {}", e.message))?;
+        Ok((*rock_id, pco_id.clone()))
+    }
+}
+
+/// How many of these request methods write (anything but GET).
+fn writes<'a>(methods: impl Iterator<Item = &'a str>) -> usize {
+    methods.filter(|m| *m != "GET").count()
 }
