@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod choices;
+pub mod clock;
 pub mod engine;
 pub mod fields;
 pub mod import;
