@@ -12,8 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{
-    Account, AuditEntry, Counts, Direction, Report, RevertOptions, RunDetail, RunKind, RunOutcome,
-    RunSummary,
+    Account, AuditEntry, Counts, Direction, Report, RunDetail, RunKind, RunOutcome, RunSummary,
 };
 use crate::bindings::rockpco::sync::state::{Entry, Write};
 use crate::ports::Ports;
@@ -263,17 +262,6 @@ pub fn run_detail(ports: &dyn Ports, _account: &Account, run_id: &str) -> Result
         })
         .collect();
     Ok(RunDetail { summary, writes })
-}
-
-pub fn revert(
-    _ports: &dyn Ports,
-    _account: &Account,
-    _options: &RevertOptions,
-) -> Result<Report, Error> {
-    Err(Error {
-        kind: ErrorKind::Internal,
-        message: "revert is not implemented by this guest yet".into(),
-    })
 }
 
 fn scan(ports: &dyn Ports, prefix: &str) -> Result<Vec<Entry>, Error> {

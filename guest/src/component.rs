@@ -52,7 +52,7 @@ impl Guest for Component {
     }
 
     fn revert(account: Account, options: RevertOptions) -> Result<Report, Error> {
-        crate::audit::revert(&Imports, &account, &options)
+        crate::revert::revert(&Imports, &account, &options)
     }
 
     fn import_people(account: Account, options: ImportOptions) -> Result<Report, Error> {

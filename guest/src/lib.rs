@@ -19,6 +19,7 @@ pub mod permissions;
 pub mod plan;
 pub mod ports;
 pub mod report;
+pub mod revert;
 pub mod run;
 pub mod services;
 pub mod store;

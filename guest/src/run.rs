@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::{
     Account, Action, Direction, FieldChange, PersonOutcome, Report, RunKind, SyncOptions,
 };
+use crate::audit::{self, AuditedWrite, PersonAudit, RunLog, System};
 use crate::bindings::rockpco::sync::pco::{Method, Request, Response};
 use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate};
 use crate::bindings::rockpco::sync::state::Write;
@@ -41,6 +42,7 @@ const OVERLAP_MINUTES: i64 = 15;
 const BRAKE_MINIMUM: u32 = 5;
 
 pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<Report, Error> {
+    let ports = &store::versioned(ports, options.dry_run)?; // schema: migrate or refuse
     log(
         ports,
         Level::Info,
@@ -64,15 +66,19 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
     let plans = plan(&inputs);
     let mut report = empty_report(account, options, world.synced.len());
     let brake = brake(ports, account, options, &plans, world.synced.len() as u32)?;
+    let history = RunLog::new(RunKind::Sync, &options.run_id, &options.started_at);
     if options.dry_run || brake.is_some() {
+        for plan in &plans {
+            push_outcome(&mut report, plan, None, &[]);
+        }
         if let Some(held) = brake {
             report.held = true;
             if !options.dry_run {
-                ports.state_commit(&[store::put_held(&options.run_id, &held)])?;
+                ports.state_commit(&[
+                    store::put_held(&options.run_id, &held),
+                    history.finish(&report),
+                ])?;
             }
-        }
-        for plan in &plans {
-            push_outcome(&mut report, plan, None, &[]);
         }
         return Ok(report);
     }
@@ -80,7 +86,11 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
     if let Some(confirmed) = &options.confirm {
         writes.push(store::delete_held(confirmed));
     }
-    apply(ports, account, &world, &plans, &mut report, writes)?;
+    audit::logged(ports, &history, &mut report, |report| {
+        let audits: Vec<PersonAudit> = plans.iter().map(|p| person_audit(&world, p)).collect();
+        history.record(ports, &audits)?;
+        apply(ports, account, &world, &plans, report, writes)
+    })?;
     log(
         ports,
         Level::Info,
@@ -562,6 +572,68 @@ fn next_record(world: &World, plan: &PersonPlan, pco_id: Option<&str>) -> Option
         level,
         photo: previous.and_then(|r| r.photo),
     })
+}
+
+/// Every write the plan makes for this person, with the value it replaces (R25).
+fn person_audit(world: &World, plan: &PersonPlan) -> PersonAudit {
+    let prior = world.records.get(&plan.rock_id).cloned();
+    let mut writes = Vec::new();
+    let mut write = |to: System, field: &str, before: Option<String>, after: Option<String>| {
+        writes.push(AuditedWrite {
+            to,
+            field: field.to_string(),
+            before,
+            after,
+        })
+    };
+    match &plan.link {
+        LinkStep::Found(id, _) => write(System::Pco, "link", None, Some(id.clone())),
+        LinkStep::Create => write(System::Pco, "person", None, Some("created".into())),
+        LinkStep::Kept | LinkStep::Skip(_) => {}
+    }
+    if let Some(merge) = &plan.fields {
+        let (rock, pco) = plan.before.clone().unwrap_or_default();
+        for (field, value) in &merge.to_pco {
+            let before = pco.get(*field).map(str::to_string);
+            write(System::Pco, field.name(), before, value.clone());
+        }
+        for (field, value) in &merge.to_rock {
+            let before = rock.get(*field).map(str::to_string);
+            write(System::Rock, field.name(), before, value.clone());
+        }
+    }
+    let level = |l: Option<PermissionLevel>| l.map(|l| services::level_name(l).to_string());
+    match plan.level {
+        LevelStep::Keep => {}
+        LevelStep::Grant(to) => write(System::Pco, "permission", None, level(Some(to))),
+        LevelStep::Set { from, to } => {
+            write(System::Pco, "permission", level(from), level(Some(to)))
+        }
+        LevelStep::Archive { from } => write(System::Pco, "permission", level(from), None),
+    }
+    let before_tags = prior.as_ref().map(|r| tag_text(&r.tags));
+    if let Some(tags) = &plan.tags.to_pco {
+        write(
+            System::Pco,
+            "tags",
+            before_tags.clone(),
+            Some(tag_text(tags)),
+        );
+    }
+    if let Some(tags) = &plan.tags.to_rock {
+        write(System::Rock, "tags", before_tags, Some(tag_text(tags)));
+    }
+    PersonAudit {
+        rock_id: Some(plan.rock_id),
+        pco_id: plan.pco_id.clone(),
+        prior,
+        writes,
+    }
+}
+
+/// A tag set as the audit shows it: `group:tag` values, one per line.
+pub fn tag_text(tags: &BTreeSet<String>) -> String {
+    tags.iter().cloned().collect::<Vec<_>>().join("\n")
 }
 
 fn empty_report(account: &Account, options: &SyncOptions, synced: usize) -> Report {

@@ -123,6 +123,27 @@ pub fn fetch_people(
     Ok(people)
 }
 
+/// One Services person with their tags, or None when PCO has no such person.
+pub fn fetch_person(
+    ports: &dyn Ports,
+    account: &str,
+    id: &str,
+) -> Result<Option<ServicesPerson>, Error> {
+    let request = get(&format!("/services/v2/people/{id}"), &[("include", "tags")]);
+    match ports.pco_send(account, &request) {
+        Ok(response) => {
+            let document = parse_document(&response)?;
+            let resource = document
+                .get("data")
+                .filter(|d| d.is_object())
+                .ok_or_else(|| malformed("a Services person document has no `data` object"))?;
+            Ok(Some(parse_person(resource)?.1))
+        }
+        Err(error) if error.kind == crate::types::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 fn data(document: &Value) -> Result<&Vec<Value>, Error> {
     document
         .get("data")
