@@ -3,6 +3,7 @@
 
 mod check;
 mod report;
+mod revert;
 mod rock;
 mod sync;
 
@@ -58,6 +59,8 @@ enum Command {
     },
     /// Load the guest component and check that this host can run it.
     Check(check::CheckArgs),
+    /// Write back the values a run replaced, for all its people or one (R25).
+    Revert(revert::RevertArgs),
     /// Set up Rock for the sync.
     Rock {
         #[command(subcommand)]
@@ -105,6 +108,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             crate::demo::run(&config, &data_dir, people, seed, json).await
         }
         Command::Rock { command } => rock::run(&config, command).await,
+        Command::Revert(args) => revert::run(&config, &data_dir, args).await,
     }
 }
 

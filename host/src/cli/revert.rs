@@ -1,0 +1,61 @@
+//! `pcosync revert`: writes back the values a run replaced (R25).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::report::print_report;
+use super::{load_guest, new_run_id, now_rfc3339};
+use crate::bindings::engine::{AdminOptions, RevertOptions};
+use crate::config::Config;
+use crate::runtime::Runtime;
+
+#[derive(Args)]
+pub struct RevertArgs {
+    /// The run to revert (as `pcosync status` and the run's report show it).
+    run_id: String,
+    /// The account the run belongs to.
+    #[arg(long, value_name = "NAME")]
+    account: String,
+    /// Only this Rock person's changes.
+    #[arg(long, value_name = "ROCK_ID")]
+    person: Option<i64>,
+    /// Show what would be written back, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit status: 0 reverted, 3 some people failed, 1 the revert failed.
+pub async fn run(config: &Config, data_dir: &Path, args: RevertArgs) -> anyhow::Result<ExitCode> {
+    let account = config.account(&args.account).map_err(|e| anyhow::anyhow!(e))?;
+    let capabilities = crate::connect::capabilities(config, data_dir).await?;
+    let runtime = Runtime::new(config.limits())?;
+    let guest = load_guest(&runtime, config, data_dir, None).await?;
+    let options = RevertOptions {
+        target: args.run_id.clone(),
+        rock_id: args.person,
+        run: AdminOptions {
+            run_id: new_run_id(),
+            started_at: now_rfc3339(),
+            dry_run: args.dry_run,
+        },
+    };
+    let report = runtime
+        .revert(&guest, &capabilities, &account.to_guest(), &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("account \"{}\": {e}", account.name))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.counts.failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
