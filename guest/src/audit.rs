@@ -195,6 +195,15 @@ pub fn logged<F>(ports: &dyn Ports, log: &RunLog, report: &mut Report, body: F) 
 where
     F: FnOnce(&mut Report) -> Result<(), Error>,
 {
+    if summary(ports, &log.run_id)?.is_some() {
+        return Err(Error {
+            kind: ErrorKind::Invalid,
+            message: format!(
+                "run id `{}` was used before; every run needs a new id (the host gives one)",
+                log.run_id
+            ),
+        });
+    }
     ports.state_commit(&[log.begin()])?;
     match body(report) {
         Ok(()) => ports.state_commit(&[log.finish(report)]),

@@ -102,9 +102,18 @@ impl Harness {
     }
 }
 
+/// A new run id for each run, as the host gives: the audit keys its history by run id.
+pub fn next_run_id() -> String {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    format!(
+        "test-run-{}",
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 pub fn options(dry_run: bool) -> SyncOptions {
     SyncOptions {
-        run_id: "test-run".into(),
+        run_id: next_run_id(),
         started_at: "2026-11-23T00:00:00Z".into(),
         dry_run,
         updates_only: None,
