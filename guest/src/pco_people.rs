@@ -426,6 +426,13 @@ pub fn person_attributes_patch(id: &str, attributes: Map<String, Value>) -> Requ
     )
 }
 
+/// `PATCH` of the person's avatar to a file uploaded to PCO (research §6.7).
+pub fn set_avatar(id: &str, upload_id: &str) -> Request {
+    let mut attributes = Map::new();
+    attributes.insert("avatar".into(), json!(upload_id));
+    person_attributes_patch(id, attributes)
+}
+
 /// `POST /people/v2/people` stamped with the Rock id in `remote_id`, so a retry after a crash
 /// finds what this request created (R6).
 pub fn create_person(remote_id: i64, mut attributes: Map<String, Value>) -> Request {

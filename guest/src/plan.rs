@@ -85,6 +85,9 @@ pub struct PersonPlan {
     pub flags: Vec<String>,
     /// Still synced to the account (false: only the archive step applies).
     pub synced: bool,
+    /// Rock's photo to copy to PCO (its binary file id), when it changed since the last copy
+    /// (R11: photos go one way, Rock to PCO).
+    pub photo: Option<i64>,
 }
 
 impl PersonPlan {
@@ -196,6 +199,10 @@ fn plan_synced(
             &mut flags,
         ),
     };
+    let photo = match &link {
+        LinkStep::Skip(_) => None,
+        _ => photo_step(inputs.account, person, record.filter(|_| kept)),
+    };
     PersonPlan {
         rock_id: person.id,
         pco_id,
@@ -206,7 +213,18 @@ fn plan_synced(
         tags,
         flags,
         synced: true,
+        photo,
     }
+}
+
+/// R11: Rock's photo when PCO does not have this one yet. A photo removed in Rock stays in
+/// PCO (PCO's API has no documented way to remove one).
+fn photo_step(account: &Account, person: &Person, record: Option<&Record>) -> Option<i64> {
+    if account.disabled_fields.iter().any(|f| f == "photo") {
+        return None;
+    }
+    let photo = person.photo_id?;
+    (record.and_then(|r| r.photo) != Some(photo)).then_some(photo)
 }
 
 /// R4-R7: keep a link whose PCO person is still there; otherwise find one, or create.
@@ -499,5 +517,6 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
         tags: TagStep::default(),
         flags,
         synced: false,
+        photo: None,
     })
 }

@@ -228,6 +228,9 @@ fn revert_write(
     if write.field == "link" {
         return Ok(None);
     }
+    if write.field == "photo" {
+        return Err("photos go one way, Rock to PCO, and are not reverted (R11)".into());
+    }
     let current = current_value(account, now, person, write)?;
     if current != write.after {
         return Err(format!(

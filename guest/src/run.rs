@@ -331,6 +331,8 @@ fn brake(
 struct Applied {
     pco_id: Option<String>,
     failure: Option<Error>,
+    /// The Rock photo copied to PCO in this run.
+    photo: Option<i64>,
 }
 
 fn apply(
@@ -376,7 +378,7 @@ fn apply(
     for (index, applied) in &outcomes {
         let plan = &plans[*index];
         if applied.failure.is_none()
-            && let Some(record) = next_record(world, plan, applied.pco_id.as_deref())
+            && let Some(record) = next_record(world, plan, applied.pco_id.as_deref(), applied.photo)
         {
             writes.push(store::put_record(plan.rock_id, &record));
         }
@@ -400,11 +402,13 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
     let fail = |pco_id: Option<String>, error: Error| Applied {
         pco_id,
         failure: Some(error),
+        photo: None,
     };
     if let LinkStep::Skip(_) = plan.link {
         return Applied {
             pco_id,
             failure: None,
+            photo: None,
         };
     }
     let created = plan.link == LinkStep::Create;
@@ -418,6 +422,7 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
         return Applied {
             pco_id,
             failure: None,
+            photo: None,
         };
     };
     let blank = PcoPersonFull {
@@ -438,17 +443,56 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
         let ids = tags.iter().filter_map(|t| world.directory.tags.id(t));
         requests.push(services::assign_tags(&id, ids));
     }
-    if requests.is_empty() {
-        return Applied {
+    let failure = if requests.is_empty() {
+        None
+    } else {
+        ports
+            .pco_send_batch(&account.name, &requests)
+            .into_iter()
+            .find_map(Result::err)
+    };
+    if let Some(error) = failure {
+        return fail(pco_id, error);
+    }
+    match plan
+        .photo
+        .map(|photo| copy_photo(ports, account, plan.rock_id, &id, photo))
+    {
+        Some(Err(error)) => fail(pco_id, error),
+        Some(Ok(copied)) => Applied {
             pco_id,
             failure: None,
-        };
+            photo: copied,
+        },
+        None => Applied {
+            pco_id,
+            failure: None,
+            photo: None,
+        },
     }
-    let failure = ports
-        .pco_send_batch(&account.name, &requests)
-        .into_iter()
-        .find_map(Result::err);
-    Applied { pco_id, failure }
+}
+
+/// R11: Rock's photo to PCO: read it from Rock, upload it, set it as the person's avatar.
+/// Returns the photo id copied, or None when Rock no longer has that photo.
+fn copy_photo(
+    ports: &dyn Ports,
+    account: &Account,
+    rock_id: i64,
+    pco_id: &str,
+    photo_id: i64,
+) -> Result<Option<i64>, Error> {
+    let Some(photo) = ports.get_photo(rock_id)? else {
+        return Ok(None);
+    };
+    let extension = match photo.content_type.as_str() {
+        "image/png" => "png",
+        "image/gif" => "gif",
+        _ => "jpg",
+    };
+    let filename = format!("rock-{rock_id}-{photo_id}.{extension}");
+    let upload = ports.pco_upload(&account.name, &photo.content_type, &filename, &photo.bytes)?;
+    ports.pco_send(&account.name, &pco_people::set_avatar(pco_id, &upload))?;
+    Ok(Some(photo_id))
 }
 
 /// R6: the intent is durable before the create leaves; the create carries the Rock id.
@@ -547,7 +591,12 @@ fn rock_tag_values(account: &Account, world: &World, plan: &PersonPlan) -> Optio
     })
 }
 
-fn next_record(world: &World, plan: &PersonPlan, pco_id: Option<&str>) -> Option<Record> {
+fn next_record(
+    world: &World,
+    plan: &PersonPlan,
+    pco_id: Option<&str>,
+    photo: Option<i64>,
+) -> Option<Record> {
     let pco = pco_id?.to_string();
     let previous = world.records.get(&plan.rock_id);
     let level = match plan.level {
@@ -570,7 +619,7 @@ fn next_record(world: &World, plan: &PersonPlan, pco_id: Option<&str>) -> Option
             previous.map(|r| r.tags.clone()).unwrap_or_default()
         },
         level,
-        photo: previous.and_then(|r| r.photo),
+        photo: photo.or_else(|| previous.and_then(|r| r.photo)),
     })
 }
 
@@ -610,6 +659,10 @@ fn person_audit(world: &World, plan: &PersonPlan) -> PersonAudit {
             write(System::Pco, "permission", level(from), level(Some(to)))
         }
         LevelStep::Archive { from } => write(System::Pco, "permission", level(from), None),
+    }
+    if let Some(photo) = plan.photo {
+        let before = prior.as_ref().and_then(|r| r.photo).map(|p| p.to_string());
+        write(System::Pco, "photo", before, Some(photo.to_string()));
     }
     let before_tags = prior.as_ref().map(|r| tag_text(&r.tags));
     if let Some(tags) = &plan.tags.to_pco {
@@ -727,6 +780,15 @@ fn push_outcome(
             actions.push(Action::Archived);
         }
         _ => {}
+    }
+    if let Some(photo) = plan.photo.filter(|_| failures.is_empty()) {
+        c.updated_to_pco += 1;
+        actions.push(Action::Updated(FieldChange {
+            field: "photo".into(),
+            direction: Direction::RockToPco,
+            before: None,
+            after: Some(format!("Rock photo {photo}")),
+        }));
     }
     if plan.tags.to_pco.is_some() || plan.tags.to_rock.is_some() {
         let tags: Vec<&str> = plan.tags.base.iter().map(String::as_str).collect();
