@@ -289,8 +289,9 @@ fn merge_fields(
         (None, Some(base)) => base.clone(),
         (None, None) => Snapshot::default(),
     };
-    let newest = match (&person.modified, pco_updated(inputs, person)) {
-        (Some(rock), Some(pco)) if rock.as_str() > pco.as_str() => Side::Rock,
+    let rock_modified = person.modified.as_ref().map(|t| second_text(t));
+    let newest = match (rock_modified, pco_updated(inputs, person)) {
+        (Some(rock), Some(pco)) if rock > pco => Side::Rock,
         (_, Some(_)) => Side::Pco,
         _ => Side::Rock,
     };
@@ -309,9 +310,14 @@ fn merge_fields(
 fn pco_updated(inputs: &Inputs, person: &Person) -> Option<String> {
     let record = inputs.records.get(&person.id)?;
     let pco = inputs.pco.get(&record.pco)?;
-    // Comparable with Rock's `yyyy-MM-ddTHH:mm:ss` (Rock's is org-local time: newest-wins
-    // can misjudge changes made within the org's UTC offset of each other).
-    Some(pco.updated_at.chars().take(19).collect())
+    Some(second_text(&pco.updated_at))
+}
+
+/// `yyyy-MM-ddTHH:mm:ss` of a change time, so the two sides compare as text. Both are UTC
+/// when the host knows Rock's time zone (`[rock] time_zone`); without it Rock's is org-local
+/// and newest-wins can misjudge changes made within the UTC offset of each other.
+fn second_text(time: &str) -> String {
+    time.chars().take(19).collect()
 }
 
 /// R19: PCO emails a person whose login email changes; say so before it happens.
