@@ -29,3 +29,8 @@ bench:
 # Serve the local Rock and PCO sandboxes with a ready configuration in /tmp/pcosync-sandbox.
 sandbox people="500":
     cargo run --release -p pcosync-sandbox -- --people {{people}} --write-config /tmp/pcosync-sandbox/pcosync.toml
+
+# The plugin lifecycle: its tests, then first vs cached start, instantiation, install -> next run.
+plugins:
+    cargo test -p pcosync --test plugin --test plugin_schema --test daemon
+    cargo bench -p pcosync --bench plugin_lifecycle

@@ -111,6 +111,9 @@ struct World {
     index: Index,
     services: Option<BTreeMap<String, ServicesPerson>>,
     directory: Directory,
+    /// Rock people whose PCO person this sync created and has not finished setting up (R6):
+    /// they still get the welcome email when their Services access is granted.
+    intents: BTreeSet<i64>,
     /// When this run started (the next updates-only cursor).
     started_at: String,
     /// State changes found while gathering (links moved to merge survivors), written with
@@ -168,6 +171,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         index,
         services,
         directory,
+        intents,
         started_at: options.started_at.clone(),
         state_writes,
     })
@@ -381,6 +385,9 @@ fn apply(
             && let Some(record) = next_record(world, plan, applied.pco_id.as_deref(), applied.photo)
         {
             writes.push(store::put_record(plan.rock_id, &record));
+            if world.intents.contains(&plan.rock_id) || plan.link == LinkStep::Create {
+                writes.push(store::delete_intent(plan.rock_id));
+            }
         }
         push_outcome(
             report,
@@ -522,6 +529,8 @@ fn create(
         .map(|p| p.id)
         .ok_or_else(|| internal("PCO answered a create without the new person"))?;
     ports.state_commit(&[
+        // The intent stays until the person is fully set up (the run's last commit): a run
+        // stopped before the Services grant still sends the welcome email next time.
         store::put_record(
             plan.rock_id,
             &Record {
@@ -529,7 +538,6 @@ fn create(
                 ..Default::default()
             },
         ),
-        store::delete_intent(plan.rock_id),
     ])?;
     Ok(id)
 }
@@ -547,6 +555,7 @@ fn level_requests(
             let Some(app) = world.directory.services_app_id.as_deref() else {
                 return Vec::new();
             };
+            let created = created || world.intents.contains(&plan.rock_id);
             let template = account
                 .welcome_template
                 .as_deref()

@@ -6,22 +6,35 @@
 //! | `intent/{rock id}` | a create in flight: written before the create, removed after (R6) |
 //! | `held/{run id}` | a run held by the safety brake, waiting for confirmation (R24) |
 //! | `cursor` | when the last successful run started, for updates-only runs (R21) |
+//! | `schema` | the version of this layout the state was written with ([`SCHEMA`]) |
 //!
 //! Values are JSON, so a newer guest can read what an older one wrote.
+//!
+//! Schema versions: a sync opens the state through [`versioned`], which migrates state written
+//! by an older guest forward (one [`MIGRATIONS`] step per version, all in one commit with the
+//! new `schema`), and refuses state written by a newer guest rather than corrupt it. State
+//! from before versioning has no `schema` key and counts as version 0. A fresh account's first
+//! commit carries the `schema` key with it, so no state exists unversioned once written.
+//!
+//! A dry run writes nothing, migrations included: it reads older state as it is, so every
+//! reader here must keep reading the layouts the migrations upgrade from.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::rockpco::sync::state::{Entry, Write};
+use crate::bindings::rockpco::sync::{pco, rock};
 use crate::fields::Snapshot;
-use crate::ports::Ports;
+use crate::ports::{Level, Ports};
 use crate::types::{Error, ErrorKind, PermissionLevel};
 
 const PERSON: &str = "person/";
 const INTENT: &str = "intent/";
 const HELD: &str = "held/";
 const CURSOR: &str = "cursor";
+const SCHEMA_KEY: &str = "schema";
 const SCAN_PAGE: u32 = 1000;
 
 /// What the sync remembers of one linked person.
@@ -182,4 +195,188 @@ pub fn put_cursor(started_at: &str) -> Write {
         key: CURSOR.to_string(),
         value: started_at.as_bytes().to_vec(),
     })
+}
+
+// ---- Schema versions ---------------------------------------------------------------------
+
+/// Set (to anything) at build time, the guest is built one schema version ahead, with a
+/// migration to it: the stand-in for the next release that changes the state layout, so tests
+/// can prove both directions with two real builds (see tests/misbehave/build.rs).
+const BUMPED: bool = option_env!("PCOSYNC_GUEST_SCHEMA_BUMP").is_some();
+
+/// The version of the state layout this guest reads and writes.
+pub const SCHEMA: u32 = if BUMPED { 2 } else { 1 };
+
+/// One step forward: the writes that take state of version `n` to `n + 1` (`MIGRATIONS[n]`).
+/// It sees the state through `ports` and returns its writes; the caller commits them together
+/// with the new `schema`, so a migration is applied whole or not at all.
+type Migration = fn(&dyn Ports) -> Result<Vec<Write>, Error>;
+
+/// Migrations by the version they start from. Only the first [`SCHEMA`] are used.
+const MIGRATIONS: [Migration; 2] = [
+    // 0 -> 1: state from before versioning already has the version 1 layout; it only gains
+    // its `schema` key.
+    |_| Ok(Vec::new()),
+    // 1 -> 2 (only in bumped builds): rewrites every person record, as a real layout change
+    // would. Version 2's layout equals version 1's, so older readers stay correct on it.
+    |ports| {
+        Ok(records(ports)?
+            .iter()
+            .map(|(id, record)| put_record(*id, record))
+            .collect())
+    },
+];
+
+/// The state version stored in the account's key space, if any.
+pub fn stored_schema(ports: &dyn Ports) -> Result<Option<u32>, Error> {
+    let values = ports.state_get(&[SCHEMA_KEY.to_string()])?;
+    match values.into_iter().next().flatten() {
+        None => Ok(None),
+        Some(value) => std::str::from_utf8(&value)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| corrupt(SCHEMA_KEY, "not a schema version")),
+    }
+}
+
+fn put_schema(version: u32) -> Write {
+    Write::Put(Entry {
+        key: SCHEMA_KEY.to_string(),
+        value: version.to_string().into_bytes(),
+    })
+}
+
+/// Opens the account's state for a run: refuses state newer than [`SCHEMA`], migrates older
+/// state forward (not in a dry run, which writes nothing), and returns the ports to run with,
+/// which stamp a fresh account's first commit with the schema version.
+pub fn versioned(ports: &dyn Ports, dry_run: bool) -> Result<Versioned<'_>, Error> {
+    let stored = stored_schema(ports)?;
+    let fresh = stored.is_none() && ports.state_scan("", None, 1)?.is_empty();
+    let found = match stored {
+        Some(version) => version,
+        None if fresh => SCHEMA,
+        None => 0,
+    };
+    if found > SCHEMA {
+        return Err(Error {
+            kind: ErrorKind::Invalid,
+            message: format!(
+                "this account's state was written by a newer guest (state schema {found}); this \
+                 guest understands schema {SCHEMA} and older, so it refused to run rather than \
+                 corrupt the state. Run a guest at least as new as the one that last synced \
+                 this account (`pcosync plugin list` shows the installed components)"
+            ),
+        });
+    }
+    if found < SCHEMA && !dry_run {
+        let mut writes = Vec::new();
+        for migration in &MIGRATIONS[found as usize..SCHEMA as usize] {
+            writes.extend(migration(ports)?);
+        }
+        writes.push(put_schema(SCHEMA));
+        ports.state_commit(&writes)?;
+        let fields = [
+            ("from".to_string(), found.to_string()),
+            ("to".to_string(), SCHEMA.to_string()),
+        ];
+        ports.log(Level::Info, "state migrated", &fields);
+    }
+    Ok(Versioned {
+        inner: ports,
+        stamp: Cell::new(fresh && !dry_run),
+    })
+}
+
+/// The ports of a run, passing everything through; the first commit into a fresh account's
+/// state also writes its `schema`.
+pub struct Versioned<'a> {
+    inner: &'a dyn Ports,
+    stamp: Cell<bool>,
+}
+
+impl Ports for Versioned<'_> {
+    fn account_groups(&self, account: &str) -> Result<Vec<rock::Group>, Error> {
+        self.inner.account_groups(account)
+    }
+    fn groups(&self, ids: &[i64]) -> Result<Vec<rock::Group>, Error> {
+        self.inner.groups(ids)
+    }
+    fn active_members(&self, groups: &[i64]) -> Result<Vec<rock::Membership>, Error> {
+        self.inner.active_members(groups)
+    }
+    fn tagged_people(&self) -> Result<Vec<rock::PersonTags>, Error> {
+        self.inner.tagged_people()
+    }
+    fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error> {
+        self.inner.people(ids)
+    }
+    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<rock::Merge>, Error> {
+        self.inner.follow_merges(ids)
+    }
+    fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error> {
+        self.inner.find_people(queries)
+    }
+    fn update_people(&self, updates: &[rock::PersonUpdate]) -> Vec<Result<(), Error>> {
+        self.inner.update_people(updates)
+    }
+    fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>> {
+        self.inner.create_people(people)
+    }
+    fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>> {
+        self.inner.set_tags(tags)
+    }
+    fn add_members(&self, members: &[rock::Membership]) -> Vec<Result<(), Error>> {
+        self.inner.add_members(members)
+    }
+    fn get_photo(&self, id: i64) -> Result<Option<rock::Photo>, Error> {
+        self.inner.get_photo(id)
+    }
+    fn pco_send(&self, account: &str, request: &pco::Request) -> Result<pco::Response, Error> {
+        self.inner.pco_send(account, request)
+    }
+    fn pco_send_batch(
+        &self,
+        account: &str,
+        requests: &[pco::Request],
+    ) -> Vec<Result<pco::Response, Error>> {
+        self.inner.pco_send_batch(account, requests)
+    }
+    fn pco_upload(
+        &self,
+        account: &str,
+        content_type: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<String, Error> {
+        self.inner
+            .pco_upload(account, content_type, filename, bytes)
+    }
+    fn state_get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        self.inner.state_get(keys)
+    }
+    fn state_scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, Error> {
+        self.inner.state_scan(prefix, after, limit)
+    }
+    fn state_commit(&self, writes: &[Write]) -> Result<(), Error> {
+        if !self.stamp.get() || writes.is_empty() {
+            return self.inner.state_commit(writes);
+        }
+        let mut stamped = writes.to_vec();
+        stamped.push(put_schema(SCHEMA));
+        self.inner.state_commit(&stamped)?;
+        self.stamp.set(false);
+        Ok(())
+    }
+    fn log(&self, level: Level, message: &str, fields: &[(String, String)]) {
+        self.inner.log(level, message, fields)
+    }
+    fn progress(&self, task: &str, done: u64, total: Option<u64>) {
+        self.inner.progress(task, done, total)
+    }
 }

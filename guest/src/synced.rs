@@ -80,12 +80,17 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
             }
         }
     }
+    let mapped: BTreeSet<&str> = account.tag_groups.iter().map(|t| t.tag.as_str()).collect();
     for PersonTags { person_id, tags } in ports.tagged_people()? {
         let own: Vec<String> = tags
             .iter()
             .filter_map(|value| account_tag(&account.name, value))
             .collect();
-        if !own.is_empty() {
+        // A tag a group controls (R14) is the group's to give: on its own, a leftover value of
+        // it in the attribute does not make the person synced (the sync would clear it and
+        // then drop them).
+        let reason = own.iter().any(|tag| !mapped.contains(tag.as_str()));
+        if !own.is_empty() && (reason || synced.contains_key(&person_id)) {
             let person = entry(&mut synced, person_id);
             person.tags.extend(own.iter().cloned());
             person.attribute_tags.extend(own);
@@ -96,7 +101,7 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
 
 /// A group type is named in the configuration by name, GUID or id, as the administrator
 /// knows it (R36).
-fn type_enabled(account: &Account, group: &Group) -> bool {
+pub fn type_enabled(account: &Account, group: &Group) -> bool {
     let kind = &group.group_type;
     account.enabled_group_types.iter().any(|named| {
         let named = named.trim();

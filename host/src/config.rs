@@ -27,6 +27,9 @@ pub struct Config {
     pub pco: PcoConfig,
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// Which components `pcosync plugin install` accepts (signatures).
+    #[serde(default)]
+    pub plugins: crate::plugin::PluginsConfig,
 }
 
 /// Where Rock is and the REST key to reach it.
@@ -168,7 +171,7 @@ fn default_brake_percent() -> u8 {
 }
 
 /// The fields of SPEC R10 that an account can switch off.
-pub const SYNCED_FIELDS: [&str; 13] = [
+pub const SYNCED_FIELDS: [&str; 14] = [
     "first-name",
     "nick-name",
     "middle-name",
@@ -182,6 +185,7 @@ pub const SYNCED_FIELDS: [&str; 13] = [
     "mobile-phone",
     "email",
     "tags",
+    "photo",
 ];
 
 impl AccountConfig {
@@ -217,17 +221,73 @@ impl AccountConfig {
     fn validate(&self) -> Result<(), String> {
         let name = &self.name;
         if name.trim().is_empty() {
-            return Err("accounts: every account needs a name".into());
+            return Err(
+                "accounts: every account needs a name (add `name = \"Main Campus\"` to it)".into(),
+            );
+        }
+        if name.trim() != name {
+            return Err(format!(
+                "account \"{name}\": name has spaces at its start or end; remove them"
+            ));
         }
         if self.app_id.trim().is_empty() {
             return Err(format!(
                 "account \"{name}\": app_id is empty (copy it from PCO's personal access token page)"
             ));
         }
+        if self
+            .app_id
+            .chars()
+            .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "account \"{name}\": app_id holds a space or a colon; copy the application id alone from PCO's personal access token page"
+            ));
+        }
         if !(1..=100).contains(&self.brake_percent) {
             return Err(format!(
-                "account \"{name}\": brake_percent must be between 1 and 100"
+                "account \"{name}\": brake_percent must be between 1 and 100 (the default is 10)"
             ));
+        }
+        if let Some(template) = &self.welcome_template
+            && template.trim().is_empty()
+        {
+            return Err(format!(
+                "account \"{name}\": welcome_template is empty; name one of the account's templates (`pcosync account templates \"{name}\"` lists them) or remove the key"
+            ));
+        }
+        if let Some(schedule) = &self.schedule {
+            check_schedule(schedule)
+                .map_err(|why| format!("account \"{name}\": schedule \"{schedule}\" {why}"))?;
+        }
+        if self.enabled_group_types.iter().any(|t| t.trim().is_empty()) {
+            return Err(format!(
+                "account \"{name}\": enabled_group_types holds an empty name; name each group type by its name, GUID or id"
+            ));
+        }
+        if let Some(mapping) = self.tag_groups.iter().find(|t| t.group_id <= 0) {
+            return Err(format!(
+                "account \"{name}\": tag_groups maps `{}` to group_id {}; write the id of a Rock group (a positive number)",
+                mapping.tag, mapping.group_id
+            ));
+        }
+        if let Some(import) = &self.import {
+            if import.connection_status.trim().is_empty() {
+                return Err(format!(
+                    "account \"{name}\": import.connection_status is empty; name a Rock connection status (the default is \"Prospect\")"
+                ));
+            }
+            if let Some((level, id)) = import
+                .groups
+                .by_level()
+                .into_iter()
+                .find(|(_, id)| *id <= 0)
+            {
+                return Err(format!(
+                    "account \"{name}\": import.groups.{} is {id}; write the id of a Rock group (a positive number)",
+                    import_key(level)
+                ));
+            }
         }
         if let Some(field) = self
             .disabled_fields
@@ -239,18 +299,271 @@ impl AccountConfig {
                 SYNCED_FIELDS.join(", ")
             ));
         }
-        if let Some(tag) = self
-            .tag_groups
-            .iter()
-            .find(|t| t.tag.split(':').count() != 2)
-        {
+        if let Some(tag) = self.tag_groups.iter().find(|t| !is_tag_name(&t.tag)) {
             return Err(format!(
-                "account \"{name}\": tag_groups tag `{}` must be written `tag group:tag`",
+                "account \"{name}\": tag_groups tag `{}` must be written `tag group:tag`, as PCO shows it (e.g. \"Teams:Worship\"; `pcosync tag list --account \"{name}\"` lists them)",
                 tag.tag
             ));
         }
         Ok(())
     }
+}
+
+/// Whether `tag` is written `tag group:tag`, both parts non-empty.
+pub fn is_tag_name(tag: &str) -> bool {
+    let mut parts = tag.split(':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(group), Some(name), None) if !group.trim().is_empty() && !name.trim().is_empty()
+    )
+}
+
+/// The key of a level under `import.groups`.
+pub fn import_key(level: PermissionLevel) -> &'static str {
+    match level {
+        PermissionLevel::ScheduledViewer => "scheduled_viewer",
+        PermissionLevel::Viewer => "viewer",
+        PermissionLevel::Scheduler => "scheduler",
+        PermissionLevel::Editor => "editor",
+        PermissionLevel::Administrator => "administrator",
+    }
+}
+
+/// A cron schedule: five fields (minute, hour, day of month, month, day of week) of numbers,
+/// names, `*`, ranges, lists and steps, or one of `@hourly`, `@daily`, `@weekly`, `@monthly`.
+fn check_schedule(schedule: &str) -> Result<(), String> {
+    const MACROS: [&str; 6] = [
+        "@hourly",
+        "@daily",
+        "@midnight",
+        "@weekly",
+        "@monthly",
+        "@yearly",
+    ];
+    let fix = "is not a cron schedule: write five fields `minute hour day-of-month month day-of-week`, e.g. \"0 */2 * * *\" (every two hours, the default), or @hourly, @daily, @weekly";
+    let trimmed = schedule.trim();
+    if trimmed.starts_with('@') {
+        return if MACROS.contains(&trimmed) {
+            Ok(())
+        } else {
+            Err(fix.into())
+        };
+    }
+    let fields: Vec<&str> = trimmed.split_whitespace().collect();
+    let field_ok = |f: &&str| {
+        f.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/' | '?'))
+    };
+    if fields.len() != 5 || !fields.iter().all(field_ok) {
+        return Err(fix.into());
+    }
+    Ok(())
+}
+
+/// Where the configuration is when neither `--config` nor `PCOSYNC_CONFIG` says:
+/// `$XDG_CONFIG_HOME/pcosync/pcosync.toml`, else `~/.config/pcosync/pcosync.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let absolute = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_CONFIG_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".config")))
+        .map(|base| base.join("pcosync").join("pcosync.toml"))
+}
+
+/// The environment variable that names the configuration file.
+pub const CONFIG_ENV: &str = "PCOSYNC_CONFIG";
+
+/// The keys an account may have, for suggestions.
+const ACCOUNT_KEYS: [&str; 14] = [
+    "name",
+    "app_id",
+    "secret",
+    "welcome_template",
+    "allow_downgrade",
+    "updates_only",
+    "conflict_policy",
+    "first_name_source",
+    "disabled_fields",
+    "enabled_group_types",
+    "tag_groups",
+    "brake_percent",
+    "schedule",
+    "import",
+];
+
+/// A TOML or serde error as an administrator needs it: the line, the table (the account by
+/// name), the key, what is wrong and how to fix it. toml's own rendering quotes the offending
+/// line, which could be a secret written inline by mistake, so it is not used.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let offset = error.span().map_or(0, |span| span.start).min(text.len());
+    let place = Place::at(text, offset);
+    let message = error.message().trim().to_string();
+    let key = place.key.clone();
+    let secret_line = key
+        .as_deref()
+        .is_some_and(|k| k == "secret" || k == "token")
+        || message.contains("SecretRef")
+        || message.contains("expected `env` or `file`");
+    let what = if secret_line {
+        let key = key.as_deref().unwrap_or("secret");
+        format!(
+            "`{key}` names where the secret is kept, never the secret itself: write `{key} = {{ env = \"VARIABLE\" }}` or `{key} = {{ file = \"/path/to/file\" }}` (a file readable by its owner only)"
+        )
+    } else if let Some(unknown) = between(&message, "unknown field `", "`") {
+        let expected: Vec<&str> = message
+            .split_once("expected")
+            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        let candidates: Vec<&str> = if expected.is_empty() && place.in_account {
+            ACCOUNT_KEYS.to_vec()
+        } else {
+            expected.clone()
+        };
+        let mut line = format!("unknown key `{unknown}`");
+        match closest(unknown, &candidates) {
+            Some(near) => line.push_str(&format!("; did you mean `{near}`?")),
+            None => line.push_str("; remove it"),
+        }
+        if !expected.is_empty() {
+            line.push_str(&format!(" (the keys here are: {})", expected.join(", ")));
+        }
+        line
+    } else if let Some(missing) = between(&message, "missing field `", "`") {
+        let fix = match missing {
+            "name" => "add `name = \"...\"`, the name the sync and its state know the account by",
+            "app_id" => {
+                "add `app_id = \"...\"`, the application id of the account's personal access token (PCO's developer page)"
+            }
+            "secret" => {
+                "add `secret = { env = \"VARIABLE\" }` or `secret = { file = \"/path\" }`: where the personal access token's secret is kept"
+            }
+            "url" => "add `url = \"https://rock.example.org\"`",
+            "token" => {
+                "add `token = { env = \"VARIABLE\" }` or `token = { file = \"/path\" }`: where Rock's REST key is kept"
+            }
+            "tag" => "add `tag = \"tag group:tag\"`",
+            "group_id" => "add `group_id = ` the id of the Rock group",
+            _ => "add it",
+        };
+        format!("`{missing}` is missing: {fix}")
+    } else if message.contains("expected a boolean") {
+        format!("{message}: write true or false, without quotes")
+    } else if key.as_deref() == Some("brake_percent") {
+        format!("{message}: write a whole number from 1 to 100 (the default is 10)")
+    } else if message.contains("expected u8")
+        || message.contains("expected u64")
+        || message.contains("expected i64")
+    {
+        format!("{message}: write a whole number, without quotes")
+    } else {
+        message
+    };
+    format!("{}: {what}", place.describe())
+}
+
+/// Where in the file an error is.
+struct Place {
+    line: usize,
+    /// The table header above it, without brackets (`accounts`, `limits`, `accounts.import`).
+    table: Option<String>,
+    account: Option<String>,
+    in_account: bool,
+    key: Option<String>,
+}
+
+impl Place {
+    fn at(text: &str, offset: usize) -> Place {
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let lines: Vec<&str> = text.lines().collect();
+        let index = line.saturating_sub(1).min(lines.len().saturating_sub(1));
+        // `[table]` or `[[array.of.tables]]` (bare keys only: enough to place a message).
+        let header_of = |l: &str| -> Option<String> {
+            let l = l.split('#').next().unwrap_or_default().trim();
+            let inner = l.strip_prefix('[')?.strip_suffix(']')?;
+            let inner = inner.strip_prefix('[').unwrap_or(inner);
+            let inner = inner.strip_suffix(']').unwrap_or(inner).trim();
+            let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ');
+            (!inner.is_empty() && inner.chars().all(bare)).then(|| inner.replace(' ', ""))
+        };
+        let current = lines.get(index).copied().unwrap_or_default();
+        let key = if header_of(current).is_some() {
+            None
+        } else {
+            current
+                .split_once('=')
+                .map(|(k, _)| k.trim().trim_matches(['"', '\'']).to_string())
+                .filter(|k| !k.is_empty() && !k.contains(char::is_whitespace))
+        };
+        let header_line = (0..=index)
+            .rev()
+            .find(|i| lines.get(*i).and_then(|l| header_of(l)).is_some());
+        let table = header_line.and_then(|i| header_of(lines[i]));
+        let in_account = table
+            .as_deref()
+            .is_some_and(|t| t == "accounts" || t.starts_with("accounts."));
+        let account = if in_account {
+            let start = (0..=header_line.unwrap_or(0))
+                .rev()
+                .find(|i| header_of(lines[*i]).as_deref() == Some("accounts"));
+            start.and_then(|start| {
+                lines[start + 1..]
+                    .iter()
+                    .take_while(|l| header_of(l).is_none_or(|h| h.starts_with("accounts.")))
+                    .find_map(|l| {
+                        let table: toml::Table = toml::from_str(l).ok()?;
+                        table.get("name")?.as_str().map(str::to_string)
+                    })
+            })
+        } else {
+            None
+        };
+        Place {
+            line,
+            table,
+            account,
+            in_account,
+            key,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut out = format!("line {}", self.line);
+        match (&self.account, self.table.as_deref()) {
+            (Some(name), Some(table)) => {
+                let sub = table.strip_prefix("accounts").unwrap_or_default();
+                out.push_str(&format!(", account \"{name}\""));
+                if let Some(sub) = sub.strip_prefix('.') {
+                    out.push_str(&format!(" [{sub}]"));
+                }
+            }
+            (None, Some(table)) => out.push_str(&format!(", [{table}]")),
+            _ => {}
+        }
+        if let Some(key) = &self.key {
+            out.push_str(&format!(", key `{key}`"));
+        }
+        out
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// The candidate nearest to `word`, when near enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&word, &c.to_lowercase()), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,8 +600,10 @@ impl Config {
         })
     }
 
+    /// Reads and checks a configuration; the error names the key, where it is, and the fix,
+    /// and never repeats what a `secret` or `token` line holds.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        let config: Config = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
         config.limits.validate()?;
         let mut names = std::collections::BTreeSet::new();
         for account in &config.accounts {
@@ -464,5 +779,77 @@ tag_groups = [{ tag = "Teams:Kids", group_id = 210 }]
         );
         let error = Config::parse("[limits]\nmemory_mib = 10000\n").unwrap_err();
         assert!(error.contains("at most 4096"), "{error}");
+    }
+
+    // R31: every mistake names its line, its account, its key and the fix.
+    #[test]
+    fn toml_mistakes_name_the_line_the_account_the_key_and_the_fix() {
+        let typo = ACCOUNT.replace("allow_downgrade = true", "allow_downgrad = true");
+        let error = Config::parse(&typo).unwrap_err();
+        assert!(
+            error.starts_with("line 10, account \"Main Campus\", key `allow_downgrad`: unknown key `allow_downgrad`; did you mean `allow_downgrade`?"),
+            "{error}"
+        );
+        let quoted = ACCOUNT.replace("allow_downgrade = true", "allow_downgrade = \"yes\"");
+        let error = Config::parse(&quoted).unwrap_err();
+        assert!(error.contains("key `allow_downgrade`"), "{error}");
+        assert!(error.contains("true or false"), "{error}");
+        let error = Config::parse("[limits]\nmemory = 3\n").unwrap_err();
+        assert!(
+            error.starts_with("line 2, [limits], key `memory`: unknown key `memory`"),
+            "{error}"
+        );
+        assert!(error.contains("memory_mib"), "{error}");
+        let missing = ACCOUNT.replace("app_id = \"abc\"\n", "");
+        let error = Config::parse(&missing).unwrap_err();
+        assert!(
+            error.contains("`app_id` is missing: add `app_id"),
+            "{error}"
+        );
+    }
+
+    // R31: a secret written in the file by mistake is refused without being repeated.
+    #[test]
+    fn a_secret_written_inline_is_never_repeated() {
+        for line in [
+            "secret = \"hunter2-s3cret\"",
+            "secret = hunter2-s3cret",
+            "secret = { value = \"hunter2-s3cret\" }",
+        ] {
+            let text = ACCOUNT.replace("secret = { file = \"/etc/pcosync/main.secret\" }", line);
+            let error = Config::parse(&text).unwrap_err();
+            assert!(!error.contains("hunter2"), "{error}");
+            assert!(error.contains("key `secret`"), "{error}");
+            assert!(error.contains("secret = { env = "), "{error}");
+        }
+        let text = ACCOUNT.replace("token = { env = \"ROCK_TOKEN\" }", "token = \"rock-k3y\"");
+        let error = Config::parse(&text).unwrap_err();
+        assert!(!error.contains("rock-k3y"), "{error}");
+        assert!(error.contains("[rock], key `token`"), "{error}");
+    }
+
+    #[test]
+    fn schedules_and_ids_are_checked() {
+        let with = |line: &str| Config::parse(&ACCOUNT.replace("allow_downgrade = true", line));
+        assert!(with("schedule = \"0 */2 * * *\"").is_ok());
+        assert!(with("schedule = \"@daily\"").is_ok());
+        let error = with("schedule = \"every two hours\"").unwrap_err();
+        assert!(error.contains("five fields"), "{error}");
+        let error = Config::parse(&ACCOUNT.replace("app_id = \"abc\"", "app_id = \"abc:def\""))
+            .unwrap_err();
+        assert!(error.contains("app_id holds a space or a colon"), "{error}");
+        let error = Config::parse(&ACCOUNT.replace("group_id = 210", "group_id = -1")).unwrap_err();
+        assert!(error.contains("positive"), "{error}");
+        let error = with("welcome_template = \" \"").unwrap_err();
+        assert!(error.contains("pcosync account templates"), "{error}");
+    }
+
+    #[test]
+    fn the_default_path_follows_xdg() {
+        // Only checks the shape: the environment belongs to the whole test process.
+        if let Some(path) = default_path() {
+            assert!(path.ends_with("pcosync/pcosync.toml"), "{}", path.display());
+            assert!(path.is_absolute());
+        }
     }
 }

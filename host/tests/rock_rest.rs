@@ -851,3 +851,35 @@ async fn the_rock_init_command_creates_once() {
     );
     assert_no_token(&stdout(&first));
 }
+
+// R26: Rock reports change times in its organization's zone without an offset; with the zone
+// configured they reach the guest in UTC, comparable with PCO's `updated_at`.
+#[tokio::test]
+async fn change_times_reach_the_guest_in_utc_when_the_zone_is_known() {
+    let (sandbox, c) = start(5).await;
+    let id = sandbox
+        .person_id(c.rock_people().next().unwrap().key)
+        .unwrap();
+    let local = connect(&sandbox).await;
+    let zoned = RestRock::connect(RestRockOptions {
+        time_zone: Some(jiff::tz::TimeZone::get("America/Chicago").unwrap()),
+        ..options(&sandbox, TOKEN)
+    })
+    .await
+    .unwrap();
+    let read = |rock: RestRock| async move {
+        rock.people(&[id]).await.unwrap()[0]
+            .modified
+            .clone()
+            .expect("a change time")
+    };
+    let (local, utc) = (read(local).await, read(zoned).await);
+    assert!(!local.ends_with('Z'), "{local}");
+    assert!(utc.ends_with('Z'), "{utc}");
+    let as_civil = |t: &str| t[..19].parse::<jiff::civil::DateTime>().unwrap();
+    let hours = as_civil(&local).until(as_civil(&utc)).unwrap().get_hours();
+    assert!(
+        hours == 5 || hours == 6,
+        "Chicago is 5 or 6 hours behind UTC: {local} -> {utc}"
+    );
+}

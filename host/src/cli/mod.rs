@@ -1,11 +1,22 @@
 //! The `pcosync` command line: one module per command; this one parses, loads the
 //! configuration and dispatches.
 
+mod account;
 mod check;
+mod config;
+mod delete;
+mod group_types;
+mod import;
+mod link;
+mod plugin;
 mod report;
 mod revert;
 mod rock;
+mod run;
+mod runs;
+mod status;
 mod sync;
+mod tag;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,15 +38,28 @@ pub use report::print_report;
 #[derive(Parser)]
 #[command(name = "pcosync", version, about, long_about = None)]
 struct Cli {
-    /// Configuration file (TOML).
-    #[arg(long, global = true, env = "PCOSYNC_CONFIG", value_name = "FILE")]
+    /// Configuration file (TOML) [default: $XDG_CONFIG_HOME/pcosync/pcosync.toml, else
+    /// ~/.config/pcosync/pcosync.toml]. `pcosync config path` shows the one in use.
+    #[arg(
+        long,
+        global = true,
+        env = "PCOSYNC_CONFIG",
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     config: Option<PathBuf>,
     /// Directory for the state file and the compiled-component cache
     /// [default: data_dir from the configuration, else ~/.local/share/pcosync].
-    #[arg(long, global = true, env = "PCOSYNC_DATA_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "PCOSYNC_DATA_DIR",
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     data_dir: Option<PathBuf>,
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     verbose: u8,
     #[command(subcommand)]
     command: Command,
@@ -45,6 +69,9 @@ struct Cli {
 enum Command {
     /// Sync the configured PCO accounts with Rock (all of them, or one).
     Sync(sync::SyncArgs),
+    /// Bring the account's PCO people into Rock, each into the group of their PCO level;
+    /// goes on where a stopped import left off (R40-R42).
+    Import(import::ImportArgs),
     /// Show the product working on a generated congregation, with nothing to set up.
     Demo {
         /// How many people the generated congregation has.
@@ -61,32 +88,110 @@ enum Command {
     Check(check::CheckArgs),
     /// Write back the values a run replaced, for all its people or one (R25).
     Revert(revert::RevertArgs),
+    /// What an account syncs and with whom: its groups, its people (Rock id, name, PCO id,
+    /// level in Rock and in PCO, last sync) and its recent runs (R32).
+    Status(status::StatusArgs),
+    /// Rebuild an account's people list from the Rock groups now, without a sync; writes
+    /// nothing to PCO (R34).
+    Refresh(status::RefreshArgs),
+    /// Set a person's PCO id by hand (re-link); the next sync merges the two (R33).
+    Link(link::LinkArgs),
+    /// Delete PCO people from PCO People and Services; asks first, after a dry run (R35).
+    Delete(delete::DeleteArgs),
+    /// Review past runs.
+    Runs {
+        #[command(subcommand)]
+        command: runs::RunsCommand,
+    },
     /// Set up Rock for the sync.
     Rock {
         #[command(subcommand)]
         command: rock::RockCommand,
     },
+    /// Install, list and roll back guest components; sign them.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
+    /// The daemon: sync each account on its schedule until SIGTERM or ctrl-c.
+    Run(run::RunArgs),
+    /// Add, edit, list and remove PCO accounts; list their welcome email templates (R31).
+    Account {
+        #[command(subcommand)]
+        command: account::AccountCommand,
+    },
+    /// List an account's PCO tags; map them to Rock groups (R36).
+    Tag {
+        #[command(subcommand)]
+        command: tag::TagCommand,
+    },
+    /// Choose which Rock group types sync to an account (R36).
+    GroupTypes {
+        #[command(subcommand)]
+        command: group_types::GroupTypesCommand,
+    },
+    /// The configuration file: where it is, check it against Rock and PCO, set general keys.
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
+}
+
+impl Command {
+    /// Commands that cannot do anything without a configuration file; they say where they
+    /// looked and how to make one. The others run on defaults (or create the file).
+    fn needs_config(&self) -> bool {
+        match self {
+            Command::Account { command } => !command.config_optional(),
+            Command::Config { .. } => false,
+            _ => matches!(
+                self,
+                Command::Sync(_)
+                    | Command::Import(_)
+                    | Command::Status(_)
+                    | Command::Refresh(_)
+                    | Command::Link(_)
+                    | Command::Delete(_)
+                    | Command::Runs { .. }
+                    | Command::Revert(_)
+                    | Command::Run(_)
+                    | Command::Tag { .. }
+                    | Command::GroupTypes { .. }
+            ),
+        }
+    }
+
+    /// Commands that report a broken configuration themselves.
+    fn reports_broken_config(&self) -> bool {
+        matches!(self, Command::Config { command } if command.config_optional())
+    }
 }
 
 /// Exit status: 0 success, 1 the run failed, 2 bad configuration or usage.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let config = match &cli.config {
-        Some(path) => match Config::load(path) {
-            Ok(config) => config,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Config::default(),
+    // --config, else PCOSYNC_CONFIG, else the default path; a missing file means the defaults
+    // for commands that can run on them.
+    let location = config::ConfigLocation::resolve(cli.config.clone());
+    let config = match location.load() {
+        Ok(Some(config)) => config,
+        Ok(None) if cli.command.needs_config() => {
+            eprintln!("error: {}", location.missing());
+            return ExitCode::from(2);
+        }
+        Ok(None) => Config::default(),
+        Err(_) if cli.command.reports_broken_config() => Config::default(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("starting the async runtime");
-    match runtime.block_on(run(cli, config)) {
+    match runtime.block_on(run(cli, location, config)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -95,7 +200,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+async fn run(
+    cli: Cli,
+    location: config::ConfigLocation,
+    config: Config,
+) -> anyhow::Result<ExitCode> {
     let data_dir = cli
         .data_dir
         .clone()
@@ -103,12 +212,26 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(default_data_dir);
     match cli.command {
         Command::Sync(args) => sync::run(&config, &data_dir, args).await,
+        Command::Import(args) => import::run(&config, &data_dir, args).await,
         Command::Check(args) => check::run(&config, &data_dir, args).await,
         Command::Demo { people, seed, json } => {
             crate::demo::run(&config, &data_dir, people, seed, json).await
         }
         Command::Rock { command } => rock::run(&config, command).await,
+        Command::Status(args) => status::run(&config, &data_dir, args).await,
+        Command::Refresh(args) => status::refresh(&config, &data_dir, args).await,
+        Command::Link(args) => link::run(&config, &data_dir, args).await,
+        Command::Delete(args) => delete::run(&config, &data_dir, args).await,
+        Command::Runs { command } => runs::run(&config, &data_dir, command).await,
         Command::Revert(args) => revert::run(&config, &data_dir, args).await,
+        Command::Plugin { command } => plugin::run(&config, &data_dir, command).await,
+        Command::Run(args) => run::run(&config, &data_dir, args).await,
+        Command::Account { command } => account::run(&location, &config, &data_dir, command).await,
+        Command::Tag { command } => tag::run(&location, &config, &data_dir, command).await,
+        Command::GroupTypes { command } => {
+            group_types::run(&location, &config, &data_dir, command).await
+        }
+        Command::Config { command } => config::run(&location, &config, &data_dir, command).await,
     }
 }
 
@@ -140,7 +263,7 @@ pub(crate) async fn load_guest(
     let wasm = match component.or(config.component.as_deref()) {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("cannot read the component {}", path.display()))?,
-        None => crate::DEFAULT_GUEST.to_vec(),
+        None => crate::plugin::installed_or_builtin(config, &dir)?,
     };
     Ok(runtime.load(&wasm, Some(&cache)).await?)
 }

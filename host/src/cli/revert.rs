@@ -31,7 +31,9 @@ pub struct RevertArgs {
 
 /// Exit status: 0 reverted, 3 some people failed, 1 the revert failed.
 pub async fn run(config: &Config, data_dir: &Path, args: RevertArgs) -> anyhow::Result<ExitCode> {
-    let account = config.account(&args.account).map_err(|e| anyhow::anyhow!(e))?;
+    let account = config
+        .account(&args.account)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let capabilities = crate::connect::capabilities(config, data_dir).await?;
     let runtime = Runtime::new(config.limits())?;
     let guest = load_guest(&runtime, config, data_dir, None).await?;

@@ -10,6 +10,7 @@ use super::{load_guest, new_run_id, now_rfc3339};
 use crate::bindings::engine::SyncOptions;
 use crate::config::Config;
 use crate::runtime::Runtime;
+use crate::state::lock::{self, LockError, Locks};
 
 #[derive(Args)]
 pub struct SyncArgs {
@@ -31,7 +32,8 @@ pub struct SyncArgs {
 }
 
 /// Exit status of a sync: 0 everyone synced, 3 some people failed (retried next run),
-/// 4 a run was held by the safety brake, 1 a run failed.
+/// 4 a run was held by the safety brake, 1 a run failed, 5 another process is syncing the
+/// account (nothing was run for it; the message says who, since when).
 pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow::Result<ExitCode> {
     let accounts: Vec<&crate::config::AccountConfig> = match &request.account {
         Some(name) => vec![config.account(name).map_err(|e| anyhow::anyhow!(e))?],
@@ -43,8 +45,28 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
     let capabilities = crate::connect::capabilities(config, data_dir).await?;
     let runtime = Runtime::new(config.limits())?;
     let guest = load_guest(&runtime, config, data_dir, None).await?;
+    // One run of an account at a time, across processes (the daemon, cron, people). A dry run
+    // writes nothing, so it needs no lock.
+    let locks: std::sync::Arc<dyn Locks> =
+        std::sync::Arc::new(crate::connect::open_state(data_dir)?);
     let mut status = ExitCode::SUCCESS;
     for account in accounts {
+        let _lock = if request.dry_run {
+            None
+        } else {
+            let resource = lock::account_resource(&account.name);
+            match lock::acquire(locks.clone(), &resource, "pcosync sync") {
+                Ok(guard) => Some(guard),
+                Err(error @ LockError::Held { .. }) => {
+                    eprintln!("error: {error}");
+                    if status != ExitCode::from(1) {
+                        status = ExitCode::from(5);
+                    }
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         let options = SyncOptions {
             run_id: new_run_id(),
             started_at: now_rfc3339(),

@@ -102,6 +102,9 @@ pub struct RestRockOptions {
     pub batch_size: usize,
     /// Rows per page of a list (`$top`).
     pub page_size: usize,
+    /// Rock's organization time zone. Rock reports change times in it, without an offset;
+    /// when known, they reach the guest in UTC, comparable with PCO's (R26 newest-wins).
+    pub time_zone: Option<jiff::tz::TimeZone>,
 }
 
 impl RestRockOptions {
@@ -117,6 +120,7 @@ impl RestRockOptions {
             max_response_bytes: 64 << 20,
             batch_size: 500,
             page_size: 2000,
+            time_zone: None,
         }
     }
 }
@@ -160,6 +164,7 @@ pub struct RestRock {
     ids: SystemIds,
     batch_size: AtomicUsize,
     page_size: usize,
+    time_zone: Option<jiff::tz::TimeZone>,
 }
 
 impl RestRock {
@@ -175,6 +180,7 @@ impl RestRock {
             ids,
             batch_size: AtomicUsize::new(batch_size),
             page_size: options.page_size.max(1),
+            time_zone: options.time_zone,
         })
     }
 
@@ -508,8 +514,24 @@ impl RestRock {
                 _ => Protection::Low,
             },
             pco_tags: split_tags(attribute(row, &self.names.pco_tags).unwrap_or_default()),
-            modified: text(row, "ModifiedDateTime"),
+            modified: text(row, "ModifiedDateTime").map(|t| self.utc(&t)),
         })
+    }
+
+    /// A Rock change time (org-local, no offset) in UTC, `yyyy-mm-ddThh:mm:ssZ`, when the
+    /// time zone is known; as Rock gave it otherwise.
+    fn utc(&self, local: &str) -> String {
+        let Some(zone) = &self.time_zone else {
+            return local.to_string();
+        };
+        local
+            .get(..19)
+            .and_then(|t| t.parse::<jiff::civil::DateTime>().ok())
+            .and_then(|t| t.to_zoned(zone.clone()).ok())
+            .map_or_else(
+                || local.to_string(),
+                |t| t.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            )
     }
 
     /// One person's row as `GET api/People/{id}` gives it (phones included).

@@ -48,11 +48,18 @@ pub struct Limits {
 
 impl Default for Limits {
     /// Generous enough for a 50,000-person sync; tight enough that a runaway guest stops.
+    ///
+    /// Measured (`cargo bench -p pcosync --bench plugin_lifecycle`, which extrapolates from a
+    /// sync of 5,000 people): a sync of 50,000 burns well under 5% of this fuel and uses under
+    /// half of this memory. Wall time is what a large first sync needs most: it makes about
+    /// 3.7 PCO requests per person, and PCO allows 5 a second, so a first sync of 50,000
+    /// people takes about 10 hours at the rate limit (a sync with nothing to change, minutes).
+    /// A day leaves room for that and still stops a guest that is stuck.
     fn default() -> Self {
         Limits {
             memory_bytes: 1 << 30,
             fuel: 2_000_000_000_000,
-            wall_time: Duration::from_secs(4 * 3600),
+            wall_time: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -138,6 +145,8 @@ impl WasiView for HostState {
 struct MemoryLimiter {
     limit: usize,
     hit: bool,
+    /// The largest memory the guest reached.
+    peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -149,6 +158,9 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.limit;
         self.hit |= !allowed;
+        if allowed {
+            self.peak = self.peak.max(desired);
+        }
         Ok(allowed)
     }
 
@@ -166,6 +178,18 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     limits: Limits,
+    last_usage: std::sync::Mutex<Option<Usage>>,
+}
+
+/// What one guest call used of its [`Limits`], to see the headroom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Fuel burnt (about wasm instructions executed).
+    pub fuel: u64,
+    /// The largest linear memory the guest reached, in bytes.
+    pub peak_memory_bytes: usize,
+    /// Wall-clock time of the call, host calls included.
+    pub wall_time: Duration,
 }
 
 impl Runtime {
@@ -184,6 +208,7 @@ impl Runtime {
             engine,
             linker,
             limits,
+            last_usage: std::sync::Mutex::new(None),
         })
     }
 
@@ -193,6 +218,15 @@ impl Runtime {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// What the last guest call of this runtime used (with calls running at once, one of
+    /// them).
+    pub fn last_usage(&self) -> Option<Usage> {
+        *self
+            .last_usage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Compiles (or loads from `cache`) and checks a component; see the module docs.
@@ -258,6 +292,20 @@ impl Runtime {
         Ok((component, false))
     }
 
+    /// Asks a loaded guest its contract version: one instantiation and the smallest call
+    /// there is (what a run pays before it does anything).
+    pub async fn contract_version(&self, guest: &Guest) -> Result<String, RunError> {
+        self.call(guest, &null_capabilities(), "", |plugin, store| {
+            Box::pin(async move {
+                plugin
+                    .rockpco_sync_engine()
+                    .call_contract_version(store)
+                    .await
+            })
+        })
+        .await
+    }
+
     /// One sync run of `account` (or its dry run).
     pub async fn sync(
         &self,
@@ -308,6 +356,18 @@ impl Runtime {
             Err(error) => Err(error),
         };
         forward_stderr(&stderr);
+        let usage = Usage {
+            fuel: self
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            peak_memory_bytes: store.data().limiter.peak,
+            wall_time: started.elapsed(),
+        };
+        *self
+            .last_usage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(usage);
         outcome.map_err(|error| self.classify(error, &store, started))
     }
 
@@ -324,6 +384,7 @@ impl Runtime {
             limiter: MemoryLimiter {
                 limit: self.limits.memory_bytes,
                 hit: false,
+                peak: 0,
             },
             capabilities,
             namespace: namespace.to_string(),

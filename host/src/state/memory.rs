@@ -9,12 +9,20 @@ use crate::bindings::state::{Entry, Write};
 #[derive(Default)]
 pub struct MemoryState {
     entries: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    locks: Mutex<BTreeMap<String, super::lock::Holder>>,
 }
 
 impl MemoryState {
     /// Every entry of every namespace, for assertions.
     pub fn dump(&self) -> BTreeMap<(String, String), Vec<u8>> {
         self.lock().clone()
+    }
+
+    /// The locks held (`super::lock`).
+    pub(crate) fn locks(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, super::lock::Holder>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Vec<u8>>> {

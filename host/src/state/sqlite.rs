@@ -44,11 +44,28 @@ impl SqliteState {
                 key TEXT NOT NULL,
                 value BLOB NOT NULL,
                 PRIMARY KEY (namespace, key)
-            ) WITHOUT ROWID;",
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS locks (
+                resource TEXT PRIMARY KEY,
+                pid INTEGER NOT NULL,
+                host TEXT NOT NULL,
+                command TEXT NOT NULL,
+                token TEXT NOT NULL,
+                since INTEGER NOT NULL,
+                heartbeat INTEGER NOT NULL
+            );",
         )?;
         Ok(SqliteState {
             connection: Mutex::new(connection),
         })
+    }
+
+    /// The connection, for the `locks` table (`super::lock`).
+    pub(crate) fn with_connection<T>(
+        &self,
+        body: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StateError> {
+        Ok(body(&mut *self.lock()?)?)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StateError> {

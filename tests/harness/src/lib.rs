@@ -195,3 +195,237 @@ impl Harness {
             .count()
     }
 }
+
+/// The administration of an account (R32-R35), through the compiled guest.
+impl Harness {
+    /// The account's status (R32).
+    pub async fn status(
+        &self,
+        options: &pcosync::bindings::engine::StatusOptions,
+    ) -> Result<pcosync::bindings::engine::AccountStatus, pcosync::RunError> {
+        self.runtime
+            .status(&self.guest, &self.capabilities(), &self.account(), options)
+            .await
+    }
+
+    /// Every person's row, their saved values included, and the last `runs` runs.
+    pub async fn full_status(&self, runs: u32) -> pcosync::bindings::engine::AccountStatus {
+        self.status(&pcosync::bindings::engine::StatusOptions {
+            with_values: true,
+            rock_ids: vec![],
+            runs,
+        })
+        .await
+        .expect("the status reads")
+    }
+
+    /// Rebuilds the people list from the groups (R34).
+    pub async fn refresh(
+        &self,
+    ) -> Result<pcosync::bindings::engine::AccountStatus, pcosync::RunError> {
+        self.runtime
+            .refresh(&self.guest, &self.capabilities(), &self.account())
+            .await
+    }
+
+    /// Links a Rock person to a PCO person by hand (R33).
+    pub async fn link(&self, rock_id: i64, pco_id: &str) -> Result<(), pcosync::RunError> {
+        self.runtime
+            .link(
+                &self.guest,
+                &self.capabilities(),
+                &self.account(),
+                rock_id,
+                pco_id,
+            )
+            .await
+    }
+
+    /// Deletes PCO people (R35) as run `run_id`.
+    pub async fn delete(
+        &self,
+        pco_ids: &[&str],
+        run_id: &str,
+        dry_run: bool,
+    ) -> Result<pcosync::bindings::engine::Report, pcosync::RunError> {
+        let ids: Vec<String> = pco_ids.iter().map(|id| id.to_string()).collect();
+        let options = pcosync::bindings::engine::AdminOptions {
+            run_id: run_id.into(),
+            started_at: "2026-11-24T00:00:00Z".into(),
+            dry_run,
+        };
+        self.runtime
+            .delete(
+                &self.guest,
+                &self.capabilities(),
+                &self.account(),
+                &ids,
+                &options,
+            )
+            .await
+    }
+
+    /// A run's summary and writes (R25).
+    pub async fn run_detail(
+        &self,
+        run_id: &str,
+    ) -> Result<pcosync::bindings::engine::RunDetail, pcosync::RunError> {
+        self.runtime
+            .run_detail(&self.guest, &self.capabilities(), &self.account(), run_id)
+            .await
+    }
+
+    /// Groups configured to sync to the harness's account (permission groups), by id.
+    pub fn account_group_ids(&self) -> Vec<i64> {
+        let name = &self.world.account.name;
+        self.world
+            .rock
+            .data
+            .lock()
+            .unwrap()
+            .groups
+            .iter()
+            .filter(|g| g.pco_account.as_deref() == Some(name.as_str()))
+            .map(|g| g.id)
+            .collect()
+    }
+
+    /// Makes a Rock person an active member of a group.
+    pub fn join_group(&self, group_id: i64, person_id: i64) {
+        let mut data = self.world.rock.data.lock().unwrap();
+        data.members.push(pcosync::bindings::rock::Membership {
+            group_id,
+            person_id,
+        });
+    }
+
+    /// Takes a Rock person out of every group and clears their "PCO Tags", so no account
+    /// syncs them any more.
+    pub fn leave_everything(&self, person_id: i64) {
+        let mut data = self.world.rock.data.lock().unwrap();
+        data.members.retain(|m| m.person_id != person_id);
+        if let Some(person) = data.people.get_mut(&person_id) {
+            person.pco_tags.clear();
+        }
+    }
+
+    /// Rock people in no group and without "PCO Tags": synced to no account.
+    pub fn unsynced_rock_people(&self) -> Vec<i64> {
+        let data = self.world.rock.data.lock().unwrap();
+        data.people
+            .values()
+            .filter(|p| p.pco_tags.is_empty())
+            .filter(|p| !data.members.iter().any(|m| m.person_id == p.id))
+            .map(|p| p.id)
+            .collect()
+    }
+
+    /// PCO ids of people the account holds who are in PCO only (never linked by a sync).
+    pub fn pco_only_ids(&self) -> Vec<String> {
+        let name = &self.world.account.name;
+        let Some(index) = self.congregation.account_index(name) else {
+            return Vec::new();
+        };
+        self.congregation
+            .pco_people(index)
+            .filter(|m| !m.in_rock())
+            .filter_map(|m| self.sandbox.pco_id(name, m.key))
+            .collect()
+    }
+
+    /// Whether the state holds the key.
+    pub fn state_has(&self, key: &str) -> bool {
+        self.state.dump().into_iter().any(|((_, k), _)| k == key)
+    }
+
+    /// Every event the guest logged, as one text per event (message and fields).
+    pub fn logged_text(&self) -> Vec<String> {
+        self.reporter
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, message, fields)| format!("{message} {fields:?}"))
+            .collect()
+    }
+}
+
+// ---- The import (R40-R42) ------------------------------------------------------------------
+
+/// For each PCO level, the account's Rock group that syncs at exactly that level (the lowest
+/// id when there are several): where an import puts the PCO people of that level.
+pub fn import_groups(world: &DemoWorld) -> Vec<pcosync::bindings::engine::LevelGroup> {
+    use pcosync::bindings::types::PermissionLevel as L;
+    let data = world.rock.data.lock().unwrap();
+    [
+        L::ScheduledViewer,
+        L::Viewer,
+        L::Scheduler,
+        L::Editor,
+        L::Administrator,
+    ]
+    .into_iter()
+    .filter_map(|level| {
+        let group = data
+            .groups
+            .iter()
+            .filter(|g| g.is_active && g.level == Some(level))
+            .filter(|g| g.pco_account.as_deref() == Some(world.account.name.as_str()))
+            .map(|g| g.id)
+            .min()?;
+        Some(pcosync::bindings::engine::LevelGroup {
+            level,
+            group_id: group,
+        })
+    })
+    .collect()
+}
+
+/// The connection status the harness's imports give the people they create.
+pub const IMPORT_CONNECTION_STATUS: &str = "Prospect";
+
+/// Import options with a fresh run id each time.
+pub fn import_options(
+    level_groups: Vec<pcosync::bindings::engine::LevelGroup>,
+    dry_run: bool,
+) -> pcosync::bindings::engine::ImportOptions {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    pcosync::bindings::engine::ImportOptions {
+        run: pcosync::bindings::engine::AdminOptions {
+            run_id: format!("import-{run}"),
+            started_at: "2026-11-23T00:00:00Z".into(),
+            dry_run,
+        },
+        level_groups,
+        connection_status: IMPORT_CONNECTION_STATUS.into(),
+    }
+}
+
+impl Harness {
+    /// Empties Rock of people and memberships, keeping its groups: the congregation then
+    /// exists only in PCO.
+    pub fn empty_rock(&self) {
+        let mut data = self.world.rock.data.lock().unwrap();
+        data.people.clear();
+        data.members.clear();
+    }
+
+    /// Runs an import of the harness's account into the groups of [`import_groups`].
+    pub async fn import(
+        &self,
+        dry_run: bool,
+    ) -> Result<pcosync::bindings::engine::Report, pcosync::RunError> {
+        let options = import_options(import_groups(&self.world), dry_run);
+        self.import_with(&options).await
+    }
+
+    pub async fn import_with(
+        &self,
+        options: &pcosync::bindings::engine::ImportOptions,
+    ) -> Result<pcosync::bindings::engine::Report, pcosync::RunError> {
+        self.runtime
+            .import(&self.guest, &self.capabilities(), &self.account(), options)
+            .await
+    }
+}

@@ -1,0 +1,138 @@
+//! Setting a person's PCO id by hand (R33).
+//!
+//! Checked first: the PCO id is a PCO id, the PCO person exists in the account, the Rock person
+//! exists (a merged-away id names its survivor), and no other Rock person is linked to that PCO
+//! person (two Rock people on one PCO record would overwrite each other every run).
+//!
+//! Then the link is replaced by a bare one: no merge base, no tags, no level, no photo. Those
+//! belonged to the old PCO person; the next sync merges the Rock person with the new PCO person
+//! as on a first link (no duplicate is created, no value is lost to a stale base) and records
+//! what it finds. Linking to the PCO id already linked changes nothing. A create still in
+//! flight for the Rock person (`intent/`) is dropped: the administrator has chosen.
+//!
+//! A link writes only the sync's own state, nothing in Rock or PCO, so it makes no run and no
+//! report; the log records it by id.
+
+use crate::api::Account;
+use crate::pco_people::parse_people_document;
+use crate::ports::{Level, Ports};
+use crate::store::{self, Record};
+use crate::types::{Error, ErrorKind};
+
+pub fn link(ports: &dyn Ports, account: &Account, rock_id: i64, pco_id: &str) -> Result<(), Error> {
+    let pco_id = pco_id.trim();
+    if !super::valid_pco_id(pco_id) {
+        return Err(error(
+            ErrorKind::Invalid,
+            format!(
+                "\"{pco_id}\" is not a PCO person id (PCO ids are numbers, the last part of the person's address in PCO People); Rock person {rock_id} was not linked"
+            ),
+        ));
+    }
+    check_rock_person(ports, rock_id, pco_id)?;
+    check_pco_person(ports, account, rock_id, pco_id)?;
+    let records = store::records(ports)?;
+    if let Some((other, _)) = records
+        .iter()
+        .find(|(id, record)| **id != rock_id && record.pco == pco_id)
+    {
+        return Err(error(
+            ErrorKind::Conflict,
+            format!(
+                "PCO person {pco_id} is already linked to Rock person {other}, so Rock person {rock_id} was not linked: if they are one person, merge them in Rock; if not, link Rock person {other} to their own PCO person first"
+            ),
+        ));
+    }
+    let previous = records.get(&rock_id).map(|r| r.pco.clone());
+    if previous.as_deref() == Some(pco_id) {
+        super::log(
+            ports,
+            Level::Info,
+            "link unchanged: already linked",
+            &[("rock", rock_id.to_string()), ("pco", pco_id.to_string())],
+        );
+        return Ok(());
+    }
+    let record = Record {
+        pco: pco_id.to_string(),
+        ..Default::default()
+    };
+    ports.state_commit(&[
+        store::put_record(rock_id, &record),
+        store::delete_intent(rock_id),
+    ])?;
+    let mut fields = vec![
+        ("account", account.name.clone()),
+        ("rock", rock_id.to_string()),
+        ("pco", pco_id.to_string()),
+    ];
+    if let Some(previous) = previous {
+        fields.push(("previous_pco", previous));
+    }
+    super::log(ports, Level::Info, "linked by hand", &fields);
+    Ok(())
+}
+
+fn check_rock_person(ports: &dyn Ports, rock_id: i64, pco_id: &str) -> Result<(), Error> {
+    if ports.people(&[rock_id])?.iter().any(|p| p.id == rock_id) {
+        return Ok(());
+    }
+    // Best effort: a lookup failure still leaves the clear "no such person".
+    let survivor = ports
+        .follow_merges(&[rock_id])
+        .ok()
+        .and_then(|merges| merges.into_iter().find(|m| m.old_id == rock_id))
+        .and_then(|m| m.survivor);
+    Err(error(
+        ErrorKind::NotFound,
+        match survivor {
+            Some(survivor) => format!(
+                "Rock person {rock_id} was merged into Rock person {survivor}: link {survivor} to PCO person {pco_id} instead"
+            ),
+            None => format!(
+                "there is no Rock person {rock_id}, so PCO person {pco_id} was not linked to them"
+            ),
+        },
+    ))
+}
+
+fn check_pco_person(
+    ports: &dyn Ports,
+    account: &Account,
+    rock_id: i64,
+    pco_id: &str,
+) -> Result<(), Error> {
+    let response = ports
+        .pco_send(&account.name, &super::person_request(pco_id))
+        .map_err(|e| match e.kind {
+            ErrorKind::NotFound => error(
+                ErrorKind::NotFound,
+                format!(
+                    "there is no PCO person {pco_id} in the account \"{}\", so Rock person {rock_id} was not linked to them",
+                    account.name
+                ),
+            ),
+            kind => error(
+                kind,
+                format!(
+                    "could not check PCO person {pco_id} (Rock person {rock_id} was not linked): {}",
+                    e.message
+                ),
+            ),
+        })?;
+    let (people, _) = parse_people_document(&response.body)?;
+    if people.iter().any(|p| p.id == pco_id) {
+        Ok(())
+    } else {
+        Err(error(
+            ErrorKind::NotFound,
+            format!(
+                "PCO answered for person {pco_id} with another record, so Rock person {rock_id} was not linked"
+            ),
+        ))
+    }
+}
+
+fn error(kind: ErrorKind, message: String) -> Error {
+    Error { kind, message }
+}

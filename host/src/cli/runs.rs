@@ -1,0 +1,123 @@
+//! `pcosync runs show RUN_ID` (R25): a run's summary and every write it recorded.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::status::{
+    Session, counts_text, kind_name, outcome_name, pick_account, plain, table, time_text,
+};
+use crate::bindings::engine::{Direction, RunDetail};
+use crate::config::Config;
+
+#[derive(Subcommand)]
+pub enum RunsCommand {
+    /// A run's summary and every write it made, with the value before and after.
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The account [default: the only configured one].
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
+    /// Print the run as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The run id, as `pcosync status` lists it.
+    run_id: String,
+}
+
+pub async fn run(
+    config: &Config,
+    data_dir: &Path,
+    command: RunsCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        RunsCommand::Show(args) => show(config, data_dir, args).await,
+    }
+}
+
+async fn show(config: &Config, data_dir: &Path, args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let account = pick_account(config, args.account.as_deref())?;
+    let session = Session::open(config, data_dir).await?;
+    let detail = session
+        .runtime
+        .run_detail(
+            &session.guest,
+            &session.capabilities,
+            &account.to_guest(),
+            args.run_id.trim(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&detail)?);
+    } else {
+        print_detail(&account.name, &detail);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_detail(account: &str, detail: &RunDetail) {
+    let s = &detail.summary;
+    println!(
+        "Run {} · {} · account \"{account}\"{}",
+        s.run_id,
+        kind_name(s.kind),
+        if s.dry_run { " · dry run" } else { "" }
+    );
+    println!("  started   {}", time_text(&s.started_at));
+    println!(
+        "  finished  {}",
+        s.finished_at
+            .as_deref()
+            .map_or("- (still running, or stopped)".to_string(), time_text)
+    );
+    println!("  outcome   {}", outcome_name(s.outcome));
+    println!("  counts    {}", counts_text(&s.counts));
+    println!();
+    println!("Writes ({})", detail.writes.len());
+    if detail.writes.is_empty() {
+        println!("  none recorded");
+        return;
+    }
+    // A create or delete ("person") has no value on one side: the person did not exist.
+    let value = |field: &str, v: &Option<String>| match v {
+        Some(text) => text.replace('\n', ", "),
+        None if field == "person" || field == "link" => "-".into(),
+        None => "(blank)".into(),
+    };
+    let rows: Vec<Vec<String>> = detail
+        .writes
+        .iter()
+        .map(|w| {
+            vec![
+                w.rock_id.map_or("-".into(), |id| id.to_string()),
+                w.pco_id.clone().unwrap_or_else(|| "-".into()),
+                match w.direction {
+                    Direction::RockToPco => "PCO".into(),
+                    Direction::PcoToRock => "Rock".into(),
+                },
+                w.field.clone(),
+                value(&w.field, &w.before),
+                value(&w.field, &w.after),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &[
+                "ROCK ID",
+                "PCO ID",
+                "WRITTEN TO",
+                "FIELD",
+                "BEFORE",
+                "AFTER"
+            ],
+            &rows
+        )
+    );
+}

@@ -1,0 +1,525 @@
+//! `pcosync status` (R32) and `pcosync refresh` (R34): what an account syncs and with whom,
+//! and its recent runs. Also the helpers the other administration commands share: picking
+//! the account, opening a session with the guest, showing the guest's refusals plainly.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::load_guest;
+use crate::bindings::engine::{AccountStatus, Counts, RunKind, RunOutcome, StatusOptions};
+use crate::bindings::types::{Address, Date, FieldValue, Gender, PermissionLevel};
+use crate::config::{AccountConfig, Config};
+use crate::runtime::{Capabilities, Guest, RunError, Runtime};
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Only this account [default: every configured account].
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
+    /// Also show the values saved at each person's last sync.
+    #[arg(long)]
+    values: bool,
+    /// Only this Rock person (repeat for several).
+    #[arg(long = "person", value_name = "ROCK_ID")]
+    people: Vec<i64>,
+    /// How many recent runs to list.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    runs: u32,
+    /// Print the status as JSON, one line per account (for scripts).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct RefreshArgs {
+    /// The account [default: the only configured one].
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
+    /// Print the refreshed status as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let accounts: Vec<&AccountConfig> = match &args.account {
+        Some(name) => vec![config.account(name).map_err(anyhow::Error::msg)?],
+        None => config.accounts.iter().collect(),
+    };
+    if accounts.is_empty() {
+        anyhow::bail!("the configuration has no [[accounts]]: add one (see README, Configuration)");
+    }
+    let session = Session::open(config, data_dir).await?;
+    let options = StatusOptions {
+        with_values: args.values,
+        rock_ids: args.people.clone(),
+        runs: args.runs,
+    };
+    let mut code = ExitCode::SUCCESS;
+    for account in accounts {
+        match session
+            .runtime
+            .status(
+                &session.guest,
+                &session.capabilities,
+                &account.to_guest(),
+                &options,
+            )
+            .await
+        {
+            Ok(status) if args.json => println!("{}", serde_json::to_string(&status)?),
+            Ok(status) => print_status(&status, args.values),
+            Err(error) => {
+                eprintln!("error: account \"{}\": {}", account.name, plain(&error));
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub async fn refresh(
+    config: &Config,
+    data_dir: &Path,
+    args: RefreshArgs,
+) -> anyhow::Result<ExitCode> {
+    let account = pick_account(config, args.account.as_deref())?;
+    let session = Session::open(config, data_dir).await?;
+    let status = session
+        .runtime
+        .refresh(&session.guest, &session.capabilities, &account.to_guest())
+        .await
+        .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&status)?);
+    } else {
+        let pending = status
+            .people
+            .iter()
+            .filter(|p| p.pco_id.is_none() && p.rock_level.is_some())
+            .count();
+        println!(
+            "People list refreshed from the groups: {} people, {pending} waiting for their first sync. Nothing was written to PCO.\n",
+            status.people.len()
+        );
+        print_status(&status, false);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---- Shared by the administration commands -------------------------------------------------
+
+/// The runtime, the loaded guest and the capabilities, for one command.
+pub(super) struct Session {
+    pub runtime: Runtime,
+    pub guest: Guest,
+    pub capabilities: Capabilities,
+}
+
+impl Session {
+    pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Session> {
+        let capabilities = crate::connect::capabilities(config, data_dir).await?;
+        let runtime = Runtime::new(config.limits())?;
+        let guest = load_guest(&runtime, config, data_dir, None).await?;
+        Ok(Session {
+            runtime,
+            guest,
+            capabilities,
+        })
+    }
+}
+
+/// The named account, or the only one configured when none is named.
+pub(super) fn pick_account<'a>(
+    config: &'a Config,
+    name: Option<&str>,
+) -> anyhow::Result<&'a AccountConfig> {
+    match (name, config.accounts.as_slice()) {
+        (Some(name), _) => config.account(name).map_err(anyhow::Error::msg),
+        (None, [only]) => Ok(only),
+        (None, []) => {
+            anyhow::bail!(
+                "the configuration has no [[accounts]]: add one (see README, Configuration)"
+            )
+        }
+        (None, several) => anyhow::bail!(
+            "several accounts are configured: name one with --account ({})",
+            several
+                .iter()
+                .map(|a| format!("\"{}\"", a.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A run error as an administrator reads it: the guest's own words when it refused.
+pub(super) fn plain(error: &RunError) -> String {
+    match error {
+        RunError::Guest(e) => e.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn level_name(level: Option<PermissionLevel>) -> &'static str {
+    match level {
+        None => "-",
+        Some(PermissionLevel::ScheduledViewer) => "Scheduled Viewer",
+        Some(PermissionLevel::Viewer) => "Viewer",
+        Some(PermissionLevel::Scheduler) => "Scheduler",
+        Some(PermissionLevel::Editor) => "Editor",
+        Some(PermissionLevel::Administrator) => "Administrator",
+    }
+}
+
+pub(super) fn kind_name(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Sync => "sync",
+        RunKind::Import => "import",
+        RunKind::Revert => "revert",
+        RunKind::Delete => "delete",
+    }
+}
+
+pub(super) fn outcome_name(outcome: RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Unfinished => "unfinished",
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Partial => "partial (some failed)",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Held => "held by the brake",
+    }
+}
+
+/// The counts that are not zero, e.g. `created 3 · updated to PCO 2`.
+pub(super) fn counts_text(c: &Counts) -> String {
+    let items = [
+        ("synced", c.synced),
+        ("linked", c.linked),
+        ("created", c.created),
+        ("updated to PCO", c.updated_to_pco),
+        ("updated to Rock", c.updated_to_rock),
+        ("conflicts", c.conflicts),
+        ("raised", c.raised),
+        ("lowered", c.lowered),
+        ("archived", c.archived),
+        ("imported", c.imported),
+        ("deleted", c.deleted),
+        ("reverted", c.reverted),
+        ("skipped", c.skipped),
+        ("failed", c.failed),
+    ];
+    let shown: Vec<String> = items
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    if shown.is_empty() {
+        "nothing".into()
+    } else {
+        shown.join(" · ")
+    }
+}
+
+/// A stored RFC 3339 time as a person reads it: `2026-11-23 10:00:00 UTC` (other text as is).
+pub(super) fn time_text(time: &str) -> String {
+    match (time.get(..19), time.ends_with('Z')) {
+        (Some(start), true) if time.as_bytes().get(10) == Some(&b'T') => {
+            format!("{} UTC", start.replace('T', " "))
+        }
+        _ => time.to_string(),
+    }
+}
+
+/// Left-aligned columns, two spaces apart, indented by two.
+pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(width) = widths.get_mut(i) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                let width = widths.get(i).copied().unwrap_or_default();
+                format!("{cell:<width$}")
+            })
+            .collect();
+        format!("  {}", padded.join("  ").trim_end())
+    };
+    let mut out = vec![line(headers.to_vec())];
+    for row in rows {
+        out.push(line(row.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+// ---- The status ----------------------------------------------------------------------------
+
+pub(super) fn print_status(status: &AccountStatus, with_values: bool) {
+    println!(
+        "Account \"{}\" · last successful sync {}",
+        status.account,
+        status
+            .last_success
+            .as_deref()
+            .map_or("never".to_string(), time_text)
+    );
+    println!();
+    println!("Groups syncing to this account ({})", status.groups.len());
+    if status.groups.is_empty() {
+        println!(
+            "  none: set the group attribute \"PCO Account\" on a Rock group, or map a tag to one"
+        );
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.id.to_string(),
+                    g.name.clone(),
+                    g.group_type.clone(),
+                    level_name(g.level).to_string(),
+                    g.tag.clone().unwrap_or_else(|| "-".into()),
+                    g.active_members.to_string(),
+                    if g.enabled { "yes" } else { "no *" }.to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(
+                &["ID", "NAME", "TYPE", "LEVEL", "TAG", "MEMBERS", "SYNCED"],
+                &rows
+            )
+        );
+        if status.groups.iter().any(|g| !g.enabled) {
+            println!(
+                "  * not synced: the group is inactive, or its type is not in the account's enabled_group_types"
+            );
+        }
+    }
+    println!();
+    println!("People ({})", status.people.len());
+    if status.people.is_empty() {
+        println!("  none");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .people
+            .iter()
+            .map(|p| {
+                vec![
+                    p.rock_id.to_string(),
+                    if p.name.is_empty() {
+                        "(not in Rock)".into()
+                    } else {
+                        p.name.clone()
+                    },
+                    p.pco_id.clone().unwrap_or_else(|| "- (next sync)".into()),
+                    match p.rock_level {
+                        Some(level) => level_name(Some(level)).to_string(),
+                        None => "- (in no synced group)".into(),
+                    },
+                    level_name(p.pco_level).to_string(),
+                    p.last_synced.as_deref().map_or("-".to_string(), time_text),
+                    if p.tags.is_empty() {
+                        "-".into()
+                    } else {
+                        p.tags.join(", ")
+                    },
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(
+                &[
+                    "ROCK ID",
+                    "NAME",
+                    "PCO ID",
+                    "ROCK LEVEL",
+                    "PCO LEVEL",
+                    "LAST SYNC",
+                    "TAGS"
+                ],
+                &rows
+            )
+        );
+        if with_values {
+            println!();
+            println!("Values saved at the last sync");
+            for person in &status.people {
+                println!(
+                    "  Rock {}{}{}",
+                    person.rock_id,
+                    if person.name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}", person.name)
+                    },
+                    person
+                        .pco_id
+                        .as_deref()
+                        .map(|id| format!(" · PCO {id}"))
+                        .unwrap_or_default()
+                );
+                if person.values.is_empty() {
+                    println!("    (none saved yet: not synced since linked)");
+                }
+                for value in &person.values {
+                    let (field, text) = field_value_text(value);
+                    println!("    {field:<14} {text}");
+                }
+            }
+        }
+    }
+    println!();
+    println!("Recent runs ({})", status.runs.len());
+    if status.runs.is_empty() {
+        println!("  none recorded");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .runs
+            .iter()
+            .map(|r| {
+                vec![
+                    r.run_id.clone(),
+                    kind_name(r.kind).to_string(),
+                    time_text(&r.started_at),
+                    r.finished_at.as_deref().map_or("-".to_string(), time_text),
+                    outcome_name(r.outcome).to_string(),
+                    counts_text(&r.counts),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(
+                &["RUN", "KIND", "STARTED", "FINISHED", "OUTCOME", "COUNTS"],
+                &rows
+            )
+        );
+        println!("  (`pcosync runs show RUN_ID` lists every write of a run)");
+    }
+    println!();
+}
+
+/// A saved value as `(field, text)`, e.g. `("birthdate", "1980-04-02")`.
+pub(super) fn field_value_text(value: &FieldValue) -> (&'static str, String) {
+    let text = |s: &str| {
+        if s.trim().is_empty() {
+            "(blank)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let optional = |s: &Option<String>| s.as_deref().map_or("(blank)".to_string(), text);
+    let date = |d: &Option<Date>| match d {
+        None => "(blank)".to_string(),
+        Some(Date {
+            year: Some(year),
+            month,
+            day,
+        }) => format!("{year:04}-{month:02}-{day:02}"),
+        Some(Date {
+            year: None,
+            month,
+            day,
+        }) => format!("--{month:02}-{day:02}"),
+    };
+    let address = |a: &Option<Address>| match a {
+        None => "(blank)".to_string(),
+        Some(a) => [
+            &a.street1,
+            &a.street2,
+            &a.city,
+            &a.state,
+            &a.postal_code,
+            &a.country,
+        ]
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", "),
+    };
+    match value {
+        FieldValue::FirstName(v) => ("first name", text(v)),
+        FieldValue::NickName(v) => ("nick name", text(v)),
+        FieldValue::MiddleName(v) => ("middle name", text(v)),
+        FieldValue::LastName(v) => ("last name", text(v)),
+        FieldValue::Gender(g) => (
+            "gender",
+            match g {
+                Gender::Unknown => "(unknown)".into(),
+                Gender::Male => "Male".into(),
+                Gender::Female => "Female".into(),
+            },
+        ),
+        FieldValue::Birthdate(d) => ("birthdate", date(d)),
+        FieldValue::Anniversary(d) => ("anniversary", date(d)),
+        FieldValue::HomeAddress(a) => ("home address", address(a)),
+        FieldValue::HomePhone(v) => ("home phone", optional(v)),
+        FieldValue::WorkPhone(v) => ("work phone", optional(v)),
+        FieldValue::MobilePhone(v) => ("mobile phone", optional(v)),
+        FieldValue::Email(v) => ("email", optional(v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_their_columns() {
+        let out = table(
+            &["ID", "NAME"],
+            &[
+                vec!["1".into(), "Ann Lee".into()],
+                vec!["1234".into(), "Bo".into()],
+            ],
+        );
+        assert_eq!(out, "  ID    NAME\n  1     Ann Lee\n  1234  Bo");
+    }
+
+    #[test]
+    fn times_read_plainly() {
+        assert_eq!(
+            time_text("2026-12-01T06:49:05.69046272Z"),
+            "2026-12-01 06:49:05 UTC"
+        );
+        assert_eq!(time_text("2026-12-01T06:49:05Z"), "2026-12-01 06:49:05 UTC");
+        assert_eq!(time_text("soon"), "soon");
+    }
+
+    #[test]
+    fn counts_show_only_what_happened() {
+        let mut counts = Counts {
+            synced: 0,
+            linked: 0,
+            created: 0,
+            updated_to_pco: 0,
+            updated_to_rock: 0,
+            conflicts: 0,
+            raised: 0,
+            lowered: 0,
+            archived: 0,
+            skipped: 0,
+            failed: 0,
+            imported: 0,
+            deleted: 0,
+            reverted: 0,
+        };
+        assert_eq!(counts_text(&counts), "nothing");
+        counts.deleted = 2;
+        counts.skipped = 1;
+        assert_eq!(counts_text(&counts), "deleted 2 · skipped 1");
+    }
+}

@@ -1,0 +1,608 @@
+//! `pcosync run`: the daemon. Syncs each account on its schedule until stopped.
+//!
+//! - Schedules: an account's `schedule` is cron syntax (five fields, or six with seconds
+//!   first; `@hourly`, `@daily`... too), in the host's local time. Without one, the account is
+//!   synced when the daemon starts and every two hours after (SPEC R20).
+//! - `--import`: before the first syncs, the import from PCO (R40-R42) of every account that
+//!   has `[accounts.import]` runs once, under the same lock.
+//! - Before every run the daemon resolves the component again (configuration, else the
+//!   installed current one, else the built-in one; see [`crate::plugin`]): a `pcosync plugin
+//!   install` or `rollback` takes effect at the next run, without a restart. A component that
+//!   was loaded already is reused; a new one comes from the compile cache that the install
+//!   filled.
+//! - Runs are one at a time in this process, and every run holds its account's lock
+//!   ([`crate::state::lock`]), so a one-shot `pcosync sync` or a second daemon cannot sync the
+//!   same account at the same moment: the later one is refused and says who holds it.
+//! - Stopping: the first SIGTERM or ctrl-c lets the run in flight finish (its commits and its
+//!   report), starts nothing new, and exits 0. A second one stops at once: the run is dropped
+//!   between two host calls, which the guest's write order makes safe (a run stopped anywhere
+//!   and run again neither loses nor duplicates anyone, R6), and the lock is released.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Local};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::bindings::engine::{AdminOptions, Counts, ImportOptions, LevelGroup, SyncOptions};
+use crate::config::{AccountConfig, Config};
+use crate::plugin::{self, GuestSource};
+use crate::runtime::{Capabilities, Guest, Runtime};
+use crate::state::lock::{self, Locks};
+
+/// The default schedule: every two hours (SPEC R20).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+
+/// When an account is synced.
+#[derive(Clone, Debug)]
+pub enum Schedule {
+    /// At start, then this long after each run started.
+    Every(Duration),
+    Cron(Box<croner::Cron>, String),
+}
+
+impl Schedule {
+    /// The schedule of `account` (its `schedule`, else every two hours).
+    pub fn of(account: &AccountConfig) -> Result<Schedule, String> {
+        match account.schedule.as_deref() {
+            None => Ok(Schedule::Every(DEFAULT_INTERVAL)),
+            Some(text) => Schedule::parse(text).map_err(|e| {
+                format!(
+                    "account \"{}\": schedule `{text}` is not valid cron syntax ({e}); write \
+                     five fields, `minute hour day-of-month month day-of-week` (e.g. \
+                     \"0 */2 * * *\" for every two hours), or six with seconds first",
+                    account.name
+                )
+            }),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Schedule, String> {
+        let cron = croner::Cron::new(text.trim())
+            .with_seconds_optional()
+            .parse()
+            .map_err(|e| e.to_string())?;
+        // A pattern that never fires (February 30th) is a mistake, not a schedule.
+        cron.find_next_occurrence(&Local::now(), false)
+            .map_err(|e| e.to_string())?;
+        Ok(Schedule::Cron(Box::new(cron), text.trim().to_string()))
+    }
+
+    /// When to run next, given when the last run started (None: not yet in this process).
+    pub fn next(
+        &self,
+        last_start: Option<DateTime<Local>>,
+        now: DateTime<Local>,
+    ) -> DateTime<Local> {
+        match self {
+            Schedule::Every(interval) => match last_start {
+                None => now,
+                Some(last) => {
+                    last + chrono::Duration::from_std(*interval).unwrap_or(chrono::Duration::MAX)
+                }
+            },
+            Schedule::Cron(cron, _) => cron
+                .find_next_occurrence(&now, false)
+                .unwrap_or(now + chrono::Duration::days(365)),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Schedule::Every(interval) if *interval == DEFAULT_INTERVAL => {
+                "every two hours, from start".to_string()
+            }
+            Schedule::Every(interval) => format!("every {} s, from start", interval.as_secs()),
+            Schedule::Cron(_, text) => format!("cron `{text}`"),
+        }
+    }
+}
+
+/// How a scheduled run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Everyone synced.
+    Ok,
+    /// Some people failed; they are retried next run (R23).
+    Partial,
+    /// The safety brake held the run (R24): confirm it with `pcosync sync --confirm`.
+    Held,
+    /// Another process holds the account's lock: nothing was run.
+    Locked,
+    /// The run failed (or its component could not be loaded, or the systems not reached).
+    Failed,
+    /// Stopped at once by a second signal.
+    Interrupted,
+}
+
+/// One scheduled run, as the daemon reports it (a line of `pcosync run --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub account: String,
+    /// What ran: "sync", or "import" (`pcosync run --import`).
+    pub kind: Job,
+    pub run_id: String,
+    pub outcome: Outcome,
+    /// sha256 of the component that ran (empty when none could be loaded).
+    pub component: String,
+    /// Where it came from: "installed", "configured" or "built-in".
+    pub component_source: String,
+    pub contract_version: String,
+    /// Time to get the component ready for this run (0 when the loaded one was reused).
+    pub component_load_ms: u64,
+    /// The whole run, component load included.
+    pub run_ms: u64,
+    /// What the sync used of its limits: fuel, and the guest's largest memory.
+    pub fuel_used: u64,
+    pub peak_memory_bytes: u64,
+    pub started_at: String,
+    pub finished_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl RunRecord {
+    /// One line for people.
+    pub fn line(&self) -> String {
+        let component = if self.component.is_empty() {
+            "no component".to_string()
+        } else {
+            format!(
+                "component {} ({})",
+                plugin::store::short(&self.component),
+                self.component_source
+            )
+        };
+        let kind = match self.kind {
+            Job::Sync => "",
+            Job::Import => " import",
+        };
+        let mut line = format!(
+            "{} {}{kind}: {:?} [{}, run {}]",
+            self.finished_at, self.account, self.outcome, component, self.run_id
+        );
+        if let Some(c) = &self.counts {
+            line.push_str(&format!(
+                " synced {}, linked {}, created {}, updated {}/{}, failed {}",
+                c.synced, c.linked, c.created, c.updated_to_pco, c.updated_to_rock, c.failed
+            ));
+            if self.kind == Job::Import {
+                line.push_str(&format!(", imported {}", c.imported));
+            }
+        }
+        if let Some(message) = &self.message {
+            line.push_str(": ");
+            line.push_str(message);
+        }
+        line
+    }
+}
+
+/// What a scheduled run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Job {
+    Sync,
+    /// The import from PCO (R40-R42), with the account's `[accounts.import]`.
+    Import,
+}
+
+/// Where a run's capabilities come from.
+pub enum Connector {
+    /// Built from the configuration before each run (Rock over REST, PCO over HTTPS, SQLite
+    /// state in the data directory): a system down at start fails that run, not the daemon.
+    FromConfig,
+    /// Given (tests, benchmarks).
+    Fixed(Capabilities),
+}
+
+/// Signals, counted: 0 run on; 1 finish the run in flight, then stop; 2 stop now.
+pub type Stop = watch::Receiver<u8>;
+
+pub struct Daemon<'a> {
+    config: &'a Config,
+    data_dir: PathBuf,
+    runtime: Runtime,
+    connector: Connector,
+    locks: Arc<dyn Locks>,
+    accounts: Vec<(&'a AccountConfig, Schedule, Option<DateTime<Local>>)>,
+    guest: Option<Guest>,
+    import_at_start: bool,
+}
+
+impl<'a> Daemon<'a> {
+    /// Checks every account's schedule and opens the lock store (the state file).
+    pub fn new(
+        config: &'a Config,
+        data_dir: PathBuf,
+        runtime: Runtime,
+        connector: Connector,
+    ) -> anyhow::Result<Daemon<'a>> {
+        if config.accounts.is_empty() {
+            anyhow::bail!(
+                "the configuration has no [[accounts]]: add one (see README, Configuration)"
+            );
+        }
+        let accounts = config
+            .accounts
+            .iter()
+            .map(|account| Ok((account, Schedule::of(account)?, None)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
+        let locks: Arc<dyn Locks> = Arc::new(crate::connect::open_state(&data_dir)?);
+        Ok(Daemon {
+            config,
+            data_dir,
+            runtime,
+            connector,
+            locks,
+            accounts,
+            guest: None,
+            import_at_start: false,
+        })
+    }
+
+    /// Replaces every account's schedule with `schedule` (`pcosync run --interval`).
+    pub fn override_schedules(&mut self, schedule: Schedule) {
+        for (_, own, _) in &mut self.accounts {
+            *own = schedule.clone();
+        }
+    }
+
+    /// Runs the import of every account that has `[accounts.import]` once, before the first
+    /// syncs (`pcosync run --import`). An import resumes where a stopped one left off and
+    /// imports nobody twice (R42), so asking again is safe.
+    pub fn import_at_start(&mut self) {
+        self.import_at_start = true;
+    }
+
+    /// Each account's schedule, for the start-up message.
+    pub fn schedules(&self) -> Vec<(String, String)> {
+        self.accounts
+            .iter()
+            .map(|(account, schedule, _)| (account.name.clone(), schedule.describe()))
+            .collect()
+    }
+
+    /// Runs until `stop` says so; `report` gets every run as it ends.
+    pub async fn run(mut self, mut stop: Stop, mut report: impl FnMut(&RunRecord)) {
+        if self.import_at_start {
+            let importing: Vec<&AccountConfig> = self
+                .accounts
+                .iter()
+                .map(|(account, _, _)| *account)
+                .filter(|account| account.import.is_some())
+                .collect();
+            for account in importing {
+                if *stop.borrow() >= 1 {
+                    return;
+                }
+                let record = tokio::select! {
+                    record = self.run_job(account, Job::Import) => record,
+                    _ = signalled(&mut stop, 2) => interrupted(account, Job::Import),
+                };
+                report(&record);
+                if record.outcome == Outcome::Interrupted {
+                    return;
+                }
+            }
+        }
+        loop {
+            if *stop.borrow() >= 1 {
+                return;
+            }
+            let now = Local::now();
+            let (index, due) = self
+                .accounts
+                .iter()
+                .enumerate()
+                .map(|(i, (_, schedule, last))| (i, schedule.next(*last, now)))
+                .min_by_key(|(_, due)| *due)
+                .expect("at least one account");
+            let wait = (due - now).to_std().unwrap_or(Duration::ZERO);
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = signalled(&mut stop, 1) => return,
+                }
+            }
+            self.accounts[index].2 = Some(Local::now());
+            let account = self.accounts[index].0;
+            let record = tokio::select! {
+                record = self.run_job(account, Job::Sync) => record,
+                _ = signalled(&mut stop, 2) => interrupted(account, Job::Sync),
+            };
+            report(&record);
+            if record.outcome == Outcome::Interrupted {
+                return;
+            }
+        }
+    }
+
+    /// One run of `account`, now: resolve and load the component, take the lock, sync (or
+    /// import).
+    pub async fn run_job(&mut self, account: &AccountConfig, job: Job) -> RunRecord {
+        let started_at = crate::cli::now_rfc3339();
+        let run_id = crate::cli::new_run_id();
+        let mut record = RunRecord {
+            account: account.name.clone(),
+            kind: job,
+            run_id: run_id.clone(),
+            outcome: Outcome::Failed,
+            component: String::new(),
+            component_source: String::new(),
+            contract_version: String::new(),
+            component_load_ms: 0,
+            run_ms: 0,
+            fuel_used: 0,
+            peak_memory_bytes: 0,
+            started_at: started_at.clone(),
+            finished_at: String::new(),
+            counts: None,
+            message: None,
+        };
+        let began = Instant::now();
+        let outcome = self
+            .execute(account, job, &mut record, run_id, started_at)
+            .await;
+        record.run_ms = began.elapsed().as_millis() as u64;
+        if let Err(message) = outcome {
+            record.outcome = Outcome::Failed;
+            record.message = Some(message);
+        }
+        record.finished_at = crate::cli::now_rfc3339();
+        record
+    }
+
+    async fn execute(
+        &mut self,
+        account: &AccountConfig,
+        job: Job,
+        record: &mut RunRecord,
+        run_id: String,
+        started_at: String,
+    ) -> Result<(), String> {
+        let loading = Instant::now();
+        let reused = self.guest.as_ref().map(|g| g.digest.clone());
+        let (source, guest) = plugin::load_current(
+            &self.runtime,
+            self.config,
+            &self.data_dir,
+            self.guest.take(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if reused.as_deref() != Some(guest.digest.as_str()) {
+            record.component_load_ms = loading.elapsed().as_millis() as u64;
+            tracing::info!("running {source} (sha256 {})", guest.digest);
+        }
+        record.component = guest.digest.clone();
+        record.contract_version = guest.contract_version.clone();
+        record.component_source = match source {
+            GuestSource::Configured(_) => "configured",
+            GuestSource::Installed(_) => "installed",
+            GuestSource::BuiltIn => "built-in",
+        }
+        .to_string();
+        self.guest = Some(guest.clone());
+
+        let _lock = match lock::acquire(
+            self.locks.clone(),
+            &lock::account_resource(&account.name),
+            "pcosync run",
+        ) {
+            Ok(guard) => guard,
+            Err(error @ lock::LockError::Held { .. }) => {
+                record.outcome = Outcome::Locked;
+                record.message = Some(error.to_string());
+                return Ok(());
+            }
+            Err(error) => return Err(error.to_string()),
+        };
+        let capabilities = match &self.connector {
+            Connector::Fixed(capabilities) => capabilities.clone(),
+            Connector::FromConfig => crate::connect::capabilities(self.config, &self.data_dir)
+                .await
+                .map_err(|e| format!("{e:#}"))?,
+        };
+        let report = match job {
+            Job::Sync => {
+                let options = SyncOptions {
+                    run_id,
+                    started_at,
+                    dry_run: false,
+                    updates_only: None,
+                    confirm: None,
+                };
+                self.runtime
+                    .sync(&guest, &capabilities, &account.to_guest(), &options)
+                    .await
+            }
+            Job::Import => {
+                let options = import_options(account, run_id, started_at)?;
+                self.runtime
+                    .import(&guest, &capabilities, &account.to_guest(), &options)
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string());
+        if let Some(usage) = self.runtime.last_usage() {
+            record.fuel_used = usage.fuel;
+            record.peak_memory_bytes = usage.peak_memory_bytes as u64;
+        }
+        let report = report?;
+        record.outcome = if report.held {
+            record.message = Some(format!(
+                "the safety brake held this run: nothing was written. Review it with `pcosync \
+                 sync --account \"{}\" --dry-run`, then run `pcosync sync --account \"{}\" \
+                 --confirm {}`",
+                account.name, account.name, report.run_id
+            ));
+            Outcome::Held
+        } else if report.counts.failed > 0 {
+            Outcome::Partial
+        } else {
+            Outcome::Ok
+        };
+        record.counts = Some(report.counts);
+        Ok(())
+    }
+}
+
+/// The import's options from `[accounts.import]` (R40-R41).
+fn import_options(
+    account: &AccountConfig,
+    run_id: String,
+    started_at: String,
+) -> Result<ImportOptions, String> {
+    let import = account.import.as_ref().ok_or_else(|| {
+        format!(
+            "account \"{}\" has no [accounts.import]: see `pcosync import --help`",
+            account.name
+        )
+    })?;
+    let level_groups: Vec<LevelGroup> = import
+        .groups
+        .by_level()
+        .into_iter()
+        .map(|(level, group_id)| LevelGroup { level, group_id })
+        .collect();
+    if level_groups.is_empty() {
+        return Err(format!(
+            "[accounts.import] of account \"{}\" chooses no Rock group for any PCO level: set \
+             groups.viewer = GROUP_ID (and the other levels to import)",
+            account.name
+        ));
+    }
+    Ok(ImportOptions {
+        run: AdminOptions {
+            run_id,
+            started_at,
+            dry_run: false,
+        },
+        level_groups,
+        connection_status: import.connection_status.trim().to_string(),
+    })
+}
+
+fn interrupted(account: &AccountConfig, job: Job) -> RunRecord {
+    let now = crate::cli::now_rfc3339();
+    RunRecord {
+        account: account.name.clone(),
+        kind: job,
+        run_id: String::new(),
+        outcome: Outcome::Interrupted,
+        component: String::new(),
+        component_source: String::new(),
+        contract_version: String::new(),
+        component_load_ms: 0,
+        run_ms: 0,
+        fuel_used: 0,
+        peak_memory_bytes: 0,
+        started_at: now.clone(),
+        finished_at: now,
+        counts: None,
+        message: Some(
+            "stopped at once by a second signal: what the run committed stays, and the next \
+             run picks up from there"
+                .into(),
+        ),
+    }
+}
+
+/// Resolves once `stop` reaches `level`; never when the sender is gone.
+async fn signalled(stop: &mut Stop, level: u8) {
+    loop {
+        if *stop.borrow_and_update() >= level {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A channel the first and second SIGTERM or ctrl-c advance (see the module docs).
+pub fn stop_on_signals() -> Stop {
+    let (sender, receiver) = watch::channel(0u8);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let terminate = async {
+                match term.as_mut() {
+                    Some(term) => {
+                        term.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let terminate = std::future::pending::<()>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate => {}
+            }
+            let count = sender.borrow().saturating_add(1);
+            if count == 1 {
+                eprintln!(
+                    "pcosync run: stopping after the run in flight (signal again to stop at once)"
+                );
+            } else {
+                eprintln!("pcosync run: stopping now");
+            }
+            sender.send_replace(count);
+        }
+    });
+    receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_read_cron_with_or_without_seconds_and_name_the_account_when_wrong() {
+        let now = Local::now();
+        let every_second = Schedule::parse("* * * * * *").unwrap();
+        let next = every_second.next(None, now);
+        assert!(next > now && next - now <= chrono::Duration::seconds(1));
+        let two_hourly = Schedule::parse("0 */2 * * *").unwrap();
+        let next = two_hourly.next(None, now);
+        assert!(next > now && next - now <= chrono::Duration::hours(2));
+        assert!(Schedule::parse("@daily").is_ok());
+
+        let default = Schedule::Every(DEFAULT_INTERVAL);
+        assert_eq!(default.next(None, now), now);
+        assert_eq!(
+            default.next(Some(now), now),
+            now + chrono::Duration::hours(2)
+        );
+
+        let mut config = Config::parse(
+            "[[accounts]]\nname = \"Main\"\napp_id = \"a\"\nsecret = { env = \"X\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Schedule::of(&config.accounts[0]).unwrap().describe(),
+            "every two hours, from start"
+        );
+        // Minute 61: the configuration's syntax check lets it through, the daemon does not.
+        config.accounts[0].schedule = Some("61 * * * *".into());
+        let error = Schedule::of(&config.accounts[0]).unwrap_err();
+        assert!(error.contains("account \"Main\""), "{error}");
+        assert!(error.contains("61 * * * *"), "{error}");
+        assert!(error.contains("0 */2 * * *"), "{error}");
+        assert!(
+            Schedule::parse("0 0 30 2 *").is_err(),
+            "February 30th never comes"
+        );
+    }
+}

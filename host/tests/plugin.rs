@@ -1,0 +1,541 @@
+//! The plugin lifecycle: a component is checked before it is put in service, a bad one leaves
+//! the one in service as it was, rollback returns to the previous one, signatures are required
+//! when the configuration says so. The components come from tests/misbehave's build script
+//! (variants that fail each check) and from the host itself (the built-in guest).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use misbehaving_guest::components;
+use pcosync::config::Config;
+use pcosync::plugin::signature::{self, SignatureError};
+use pcosync::plugin::{self, GuestSource, PluginError, Refusal};
+use pcosync::runtime::LoadError;
+use pcosync::{Limits, Runtime};
+
+fn runtime() -> Runtime {
+    Runtime::new(Limits::default()).expect("the engine starts")
+}
+
+/// A copy of `bytes` named `name` in `dir`, as an administrator would have downloaded it.
+fn file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn config(text: &str) -> Config {
+    Config::parse(text).expect("the test configuration parses")
+}
+
+/// What the plugins directory holds, by file name.
+fn stored(data: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(data.join("plugins"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The sha256 of the component `resolve` would run, and where it comes from.
+fn in_service(config: &Config, data: &Path) -> (GuestSource, String) {
+    std::fs::create_dir_all(data).unwrap();
+    let dir = cap_std::fs::Dir::open_ambient_dir(data, cap_std::ambient_authority()).unwrap();
+    let (source, bytes) = plugin::resolve(config, &dir).unwrap();
+    (source, sha256(&bytes))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn a_good_component_is_installed_kept_and_put_in_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = config("");
+    assert_eq!(in_service(&config, &data).0, GuestSource::BuiltIn);
+
+    let good = components::read(components::GOOD);
+    let path = file(tmp.path(), "good.wasm", &good);
+    let installed = plugin::install(&runtime(), &config.plugins, &data, &path)
+        .await
+        .expect("a good component installs");
+    assert_eq!(installed.entry.sha256, sha256(&good));
+    assert_eq!(installed.entry.contract_version, "0.2.0");
+    assert_eq!(installed.entry.source, "good.wasm");
+    assert!(installed.replaced.is_none());
+    assert!(installed.compiled);
+
+    let (source, digest) = in_service(&config, &data);
+    assert!(matches!(source, GuestSource::Installed(ref e) if e.sha256 == digest));
+    assert_eq!(digest, sha256(&good));
+    assert_eq!(
+        stored(&data),
+        BTreeSet::from(["manifest.json".to_string(), format!("{digest}.wasm")])
+    );
+    // The install compiled it into the cache the runs use: loading it again compiles nothing.
+    let cache =
+        pcosync::runtime::cache::CompileCache::open_ambient(&data.join("compiled")).unwrap();
+    assert!(
+        runtime()
+            .load(&good, Some(&cache))
+            .await
+            .unwrap()
+            .from_cache
+    );
+
+    // The configuration's `component` still overrides what is installed.
+    let other = file(tmp.path(), "other.wasm", pcosync::DEFAULT_GUEST);
+    let overriding = crate::config(&format!("component = {:?}\n", other.display().to_string()));
+    assert_eq!(
+        in_service(&overriding, &data),
+        (
+            GuestSource::Configured(other),
+            sha256(pcosync::DEFAULT_GUEST)
+        )
+    );
+
+    // Installing the same component again changes nothing.
+    let again = plugin::install(&runtime(), &config.plugins, &data, &path)
+        .await
+        .unwrap();
+    assert!(again.unchanged);
+    assert!(plugin::list(&data).unwrap().previous.is_none());
+}
+
+/// Every check a component can fail, each refused with a message naming the file and leaving
+/// the component in service, and the plugins directory, exactly as they were.
+#[tokio::test]
+async fn bad_components_are_refused_and_leave_the_old_one_in_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = config("");
+    let runtime = runtime();
+    let good = file(tmp.path(), "good.wasm", &components::read(components::GOOD));
+    plugin::install(&runtime, &config.plugins, &data, &good)
+        .await
+        .unwrap();
+    let before = (plugin::list(&data).unwrap(), stored(&data));
+
+    let cases: [(&str, Vec<u8>); 4] = [
+        (
+            "wrong-version.wasm",
+            components::read(components::WRONG_VERSION),
+        ),
+        ("trap.wasm", components::read(components::TRAP_SELF_CHECK)),
+        // A valid core module, but not a component.
+        ("core.wasm", b"\0asm\x01\0\0\0".to_vec()),
+        (
+            "notes.wasm",
+            b"these are not the bytes you are looking for".to_vec(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let path = file(tmp.path(), name, &bytes);
+        let error = plugin::install(&runtime, &config.plugins, &data, &path)
+            .await
+            .expect_err(name);
+        let message = error.to_string();
+        let PluginError::Refused { reason, .. } = &error else {
+            panic!("{name}: expected a refusal, got {error:?}");
+        };
+        match name {
+            "wrong-version.wasm" => {
+                assert!(
+                    matches!(reason, Refusal::Load(LoadError::WrongVersion { found }) if found == "0.3.0"),
+                    "{message}"
+                );
+                assert!(message.contains("accepts 0.2.x only"), "{message}");
+            }
+            "trap.wasm" => assert!(
+                matches!(reason, Refusal::Load(LoadError::SelfCheck(_))),
+                "{message}"
+            ),
+            _ => assert!(
+                matches!(reason, Refusal::Load(LoadError::NotAComponent(_))),
+                "{message}"
+            ),
+        }
+        assert!(
+            message.starts_with(&format!("{} was not installed", path.display())),
+            "{message}"
+        );
+        assert!(
+            message.contains("The component in service is unchanged: sha256"),
+            "{message}"
+        );
+        assert_eq!(
+            (plugin::list(&data).unwrap(), stored(&data)),
+            before,
+            "{name} changed the installed components"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rollback_returns_to_the_previous_component_and_a_second_one_undoes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = config("");
+    let runtime = runtime();
+    let error = plugin::rollback(&runtime, &config.plugins, &data)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, PluginError::NothingToRollBack), "{error}");
+
+    let first = components::read(components::GOOD);
+    let second = pcosync::DEFAULT_GUEST.to_vec();
+    for (name, bytes) in [("first.wasm", &first), ("second.wasm", &second)] {
+        let path = file(tmp.path(), name, bytes);
+        plugin::install(&runtime, &config.plugins, &data, &path)
+            .await
+            .unwrap();
+    }
+    assert_eq!(in_service(&config, &data).1, sha256(&second));
+
+    let manifest = plugin::rollback(&runtime, &config.plugins, &data)
+        .await
+        .unwrap();
+    assert_eq!(manifest.current.unwrap().sha256, sha256(&first));
+    assert_eq!(manifest.previous.unwrap().sha256, sha256(&second));
+    assert_eq!(in_service(&config, &data).1, sha256(&first));
+    // Both files are kept, so a second rollback can return.
+    assert!(stored(&data).contains(&format!("{}.wasm", sha256(&second))));
+
+    plugin::rollback(&runtime, &config.plugins, &data)
+        .await
+        .unwrap();
+    assert_eq!(in_service(&config, &data).1, sha256(&second));
+
+    // With one component installed, rollback returns to the built-in one.
+    let data = tmp.path().join("data-2");
+    let path = file(tmp.path(), "first.wasm", &first);
+    plugin::install(&runtime, &config.plugins, &data, &path)
+        .await
+        .unwrap();
+    let manifest = plugin::rollback(&runtime, &config.plugins, &data)
+        .await
+        .unwrap();
+    assert!(manifest.current.is_none());
+    assert_eq!(in_service(&config, &data).0, GuestSource::BuiltIn);
+}
+
+/// A crash mid-install leaves, at worst, a component file the manifest does not name and a
+/// temporary manifest: the component in service is the old one, and the next install tidies
+/// up. An installed file that was tampered with is refused, not run.
+#[tokio::test]
+async fn a_crash_mid_install_leaves_the_old_component_and_a_damaged_one_is_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = config("");
+    let runtime = runtime();
+    let good = components::read(components::GOOD);
+    plugin::install(
+        &runtime,
+        &config.plugins,
+        &data,
+        &file(tmp.path(), "good.wasm", &good),
+    )
+    .await
+    .unwrap();
+
+    // The crash: the new component's file written, the new manifest half written.
+    let plugins = data.join("plugins");
+    let new = pcosync::DEFAULT_GUEST;
+    std::fs::write(plugins.join(format!("{}.wasm", sha256(new))), new).unwrap();
+    std::fs::write(
+        plugins.join("manifest.json.partial-4242"),
+        b"{\"format\": 1, \"cur",
+    )
+    .unwrap();
+    assert_eq!(in_service(&config, &data).1, sha256(&good));
+
+    // The next install (of the same new component) completes and tidies up.
+    plugin::install(
+        &runtime,
+        &config.plugins,
+        &data,
+        &file(tmp.path(), "new.wasm", new),
+    )
+    .await
+    .unwrap();
+    assert_eq!(in_service(&config, &data).1, sha256(new));
+    assert!(!stored(&data).iter().any(|name| name.contains(".partial-")));
+
+    // Tampering: the installed file no longer matches its hash.
+    std::fs::write(plugins.join(format!("{}.wasm", sha256(new))), &good).unwrap();
+    let dir = cap_std::fs::Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap();
+    let error = plugin::resolve(&config, &dir).unwrap_err().to_string();
+    assert!(error.contains("missing or damaged"), "{error}");
+    assert!(error.contains("pcosync plugin rollback"), "{error}");
+}
+
+#[tokio::test]
+async fn signed_components_only_when_the_configuration_requires_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (key_file, public) = signature::generate();
+    let key = signature::signing_key(&key_file).unwrap();
+    let (stranger_file, _) = signature::generate();
+    let stranger = signature::signing_key(&stranger_file).unwrap();
+    let config = config(&format!(
+        "[plugins]\ntrusted_keys = [\"{public}\"]\nrequire_signature = true\n"
+    ));
+    let runtime = runtime();
+
+    let good = components::read(components::GOOD);
+    let signed = file(tmp.path(), "signed.wasm", &good);
+    file(
+        tmp.path(),
+        "signed.wasm.sig",
+        signature::sign(&good, &key).as_bytes(),
+    );
+    let installed = plugin::install(&runtime, &config.plugins, &data, &signed)
+        .await
+        .expect("a component signed by a trusted key installs");
+    assert_eq!(installed.entry.signed_by, Some(public.to_base64()));
+    let before = (plugin::list(&data).unwrap(), stored(&data));
+    assert!(before.1.contains(&format!("{}.wasm.sig", sha256(&good))));
+
+    let next = pcosync::DEFAULT_GUEST;
+    let unsigned = file(tmp.path(), "unsigned.wasm", next);
+    let by_stranger = file(tmp.path(), "stranger.wasm", next);
+    file(
+        tmp.path(),
+        "stranger.wasm.sig",
+        signature::sign(next, &stranger).as_bytes(),
+    );
+    // A trusted signature, but of another file.
+    let swapped = file(tmp.path(), "swapped.wasm", next);
+    file(
+        tmp.path(),
+        "swapped.wasm.sig",
+        signature::sign(&good, &key).as_bytes(),
+    );
+    let garbled = file(tmp.path(), "garbled.wasm", next);
+    file(
+        tmp.path(),
+        "garbled.wasm.sig",
+        b"-----BEGIN PGP SIGNATURE-----",
+    );
+
+    for path in [&unsigned, &by_stranger, &swapped, &garbled] {
+        let error = plugin::install(&runtime, &config.plugins, &data, path)
+            .await
+            .expect_err("refused");
+        let message = error.to_string();
+        let name = path.display().to_string();
+        let PluginError::Refused {
+            reason: Refusal::Signature(reason),
+            ..
+        } = &error
+        else {
+            panic!("{name}: expected a signature refusal, got {error:?}");
+        };
+        match path.file_name().unwrap().to_str().unwrap() {
+            "unsigned.wasm" => {
+                assert!(matches!(reason, SignatureError::Unsigned { .. }));
+                assert!(
+                    message.contains(&format!("{name} is not signed")),
+                    "{message}"
+                );
+                assert!(
+                    message.contains(&format!("pcosync plugin sign {name} --key KEYFILE")),
+                    "{message}"
+                );
+            }
+            "stranger.wasm" => {
+                assert!(matches!(reason, SignatureError::UntrustedKey { .. }));
+                assert!(message.contains("not in plugins.trusted_keys"), "{message}");
+            }
+            "swapped.wasm" => {
+                assert!(matches!(reason, SignatureError::Mismatch { .. }));
+                assert!(
+                    message.contains(&format!("{name}.sig does not match {name}")),
+                    "{message}"
+                );
+            }
+            _ => {
+                assert!(matches!(reason, SignatureError::Malformed { .. }));
+                assert!(message.contains("is not a pcosync signature"), "{message}");
+            }
+        }
+        assert!(
+            message.contains("The component in service is unchanged"),
+            "{message}"
+        );
+        assert_eq!((plugin::list(&data).unwrap(), stored(&data)), before);
+    }
+
+    // Without the requirement, an unsigned component installs; a bad signature still does not.
+    let relaxed = crate::config(&format!("[plugins]\ntrusted_keys = [\"{public}\"]\n"));
+    let error = plugin::install(&runtime, &relaxed.plugins, &data, &swapped)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("does not match"), "{error}");
+    plugin::install(&runtime, &relaxed.plugins, &data, &unsigned)
+        .await
+        .expect("unsigned installs when signatures are not required");
+
+    // ...and a host that requires signatures will not run that unsigned component.
+    let dir = cap_std::fs::Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap();
+    let error = plugin::resolve(&config, &dir).unwrap_err().to_string();
+    assert!(error.contains("cannot be used"), "{error}");
+    assert!(error.contains("is not signed"), "{error}");
+}
+
+#[test]
+fn the_plugins_table_is_checked_when_the_configuration_loads() {
+    let error = Config::parse("[plugins]\nrequire_signature = true\n").unwrap_err();
+    assert!(error.contains("trusted_keys is empty"), "{error}");
+    let error = Config::parse("[plugins]\ntrusted_keys = [\"abc\"]\n").unwrap_err();
+    assert!(error.contains("plugins.trusted_keys"), "{error}");
+    let error = Config::parse("[plugins]\ntrusted = []\n").unwrap_err();
+    assert!(error.contains("trusted"), "{error}");
+    let (_, public) = signature::generate();
+    let hex_key = hex::encode(base64_decode(&public.to_base64()));
+    let config = Config::parse(&format!(
+        "[plugins]\ntrusted_keys = [\"{hex_key}\"]\nrequire_signature = true\n"
+    ))
+    .unwrap();
+    assert_eq!(config.plugins.trusted_keys, vec![public]);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+// ---- The command line ------------------------------------------------------------------------
+
+fn pcosync(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pcosync"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("PCOSYNC_CONFIG")
+        .env_remove("PCOSYNC_DATA_DIR")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("pcosync runs")
+}
+
+fn text(output: &[u8]) -> String {
+    String::from_utf8_lossy(output).into_owned()
+}
+
+/// The publisher's side and the host's side, as the commands do them.
+#[test]
+fn keygen_sign_install_list_rollback_on_the_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = file(tmp.path(), "empty.toml", b"");
+    let key = tmp.path().join("publisher.key");
+
+    let out = pcosync(&empty, &["plugin", "keygen", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let public = std::fs::read_to_string(tmp.path().join("publisher.key.pub"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(text(&out.stdout).contains(&format!("trusted_keys = [\"{public}\"]")));
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    let seed = key_text
+        .lines()
+        .find_map(|line| line.strip_prefix("pcosync-signing-key-v1 "))
+        .expect("the key file holds the key");
+    assert!(!text(&out.stdout).contains(seed) && !text(&out.stderr).contains(seed));
+    let again = pcosync(&empty, &["plugin", "keygen", key.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("exists already"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let data = tmp.path().join("data");
+    let config = file(
+        tmp.path(),
+        "pcosync.toml",
+        format!(
+            "data_dir = {:?}\n[plugins]\ntrusted_keys = [\"{public}\"]\nrequire_signature = true\n",
+            data.display().to_string()
+        )
+        .as_bytes(),
+    );
+    let good = file(tmp.path(), "good.wasm", &components::read(components::GOOD));
+    let out = pcosync(&config, &["plugin", "install", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("good.wasm is not signed"), "{stderr}");
+    assert!(
+        stderr.contains("The built-in component stays in service"),
+        "{stderr}"
+    );
+
+    let out = pcosync(
+        &config,
+        &[
+            "plugin",
+            "sign",
+            good.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = pcosync(&config, &["plugin", "install", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("installed"), "{stdout}");
+    assert!(stdout.contains(&format!("signed by {public}")), "{stdout}");
+
+    let wrong = file(
+        tmp.path(),
+        "wrong.wasm",
+        &components::read(components::WRONG_VERSION),
+    );
+    pcosync(
+        &config,
+        &[
+            "plugin",
+            "sign",
+            wrong.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let out = pcosync(&config, &["plugin", "install", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("speaks contract 0.3.0"), "{stderr}");
+    assert!(
+        stderr.contains("The component in service is unchanged"),
+        "{stderr}"
+    );
+
+    let out = pcosync(&config, &["plugin", "list"]);
+    let digest = sha256(&components::read(components::GOOD));
+    assert!(
+        text(&out.stdout).contains(&format!("current      sha256 {digest}")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("previous     the built-in component"));
+
+    let out = pcosync(&config, &["plugin", "rollback"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("the built-in component is in service"));
+}

@@ -1,0 +1,145 @@
+//! A guest that misbehaves on purpose, to prove the host contains it.
+//!
+//! `sync` does what the account's name says:
+//! - `loop`: spins forever (the host's CPU budget must stop it);
+//! - `allocate`: grows memory without bound (the host's memory cap must stop it);
+//! - `trap`: hits `unreachable` (the host must turn it into an error);
+//! - `write-then-trap`: commits one state entry, then traps (a commit is durable: the host
+//!   must keep it, since a guest relies on its commits, e.g. for create intents);
+//! - anything else: answers an empty report.
+//!
+//! Features make the variants a host must refuse: `wrong-version` answers contract 0.3.0,
+//! `trap-self-check` traps in its self-check.
+
+#![allow(clippy::all)]
+
+mod bindings {
+    wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
+}
+
+use bindings::exports::rockpco::sync::engine::{
+    Account, AccountChoices, AccountStatus, AdminOptions, Counts, Guest, ImportOptions, Report,
+    RevertOptions, RunDetail, RunKind, StatusOptions, SyncOptions,
+};
+use bindings::rockpco::sync::state;
+use bindings::rockpco::sync::types::{Error, ErrorKind};
+
+struct Misbehaving;
+
+impl Guest for Misbehaving {
+    fn contract_version() -> String {
+        if cfg!(feature = "wrong-version") {
+            "0.3.0".to_string()
+        } else {
+            "0.2.0".to_string()
+        }
+    }
+
+    fn self_check() -> Result<(), Error> {
+        if cfg!(feature = "trap-self-check") {
+            panic!("misbehaving on purpose, in the self-check");
+        }
+        Ok(())
+    }
+
+    fn sync(account: Account, options: SyncOptions) -> Result<Report, Error> {
+        match account.name.as_str() {
+            "loop" => spin(),
+            "allocate" => hoard(),
+            "trap" => panic!("misbehaving on purpose"),
+            "write-then-trap" => {
+                let entry = state::Entry {
+                    key: "written".into(),
+                    value: b"yes".to_vec(),
+                };
+                state::commit(&[state::Write::Put(entry)])?;
+                panic!("misbehaving on purpose, after a commit")
+            }
+            _ => Ok(empty_report(&account, &options)),
+        }
+    }
+
+    fn choices(_: Account) -> Result<AccountChoices, Error> {
+        Err(refused())
+    }
+
+    fn status(_: Account, _: StatusOptions) -> Result<AccountStatus, Error> {
+        Err(refused())
+    }
+
+    fn refresh(_: Account) -> Result<AccountStatus, Error> {
+        Err(refused())
+    }
+
+    fn link(_: Account, _: i64, _: String) -> Result<(), Error> {
+        Err(refused())
+    }
+
+    fn delete(_: Account, _: Vec<String>, _: AdminOptions) -> Result<Report, Error> {
+        Err(refused())
+    }
+
+    fn run(_: Account, _: String) -> Result<RunDetail, Error> {
+        Err(refused())
+    }
+
+    fn revert(_: Account, _: RevertOptions) -> Result<Report, Error> {
+        Err(refused())
+    }
+
+    fn import_people(_: Account, _: ImportOptions) -> Result<Report, Error> {
+        Err(refused())
+    }
+}
+
+/// This guest only misbehaves in `sync`; it does no administration.
+fn refused() -> Error {
+    Error {
+        kind: ErrorKind::Invalid,
+        message: "the misbehaving test guest does no administration".into(),
+    }
+}
+
+fn spin() -> ! {
+    let mut counter: u64 = 0;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+fn hoard() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+fn empty_report(account: &Account, options: &SyncOptions) -> Report {
+    Report {
+        run_id: options.run_id.clone(),
+        kind: RunKind::Sync,
+        account: account.name.clone(),
+        dry_run: options.dry_run,
+        held: false,
+        counts: Counts {
+            synced: 0,
+            linked: 0,
+            created: 0,
+            updated_to_pco: 0,
+            updated_to_rock: 0,
+            conflicts: 0,
+            raised: 0,
+            lowered: 0,
+            archived: 0,
+            skipped: 0,
+            failed: 0,
+            imported: 0,
+            deleted: 0,
+            reverted: 0,
+        },
+        people: Vec::new(),
+    }
+}
+
+bindings::export!(Misbehaving with_types_in bindings);
