@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use congregation::{Congregation, Level, Member};
 use pco_sandbox::{EmailKind, PcoSandbox, RateLimitConfig};
-use pcosync::bindings::engine::{Account, Action, Report, SyncOptions};
+use pcosync::bindings::engine::{
+    Account, Action, AdminOptions, Report, RevertOptions, SyncOptions,
+};
 use pcosync::config::Config;
 use pcosync::state::StateStore;
 use pcosync::{Capabilities, Guest, Limits, RunError, Runtime};
@@ -143,6 +145,43 @@ impl World {
             confirm: None,
         };
         runtime.sync(guest, capabilities, account, &options).await
+    }
+
+    /// Reverts run `target` (or one Rock person's part of it), as `pcosync revert` does (R25).
+    pub async fn revert(&self, target: &str, rock_id: Option<i64>) -> Report {
+        let (runtime, guest) = engine().await;
+        let options = RevertOptions {
+            target: target.to_string(),
+            rock_id,
+            run: self.admin_options(false),
+        };
+        runtime
+            .revert(guest, &self.capabilities().await, &self.account, &options)
+            .await
+            .expect("the revert runs")
+    }
+
+    /// Deletes these PCO people, as `pcosync delete --yes` does (R35).
+    pub async fn delete(&self, pco_ids: &[String]) -> Report {
+        let (runtime, guest) = engine().await;
+        runtime
+            .delete(
+                guest,
+                &self.capabilities().await,
+                &self.account,
+                pco_ids,
+                &self.admin_options(false),
+            )
+            .await
+            .expect("the delete runs")
+    }
+
+    fn admin_options(&self, dry_run: bool) -> AdminOptions {
+        AdminOptions {
+            run_id: format!("e2e-{}", self.runs.fetch_add(1, Ordering::SeqCst) + 1),
+            started_at: self.pco.now(),
+            dry_run,
+        }
     }
 
     /// The stored links (R5), Rock id -> PCO id, read from the state file itself.
