@@ -30,7 +30,21 @@ pub struct Config {
     /// Which components `pcosync plugin install` accepts (signatures).
     #[serde(default)]
     pub plugins: crate::plugin::PluginsConfig,
+    /// The web admin (`pcosync serve`).
+    #[serde(default)]
+    pub web: WebConfig,
 }
+
+/// The web admin (`pcosync serve`): the token administrators sign in with, named by
+/// reference like every secret (`{ env = "..." }` or `{ file = "..." }`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    pub admin_token: Option<SecretRef>,
+}
+
+/// The shortest admin token `pcosync serve` accepts.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// Where Rock is and the REST key to reach it.
 #[derive(Debug, Deserialize)]
@@ -38,6 +52,25 @@ pub struct Config {
 pub struct RockConfig {
     pub url: url::Url,
     pub token: SecretRef,
+    /// Rock's organization time zone (IANA name, e.g. "America/Chicago"): Rock reports change
+    /// times in it without an offset. Needed by newest-wins accounts (R26).
+    pub time_zone: Option<String>,
+}
+
+impl RockConfig {
+    /// The time zone, checked: a name the time zone database knows.
+    pub fn zone(&self) -> Result<Option<jiff::tz::TimeZone>, String> {
+        self.time_zone
+            .as_deref()
+            .map(|name| {
+                jiff::tz::TimeZone::get(name).map_err(|_| {
+                    format!(
+                        "rock.time_zone \"{name}\" is not a time zone name; use the IANA name of Rock's organization time zone, e.g. \"America/Chicago\""
+                    )
+                })
+            })
+            .transpose()
+    }
 }
 
 /// Where Planning Center is; the defaults are the real service.
@@ -404,7 +437,7 @@ fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let key = place.key.clone();
     let secret_line = key
         .as_deref()
-        .is_some_and(|k| k == "secret" || k == "token")
+        .is_some_and(|k| k == "secret" || k == "token" || k == "admin_token")
         || message.contains("SecretRef")
         || message.contains("expected `env` or `file`");
     let what = if secret_line {
@@ -605,6 +638,7 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
         config.limits.validate()?;
+        config.check_time_zone()?;
         let mut names = std::collections::BTreeSet::new();
         for account in &config.accounts {
             account.validate()?;
@@ -613,6 +647,25 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// R26: newest-wins compares Rock's change times with PCO's, which needs Rock's zone.
+    fn check_time_zone(&self) -> Result<(), String> {
+        let Some(rock) = &self.rock else {
+            return Ok(());
+        };
+        rock.zone()?;
+        match self
+            .accounts
+            .iter()
+            .find(|a| a.conflict_policy == Policy::NewestWins)
+        {
+            Some(account) if rock.time_zone.is_none() => Err(format!(
+                "account \"{}\": conflict_policy = \"newest-wins\" compares Rock's change times with PCO's, so [rock] needs time_zone, the IANA name of Rock's organization time zone (e.g. time_zone = \"America/Chicago\")",
+                account.name
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The configured account named `name`, or a message listing the ones there are.
@@ -694,6 +747,7 @@ mod tests {
 [rock]
 url = "http://127.0.0.1:9000"
 token = { env = "ROCK_TOKEN" }
+time_zone = "America/Chicago"
 
 [[accounts]]
 name = "Main Campus"
@@ -770,6 +824,29 @@ tag_groups = [{ tag = "Teams:Kids", group_id = 210 }]
         assert!(Config::parse(&bad_policy).unwrap_err().contains("pco-wins"));
     }
 
+    // R26: newest-wins needs Rock's time zone, and a zone must be a real one.
+    #[test]
+    fn newest_wins_needs_rocks_time_zone() {
+        let without = ACCOUNT.replace("time_zone = \"America/Chicago\"\n", "");
+        let error = Config::parse(&without).unwrap_err();
+        assert!(
+            error.contains("time_zone") && error.contains("Main Campus"),
+            "{error}"
+        );
+        let rock_wins = without.replace("newest-wins", "rock-wins");
+        assert!(Config::parse(&rock_wins).is_ok());
+        let bad = ACCOUNT.replace("America/Chicago", "America/Atlantis");
+        let error = Config::parse(&bad).unwrap_err();
+        assert!(error.contains("America/Atlantis"), "{error}");
+        let zone = Config::parse(ACCOUNT)
+            .unwrap()
+            .rock
+            .unwrap()
+            .zone()
+            .unwrap();
+        assert!(zone.is_some());
+    }
+
     #[test]
     fn bad_limits_say_what_to_change() {
         let error = Config::parse("[limits]\nfuel_millions = 0\n").unwrap_err();
@@ -787,7 +864,7 @@ tag_groups = [{ tag = "Teams:Kids", group_id = 210 }]
         let typo = ACCOUNT.replace("allow_downgrade = true", "allow_downgrad = true");
         let error = Config::parse(&typo).unwrap_err();
         assert!(
-            error.starts_with("line 10, account \"Main Campus\", key `allow_downgrad`: unknown key `allow_downgrad`; did you mean `allow_downgrade`?"),
+            error.starts_with("line 11, account \"Main Campus\", key `allow_downgrad`: unknown key `allow_downgrad`; did you mean `allow_downgrade`?"),
             "{error}"
         );
         let quoted = ACCOUNT.replace("allow_downgrade = true", "allow_downgrade = \"yes\"");
@@ -826,6 +903,24 @@ tag_groups = [{ tag = "Teams:Kids", group_id = 210 }]
         let error = Config::parse(&text).unwrap_err();
         assert!(!error.contains("rock-k3y"), "{error}");
         assert!(error.contains("[rock], key `token`"), "{error}");
+    }
+
+    // The web admin's token is named by reference, and a token written inline is refused
+    // without being repeated.
+    #[test]
+    fn the_web_admin_token_is_a_secret_reference() {
+        let config = Config::parse("[web]\nadmin_token = { env = \"PCOSYNC_ADMIN\" }\n").unwrap();
+        assert_eq!(
+            config.web.admin_token,
+            Some(SecretRef::Env("PCOSYNC_ADMIN".into()))
+        );
+        assert!(Config::parse("").unwrap().web.admin_token.is_none());
+        let error = Config::parse("[web]\nadmin_token = \"hunter2-web-t0ken\"\n").unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(error.contains("key `admin_token`"), "{error}");
+        assert!(error.contains("never the secret itself"), "{error}");
+        let error = Config::parse("[web]\nadmin_tokn = { env = \"X\" }\n").unwrap_err();
+        assert!(error.contains("did you mean `admin_token`?"), "{error}");
     }
 
     #[test]

@@ -70,7 +70,10 @@ async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Ro
         .token
         .resolve("rock token")
         .map_err(|e| anyhow::anyhow!(e))?;
-    let options = crate::rock::rest::RestRockOptions::new(rock.url.clone(), token);
+    let options = crate::rock::rest::RestRockOptions {
+        time_zone: rock.zone().map_err(|e| anyhow::anyhow!(e))?,
+        ..crate::rock::rest::RestRockOptions::new(rock.url.clone(), token)
+    };
     let connected = crate::rock::rest::RestRock::connect(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to Rock at {}: {}", rock.url, e.message))?;

@@ -11,6 +11,7 @@ pub mod connect;
 pub mod daemon;
 pub mod demo;
 pub mod log;
+pub mod ops;
 pub mod pco;
 pub mod plugin;
 pub mod rock;
@@ -18,6 +19,7 @@ pub mod runtime;
 pub mod secret;
 pub mod state;
 pub mod testing;
+pub mod web;
 
 pub use runtime::{Capabilities, Guest, Limits, RunError, Runtime};
 

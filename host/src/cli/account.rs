@@ -14,6 +14,7 @@ use super::config::{
     exit_status, keys_help, print, secret_place, split_assignment, suggest, table, usage,
 };
 use crate::config::{AccountConfig, Config, NameSource, Policy};
+use crate::ops::{Console, Out};
 
 /// The account keys `--set` and `--unset` take.
 pub const ACCOUNT_KEYS: &[KeySpec] = &[
@@ -178,21 +179,21 @@ impl AccountCommand {
 pub struct AddArgs {
     /// The account's name, as the sync, its state and Rock's "PCO Account" group attribute know
     /// it.
-    name: String,
+    pub(crate) name: String,
     /// The application id of the account's personal access token (made in PCO at
     /// api.planningcenteronline.com/oauth/applications).
     #[arg(long, value_name = "ID")]
-    app_id: String,
+    pub(crate) app_id: String,
     #[command(flatten)]
-    secret: SecretArgs,
+    pub(crate) secret: SecretArgs,
     /// A group type whose groups may sync, by name, GUID or id; repeat for several (R36).
     #[arg(long = "group-type", value_name = "TYPE")]
-    group_types: Vec<String>,
+    pub(crate) group_types: Vec<String>,
     #[command(flatten)]
-    settings: Settings,
+    pub(crate) settings: Settings,
     /// Do not ask PCO: save without checking the credentials and the welcome template.
     #[arg(long)]
-    no_check: bool,
+    pub(crate) no_check: bool,
 }
 
 /// Where the personal access token's secret is kept (never the secret itself).
@@ -201,32 +202,32 @@ pub struct AddArgs {
 pub struct SecretArgs {
     /// Environment variable holding the personal access token's secret.
     #[arg(long, value_name = "VAR")]
-    secret_env: Option<String>,
+    pub(crate) secret_env: Option<String>,
     /// File holding the secret, readable by its owner only (chmod 600).
     #[arg(long, value_name = "FILE")]
-    secret_file: Option<PathBuf>,
+    pub(crate) secret_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct EditArgs {
-    name: String,
+    pub(crate) name: String,
     /// The application id of the personal access token.
     #[arg(long, value_name = "ID")]
-    app_id: Option<String>,
+    pub(crate) app_id: Option<String>,
     /// Environment variable holding the token's secret.
     #[arg(long, value_name = "VAR", conflicts_with = "secret_file")]
-    secret_env: Option<String>,
+    pub(crate) secret_env: Option<String>,
     /// File holding the token's secret (chmod 600).
     #[arg(long, value_name = "FILE")]
-    secret_file: Option<PathBuf>,
+    pub(crate) secret_file: Option<PathBuf>,
     #[command(flatten)]
-    settings: Settings,
+    pub(crate) settings: Settings,
     /// Remove a key, so that its default applies; repeat for several.
     #[arg(long, value_name = "KEY")]
-    unset: Vec<String>,
+    pub(crate) unset: Vec<String>,
     /// Do not ask PCO: save without checking the credentials and the welcome template.
     #[arg(long)]
-    no_check: bool,
+    pub(crate) no_check: bool,
 }
 
 /// The settings `add` and `edit` share.
@@ -235,30 +236,30 @@ pub struct Settings {
     /// The Services email template PCO sends to people the sync creates, by its subject
     /// (`pcosync account templates NAME` lists them).
     #[arg(long, value_name = "NAME")]
-    welcome_template: Option<String>,
+    pub(crate) welcome_template: Option<String>,
     /// Let the sync lower permission levels and archive people who left (R17-R18);
     /// `--allow-downgrade=false` turns it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    allow_downgrade: Option<String>,
+    pub(crate) allow_downgrade: Option<String>,
     /// Ask PCO only for people updated since the last run (R21); `--updates-only=false` turns
     /// it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    updates_only: Option<String>,
+    pub(crate) updates_only: Option<String>,
     /// When `pcosync run` syncs the account, as cron, e.g. "0 */2 * * *" (the default).
     #[arg(long, value_name = "CRON")]
-    schedule: Option<String>,
+    pub(crate) schedule: Option<String>,
     /// Which side wins a field changed on both (R26).
     #[arg(long, value_name = "POLICY", value_parser = ["rock-wins", "newest-wins"])]
-    conflict_policy: Option<String>,
+    pub(crate) conflict_policy: Option<String>,
     /// What fills PCO's first name (R10).
     #[arg(long, value_name = "SOURCE", value_parser = ["nick-name", "first-name"])]
-    first_name_source: Option<String>,
+    pub(crate) first_name_source: Option<String>,
     /// Hold runs that would change more than this share of the synced people (R24; default 10).
     #[arg(long, value_name = "PERCENT")]
-    brake_percent: Option<String>,
+    pub(crate) brake_percent: Option<String>,
     /// Any account key, KEY=VALUE (keys below); repeat for several.
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
+    pub(crate) set: Vec<String>,
 }
 
 impl Settings {
@@ -293,18 +294,21 @@ pub async fn run(
     command: AccountCommand,
 ) -> anyhow::Result<ExitCode> {
     exit_status(match command {
-        AccountCommand::Add(args) => add(location, data_dir, *args).await,
-        AccountCommand::Edit(args) => edit(location, data_dir, *args).await,
+        AccountCommand::Add(args) => add(location, data_dir, *args, &Console).await,
+        AccountCommand::Edit(args) => edit(location, data_dir, *args, &Console).await,
         AccountCommand::List { json } => list(location, config, json),
-        AccountCommand::Remove { name, yes } => remove(location, data_dir, &name, yes),
+        AccountCommand::Remove { name, yes } => remove(location, data_dir, &name, yes, &Console),
         AccountCommand::Templates { name, json } => templates(config, data_dir, &name, json).await,
     })
 }
 
-async fn add(
+/// Adds an account (R31); checks its credentials and welcome template with PCO unless
+/// `no_check`. Says what it did to `out`.
+pub(crate) async fn add(
     location: &ConfigLocation,
     data_dir: &Path,
     args: AddArgs,
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let name = args.name.trim().to_string();
     if name.is_empty() {
@@ -368,24 +372,27 @@ async fn add(
     let config = edit.check()?;
     let added = config.account(&name).map_err(usage)?;
     if !args.no_check {
-        check_with_pco(&config, data_dir, added).await?;
+        check_with_pco(&config, data_dir, added, out).await?;
     }
-    let config = edit.save()?;
+    let config = edit.save_to(out)?;
     if config.rock.is_none() {
-        println!(
-            "Next: say where Rock is: `pcosync config set rock.url=https://rock.example.org rock.token_env=ROCK_REST_KEY`."
+        out.say(
+            "Next: say where Rock is: `pcosync config set rock.url=https://rock.example.org rock.token_env=ROCK_REST_KEY`.",
         );
     }
-    println!(
+    out.say(&format!(
         "Next: map tags to Rock groups (`pcosync tag list --account \"{name}\"`, `pcosync tag map`), choose the group types that sync (`pcosync group-types enable --account \"{name}\" TYPE`), then `pcosync config check` and `pcosync sync --account \"{name}\" --dry-run`."
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
-async fn edit(
+/// Changes an account's settings (R31); checks a changed welcome template or credentials
+/// with PCO unless `no_check`.
+pub(crate) async fn edit(
     location: &ConfigLocation,
     data_dir: &Path,
     args: EditArgs,
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let mut edit = ConfigEdit::open(location, false)?;
     let mut pairs = Vec::new();
@@ -425,9 +432,9 @@ async fn edit(
     let needs_pco = touched("welcome_template") || touched("app_id") || touched("secret");
     if needs_pco && !args.no_check && edit.changed() {
         let account = config.account(&args.name).map_err(usage)?;
-        check_with_pco(&config, data_dir, account).await?;
+        check_with_pco(&config, data_dir, account, out).await?;
     }
-    edit.save()?;
+    edit.save_to(out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -438,6 +445,7 @@ async fn check_with_pco(
     config: &Config,
     data_dir: &Path,
     account: &AccountConfig,
+    out: &dyn Out,
 ) -> anyhow::Result<()> {
     let name = &account.name;
     let choices = match choices(config, data_dir, account).await {
@@ -448,14 +456,15 @@ async fn check_with_pco(
             )));
         }
         Err(other) => {
-            eprintln!(
+            out.warn(&format!(
                 "note: the account was not checked against PCO ({}); `pcosync config check` checks it later",
                 other.message()
-            );
+            ));
             return Ok(());
         }
     };
     print_templates(
+        out,
         name,
         &choices.welcome_templates,
         account.welcome_template.as_deref(),
@@ -467,25 +476,27 @@ async fn check_with_pco(
         ))),
         Some(_) => Ok(()),
         None => {
-            println!(
+            out.say(&format!(
                 "No welcome template chosen: people the sync creates in PCO get no welcome email. Choose one with `pcosync account edit \"{name}\" --welcome-template NAME`."
-            );
+            ));
             Ok(())
         }
     }
 }
 
-fn print_templates(name: &str, templates: &[String], chosen: Option<&str>) {
+fn print_templates(out: &dyn Out, name: &str, templates: &[String], chosen: Option<&str>) {
     if templates.is_empty() {
-        println!("Account \"{name}\" has no email templates in PCO.");
+        out.say(&format!(
+            "Account \"{name}\" has no email templates in PCO."
+        ));
         return;
     }
-    println!("Email templates of account \"{name}\" in PCO:");
+    out.say(&format!("Email templates of account \"{name}\" in PCO:"));
     for template in templates {
         if Some(template.as_str()) == chosen {
-            println!("  * {template}   (its welcome email)");
+            out.say(&format!("  * {template}   (its welcome email)"));
         } else {
-            println!("    {template}");
+            out.say(&format!("    {template}"));
         }
     }
 }
@@ -569,11 +580,14 @@ fn account_json(a: &AccountConfig) -> serde_json::Value {
     })
 }
 
-fn remove(
+/// Removes an account from the configuration; its state is kept. Without `yes`, asks on the
+/// terminal.
+pub(crate) fn remove(
     location: &ConfigLocation,
     data_dir: &Path,
     name: &str,
     yes: bool,
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let mut edit = ConfigEdit::open(location, false)?;
     let mappings = account_mut(&mut edit.doc, name)?
@@ -604,7 +618,7 @@ fn remove(
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            println!("nothing removed");
+            out.say("nothing removed");
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -622,11 +636,11 @@ fn remove(
         _ => {}
     }
     edit.note(format!("account \"{name}\" removed"));
-    edit.save()?;
-    println!(
+    edit.save_to(out)?;
+    out.say(&format!(
         "The state of account \"{name}\" (links, saved values, run history) is kept in {}; adding an account named \"{name}\" again picks it up.",
         data_dir.display()
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -651,6 +665,7 @@ async fn templates(
         );
     } else {
         print_templates(
+            &Console,
             &account.name,
             &choices.welcome_templates,
             account.welcome_template.as_deref(),

@@ -19,6 +19,7 @@ use toml_edit::{DocumentMut, InlineTable, Item, Table, TableLike, Value};
 use crate::bindings::engine::AccountChoices;
 use crate::bindings::types::ErrorKind;
 use crate::config::{AccountConfig, CONFIG_ENV, Config, ConfigError, closest, default_path};
+use crate::ops::{Console, Out};
 use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
 use crate::rock::Rock;
 use crate::rock::rest::{RestRock, RestRockOptions};
@@ -270,17 +271,23 @@ impl ConfigEdit {
 
     /// Checks, writes atomically, and prints what changed.
     pub fn save(self) -> anyhow::Result<Config> {
+        self.save_to(&Console)
+    }
+
+    /// Checks, writes atomically, and says what changed to `out`: the changes, then the
+    /// file's changed lines as detail.
+    pub fn save_to(self, out: &dyn Out) -> anyhow::Result<Config> {
         let config = self.check()?;
         let text = self.text();
         if !self.changed() {
-            println!("nothing to change in {}", self.path.display());
+            out.say(&format!("nothing to change in {}", self.path.display()));
             return Ok(config);
         }
         write_atomically(&self.path, &text, self.original.as_deref())?;
         for change in &self.changes {
-            println!("{change}");
+            out.say(change);
         }
-        println!(
+        out.detail(&format!(
             "{} {}:",
             if self.original.is_some() {
                 "updated"
@@ -288,9 +295,9 @@ impl ConfigEdit {
                 "created"
             },
             self.path.display()
-        );
+        ));
         for line in line_diff(self.original.as_deref().unwrap_or_default(), &text) {
-            println!("  {}", line.trim_end());
+            out.detail(&format!("  {}", line.trim_end()));
         }
         Ok(config)
     }
@@ -705,6 +712,24 @@ pub const GENERAL_KEYS: &[KeySpec] = &[
         path: &["rock", "token"],
         kind: Kind::SecretFile,
         help: "file holding Rock's REST key (chmod 600)",
+    },
+    KeySpec {
+        key: "rock.time_zone",
+        path: &["rock", "time_zone"],
+        kind: Kind::Text,
+        help: "Rock's organization time zone, e.g. America/Chicago (needed by newest-wins)",
+    },
+    KeySpec {
+        key: "web.admin_token_env",
+        path: &["web", "admin_token"],
+        kind: Kind::SecretEnv,
+        help: "environment variable holding the web admin's token (`pcosync serve`)",
+    },
+    KeySpec {
+        key: "web.admin_token_file",
+        path: &["web", "admin_token"],
+        kind: Kind::SecretFile,
+        help: "file holding the web admin's token (chmod 600)",
     },
     KeySpec {
         key: "pco.api_url",

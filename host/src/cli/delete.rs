@@ -12,9 +12,9 @@ use clap::Args;
 
 use super::report::print_report;
 use super::status::{Session, pick_account, plain};
-use super::{new_run_id, now_rfc3339};
-use crate::bindings::engine::{Action, AdminOptions, Report};
+use crate::bindings::engine::Report;
 use crate::config::Config;
+use crate::ops::admin;
 
 #[derive(Args)]
 pub struct DeleteArgs {
@@ -37,7 +37,6 @@ pub struct DeleteArgs {
 
 pub async fn run(config: &Config, data_dir: &Path, args: DeleteArgs) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, args.account.as_deref())?;
-    let guest_account = account.to_guest();
     if !args.dry_run && !args.yes && !std::io::stdin().is_terminal() {
         eprintln!(
             "error: refusing to delete without a confirmation: there is no terminal to ask on. Check what goes with --dry-run, then run again with --yes."
@@ -45,26 +44,7 @@ pub async fn run(config: &Config, data_dir: &Path, args: DeleteArgs) -> anyhow::
         return Ok(ExitCode::from(2));
     }
     let session = Session::open(config, data_dir).await?;
-    let delete = |dry_run: bool| {
-        let options = AdminOptions {
-            run_id: new_run_id(),
-            started_at: now_rfc3339(),
-            dry_run,
-        };
-        let (session, account, ids) = (&session, &guest_account, &args.pco_ids);
-        async move {
-            session
-                .runtime
-                .delete(
-                    &session.guest,
-                    &session.capabilities,
-                    account,
-                    ids,
-                    &options,
-                )
-                .await
-        }
-    };
+    let delete = |dry_run: bool| admin::delete(&session, account, &args.pco_ids, dry_run);
     let failed = |e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e));
 
     if !args.yes {
@@ -99,20 +79,11 @@ fn show(report: &Report, json: bool) -> anyhow::Result<()> {
 
 /// R35: the people the next sync adds back, said before the question.
 fn warn_comebacks(plan: &Report) {
-    let back: Vec<String> = plan
-        .people
-        .iter()
-        .filter(|p| p.actions.iter().any(|a| matches!(a, Action::Flagged(_))))
-        .map(|p| match (p.rock_id, &p.pco_id) {
-            (Some(rock), Some(pco)) => format!("PCO {pco} (Rock {rock})"),
-            (_, Some(pco)) => format!("PCO {pco}"),
-            (Some(rock), None) => format!("Rock {rock}"),
-            (None, None) => "?".into(),
-        })
-        .collect();
+    let back = admin::comebacks(plan);
     if !back.is_empty() {
         println!(
-            "Warning: still in a group synced to this account, so the next sync adds them back to PCO as new people (remove them from the group in Rock to keep them out):\n  {}\n",
+            "Warning: {}:\n  {}\n",
+            admin::COMEBACK_WARNING,
             back.join("\n  ")
         );
     }

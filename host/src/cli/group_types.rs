@@ -15,6 +15,7 @@ use super::config::{
 };
 use crate::bindings::rock::{Group, GroupType};
 use crate::config::{AccountConfig, Config};
+use crate::ops::{Console, Out};
 use crate::rock::Rock;
 
 #[derive(Subcommand)]
@@ -56,16 +57,42 @@ pub async fn run(
     exit_status(match command {
         GroupTypesCommand::List { account, json } => list(config, account.as_deref(), json).await,
         GroupTypesCommand::Enable { account, types } => {
-            enable(location, config, account.as_deref(), &types).await
+            enable(location, config, account.as_deref(), &types, &Console).await
         }
         GroupTypesCommand::Disable { account, types } => {
-            disable(location, config, account.as_deref(), &types)
+            disable(location, config, account.as_deref(), &types, &Console)
         }
     })
 }
 
 fn names(named: &str, kind: &GroupType) -> bool {
     super::config::names_type(named, kind)
+}
+
+/// A group type of the account's groups in Rock, whether it is enabled, and its groups' names.
+pub(crate) struct TypeRow {
+    pub kind: GroupType,
+    pub enabled: bool,
+    pub groups: Vec<String>,
+}
+
+/// The group types of the account's groups in Rock (configured with it or mapped to its
+/// tags), or why Rock could not say.
+pub(crate) async fn listing(
+    config: &Config,
+    account: &AccountConfig,
+) -> Result<Vec<TypeRow>, String> {
+    let groups = rock_groups(config, account)
+        .await
+        .map_err(|why| why.message().to_string())?;
+    Ok(by_type(&groups)
+        .into_values()
+        .map(|(kind, groups)| TypeRow {
+            enabled: account.enabled_group_types.iter().any(|n| names(n, &kind)),
+            kind,
+            groups,
+        })
+        .collect())
 }
 
 /// The groups of the account in Rock: configured with it, or mapped to one of its tags.
@@ -106,16 +133,16 @@ fn by_type(groups: &[Group]) -> BTreeMap<i64, (GroupType, Vec<String>)> {
 
 async fn list(config: &Config, account: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, account)?;
-    let rock = rock_groups(config, account).await;
+    let rock = listing(config, account).await;
     if json {
         let types = match &rock {
-            Ok(groups) => by_type(groups)
-                .into_values()
-                .map(|(kind, groups)| {
+            Ok(rows) => rows
+                .iter()
+                .map(|row| {
                     json!({
-                        "id": kind.id, "guid": kind.guid, "name": kind.name,
-                        "enabled": account.enabled_group_types.iter().any(|n| names(n, &kind)),
-                        "groups": groups,
+                        "id": row.kind.id, "guid": row.kind.guid, "name": row.kind.name,
+                        "enabled": row.enabled,
+                        "groups": row.groups,
                     })
                 })
                 .collect::<Vec<_>>(),
@@ -127,7 +154,7 @@ async fn list(config: &Config, account: Option<&str>, json: bool) -> anyhow::Res
                 "account": account.name,
                 "enabled_group_types": account.enabled_group_types,
                 "rock_group_types": types,
-                "rock_error": rock.as_ref().err().map(Reach::message),
+                "rock_error": rock.as_ref().err(),
             }))?
         );
         return Ok(ExitCode::SUCCESS);
@@ -150,27 +177,26 @@ async fn list(config: &Config, account: Option<&str>, json: bool) -> anyhow::Res
         );
     }
     match rock {
-        Ok(groups) if groups.is_empty() => println!(
+        Ok(rows) if rows.is_empty() => println!(
             "No group in Rock is configured with account \"{}\" or mapped to its tags.",
             account.name
         ),
-        Ok(groups) => {
+        Ok(rows) => {
             println!("Types of its groups in Rock:");
-            let rows: Vec<Vec<String>> = by_type(&groups)
-                .into_values()
-                .map(|(kind, groups)| {
-                    let enabled = account.enabled_group_types.iter().any(|n| names(n, &kind));
+            let rows: Vec<Vec<String>> = rows
+                .into_iter()
+                .map(|row| {
                     vec![
-                        kind.name.clone(),
-                        kind.id.to_string(),
-                        if enabled { "yes" } else { "no" }.to_string(),
-                        groups.join(", "),
+                        row.kind.name.clone(),
+                        row.kind.id.to_string(),
+                        if row.enabled { "yes" } else { "no" }.to_string(),
+                        row.groups.join(", "),
                     ]
                 })
                 .collect();
             print(&table(&["GROUP TYPE", "ID", "ENABLED", "GROUPS"], &rows));
         }
-        Err(why) => eprintln!("note: Rock's group types are not shown ({})", why.message()),
+        Err(why) => eprintln!("note: Rock's group types are not shown ({why})"),
     }
     println!(
         "Change with `pcosync group-types enable|disable --account \"{}\" TYPE`.",
@@ -179,11 +205,13 @@ async fn list(config: &Config, account: Option<&str>, json: bool) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-async fn enable(
+/// Lets groups of these types sync to the account (R36).
+pub(crate) async fn enable(
     location: &ConfigLocation,
     config: &Config,
     account: Option<&str>,
     types: &[String],
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, account)?;
     let name = account.name.clone();
@@ -204,7 +232,9 @@ async fn enable(
         })
         .collect();
     for already in wanted.iter().filter(|t| !new.contains(t)) {
-        println!("\"{already}\" is already enabled for account \"{name}\"");
+        out.say(&format!(
+            "\"{already}\" is already enabled for account \"{name}\""
+        ));
     }
     if new.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -219,14 +249,14 @@ async fn enable(
                     .values()
                     .map(|(k, _)| format!("\"{}\"", k.name))
                     .collect();
-                eprintln!(
+                out.warn(&format!(
                     "note: no group of account \"{name}\" in Rock is of type \"{t}\" (its groups' types: {})",
                     if seen.is_empty() {
                         "none".into()
                     } else {
                         seen.join(", ")
                     }
-                );
+                ));
             }
         }
     }
@@ -266,15 +296,17 @@ async fn enable(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    edit.save()?;
+    edit.save_to(out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn disable(
+/// Stops groups of these types syncing to the account (R36).
+pub(crate) fn disable(
     location: &ConfigLocation,
     config: &Config,
     account: Option<&str>,
     types: &[String],
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, account)?;
     let name = account.name.clone();
@@ -329,6 +361,6 @@ fn disable(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    edit.save()?;
+    edit.save_to(out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,14 +15,14 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::report::print_report;
-use super::{load_guest, new_run_id, now_rfc3339};
-use crate::bindings::engine::{AdminOptions, ImportOptions, LevelGroup};
 use crate::bindings::log::Level;
 use crate::bindings::types::ErrorKind;
 use crate::config::{AccountConfig, Config};
 use crate::log::{Reporter, TracingReporter};
-use crate::runtime::{RunError, Runtime};
-use crate::state::lock::{self, LockError, Locks};
+use crate::ops::Session;
+use crate::ops::runs::{self, RunFailure, import_options};
+use crate::runtime::RunError;
+use crate::state::lock::Locks;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -36,9 +36,6 @@ pub struct ImportArgs {
     #[arg(long)]
     json: bool,
 }
-
-/// The example the errors about missing settings show.
-const EXAMPLE: &str = "add to the account:\n\n    [accounts.import]\n    connection_status = \"Prospect\"   # given to the people created in Rock\n    groups.viewer = GROUP_ID          # the Rock group of each PCO level to import:\n    groups.editor = GROUP_ID          # scheduled_viewer, viewer, scheduler, editor, administrator";
 
 /// Exit status: 0 everyone imported, 3 some people failed (retried next run), 1 the import
 /// failed (run it again to go on), 2 bad configuration, 5 another run holds the account.
@@ -57,33 +54,13 @@ pub async fn run(config: &Config, data_dir: &Path, args: ImportArgs) -> anyhow::
             return Ok(ExitCode::from(2));
         }
     };
-    let mut capabilities = crate::connect::capabilities(config, data_dir).await?;
+    let mut session = Session::open(config, data_dir).await?;
+    let progress = Arc::new(ProgressReporter::new(std::io::stderr().is_terminal()));
+    session.report_to(progress.clone());
     // One run of an account at a time, across processes (the daemon, cron, people); a dry run
     // writes nothing, so it needs no lock.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        let locks: Arc<dyn Locks> = Arc::new(crate::connect::open_state(data_dir)?);
-        match lock::acquire(
-            locks,
-            &lock::account_resource(&account.name),
-            "pcosync import",
-        ) {
-            Ok(guard) => Some(guard),
-            Err(error @ LockError::Held { .. }) => {
-                eprintln!("error: {error}");
-                return Ok(ExitCode::from(5));
-            }
-            Err(error) => return Err(error.into()),
-        }
-    };
-    let progress = Arc::new(ProgressReporter::new(std::io::stderr().is_terminal()));
-    capabilities.reporter = progress.clone();
-    let runtime = Runtime::new(config.limits())?;
-    let guest = load_guest(&runtime, config, data_dir, None).await?;
-    let result = runtime
-        .import(&guest, &capabilities, &account.to_guest(), &options)
-        .await;
+    let locks: Arc<dyn Locks> = Arc::new(crate::connect::open_state(data_dir)?);
+    let result = runs::import(&session, locks, account, &options, "pcosync import").await;
     progress.finish();
     match result {
         Ok(report) => {
@@ -102,15 +79,17 @@ pub async fn run(config: &Config, data_dir: &Path, args: ImportArgs) -> anyhow::
                 ExitCode::SUCCESS
             })
         }
-        Err(RunError::Guest(error)) if error.kind == ErrorKind::Invalid => {
+        Err(RunFailure::Locked(message)) => {
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(5))
+        }
+        Err(RunFailure::Host(error)) => Err(error),
+        Err(RunFailure::Run(RunError::Guest(error))) if error.kind == ErrorKind::Invalid => {
             eprintln!("error: account \"{}\": {}", account.name, error.message);
             Ok(ExitCode::from(2))
         }
         Err(error) => {
-            let message = match &error {
-                RunError::Guest(e) => e.message.clone(),
-                other => other.to_string(),
-            };
+            let message = error.to_string();
             eprintln!(
                 "error: account \"{}\": the import stopped: {message}\nRun the same command again to go on where it stopped; nobody is imported twice.",
                 account.name
@@ -136,43 +115,6 @@ fn pick<'a>(config: &'a Config, name: Option<&str>) -> Result<&'a AccountConfig,
                 .join(", ")
         )),
     }
-}
-
-/// The import's options from `[accounts.import]`, or what to add.
-fn import_options(account: &AccountConfig, dry_run: bool) -> Result<ImportOptions, String> {
-    let Some(import) = &account.import else {
-        return Err(format!(
-            "account \"{}\" has no [accounts.import] settings, which say where PCO people go in Rock: {EXAMPLE}",
-            account.name
-        ));
-    };
-    let level_groups: Vec<LevelGroup> = import
-        .groups
-        .by_level()
-        .into_iter()
-        .map(|(level, group_id)| LevelGroup { level, group_id })
-        .collect();
-    if level_groups.is_empty() {
-        return Err(format!(
-            "[accounts.import] of account \"{}\" chooses no Rock group for any PCO level: {EXAMPLE}",
-            account.name
-        ));
-    }
-    if import.connection_status.trim().is_empty() {
-        return Err(format!(
-            "[accounts.import] connection_status of account \"{}\" is blank: name a connection status of your Rock (e.g. \"Prospect\")",
-            account.name
-        ));
-    }
-    Ok(ImportOptions {
-        run: AdminOptions {
-            run_id: new_run_id(),
-            started_at: now_rfc3339(),
-            dry_run,
-        },
-        level_groups,
-        connection_status: import.connection_status.trim().to_string(),
-    })
 }
 
 /// The guest's progress on stderr: a bar on a terminal (drawn from the first progress report

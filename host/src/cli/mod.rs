@@ -14,6 +14,7 @@ mod revert;
 mod rock;
 mod run;
 mod runs;
+pub(crate) mod serve;
 mod status;
 mod sync;
 mod tag;
@@ -130,6 +131,9 @@ enum Command {
         #[command(subcommand)]
         command: group_types::GroupTypesCommand,
     },
+    /// The web admin: the account, tag, group type, people, sync, import and run pages, on
+    /// loopback, signed in with `[web] admin_token`.
+    Serve(serve::ServeArgs),
     /// The configuration file: where it is, check it against Rock and PCO, set general keys.
     Config {
         #[command(subcommand)]
@@ -157,6 +161,7 @@ impl Command {
                     | Command::Run(_)
                     | Command::Tag { .. }
                     | Command::GroupTypes { .. }
+                    | Command::Serve(_)
             ),
         }
     }
@@ -231,6 +236,7 @@ async fn run(
         Command::GroupTypes { command } => {
             group_types::run(&location, &config, &data_dir, command).await
         }
+        Command::Serve(args) => serve::run(&location, &config, &data_dir, args).await,
         Command::Config { command } => config::run(&location, &config, &data_dir, command).await,
     }
 }

@@ -6,10 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::report::print_report;
-use super::{load_guest, new_run_id, now_rfc3339};
-use crate::bindings::engine::{AdminOptions, RevertOptions};
 use crate::config::Config;
-use crate::runtime::Runtime;
+use crate::ops::{Session, admin};
 
 #[derive(Args)]
 pub struct RevertArgs {
@@ -34,20 +32,8 @@ pub async fn run(config: &Config, data_dir: &Path, args: RevertArgs) -> anyhow::
     let account = config
         .account(&args.account)
         .map_err(|e| anyhow::anyhow!(e))?;
-    let capabilities = crate::connect::capabilities(config, data_dir).await?;
-    let runtime = Runtime::new(config.limits())?;
-    let guest = load_guest(&runtime, config, data_dir, None).await?;
-    let options = RevertOptions {
-        target: args.run_id.clone(),
-        rock_id: args.person,
-        run: AdminOptions {
-            run_id: new_run_id(),
-            started_at: now_rfc3339(),
-            dry_run: args.dry_run,
-        },
-    };
-    let report = runtime
-        .revert(&guest, &capabilities, &account.to_guest(), &options)
+    let session = Session::open(config, data_dir).await?;
+    let report = admin::revert(&session, account, &args.run_id, args.person, args.dry_run)
         .await
         .map_err(|e| anyhow::anyhow!("account \"{}\": {e}", account.name))?;
     if args.json {

@@ -10,6 +10,7 @@ use super::status::{
 };
 use crate::bindings::engine::{Direction, RunDetail};
 use crate::config::Config;
+use crate::ops::admin;
 
 #[derive(Subcommand)]
 pub enum RunsCommand {
@@ -42,14 +43,7 @@ pub async fn run(
 async fn show(config: &Config, data_dir: &Path, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, args.account.as_deref())?;
     let session = Session::open(config, data_dir).await?;
-    let detail = session
-        .runtime
-        .run_detail(
-            &session.guest,
-            &session.capabilities,
-            &account.to_guest(),
-            args.run_id.trim(),
-        )
+    let detail = admin::run_detail(&session, account, &args.run_id)
         .await
         .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;
     if args.json {

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::load_guest;
-use crate::bindings::engine::{AccountStatus, Counts, RunKind, RunOutcome, StatusOptions};
-use crate::bindings::types::{Address, Date, FieldValue, Gender, PermissionLevel};
+use crate::bindings::engine::{AccountStatus, StatusOptions};
 use crate::config::{AccountConfig, Config};
-use crate::runtime::{Capabilities, Guest, RunError, Runtime};
+use crate::ops::admin;
+pub(crate) use crate::ops::text::{
+    counts_text, field_value_text, kind_name, level_name, outcome_name, time_text,
+};
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -58,16 +59,7 @@ pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::
     };
     let mut code = ExitCode::SUCCESS;
     for account in accounts {
-        match session
-            .runtime
-            .status(
-                &session.guest,
-                &session.capabilities,
-                &account.to_guest(),
-                &options,
-            )
-            .await
-        {
+        match admin::status(&session, account, &options).await {
             Ok(status) if args.json => println!("{}", serde_json::to_string(&status)?),
             Ok(status) => print_status(&status, args.values),
             Err(error) => {
@@ -86,19 +78,13 @@ pub async fn refresh(
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, args.account.as_deref())?;
     let session = Session::open(config, data_dir).await?;
-    let status = session
-        .runtime
-        .refresh(&session.guest, &session.capabilities, &account.to_guest())
+    let status = admin::refresh(&session, account)
         .await
         .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;
     if args.json {
         println!("{}", serde_json::to_string(&status)?);
     } else {
-        let pending = status
-            .people
-            .iter()
-            .filter(|p| p.pco_id.is_none() && p.rock_level.is_some())
-            .count();
+        let pending = admin::pending(&status);
         println!(
             "People list refreshed from the groups: {} people, {pending} waiting for their first sync. Nothing was written to PCO.\n",
             status.people.len()
@@ -110,28 +96,10 @@ pub async fn refresh(
 
 // ---- Shared by the administration commands -------------------------------------------------
 
-/// The runtime, the loaded guest and the capabilities, for one command.
-pub(super) struct Session {
-    pub runtime: Runtime,
-    pub guest: Guest,
-    pub capabilities: Capabilities,
-}
-
-impl Session {
-    pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Session> {
-        let capabilities = crate::connect::capabilities(config, data_dir).await?;
-        let runtime = Runtime::new(config.limits())?;
-        let guest = load_guest(&runtime, config, data_dir, None).await?;
-        Ok(Session {
-            runtime,
-            guest,
-            capabilities,
-        })
-    }
-}
+pub(crate) use crate::ops::{Session, plain};
 
 /// The named account, or the only one configured when none is named.
-pub(super) fn pick_account<'a>(
+pub(crate) fn pick_account<'a>(
     config: &'a Config,
     name: Option<&str>,
 ) -> anyhow::Result<&'a AccountConfig> {
@@ -154,86 +122,8 @@ pub(super) fn pick_account<'a>(
     }
 }
 
-/// A run error as an administrator reads it: the guest's own words when it refused.
-pub(super) fn plain(error: &RunError) -> String {
-    match error {
-        RunError::Guest(e) => e.message.clone(),
-        other => other.to_string(),
-    }
-}
-
-pub(super) fn level_name(level: Option<PermissionLevel>) -> &'static str {
-    match level {
-        None => "-",
-        Some(PermissionLevel::ScheduledViewer) => "Scheduled Viewer",
-        Some(PermissionLevel::Viewer) => "Viewer",
-        Some(PermissionLevel::Scheduler) => "Scheduler",
-        Some(PermissionLevel::Editor) => "Editor",
-        Some(PermissionLevel::Administrator) => "Administrator",
-    }
-}
-
-pub(super) fn kind_name(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Sync => "sync",
-        RunKind::Import => "import",
-        RunKind::Revert => "revert",
-        RunKind::Delete => "delete",
-    }
-}
-
-pub(super) fn outcome_name(outcome: RunOutcome) -> &'static str {
-    match outcome {
-        RunOutcome::Unfinished => "unfinished",
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::Partial => "partial (some failed)",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Held => "held by the brake",
-    }
-}
-
-/// The counts that are not zero, e.g. `created 3 · updated to PCO 2`.
-pub(super) fn counts_text(c: &Counts) -> String {
-    let items = [
-        ("synced", c.synced),
-        ("linked", c.linked),
-        ("created", c.created),
-        ("updated to PCO", c.updated_to_pco),
-        ("updated to Rock", c.updated_to_rock),
-        ("conflicts", c.conflicts),
-        ("raised", c.raised),
-        ("lowered", c.lowered),
-        ("archived", c.archived),
-        ("imported", c.imported),
-        ("deleted", c.deleted),
-        ("reverted", c.reverted),
-        ("skipped", c.skipped),
-        ("failed", c.failed),
-    ];
-    let shown: Vec<String> = items
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{name} {n}"))
-        .collect();
-    if shown.is_empty() {
-        "nothing".into()
-    } else {
-        shown.join(" · ")
-    }
-}
-
-/// A stored RFC 3339 time as a person reads it: `2026-11-23 10:00:00 UTC` (other text as is).
-pub(super) fn time_text(time: &str) -> String {
-    match (time.get(..19), time.ends_with('Z')) {
-        (Some(start), true) if time.as_bytes().get(10) == Some(&b'T') => {
-            format!("{} UTC", start.replace('T', " "))
-        }
-        _ => time.to_string(),
-    }
-}
-
 /// Left-aligned columns, two spaces apart, indented by two.
-pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -262,7 +152,7 @@ pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 // ---- The status ----------------------------------------------------------------------------
 
-pub(super) fn print_status(status: &AccountStatus, with_values: bool) {
+pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
     println!(
         "Account \"{}\" · last successful sync {}",
         status.account,
@@ -411,71 +301,10 @@ pub(super) fn print_status(status: &AccountStatus, with_values: bool) {
     println!();
 }
 
-/// A saved value as `(field, text)`, e.g. `("birthdate", "1980-04-02")`.
-pub(super) fn field_value_text(value: &FieldValue) -> (&'static str, String) {
-    let text = |s: &str| {
-        if s.trim().is_empty() {
-            "(blank)".to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let optional = |s: &Option<String>| s.as_deref().map_or("(blank)".to_string(), text);
-    let date = |d: &Option<Date>| match d {
-        None => "(blank)".to_string(),
-        Some(Date {
-            year: Some(year),
-            month,
-            day,
-        }) => format!("{year:04}-{month:02}-{day:02}"),
-        Some(Date {
-            year: None,
-            month,
-            day,
-        }) => format!("--{month:02}-{day:02}"),
-    };
-    let address = |a: &Option<Address>| match a {
-        None => "(blank)".to_string(),
-        Some(a) => [
-            &a.street1,
-            &a.street2,
-            &a.city,
-            &a.state,
-            &a.postal_code,
-            &a.country,
-        ]
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", "),
-    };
-    match value {
-        FieldValue::FirstName(v) => ("first name", text(v)),
-        FieldValue::NickName(v) => ("nick name", text(v)),
-        FieldValue::MiddleName(v) => ("middle name", text(v)),
-        FieldValue::LastName(v) => ("last name", text(v)),
-        FieldValue::Gender(g) => (
-            "gender",
-            match g {
-                Gender::Unknown => "(unknown)".into(),
-                Gender::Male => "Male".into(),
-                Gender::Female => "Female".into(),
-            },
-        ),
-        FieldValue::Birthdate(d) => ("birthdate", date(d)),
-        FieldValue::Anniversary(d) => ("anniversary", date(d)),
-        FieldValue::HomeAddress(a) => ("home address", address(a)),
-        FieldValue::HomePhone(v) => ("home phone", optional(v)),
-        FieldValue::WorkPhone(v) => ("work phone", optional(v)),
-        FieldValue::MobilePhone(v) => ("mobile phone", optional(v)),
-        FieldValue::Email(v) => ("email", optional(v)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::engine::Counts;
 
     #[test]
     fn tables_align_their_columns() {

@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::report::print_report;
-use super::{load_guest, new_run_id, now_rfc3339};
-use crate::bindings::engine::SyncOptions;
 use crate::config::Config;
-use crate::runtime::Runtime;
-use crate::state::lock::{self, LockError, Locks};
+use crate::ops::Session;
+use crate::ops::runs::{self, RunFailure, SyncRequest};
+use crate::state::lock::Locks;
 
 #[derive(Args)]
 pub struct SyncArgs {
@@ -42,42 +41,19 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
     if accounts.is_empty() {
         anyhow::bail!("the configuration has no [[accounts]]: add one (see README, Configuration)");
     }
-    let capabilities = crate::connect::capabilities(config, data_dir).await?;
-    let runtime = Runtime::new(config.limits())?;
-    let guest = load_guest(&runtime, config, data_dir, None).await?;
+    let session = Session::open(config, data_dir).await?;
     // One run of an account at a time, across processes (the daemon, cron, people). A dry run
     // writes nothing, so it needs no lock.
     let locks: std::sync::Arc<dyn Locks> =
         std::sync::Arc::new(crate::connect::open_state(data_dir)?);
     let mut status = ExitCode::SUCCESS;
+    let sync = SyncRequest {
+        dry_run: request.dry_run,
+        updates_only: request.updates_only,
+        confirm: request.confirm.clone(),
+    };
     for account in accounts {
-        let _lock = if request.dry_run {
-            None
-        } else {
-            let resource = lock::account_resource(&account.name);
-            match lock::acquire(locks.clone(), &resource, "pcosync sync") {
-                Ok(guard) => Some(guard),
-                Err(error @ LockError::Held { .. }) => {
-                    eprintln!("error: {error}");
-                    if status != ExitCode::from(1) {
-                        status = ExitCode::from(5);
-                    }
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        };
-        let options = SyncOptions {
-            run_id: new_run_id(),
-            started_at: now_rfc3339(),
-            dry_run: request.dry_run,
-            updates_only: request.updates_only.then_some(true),
-            confirm: request.confirm.clone(),
-        };
-        match runtime
-            .sync(&guest, &capabilities, &account.to_guest(), &options)
-            .await
-        {
+        match runs::sync(&session, locks.clone(), account, &sync, "pcosync sync").await {
             Ok(report) => {
                 if request.json {
                     println!("{}", serde_json::to_string(&report)?);
@@ -94,8 +70,19 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
                     status = ExitCode::from(3);
                 }
             }
-            Err(error) => {
+            Err(RunFailure::Locked(message)) => {
+                eprintln!("error: {message}");
+                if status != ExitCode::from(1) {
+                    status = ExitCode::from(5);
+                }
+            }
+            Err(RunFailure::Host(error)) => return Err(error),
+            Err(RunFailure::Run(error)) => {
                 eprintln!("error: account \"{}\": {error}", account.name);
+                status = ExitCode::from(1);
+            }
+            Err(RunFailure::Settings(message)) => {
+                eprintln!("error: account \"{}\": {message}", account.name);
                 status = ExitCode::from(1);
             }
         }

@@ -12,6 +12,7 @@ use super::config::{
     print, rock_group_names, rock_groups, suggest, table, usage,
 };
 use crate::config::{Config, is_tag_name};
+use crate::ops::{Console, Out};
 
 #[derive(Subcommand)]
 pub enum TagCommand {
@@ -74,6 +75,7 @@ pub async fn run(
                 &tag,
                 group_id,
                 no_check,
+                &Console,
             )
             .await
         }
@@ -81,7 +83,76 @@ pub async fn run(
             account,
             tag,
             group_id,
-        } => unmap(location, config, account.as_deref(), &tag, group_id),
+        } => unmap(
+            location,
+            config,
+            account.as_deref(),
+            &tag,
+            group_id,
+            &Console,
+        ),
+    })
+}
+
+/// An account's tags in PCO and the Rock groups mapped to them (R36), as `tag list` and the
+/// web admin show them.
+pub(crate) struct TagListing {
+    /// The account's tags in PCO, `tag group:tag`.
+    pub pco_tags: Vec<String>,
+    /// The configured mappings: (tag, Rock group id).
+    pub mappings: Vec<(String, i64)>,
+    /// Names of the mapped Rock groups, when Rock could be reached.
+    pub names: std::collections::BTreeMap<i64, String>,
+    /// Why the names are not there.
+    pub names_error: Option<String>,
+}
+
+impl TagListing {
+    /// The Rock groups mapped to `tag`.
+    pub fn groups_of(&self, tag: &str) -> Vec<i64> {
+        self.mappings
+            .iter()
+            .filter(|(t, _)| t == tag)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
+    /// Tags mapped in the configuration that PCO does not have (in configuration order).
+    pub fn missing(&self) -> Vec<&str> {
+        self.mappings
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .filter(|t| !self.pco_tags.iter().any(|c| c == t))
+            .collect()
+    }
+}
+
+/// The account's tags from PCO (through the guest's `choices`) and its mappings, with the
+/// mapped groups' names from Rock when it can be reached.
+pub(crate) async fn listing(
+    config: &Config,
+    data_dir: &Path,
+    account: &crate::config::AccountConfig,
+) -> anyhow::Result<TagListing> {
+    let choices = choices(config, data_dir, account)
+        .await
+        .map_err(Reach::into_error)?;
+    let mut ids: Vec<i64> = account.tag_groups.iter().map(|t| t.group_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let (names, names_error) = match rock_group_names(config, &ids).await {
+        Ok(names) => (names, None),
+        Err(why) => (Default::default(), Some(why.message().to_string())),
+    };
+    Ok(TagListing {
+        pco_tags: choices.tags,
+        mappings: account
+            .tag_groups
+            .iter()
+            .map(|t| (t.tag.clone(), t.group_id))
+            .collect(),
+        names,
+        names_error,
     })
 }
 
@@ -92,42 +163,22 @@ async fn list(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, account)?;
-    let choices = choices(config, data_dir, account)
-        .await
-        .map_err(Reach::into_error)?;
-    let mut ids: Vec<i64> = account.tag_groups.iter().map(|t| t.group_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names = match rock_group_names(config, &ids).await {
-        Ok(names) => names,
-        Err(why) => {
-            if !json {
-                eprintln!("note: Rock group names are not shown ({})", why.message());
-            }
-            Default::default()
-        }
-    };
+    let listing = listing(config, data_dir, account).await?;
+    if let Some(why) = &listing.names_error
+        && !json
+    {
+        eprintln!("note: Rock group names are not shown ({why})");
+    }
+    let names = &listing.names;
     let group = |id: i64| match names.get(&id) {
         Some(name) => format!("{id} {name}"),
         None => id.to_string(),
     };
-    let groups_of = |tag: &str| -> Vec<i64> {
-        account
-            .tag_groups
-            .iter()
-            .filter(|t| t.tag == tag)
-            .map(|t| t.group_id)
-            .collect()
-    };
-    let missing: Vec<&str> = account
-        .tag_groups
-        .iter()
-        .map(|t| t.tag.as_str())
-        .filter(|t| !choices.tags.iter().any(|c| c == t))
-        .collect();
+    let groups_of = |tag: &str| -> Vec<i64> { listing.groups_of(tag) };
+    let missing = listing.missing();
     if json {
-        let mut tags: Vec<serde_json::Value> = choices
-            .tags
+        let mut tags: Vec<serde_json::Value> = listing
+            .pco_tags
             .iter()
             .map(|tag| {
                 json!({
@@ -155,10 +206,10 @@ async fn list(
     println!(
         "Tags of account \"{}\" in PCO ({}):",
         account.name,
-        choices.tags.len()
+        listing.pco_tags.len()
     );
-    let rows: Vec<Vec<String>> = choices
-        .tags
+    let rows: Vec<Vec<String>> = listing
+        .pco_tags
         .iter()
         .map(|tag| {
             let groups = groups_of(tag);
@@ -184,7 +235,7 @@ async fn list(
                 "  {} -> {}{} (fix: `pcosync tag unmap --account \"{}\" \"{}\"`)",
                 mapping.tag,
                 group(mapping.group_id),
-                suggest(&mapping.tag, &choices.tags),
+                suggest(&mapping.tag, &listing.pco_tags),
                 account.name,
                 mapping.tag
             );
@@ -198,7 +249,8 @@ async fn list(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn map(
+/// Maps a PCO tag to a Rock group after checking both exist, unless `no_check` (R14, R36).
+pub(crate) async fn map(
     location: &ConfigLocation,
     config: &Config,
     data_dir: &Path,
@@ -206,6 +258,7 @@ async fn map(
     tag: &str,
     group_id: i64,
     no_check: bool,
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, account)?;
     let name = account.name.clone();
@@ -225,9 +278,9 @@ async fn map(
         .iter()
         .any(|t| t.tag == tag && t.group_id == group_id)
     {
-        println!(
+        out.say(&format!(
             "\"{tag}\" is already mapped to Rock group {group_id} in account \"{name}\"; nothing to change"
-        );
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     if !no_check {
@@ -240,10 +293,10 @@ async fn map(
             }
             Ok(_) => {}
             Err(Reach::Refused(why)) => return Err(usage(why)),
-            Err(other) => eprintln!(
+            Err(other) => out.warn(&format!(
                 "note: the tag was not checked against PCO ({})",
                 other.message()
-            ),
+            )),
         }
         match rock_groups(config, &[group_id]).await {
             Ok(groups) => match groups.iter().find(|g| g.id == group_id) {
@@ -253,31 +306,31 @@ async fn map(
                     )));
                 }
                 Some(group) => {
-                    println!(
+                    out.say(&format!(
                         "Rock group {group_id}: \"{}\" (type \"{}\")",
                         group.name, group.group_type.name
-                    );
+                    ));
                     if !account
                         .enabled_group_types
                         .iter()
                         .any(|n| names_type(n, &group.group_type))
                     {
-                        eprintln!(
+                        out.warn(&format!(
                             "note: group type \"{}\" is not enabled for account \"{name}\": the group's members get the tag only once it is (`pcosync group-types enable --account \"{name}\" \"{}\"`)",
                             group.group_type.name, group.group_type.name
-                        );
+                        ));
                     }
                     if !group.is_active {
-                        eprintln!(
+                        out.warn(&format!(
                             "note: group {group_id} is inactive in Rock: it gives no one the tag"
-                        );
+                        ));
                     }
                 }
             },
-            Err(why) => eprintln!(
+            Err(why) => out.warn(&format!(
                 "note: the group was not checked against Rock ({})",
                 why.message()
-            ),
+            )),
         }
     }
     let others: Vec<i64> = account
@@ -332,7 +385,7 @@ async fn map(
                 .join(", ")
         ));
     }
-    edit.save()?;
+    edit.save_to(out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -344,12 +397,14 @@ fn inline_mapping(tag: &str, group_id: i64) -> Value {
     Value::InlineTable(mapping)
 }
 
-fn unmap(
+/// Removes a tag's mapping (only the one to `group_id` when given).
+pub(crate) fn unmap(
     location: &ConfigLocation,
     config: &Config,
     account: Option<&str>,
     tag: &str,
     group_id: Option<i64>,
+    out: &dyn Out,
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, account)?;
     let name = account.name.clone();
@@ -420,6 +475,6 @@ fn unmap(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    edit.save()?;
+    edit.save_to(out)?;
     Ok(ExitCode::SUCCESS)
 }

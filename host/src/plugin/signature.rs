@@ -97,7 +97,7 @@ pub enum SignatureError {
          publisher's public key to plugins.trusted_keys if you trust it, or get the component \
          from a publisher you trust"
     )]
-    UntrustedKey { file: String, key: PublicKey },
+    UntrustedKey { file: String, key: String },
     #[error(
         "{file}.sig does not match {file}: the component was changed after it was signed, or the \
          signature belongs to another file. Do not install it: get both files again from the \
@@ -202,7 +202,7 @@ pub fn verify(
     if !trusted.contains(&key) {
         return Err(SignatureError::UntrustedKey {
             file: file.to_string(),
-            key,
+            key: key.to_base64(),
         });
     }
     key.0

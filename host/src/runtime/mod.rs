@@ -77,7 +77,7 @@ pub struct Capabilities {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The guest decided the run failed, and said why.
-    #[error("the sync failed: {0}")]
+    #[error("{}", .0.message)]
     Guest(GuestError),
     #[error("the guest used up its CPU budget ({fuel} fuel) and was stopped")]
     CpuLimit { fuel: u64 },

@@ -81,7 +81,7 @@ pub enum LockError {
     #[error("{}", held_message(.resource, .holder, .stale_after))]
     Held {
         resource: String,
-        holder: Holder,
+        holder: Box<Holder>,
         stale_after: Duration,
     },
     #[error("cannot take the lock of {resource}: {source}")]
@@ -322,7 +322,7 @@ impl Locks for super::sqlite::SqliteState {
         .map_err(store)?
         .map_err(|holder| LockError::Held {
             resource: resource.to_string(),
-            holder,
+            holder: Box::new(holder),
             stale_after,
         })
     }
@@ -350,7 +350,7 @@ impl Locks for super::sqlite::SqliteState {
     fn holder(&self, resource: &str) -> Result<Option<Holder>, StateError> {
         use rusqlite::OptionalExtension;
         self.with_connection(|connection| {
-            Ok(connection
+            connection
                 .query_row(
                     "SELECT pid, host, command, token, since, heartbeat FROM locks
                      WHERE resource = ?1",
@@ -366,7 +366,7 @@ impl Locks for super::sqlite::SqliteState {
                         })
                     },
                 )
-                .optional()?)
+                .optional()
         })
     }
 }
@@ -385,7 +385,7 @@ impl Locks for super::memory::MemoryState {
         {
             return Err(LockError::Held {
                 resource: resource.to_string(),
-                holder: holder.clone(),
+                holder: Box::new(holder.clone()),
                 stale_after,
             });
         }

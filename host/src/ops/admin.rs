@@ -1,0 +1,179 @@
+//! The guest's administration calls for one account (R25, R32-R35): what `pcosync status`,
+//! `refresh`, `link`, `delete`, `runs show` and `revert` do, and what the web admin's pages do.
+
+use super::Session;
+use crate::bindings::engine::{
+    AccountStatus, Action, AdminOptions, PersonStatus, Report, RevertOptions, RunDetail,
+    StatusOptions,
+};
+use crate::cli::{new_run_id, now_rfc3339};
+use crate::config::AccountConfig;
+use crate::runtime::RunError;
+
+/// Fresh options for an administration run (a new run id, now).
+pub fn admin_options(dry_run: bool) -> AdminOptions {
+    AdminOptions {
+        run_id: new_run_id(),
+        started_at: now_rfc3339(),
+        dry_run,
+    }
+}
+
+/// What the account syncs and with whom, and its recent runs (R32).
+pub async fn status(
+    session: &Session,
+    account: &AccountConfig,
+    options: &StatusOptions,
+) -> Result<AccountStatus, RunError> {
+    session
+        .runtime
+        .status(
+            &session.guest,
+            &session.capabilities,
+            &account.to_guest(),
+            options,
+        )
+        .await
+}
+
+/// Rebuilds the people list from the groups, writing nothing to PCO (R34).
+pub async fn refresh(
+    session: &Session,
+    account: &AccountConfig,
+) -> Result<AccountStatus, RunError> {
+    session
+        .runtime
+        .refresh(&session.guest, &session.capabilities, &account.to_guest())
+        .await
+}
+
+/// The people of a refreshed list still waiting for their first sync.
+pub fn pending(status: &AccountStatus) -> usize {
+    status
+        .people
+        .iter()
+        .filter(|p| p.pco_id.is_none() && p.rock_level.is_some())
+        .count()
+}
+
+/// Sets a person's PCO id by hand (R33); then what the account now says of the person, when
+/// it can tell.
+pub async fn link(
+    session: &Session,
+    account: &AccountConfig,
+    rock_id: i64,
+    pco_id: &str,
+) -> Result<Option<PersonStatus>, RunError> {
+    let guest_account = account.to_guest();
+    session
+        .runtime
+        .link(
+            &session.guest,
+            &session.capabilities,
+            &guest_account,
+            rock_id,
+            pco_id,
+        )
+        .await?;
+    let options = StatusOptions {
+        with_values: false,
+        rock_ids: vec![rock_id],
+        runs: 0,
+    };
+    Ok(status(session, account, &options)
+        .await
+        .ok()
+        .and_then(|status| status.people.into_iter().next()))
+}
+
+/// What a newly linked person's groups mean for the next sync.
+pub fn link_note(person: &PersonStatus, allow_downgrade: bool) -> String {
+    match person.rock_level {
+        Some(level) => format!(
+            "Their groups give them {} in PCO.",
+            super::text::level_name(Some(level))
+        ),
+        None if allow_downgrade => "Note: they are in no group synced to this account, so the next sync archives them in PCO (allow_downgrade is on).".into(),
+        None => "Note: they are in no group synced to this account.".into(),
+    }
+}
+
+/// Deletes these PCO people from PCO People and Services (R35), or with `dry_run` says who
+/// would go.
+pub async fn delete(
+    session: &Session,
+    account: &AccountConfig,
+    pco_ids: &[String],
+    dry_run: bool,
+) -> Result<Report, RunError> {
+    session
+        .runtime
+        .delete(
+            &session.guest,
+            &session.capabilities,
+            &account.to_guest(),
+            pco_ids,
+            &admin_options(dry_run),
+        )
+        .await
+}
+
+/// R35: the people of a delete's plan that the next sync adds back (still in a synced group),
+/// e.g. `PCO 123 (Rock 45)`.
+pub fn comebacks(plan: &Report) -> Vec<String> {
+    plan.people
+        .iter()
+        .filter(|p| p.actions.iter().any(|a| matches!(a, Action::Flagged(_))))
+        .map(|p| match (p.rock_id, &p.pco_id) {
+            (Some(rock), Some(pco)) => format!("PCO {pco} (Rock {rock})"),
+            (_, Some(pco)) => format!("PCO {pco}"),
+            (Some(rock), None) => format!("Rock {rock}"),
+            (None, None) => "?".into(),
+        })
+        .collect()
+}
+
+/// The R35 warning before a delete.
+pub const COMEBACK_WARNING: &str = "still in a group synced to this account, so the next sync adds them back to PCO as new people (remove them from the group in Rock to keep them out)";
+
+/// A run's summary and every write it recorded (R25).
+pub async fn run_detail(
+    session: &Session,
+    account: &AccountConfig,
+    run_id: &str,
+) -> Result<RunDetail, RunError> {
+    session
+        .runtime
+        .run_detail(
+            &session.guest,
+            &session.capabilities,
+            &account.to_guest(),
+            run_id.trim(),
+        )
+        .await
+}
+
+/// Writes back the values a run replaced, for all its people or one (R25); with `dry_run`,
+/// what it would write.
+pub async fn revert(
+    session: &Session,
+    account: &AccountConfig,
+    run_id: &str,
+    rock_id: Option<i64>,
+    dry_run: bool,
+) -> Result<Report, RunError> {
+    let options = RevertOptions {
+        target: run_id.to_string(),
+        rock_id,
+        run: admin_options(dry_run),
+    };
+    session
+        .runtime
+        .revert(
+            &session.guest,
+            &session.capabilities,
+            &account.to_guest(),
+            &options,
+        )
+        .await
+}

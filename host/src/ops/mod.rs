@@ -1,0 +1,122 @@
+//! The administration operations, shared by the command line (`cli`) and the web admin
+//! (`web`): each is carried out once, here or in the command's module, and returns data or
+//! writes its messages to an [`Out`]; the terminal and the page only show them.
+//!
+//! - [`Session`]: the runtime, the loaded guest and the capabilities, for one operation.
+//! - [`admin`]: status, refresh, link, delete, run detail, revert (one guest call each).
+//! - [`runs`]: sync and import of one account, holding the account's lock.
+
+pub mod admin;
+pub mod runs;
+pub mod text;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::log::Reporter;
+use crate::runtime::{Capabilities, Guest, RunError, Runtime};
+
+/// Where an operation's messages go: the terminal for the command line (stdout and stderr),
+/// the next page for the web admin. Messages never hold a secret.
+pub trait Out: Send + Sync {
+    /// A line of the result (the command line prints it on stdout).
+    fn say(&self, line: &str);
+    /// A note or a warning beside the result (stderr).
+    fn warn(&self, line: &str);
+    /// A line of detail, such as the lines of the file an edit changed (stdout).
+    fn detail(&self, line: &str) {
+        self.say(line)
+    }
+}
+
+/// The terminal: `say` and `detail` on stdout, `warn` on stderr. A reader that went away
+/// (`| head`) ends the listing quietly instead of a panic.
+pub struct Console;
+
+impl Out for Console {
+    fn say(&self, line: &str) {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    fn warn(&self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// What kind of line [`Collected`] kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    Say,
+    Warn,
+    Detail,
+}
+
+/// Keeps the messages, for a page to show.
+#[derive(Default)]
+pub struct Collected {
+    lines: Mutex<Vec<(LineKind, String)>>,
+}
+
+impl Collected {
+    pub fn lines(&self) -> Vec<(LineKind, String)> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn push(&self, kind: LineKind, line: &str) {
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((kind, line.to_string()));
+    }
+}
+
+impl Out for Collected {
+    fn say(&self, line: &str) {
+        self.push(LineKind::Say, line);
+    }
+
+    fn warn(&self, line: &str) {
+        self.push(LineKind::Warn, line);
+    }
+
+    fn detail(&self, line: &str) {
+        self.push(LineKind::Detail, line);
+    }
+}
+
+/// The runtime, the loaded guest and the capabilities, for one operation.
+pub struct Session {
+    pub runtime: Runtime,
+    pub guest: Guest,
+    pub capabilities: Capabilities,
+}
+
+impl Session {
+    /// Connects Rock, PCO and the state as the configuration says, and loads the guest.
+    pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Session> {
+        let capabilities = crate::connect::capabilities(config, data_dir).await?;
+        let runtime = Runtime::new(config.limits())?;
+        let guest = crate::cli::load_guest(&runtime, config, data_dir, None).await?;
+        Ok(Session {
+            runtime,
+            guest,
+            capabilities,
+        })
+    }
+
+    /// The guest's progress and events go to `reporter` from now on.
+    pub fn report_to(&mut self, reporter: Arc<dyn Reporter>) {
+        self.capabilities.reporter = reporter;
+    }
+}
+
+/// A run error as an administrator reads it: the guest's own words when it refused.
+pub fn plain(error: &RunError) -> String {
+    match error {
+        RunError::Guest(e) => e.message.clone(),
+        other => other.to_string(),
+    }
+}

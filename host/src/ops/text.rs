@@ -1,0 +1,242 @@
+//! How the things the guest returns read for an administrator, in words: levels, run kinds
+//! and outcomes, counts, times, saved values, a report's actions. The command line prints
+//! them, the web admin shows them.
+
+use crate::bindings::engine::{Action, Counts, Direction, RunKind, RunOutcome};
+use crate::bindings::types::{Address, Date, FieldValue, Gender, PermissionLevel};
+
+pub fn level_name(level: Option<PermissionLevel>) -> &'static str {
+    match level {
+        None => "-",
+        Some(PermissionLevel::ScheduledViewer) => "Scheduled Viewer",
+        Some(PermissionLevel::Viewer) => "Viewer",
+        Some(PermissionLevel::Scheduler) => "Scheduler",
+        Some(PermissionLevel::Editor) => "Editor",
+        Some(PermissionLevel::Administrator) => "Administrator",
+    }
+}
+
+pub fn kind_name(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Sync => "sync",
+        RunKind::Import => "import",
+        RunKind::Revert => "revert",
+        RunKind::Delete => "delete",
+    }
+}
+
+pub fn outcome_name(outcome: RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Unfinished => "unfinished",
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Partial => "partial (some failed)",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Held => "held by the brake",
+    }
+}
+
+/// The counts that are not zero, e.g. `created 3 · updated to PCO 2`.
+pub fn counts_text(c: &Counts) -> String {
+    let items = [
+        ("synced", c.synced),
+        ("linked", c.linked),
+        ("created", c.created),
+        ("updated to PCO", c.updated_to_pco),
+        ("updated to Rock", c.updated_to_rock),
+        ("conflicts", c.conflicts),
+        ("raised", c.raised),
+        ("lowered", c.lowered),
+        ("archived", c.archived),
+        ("imported", c.imported),
+        ("deleted", c.deleted),
+        ("reverted", c.reverted),
+        ("skipped", c.skipped),
+        ("failed", c.failed),
+    ];
+    let shown: Vec<String> = items
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    if shown.is_empty() {
+        "nothing".into()
+    } else {
+        shown.join(" · ")
+    }
+}
+
+/// A stored RFC 3339 time as a person reads it: `2026-11-23 10:00:00 UTC` (other text as is).
+pub fn time_text(time: &str) -> String {
+    match (time.get(..19), time.ends_with('Z')) {
+        (Some(start), true) if time.as_bytes().get(10) == Some(&b'T') => {
+            format!("{} UTC", start.replace('T', " "))
+        }
+        _ => time.to_string(),
+    }
+}
+
+/// A saved value as `(field, text)`, e.g. `("birthdate", "1980-04-02")`.
+pub fn field_value_text(value: &FieldValue) -> (&'static str, String) {
+    let text = |s: &str| {
+        if s.trim().is_empty() {
+            "(blank)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let optional = |s: &Option<String>| s.as_deref().map_or("(blank)".to_string(), text);
+    let date = |d: &Option<Date>| match d {
+        None => "(blank)".to_string(),
+        Some(Date {
+            year: Some(year),
+            month,
+            day,
+        }) => format!("{year:04}-{month:02}-{day:02}"),
+        Some(Date {
+            year: None,
+            month,
+            day,
+        }) => format!("--{month:02}-{day:02}"),
+    };
+    let address = |a: &Option<Address>| match a {
+        None => "(blank)".to_string(),
+        Some(a) => [
+            &a.street1,
+            &a.street2,
+            &a.city,
+            &a.state,
+            &a.postal_code,
+            &a.country,
+        ]
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", "),
+    };
+    match value {
+        FieldValue::FirstName(v) => ("first name", text(v)),
+        FieldValue::NickName(v) => ("nick name", text(v)),
+        FieldValue::MiddleName(v) => ("middle name", text(v)),
+        FieldValue::LastName(v) => ("last name", text(v)),
+        FieldValue::Gender(g) => (
+            "gender",
+            match g {
+                Gender::Unknown => "(unknown)".into(),
+                Gender::Male => "Male".into(),
+                Gender::Female => "Female".into(),
+            },
+        ),
+        FieldValue::Birthdate(d) => ("birthdate", date(d)),
+        FieldValue::Anniversary(d) => ("anniversary", date(d)),
+        FieldValue::HomeAddress(a) => ("home address", address(a)),
+        FieldValue::HomePhone(v) => ("home phone", optional(v)),
+        FieldValue::WorkPhone(v) => ("work phone", optional(v)),
+        FieldValue::MobilePhone(v) => ("mobile phone", optional(v)),
+        FieldValue::Email(v) => ("email", optional(v)),
+    }
+}
+
+/// The counts that mean something for this kind of run, zeros included (R22).
+pub fn counts_line(kind: RunKind, c: &Counts) -> String {
+    let items: Vec<(&str, u32)> = match kind {
+        RunKind::Sync => vec![
+            ("synced", c.synced),
+            ("linked", c.linked),
+            ("created", c.created),
+            ("updated to PCO", c.updated_to_pco),
+            ("updated to Rock", c.updated_to_rock),
+            ("conflicts", c.conflicts),
+            ("raised", c.raised),
+            ("lowered", c.lowered),
+            ("archived", c.archived),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+        RunKind::Import => vec![
+            ("imported", c.imported),
+            ("linked", c.linked),
+            ("created in Rock", c.created),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+        RunKind::Delete => vec![
+            ("deleted", c.deleted),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+        RunKind::Revert => vec![
+            ("reverted", c.reverted),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ],
+    };
+    items
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
+    let will = |done: &str, planned: &str| {
+        if dry_run {
+            planned.to_string()
+        } else {
+            done.to_string()
+        }
+    };
+    let value = |v: &Option<String>| match v {
+        Some(text) => format!("\"{}\"", text.replace('\n', ", ")),
+        None => "(blank)".to_string(),
+    };
+    let level = |l: &Option<PermissionLevel>| l.map_or("none".to_string(), |l| format!("{l:?}"));
+    match action {
+        Action::Linked(id) => format!("{} PCO person {id}", will("linked to", "would link to")),
+        Action::Created(_) if kind == RunKind::Import => {
+            will("created in Rock", "would be created in Rock")
+        }
+        Action::Created(_) => will("created in PCO", "would be created in PCO"),
+        Action::Joined(group) => format!(
+            "{} Rock group {group}",
+            will("added to", "would be added to")
+        ),
+        Action::Deleted => will("deleted from PCO", "would be deleted from PCO"),
+        Action::Reverted(c) => format!(
+            "{} {} in {}: {} -> {}",
+            will("reverted", "would revert"),
+            c.field,
+            match c.direction {
+                Direction::RockToPco => "PCO",
+                Direction::PcoToRock => "Rock",
+            },
+            value(&c.before),
+            value(&c.after)
+        ),
+        Action::Updated(c) => format!(
+            "{} {}: {} -> {}",
+            c.field,
+            match c.direction {
+                Direction::RockToPco => "Rock -> PCO",
+                Direction::PcoToRock => "PCO -> Rock",
+            },
+            value(&c.before),
+            value(&c.after)
+        ),
+        Action::Conflict(c) => format!(
+            "conflict on {}: both sides changed; kept {} from {}",
+            c.field,
+            value(&c.after),
+            match c.direction {
+                Direction::RockToPco => "Rock",
+                Direction::PcoToRock => "PCO",
+            }
+        ),
+        Action::Raised((from, to)) => format!("permission raised {} -> {to:?}", level(from)),
+        Action::Lowered((from, to)) => format!("permission lowered {from:?} -> {to:?}"),
+        Action::Archived => will("archived in PCO", "would be archived in PCO"),
+        Action::Skipped(why) => format!("skipped: {why}"),
+        Action::Failed(error) => format!("FAILED ({:?}): {}", error.kind, error.message),
+        Action::Flagged(note) => format!("note: {note}"),
+    }
+}
