@@ -34,3 +34,9 @@ sandbox people="500":
 plugins:
     cargo test -p pcosync --test plugin --test plugin_schema --test daemon
     cargo bench -p pcosync --bench plugin_lifecycle
+
+# The chaos suite: sync and import under injected faults, the real binary killed (SIGKILL) at
+# random points, then run clean; prints the figures, exits non-zero on any broken invariant.
+# Replay a failing scenario with `just chaos 1 SEED`.
+chaos scenarios="150" seed="1":
+    cargo run --release -p pcosync-chaos -- --scenarios {{scenarios}} --seed {{seed}}

@@ -122,8 +122,9 @@ struct World {
 }
 
 fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<World, Error> {
-    let synced = who_is_synced(ports, account)?;
+    let mut synced = who_is_synced(ports, account)?;
     let mut records = store::records(ports)?;
+    synced.retain(|id, s| !s.leftover_tags_only || records.contains_key(id));
     let intents = store::intents(ports)?;
     let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
     let rock = load_people(ports, &wanted)?;

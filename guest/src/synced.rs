@@ -19,6 +19,10 @@ pub struct Synced {
     pub attribute_tags: BTreeSet<String>,
     /// Tags that membership of a tag-mapped group gives (R2 b, R14).
     pub group_tags: BTreeSet<String>,
+    /// Synced only by values of group-controlled tags left in the attribute (R14) of someone
+    /// outside those groups: a linked person is synced once more, to clear them; anyone else
+    /// is not synced at all (see `run::gather`).
+    pub leftover_tags_only: bool,
 }
 
 /// Everyone synced to `account`, by Rock person id.
@@ -86,12 +90,14 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
             .iter()
             .filter_map(|value| account_tag(&account.name, value))
             .collect();
-        // A tag a group controls (R14) is the group's to give: on its own, a leftover value of
-        // it in the attribute does not make the person synced (the sync would clear it and
-        // then drop them).
-        let reason = own.iter().any(|tag| !mapped.contains(tag.as_str()));
-        if !own.is_empty() && (reason || synced.contains_key(&person_id)) {
+        // A tag a group controls (R14) is the group's to give: a leftover value of it, alone,
+        // is marked so the sync can clear it from a linked person without linking anyone new.
+        let leftover_only = !own.is_empty()
+            && !synced.contains_key(&person_id)
+            && own.iter().all(|tag| mapped.contains(tag.as_str()));
+        if !own.is_empty() {
             let person = entry(&mut synced, person_id);
+            person.leftover_tags_only = leftover_only;
             person.tags.extend(own.iter().cloned());
             person.attribute_tags.extend(own);
         }
@@ -117,6 +123,7 @@ fn entry(synced: &mut BTreeMap<i64, Synced>, person: i64) -> &mut Synced {
         tags: BTreeSet::new(),
         attribute_tags: BTreeSet::new(),
         group_tags: BTreeSet::new(),
+        leftover_tags_only: false,
     })
 }
 

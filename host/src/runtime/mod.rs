@@ -49,12 +49,13 @@ pub struct Limits {
 impl Default for Limits {
     /// Generous enough for a 50,000-person sync; tight enough that a runaway guest stops.
     ///
-    /// Measured (`cargo bench -p pcosync --bench plugin_lifecycle`, which extrapolates from a
-    /// sync of 5,000 people): a sync of 50,000 burns well under 5% of this fuel and uses under
-    /// half of this memory. Wall time is what a large first sync needs most: it makes about
-    /// 3.7 PCO requests per person, and PCO allows 5 a second, so a first sync of 50,000
-    /// people takes about 10 hours at the rate limit (a sync with nothing to change, minutes).
-    /// A day leaves room for that and still stops a guest that is stuck.
+    /// Measured with 50,000 synced people (`PEOPLE=50000 cargo bench -p pcosync --bench
+    /// plugin_lifecycle`): a sync burns at most 77,000 million fuel (under 4% of this) and
+    /// reaches 420 MiB of guest memory (41% of this; it grows about 8 KiB a person). Wall time
+    /// is what a large first sync needs most: it makes about 3.7 PCO requests per person, and
+    /// PCO allows 5 a second, so a first sync of 50,000 people takes about 10.4 hours at the
+    /// rate limit (a sync with nothing to change, about 4 minutes). A day leaves room for that
+    /// and still stops a guest that is stuck.
     fn default() -> Self {
         Limits {
             memory_bytes: 1 << 30,

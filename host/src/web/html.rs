@@ -110,7 +110,6 @@ fn head(title: &str, auto_refresh: bool) -> Markup {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            meta name="referrer" content="no-referrer";
             title { (title) " · pcosync" }
             link rel="stylesheet" href="/static/app.css";
             script src="/static/app.js" defer {}

@@ -18,7 +18,8 @@
 //! - No secret is ever sent to the browser: secret fields are write-only (a new reference can
 //!   be set, the current one is not shown), and messages never hold secrets.
 //! - A strict Content-Security-Policy (scripts and styles from this server only), no framing,
-//!   no referrer, no caching of pages.
+//!   no referrer beyond this site (a browser then names
+//!   this site as the `Origin` of its forms), no caching of pages.
 
 mod auth;
 mod form;
@@ -197,7 +198,7 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }

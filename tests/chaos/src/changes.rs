@@ -97,9 +97,13 @@ impl Field {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Side {
     Rock,
-    Pco { account: String },
+    Pco {
+        account: String,
+    },
     /// Rock and PCO (in this account), different values: a conflict.
-    Both { account: String },
+    Both {
+        account: String,
+    },
 }
 
 /// One change and the value it must leave on both sides.

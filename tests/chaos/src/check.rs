@@ -207,7 +207,9 @@ pub fn dangling(world: &World, after: &After) -> Vec<Violation> {
             if after.pco_person(account, pco_id).is_none() {
                 found.push(violation(
                     ViolationKind::State,
-                    format!("{account}: Rock {rock_id} is linked to PCO {pco_id}, who does not exist"),
+                    format!(
+                        "{account}: Rock {rock_id} is linked to PCO {pco_id}, who does not exist"
+                    ),
                 ));
             }
         }
@@ -330,7 +332,9 @@ pub fn welcomes(world: &World) -> Vec<Violation> {
     let mut by_person: BTreeMap<(String, String), usize> = BTreeMap::new();
     for email in world.pco.outbox() {
         if email.kind == pco_sandbox::EmailKind::Welcome {
-            *by_person.entry((email.account, email.person_id)).or_default() += 1;
+            *by_person
+                .entry((email.account, email.person_id))
+                .or_default() += 1;
         }
     }
     by_person
@@ -340,6 +344,30 @@ pub fn welcomes(world: &World) -> Vec<Violation> {
             violation(
                 ViolationKind::DoubleWelcome,
                 format!("{account}: PCO {id} was sent {n} welcome emails"),
+            )
+        })
+        .collect()
+}
+
+/// Every Rock person the import created came from a PCO person of [`IMPORT_ACCOUNT`] who was
+/// there before the runs: linked there to a PCO person made during the runs, they have two PCO
+/// people (R6), the one they came from and the new one.
+pub fn import_duplicates(
+    after: &After,
+    rock_before: &BTreeSet<i64>,
+    pco_before: &BTreeSet<String>,
+) -> Vec<Violation> {
+    after.links[IMPORT_ACCOUNT]
+        .iter()
+        .filter(|(rock_id, pco_id)| !rock_before.contains(rock_id) && !pco_before.contains(*pco_id))
+        .map(|(rock_id, pco_id)| {
+            let person = after.rock.get(rock_id);
+            violation(
+                ViolationKind::Duplicate,
+                format!(
+                    "{IMPORT_ACCOUNT}: Rock {rock_id} ({}) was created by the import from a PCO person, and is linked to PCO {pco_id}, made since",
+                    person.map_or(String::new(), |p| format!("{} {} <{}>", p.first_name, p.last_name, p.email))
+                ),
             )
         })
         .collect()
@@ -375,7 +403,12 @@ fn pco_keys(person: &PcoPerson) -> BTreeSet<(String, String, String)> {
             (
                 fold(first),
                 fold(&person.last_name),
-                person.email.as_deref().unwrap_or_default().trim().to_lowercase(),
+                person
+                    .email
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_lowercase(),
             )
         })
         .collect()

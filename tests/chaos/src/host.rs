@@ -72,6 +72,9 @@ pub struct Outcome {
     pub killed: bool,
     /// What it said on stderr (process), or the error (in process).
     pub stderr: String,
+    /// In process: the capability calls the run made, in order ("rock.people",
+    /// "POST /people/v2/people", ...), the killing one last.
+    pub calls: Vec<String>,
 }
 
 pub enum Host {
@@ -302,6 +305,7 @@ async fn run_process(
         reports,
         killed,
         stderr,
+        calls: Vec::new(),
     })
 }
 
@@ -309,7 +313,10 @@ async fn run_process(
 /// that a hung response costs a second, not half a minute.
 async fn capabilities(config: &Config, data_dir: &Path) -> anyhow::Result<Capabilities> {
     let rock = config.rock.as_ref().context("a [rock] section")?;
-    let token = rock.token.resolve("rock token").map_err(anyhow::Error::msg)?;
+    let token = rock
+        .token
+        .resolve("rock token")
+        .map_err(anyhow::Error::msg)?;
     let mut rock_options = RestRockOptions::new(rock.url.clone(), token);
     rock_options.timeout = Duration::from_secs(2);
     let rock = RestRock::connect(rock_options)
@@ -322,7 +329,10 @@ async fn capabilities(config: &Config, data_dir: &Path) -> anyhow::Result<Capabi
             base_url: config.pco.api_url.clone(),
             upload_url: config.pco.upload_url.clone(),
             app_id: account.app_id.clone(),
-            secret: account.secret.resolve("secret").map_err(anyhow::Error::msg)?,
+            secret: account
+                .secret
+                .resolve("secret")
+                .map_err(anyhow::Error::msg)?,
         });
     }
     let options = HttpOptions {
@@ -372,7 +382,9 @@ async fn run_in_process(
     let capabilities = capabilities(&config, &world.data_dir()).await?;
     let point = match kill {
         None => KillPoint::Never,
-        Some(Kill { at, after: true, .. }) => KillPoint::After(at.max(1)),
+        Some(Kill {
+            at, after: true, ..
+        }) => KillPoint::After(at.max(1)),
         Some(Kill { at, .. }) => KillPoint::Before(at.max(1)),
     };
     let switch = KillSwitch::new(point);
@@ -398,11 +410,7 @@ async fn run_in_process(
                         confirm: confirm.clone(),
                     };
                     let account = config_account.to_guest();
-                    results.push(
-                        runtime
-                            .sync(guest, &capabilities, &account, &options)
-                            .await,
-                    );
+                    results.push(runtime.sync(guest, &capabilities, &account, &options).await);
                 }
             }
             Op::Import { account } => {
@@ -443,6 +451,7 @@ async fn run_in_process(
             reports: Vec::new(),
             killed: true,
             stderr: String::new(),
+            calls: switch.calls(),
         }),
         Ending::Finished(results) => {
             let results = results?;
@@ -460,6 +469,7 @@ async fn run_in_process(
                 reports,
                 killed: false,
                 stderr,
+                calls: switch.calls(),
             })
         }
     }

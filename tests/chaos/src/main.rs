@@ -1,4 +1,4 @@
-//! `pcosync-chaos`: the chaos suite. `cargo run --release -p pcosync-chaos -- --scenarios 120`
+//! `pcosync-chaos`: the chaos suite. `cargo run --release -p pcosync-chaos -- --scenarios 150`
 //! builds the release `pcosync`, runs the scenarios against it (SIGKILL at random points) and
 //! prints the figures; exit status 1 when any invariant broke.
 
@@ -23,8 +23,8 @@ enum Mode {
 #[derive(Parser)]
 #[command(name = "pcosync-chaos", version, about)]
 struct Args {
-    /// How many scenarios to run.
-    #[arg(long, default_value_t = 120)]
+    /// How many scenarios to run (150 kill the process some 170 times).
+    #[arg(long, default_value_t = 150)]
     scenarios: usize,
     /// The first scenario's seed; scenario n has seed + n (replay one with --scenarios 1).
     #[arg(long, default_value_t = 1)]
@@ -93,32 +93,26 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     );
     let verbose = args.verbose || args.scenarios == 1;
     let host = std::sync::Arc::new(host);
-    let figures = pcosync_chaos::suite::run(
-        host,
-        args.seed,
-        args.scenarios,
-        args.jobs,
-        &settings,
-        |r| {
-        if verbose || r.failed() {
-            let verdict = if r.failed() { "FAILED" } else { "ok" };
-            println!(
-                "{verdict:>6} {} in {:.2} s; faults {}; clean runs {}",
-                r.describe(),
-                r.duration.as_secs_f64(),
-                r.faults.values().sum::<u64>(),
-                r.clean_runs
-            );
-            if let Some(error) = &r.error {
-                println!("         error: {error}");
+    let figures =
+        pcosync_chaos::suite::run(host, args.seed, args.scenarios, args.jobs, &settings, |r| {
+            if verbose || r.failed() {
+                let verdict = if r.failed() { "FAILED" } else { "ok" };
+                println!(
+                    "{verdict:>6} {} in {:.2} s; faults {}; clean runs {}",
+                    r.describe(),
+                    r.duration.as_secs_f64(),
+                    r.faults.values().sum::<u64>(),
+                    r.clean_runs
+                );
+                if let Some(error) = &r.error {
+                    println!("         error: {error}");
+                }
+                for violation in &r.violations {
+                    println!("         {violation}");
+                }
             }
-            for violation in &r.violations {
-                println!("         {violation}");
-            }
-        }
-        },
-    )
-    .await;
+        })
+        .await;
     println!("\n{figures}");
     Ok(figures.clean())
 }
@@ -132,7 +126,10 @@ fn build_pcosync() -> anyhow::Result<PathBuf> {
         .current_dir(&workspace)
         .status()
         .context("running cargo")?;
-    anyhow::ensure!(status.success(), "`cargo build --release -p pcosync` failed");
+    anyhow::ensure!(
+        status.success(),
+        "`cargo build --release -p pcosync` failed"
+    );
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));

@@ -186,8 +186,11 @@ impl Faults {
             }
             if rng.random_bool(0.2) {
                 config.path_prefix = Some(
-                    ["/people/v2/people", "/services/v2/people", "/people/v2/emails"]
-                        [rng.random_range(0..3)]
+                    [
+                        "/people/v2/people",
+                        "/services/v2/people",
+                        "/people/v2/emails",
+                    ][rng.random_range(0..3)]
                     .to_string(),
                 );
             }
@@ -198,7 +201,10 @@ impl Faults {
                         Fault::RateLimited { retry_after: 0 },
                         rng.random_range(3..=12),
                     ),
-                    1 => (Fault::RateLimited { retry_after: 1 }, rng.random_range(1..=2)),
+                    1 => (
+                        Fault::RateLimited { retry_after: 1 },
+                        rng.random_range(1..=2),
+                    ),
                     _ => (Fault::ServerError { status: 503 }, rng.random_range(2..=6)),
                 });
             }

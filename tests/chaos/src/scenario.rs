@@ -158,6 +158,12 @@ async fn execute(
         .count();
     let permissions = check::permissions(&world).await?;
     let rock_before: BTreeSet<i64> = world.rock_people().await?.into_keys().collect();
+    let pco_before: BTreeSet<String> = world
+        .pco_people(IMPORT_ACCOUNT)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     world.pco.clear_requests();
     world.rock.clear_requests();
 
@@ -209,6 +215,9 @@ async fn execute(
     ));
     result.violations.extend(check::welcomes(&world));
     if imported {
+        result
+            .violations
+            .extend(check::import_duplicates(&after, &rock_before, &pco_before));
         let import = check::imported_once(&after, &rock_before);
         result.violations.extend(import.violations);
         result.stranded = import.stranded;
@@ -306,7 +315,10 @@ async fn faulty_run(
         result.kills += 1;
         "killed".to_string()
     } else {
-        format!("exit {}", outcome.code.map_or("?".into(), |c| c.to_string()))
+        format!(
+            "exit {}",
+            outcome.code.map_or("?".into(), |c| c.to_string())
+        )
     };
     *result.endings.entry(ending).or_default() += 1;
     // Hung connections close when the killed process dies: give the log a moment.
@@ -317,9 +329,10 @@ async fn faulty_run(
         let faulted: Vec<String> = pco
             .iter()
             .filter_map(|r| Some(format!("PCO {} {} {}", r.fault.as_ref()?, r.method, r.path)))
-            .chain(rock.iter().filter_map(|r| {
-                Some(format!("Rock {:?} {} {}", r.fault?, r.method, r.path))
-            }))
+            .chain(
+                rock.iter()
+                    .filter_map(|r| Some(format!("Rock {:?} {} {}", r.fault?, r.method, r.path))),
+            )
             .collect();
         let writes: Vec<String> = pco
             .iter()
@@ -389,14 +402,23 @@ fn summary(outcome: &Outcome) -> String {
                 .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
-            format!("{}: {}", r["account"].as_str().unwrap_or("?"), nonzero.join(", "))
+            format!(
+                "{}: {}",
+                r["account"].as_str().unwrap_or("?"),
+                nonzero.join(", ")
+            )
         })
         .collect();
     format!(
         "exit {:?}; {}; {}",
         outcome.code,
         counts.join("; "),
-        outcome.stderr.lines().take(3).collect::<Vec<_>>().join(" | ")
+        outcome
+            .stderr
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" | ")
     )
 }
 

@@ -101,7 +101,8 @@ pub async fn run(
     let next = Arc::new(AtomicUsize::new(0));
     let (send, mut receive) = tokio::sync::mpsc::unbounded_channel();
     for _ in 0..jobs.clamp(1, count.max(1)) {
-        let (host, next, send, settings) = (host.clone(), next.clone(), send.clone(), settings.clone());
+        let (host, next, send, settings) =
+            (host.clone(), next.clone(), send.clone(), settings.clone());
         tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
@@ -177,7 +178,11 @@ impl fmt::Display for Figures {
         if self.errors > 0 {
             writeln!(f, "  scenarios not carried out {}", self.errors)?;
         }
-        writeln!(f, "  wall time              {:.1} s", self.wall.as_secs_f64())?;
+        writeln!(
+            f,
+            "  wall time              {:.1} s",
+            self.wall.as_secs_f64()
+        )?;
         if self.failing.is_empty() {
             writeln!(f, "  failing seeds          none")?;
         } else {

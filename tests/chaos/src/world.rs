@@ -97,7 +97,9 @@ impl World {
         )
         .await
         .context("the Rock sandbox starts")?;
-        let dir = tempfile::Builder::new().prefix("pcosync-chaos-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("pcosync-chaos-")
+            .tempdir()?;
         let accounts = congregation.accounts.clone();
         let import_groups = Level::ALL
             .iter()

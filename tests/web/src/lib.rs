@@ -249,11 +249,11 @@ impl World {
             .expect("someone only in PCO")
     }
 
-    /// Every Rock person but the baseline: id -> email.
-    pub async fn rock_people(&self) -> BTreeMap<i64, String> {
+    /// Every Rock person but the baseline: id -> (first name, last name, email), lowercased.
+    pub async fn rock_people(&self) -> BTreeMap<i64, (String, String, String)> {
         let rows: serde_json::Value = reqwest::Client::new()
             .get(format!(
-                "{}/api/People?$select=Id,Email",
+                "{}/api/People?$select=Id,FirstName,LastName,Email",
                 self.rock.base_url().trim_end_matches('/')
             ))
             .header("Authorization-Token", ROCK_TOKEN)
@@ -263,6 +263,9 @@ impl World {
             .json()
             .await
             .unwrap();
+        let text = |row: &serde_json::Value, key: &str| {
+            row[key].as_str().unwrap_or_default().to_lowercase()
+        };
         rows.as_array()
             .unwrap()
             .iter()
@@ -271,7 +274,11 @@ impl World {
                 (!self.baseline.contains(&id)).then(|| {
                     (
                         id,
-                        row["Email"].as_str().unwrap_or_default().to_lowercase(),
+                        (
+                            text(row, "FirstName"),
+                            text(row, "LastName"),
+                            text(row, "Email"),
+                        ),
                     )
                 })
             })
