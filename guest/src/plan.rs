@@ -186,7 +186,13 @@ fn plan_synced(
         .and_then(|id| services_of(inputs, id, record.filter(|_| kept)));
     let level = match &link {
         LinkStep::Skip(_) => LevelStep::Keep,
-        _ => level_step(inputs.account, services.as_ref(), synced.level, &mut flags),
+        _ => level_step(
+            inputs.account,
+            services.as_ref(),
+            synced.level,
+            inputs.services.is_some(),
+            &mut flags,
+        ),
     };
     let tags = match &link {
         LinkStep::Skip(_) => TagStep::default(),
@@ -347,10 +353,13 @@ fn services_of(inputs: &Inputs, pco_id: &str, record: Option<&Record>) -> Option
 }
 
 /// R16-R19, R50-R52.
+/// `services_read`: this run read PCO Services. Without it (updates-only) the sync cannot see
+/// who is an organization administrator, so it lowers nobody: the next full run does (R50).
 fn level_step(
     account: &Account,
     services: Option<&ServicesPerson>,
     wanted: PermissionLevel,
+    services_read: bool,
     flags: &mut Vec<String>,
 ) -> LevelStep {
     let Some(current) = services else {
@@ -372,7 +381,7 @@ fn level_step(
                 to: wanted,
             }
         }
-        Some(level) if rank(level) > rank(wanted) && account.allow_downgrade => {
+        Some(level) if rank(level) > rank(wanted) && account.allow_downgrade && services_read => {
             if current.site_administrator {
                 flags.push(format!(
                     "organization administrator: left at {} rather than lowered to {} (lowering one emails every administrator)",
@@ -498,6 +507,9 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
     if !inputs.account.allow_downgrade {
         return None;
     }
+    // Updates-only runs do not read Services, so they cannot tell an organization
+    // administrator (R50): archiving waits for the next full run.
+    inputs.services.as_ref()?;
     let services = services_of(inputs, &record.pco, Some(record))?;
     if services.archived || services.level.is_none() {
         return None;

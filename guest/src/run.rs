@@ -433,11 +433,22 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
             photo: None,
         };
     };
+    let needs_current = plan.fields.as_ref().is_some_and(|m| !m.to_pco.is_empty());
+    let fetched = match world.pco.get(&id) {
+        Some(_) => None,
+        // An updates-only run did not read this person: their emails, phones and addresses
+        // must be known before one is changed, or a change would add a second one.
+        None if needs_current && !created => match fetch_person(ports, &account.name, &id) {
+            Ok(person) => person,
+            Err(error) => return fail(pco_id, error),
+        },
+        None => None,
+    };
     let blank = PcoPersonFull {
         id: id.clone(),
         ..Default::default()
     };
-    let current = world.pco.get(&id).unwrap_or(&blank);
+    let current = world.pco.get(&id).or(fetched.as_ref()).unwrap_or(&blank);
     let mut requests = Vec::new();
     if let Some(merge) = &plan.fields {
         requests.extend(fields::pco_requests(
@@ -501,6 +512,25 @@ fn copy_photo(
     let upload = ports.pco_upload(&account.name, &photo.content_type, &filename, &photo.bytes)?;
     ports.pco_send(&account.name, &pco_people::set_avatar(pco_id, &upload))?;
     Ok(Some(photo_id))
+}
+
+/// One PCO person with the includes the field writes need, or None when PCO has no such person.
+fn fetch_person(
+    ports: &dyn Ports,
+    account: &str,
+    id: &str,
+) -> Result<Option<PcoPersonFull>, Error> {
+    let mut request = people_request(0, None);
+    request.path = format!("/people/v2/people/{id}");
+    request.query.retain(|(key, _)| key == "include");
+    match ports.pco_send(account, &request) {
+        Ok(response) => Ok(pco_people::parse_people_document(&response.body)?
+            .0
+            .into_iter()
+            .next()),
+        Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// R6: the intent is durable before the create leaves; the create carries the Rock id.
