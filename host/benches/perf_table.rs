@@ -262,6 +262,9 @@ fn child(size: usize) {
         row.rock_min = rock_read_min(size) + row.rock_writes;
     });
     emit(&first);
+    if skip("after-first") {
+        return;
+    }
 
     // No change: the wasm guest, then the native guest, on the same data.
     world.pco.advance_clock(hour);
@@ -348,7 +351,7 @@ fn child(size: usize) {
     });
     emit(&updates);
 
-    if std::env::var("PERF_SKIP").is_ok_and(|s| s.contains("import")) {
+    if skip("import") {
         return;
     }
     // Import of the PCO people not linked by the sync.
@@ -372,6 +375,11 @@ fn child(size: usize) {
         row.rock_min = row.rock_writes;
     });
     emit(&import);
+}
+
+/// Phases left out while developing: `PERF_SKIP=import` or `PERF_SKIP=after-first`.
+fn skip(phase: &str) -> bool {
+    std::env::var("PERF_SKIP").is_ok_and(|s| s.split(',').any(|p| p.trim() == phase))
 }
 
 fn summary(c: &pcosync::bindings::engine::Counts) -> String {

@@ -81,10 +81,6 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
                 eprintln!("error: account \"{}\": {error}", account.name);
                 status = ExitCode::from(1);
             }
-            Err(RunFailure::Settings(message)) => {
-                eprintln!("error: account \"{}\": {message}", account.name);
-                status = ExitCode::from(1);
-            }
         }
     }
     Ok(status)

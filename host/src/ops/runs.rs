@@ -27,8 +27,6 @@ pub struct SyncRequest {
 pub enum RunFailure {
     /// Another process (or another run of this one) holds the account: nothing was run.
     Locked(String),
-    /// The configuration lacks what the run needs: nothing was run.
-    Settings(String),
     /// The guest refused or failed; what it committed before stays.
     Run(RunError),
     /// The host could not start the run (the lock store).
@@ -38,7 +36,7 @@ pub enum RunFailure {
 impl std::fmt::Display for RunFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunFailure::Locked(m) | RunFailure::Settings(m) => f.write_str(m),
+            RunFailure::Locked(m) => f.write_str(m),
             RunFailure::Run(e) => f.write_str(&super::plain(e)),
             RunFailure::Host(e) => write!(f, "{e:#}"),
         }

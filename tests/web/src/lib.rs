@@ -5,6 +5,7 @@
 //! Chromium: the browser tests need Debian's `chromium` and `chromium-driver`. When
 //! `/usr/bin/chromium` is missing they install them with `apt-get` (as root, unless
 //! `PCOSYNC_WEB_NO_INSTALL` is set); when that cannot be done they print why and skip.
+//! `PCOSYNC_WEB_CHROMIUM` and `PCOSYNC_WEB_CHROMEDRIVER` name other binaries.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -135,7 +136,9 @@ impl World {
     }
 
     pub fn main_account(&self) -> AccountCredentials {
-        self.pco.account(&self.account).expect("the sandbox's account")
+        self.pco
+            .account(&self.account)
+            .expect("the sandbox's account")
     }
 
     /// A secret file, mode 600.
@@ -204,7 +207,9 @@ impl World {
             .groups
             .iter()
             .enumerate()
-            .find(|(_, g)| g.tag.is_some() && g.pco_account.as_deref() == Some(self.account.as_str()))
+            .find(|(_, g)| {
+                g.tag.is_some() && g.pco_account.as_deref() == Some(self.account.as_str())
+            })
             .expect("a tag-mapped group");
         (
             group.tag.clone().unwrap(),
@@ -374,7 +379,11 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&amp;", "&").replace("&quot;", "\""))
+    Some(
+        html[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\""),
+    )
 }
 
 /// A client of the web admin with (or without) a session cookie; follows no redirect.
@@ -406,7 +415,14 @@ impl Web {
         let login_cookie = cookie_pair(&form.cookies(), "pcosync_login").expect("the login cookie");
         web.cookie = Some(login_cookie);
         let done = web
-            .post("/login", &[("csrf", &value), ("token", ADMIN_TOKEN), ("next", "/accounts")])
+            .post(
+                "/login",
+                &[
+                    ("csrf", &value),
+                    ("token", ADMIN_TOKEN),
+                    ("next", "/accounts"),
+                ],
+            )
             .await;
         assert_eq!(done.status, 303, "{}", done.body);
         let session = cookie_pair(&done.cookies(), "pcosync_session").expect("a session cookie");
@@ -422,7 +438,11 @@ impl Web {
     }
 
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> Page {
-        let response = self.request(builder).send().await.expect("the web admin answers");
+        let response = self
+            .request(builder)
+            .send()
+            .await
+            .expect("the web admin answers");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();
@@ -434,7 +454,8 @@ impl Web {
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
@@ -466,11 +487,20 @@ pub fn cookie_pair(set_cookies: &[String], name: &str) -> Option<String> {
 
 // ---- Headless Chromium ---------------------------------------------------------------------
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Chromium: `/usr/bin/chromium`, or `PCOSYNC_WEB_CHROMIUM`.
+fn chromium_path() -> PathBuf {
+    std::env::var_os("PCOSYNC_WEB_CHROMIUM")
+        .map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from)
+}
+
+/// Its WebDriver: `/usr/bin/chromedriver`, or `PCOSYNC_WEB_CHROMEDRIVER`.
+fn chromedriver_path() -> PathBuf {
+    std::env::var_os("PCOSYNC_WEB_CHROMEDRIVER")
+        .map_or_else(|| "/usr/bin/chromedriver".into(), PathBuf::from)
+}
 
 fn installed() -> bool {
-    Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
+    chromium_path().exists() && chromedriver_path().exists()
 }
 
 /// Chromium and its driver, installed from Debian's packages when missing; or why not.
@@ -482,7 +512,10 @@ pub fn chromium() -> Result<(), String> {
                 return Ok(());
             }
             if std::env::var_os("PCOSYNC_WEB_NO_INSTALL").is_some() {
-                return Err(format!("{CHROMIUM} is missing and PCOSYNC_WEB_NO_INSTALL is set"));
+                return Err(format!(
+                    "{} is missing and PCOSYNC_WEB_NO_INSTALL is set",
+                    chromium_path().display()
+                ));
             }
             let root = Command::new("id")
                 .arg("-u")
@@ -490,7 +523,8 @@ pub fn chromium() -> Result<(), String> {
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
             if !root {
                 return Err(format!(
-                    "{CHROMIUM} is missing and this is not root: install it with `sudo apt-get install -y chromium chromium-driver`"
+                    "{} is missing and this is not root: install it with `sudo apt-get install -y chromium chromium-driver`",
+                    chromium_path().display()
                 ));
             }
             say("web tests: installing chromium and chromium-driver with apt-get (once)...");
@@ -537,7 +571,9 @@ impl Browser {
     /// The browser, or None (with the reason printed) when Chromium cannot be had.
     pub async fn start(test: &str) -> Option<Browser> {
         if let Err(why) = chromium() {
-            say(&format!("SKIPPED {test}: headless Chromium is not available: {why}."));
+            say(&format!(
+                "SKIPPED {test}: headless Chromium is not available: {why}."
+            ));
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -545,7 +581,7 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
-        let driver = Command::new(CHROMEDRIVER)
+        let driver = Command::new(chromedriver_path())
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -562,7 +598,7 @@ impl Browser {
         capabilities.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
-                "binary": CHROMIUM,
+                "binary": chromium_path(),
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--window-size=1280,900", "--hide-scrollbars", "--lang=en-US"],
             }),

@@ -130,7 +130,10 @@ async fn an_administrator_sets_up_syncs_and_tends_an_account_in_the_browser() ->
     let result = administration(&w, &browser, c).await;
     let shots = browser.shots.clone();
     browser.close().await;
-    say(&format!("screenshots of the administration: {}", shots.display()));
+    say(&format!(
+        "screenshots of the administration: {}",
+        shots.display()
+    ));
     result
 }
 
@@ -150,7 +153,10 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     // R31: add the account; the secret is named by reference, in a file.
     let account = w.main_account();
     let secret = w.secret_file("main.secret", &account.secret);
-    c.find(Locator::LinkText("Add an account")).await?.click().await?;
+    c.find(Locator::LinkText("Add an account"))
+        .await?
+        .click()
+        .await?;
     wait_for(c, "Application id").await?;
     fill(c, "#name", &account.name).await?;
     fill(c, "#app_id", &account.app_id).await?;
@@ -168,9 +174,17 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     for option in &options {
         labels.push(option.text().await?);
     }
-    assert!(labels.iter().any(|l| l == "Volunteer Onboarding"), "{labels:?}");
-    assert!(labels.iter().any(|l| l == pco_sandbox::WELCOME_TEMPLATE), "{labels:?}");
-    select.select_by_value(pco_sandbox::WELCOME_TEMPLATE).await?;
+    assert!(
+        labels.iter().any(|l| l == "Volunteer Onboarding"),
+        "{labels:?}"
+    );
+    assert!(
+        labels.iter().any(|l| l == pco_sandbox::WELCOME_TEMPLATE),
+        "{labels:?}"
+    );
+    select
+        .select_by_value(pco_sandbox::WELCOME_TEMPLATE)
+        .await?;
     // The secret field is empty: the current reference is never shown.
     let secret_field = c.find(Locator::Css("#secret_ref")).await?;
     assert_eq!(secret_field.prop("value").await?.unwrap_or_default(), "");
@@ -179,16 +193,27 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     wait_for(c, "are saved").await?;
     let config = w.config();
     assert!(
-        config.contains(&format!("welcome_template = {:?}", pco_sandbox::WELCOME_TEMPLATE)),
+        config.contains(&format!(
+            "welcome_template = {:?}",
+            pco_sandbox::WELCOME_TEMPLATE
+        )),
         "{config}"
     );
     assert!(config.contains("allow_downgrade = true"), "{config}");
     for secret in w.secrets() {
-        assert!(!c.source().await?.contains(&secret), "a secret is on the page");
+        assert!(
+            !c.source().await?.contains(&secret),
+            "a secret is on the page"
+        );
     }
 
     // R36: group types; every type of the account's groups enabled.
-    c.goto(&format!("{}/accounts/{}/group-types", w.base, enc(&w.account))).await?;
+    c.goto(&format!(
+        "{}/accounts/{}/group-types",
+        w.base,
+        enc(&w.account)
+    ))
+    .await?;
     wait_for(c, "Types of the account's groups in Rock").await?;
     for kind in w.group_types() {
         if !w.config().contains(&format!("{kind:?}")) {
@@ -203,23 +228,37 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
 
     // R36, R14: map a tag to its Rock group.
     let (tag, group_id, group_name) = w.tagged_group();
-    c.goto(&format!("{}/accounts/{}/tags", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}/tags", w.base, enc(&w.account)))
+        .await?;
     wait_for(c, "tags of").await?;
     let row = c
-        .find(Locator::XPath(&format!("//tr[th[normalize-space()='{tag}']]")))
+        .find(Locator::XPath(&format!(
+            "//tr[th[normalize-space()='{tag}']]"
+        )))
         .await?;
     row.find(Locator::Css("input[name=group_id]"))
         .await?
         .send_keys(&group_id.to_string())
         .await?;
-    row.find(Locator::Css("button[type=submit]")).await?.click().await?;
+    row.find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
     let page = wait_for(c, &format!("tag \"{tag}\" mapped to Rock group {group_id}")).await?;
-    assert!(page.contains(&format!("{group_id} · {group_name}")), "{page}");
-    assert!(w.config().contains("[[accounts.tag_groups]]"), "{}", w.config());
+    assert!(
+        page.contains(&format!("{group_id} · {group_name}")),
+        "{page}"
+    );
+    assert!(
+        w.config().contains("[[accounts.tag_groups]]"),
+        "{}",
+        w.config()
+    );
     browser.shot("tags").await;
 
     // R30: the dry run, followed live, then its report; nothing written to PCO.
-    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account)))
+        .await?;
     wait_for(c, "Groups syncing to this account").await?;
     browser.shot("overview-before-sync").await;
     let people_before = w.pco.people_count(&w.account).unwrap();
@@ -227,7 +266,10 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     let seen = watch(c, |_| false).await?;
     assert_eq!(seen.last().unwrap().state, "finished", "{seen:?}");
     let report = wait_for(c, "dry run: nothing was written").await?;
-    assert!(report.contains("would be created in PCO") || report.contains("would link"), "{report}");
+    assert!(
+        report.contains("would be created in PCO") || report.contains("would link"),
+        "{report}"
+    );
     assert_eq!(w.pco.people_count(&w.account).unwrap(), people_before);
     browser.shot("dry-run-report").await;
 
@@ -237,7 +279,8 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
         slow_ms: 60,
         ..Default::default()
     })?;
-    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account)))
+        .await?;
     wait_for(c, "Groups syncing to this account").await?;
     press(c, "Sync now").await?;
     let mut shot_taken = false;
@@ -261,14 +304,21 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     w.pco.clear_faults();
     let last = seen.last().unwrap().clone();
     assert_eq!(last.state, "finished", "{seen:?}");
-    assert_eq!(last.done, last.max, "the progress did not reach the end: {seen:?}");
+    assert_eq!(
+        last.done, last.max,
+        "the progress did not reach the end: {seen:?}"
+    );
     assert!(last.text.contains("finished"), "{last:?}");
     assert!(
-        seen.iter().any(|s| s.state == "running" && s.max > 1.0 && s.done < s.max),
+        seen.iter()
+            .any(|s| s.state == "running" && s.max > 1.0 && s.done < s.max),
         "no progress was seen on the way: {seen:?}"
     );
     let report = wait_for(c, "Report").await?;
-    assert!(report.contains("created in PCO") || report.contains("linked to PCO person"), "{report}");
+    assert!(
+        report.contains("created in PCO") || report.contains("linked to PCO person"),
+        "{report}"
+    );
     browser.shot("sync-report").await;
 
     // R32: the people, filtered and sorted.
@@ -292,7 +342,11 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
         .expect("a PCO id");
     let first_name = first.find(Locator::Css("th")).await?.text().await?;
     // Filter by a name: only matching rows.
-    let other = rows[rows.len() - 1].find(Locator::Css("th")).await?.text().await?;
+    let other = rows[rows.len() - 1]
+        .find(Locator::Css("th"))
+        .await?
+        .text()
+        .await?;
     fill(c, "#q", &other).await?;
     press(c, "Show").await?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -302,16 +356,27 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     }
     wait_for(c, "Level in PCO").await?;
     let filtered = c.find_all(Locator::Css("#people-table tbody tr")).await?;
-    assert!(!filtered.is_empty() && filtered.len() < rows.len(), "{} of {}", filtered.len(), rows.len());
+    assert!(
+        !filtered.is_empty() && filtered.len() < rows.len(),
+        "{} of {}",
+        filtered.len(),
+        rows.len()
+    );
     for row in &filtered {
         let name = row.find(Locator::Css("th")).await?.text().await?;
-        assert!(name.to_lowercase().contains(&other.to_lowercase()), "{name} shown for {other}");
+        assert!(
+            name.to_lowercase().contains(&other.to_lowercase()),
+            "{name} shown for {other}"
+        );
     }
     browser.shot("people-filtered").await;
 
     // R33: set a person's PCO id by hand (to a PCO person nobody is linked to).
     let pco_only = w.pco_only_person();
-    c.find(Locator::Css("#people-table tbody tr th a")).await?.click().await?;
+    c.find(Locator::Css("#people-table tbody tr th a"))
+        .await?
+        .click()
+        .await?;
     wait_for(c, "Values saved at the last sync").await?;
     let before = c.find(Locator::Css("#pco-id")).await?.text().await?;
     fill(c, "#pco_id", &pco_only).await?;
@@ -333,7 +398,11 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     click(c, &format!("input[name=pco_id][value='{to_delete}']")).await?;
     press(c, "Delete selected from PCO…").await?;
     let preview = wait_for(c, "Delete 1 from PCO").await?;
-    let warning = c.find(Locator::Css("#comeback-warning")).await?.text().await?;
+    let warning = c
+        .find(Locator::Css("#comeback-warning"))
+        .await?
+        .text()
+        .await?;
     assert!(warning.contains("adds them back to PCO"), "{warning}");
     assert!(preview.contains(&format!("PCO {to_delete}")), "{preview}");
     assert!(preview.contains("would be deleted from PCO"), "{preview}");
@@ -341,11 +410,16 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     browser.shot("delete-preview").await;
     press(c, "Delete 1 from PCO").await?;
     wait_for(c, "Deleted 1 from PCO").await?;
-    assert_eq!(w.pco.people_count(&w.account).unwrap(), count_before - 1, "{first_name}");
+    assert_eq!(
+        w.pco.people_count(&w.account).unwrap(),
+        count_before - 1,
+        "{first_name}"
+    );
     browser.shot("deleted").await;
 
     // R34: refresh the list from the groups.
-    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account)))
+        .await?;
     press(c, "Refresh list from groups").await?;
     wait_for(c, "People list refreshed from the groups").await?;
 
@@ -358,7 +432,10 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
         .await?;
     sync_run.click().await?;
     let detail = wait_for(c, "Every write of the run").await?;
-    assert!(detail.contains("person") || detail.contains("permission"), "{detail}");
+    assert!(
+        detail.contains("person") || detail.contains("permission"),
+        "{detail}"
+    );
     browser.shot("run-detail").await;
     press(c, "Preview the revert").await?;
     wait_for(c, "would write back. Nothing was written yet").await?;
@@ -366,7 +443,8 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
 
     // Readable on a phone.
     c.set_window_size(390, 844).await?;
-    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account)))
+        .await?;
     wait_for(c, "Groups syncing to this account").await?;
     browser.shot("overview-phone").await;
     let overflow: bool = c
@@ -377,7 +455,10 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
         .await?
         .as_bool()
         .unwrap_or(true);
-    assert!(!overflow, "the page is wider than a phone (tables scroll inside their box)");
+    assert!(
+        !overflow,
+        "the page is wider than a phone (tables scroll inside their box)"
+    );
     c.set_window_size(1280, 900).await?;
 
     // Signing out ends the session.
@@ -418,7 +499,8 @@ async fn an_administrator_runs_stops_and_resumes_an_import_in_the_browser() -> R
 
 async fn import(w: &World, browser: &Browser, c: &Client) -> Result {
     assert!(w.rock_people().await.is_empty());
-    c.goto(&format!("{}/accounts/{}/import", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}/import", w.base, enc(&w.account)))
+        .await?;
     fill(c, "#token", ADMIN_TOKEN).await?;
     press(c, "Sign in").await?;
     wait_for(c, "Import groups").await?;
@@ -433,7 +515,11 @@ async fn import(w: &World, browser: &Browser, c: &Client) -> Result {
     browser.shot("import-groups").await;
     press(c, "Save the import groups").await?;
     wait_for(c, "The import groups are saved").await?;
-    assert!(w.config().contains("connection_status = \"Member\""), "{}", w.config());
+    assert!(
+        w.config().contains("connection_status = \"Member\""),
+        "{}",
+        w.config()
+    );
 
     // The dry run: who would be created, nothing written.
     press(c, "Dry run the import").await?;
@@ -456,11 +542,18 @@ async fn import(w: &World, browser: &Browser, c: &Client) -> Result {
         method: Some("POST".into()),
         ..Default::default()
     });
-    c.goto(&format!("{}/accounts/{}/import", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}/import", w.base, enc(&w.account)))
+        .await?;
     press(c, "Run the import").await?;
-    let seen = watch(c, |s| s.text.starts_with("importing people") && s.done >= 100.0).await?;
+    let seen = watch(c, |s| {
+        s.text.starts_with("importing people") && s.done >= 100.0
+    })
+    .await?;
     let at = seen.last().unwrap().clone();
-    assert_eq!(at.state, "running", "the import ended before it could be stopped: {seen:?}");
+    assert_eq!(
+        at.state, "running",
+        "the import ended before it could be stopped: {seen:?}"
+    );
     assert!(at.text.starts_with("importing people"), "{at:?}");
     browser.shot("import-running").await;
     press(c, "Stop").await?;
@@ -470,12 +563,17 @@ async fn import(w: &World, browser: &Browser, c: &Client) -> Result {
     browser.shot("import-stopped").await;
     let partial = w.rock_people().await.len();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(w.rock_people().await.len(), partial, "the import went on after its stop");
+    assert_eq!(
+        w.rock_people().await.len(),
+        partial,
+        "the import went on after its stop"
+    );
     assert!(partial > 0 && partial < expected, "{partial} of {expected}");
     w.rock.clear_faults();
 
     // The import page says it stopped; resuming goes on where it stopped.
-    c.goto(&format!("{}/accounts/{}/import", w.base, enc(&w.account))).await?;
+    c.goto(&format!("{}/accounts/{}/import", w.base, enc(&w.account)))
+        .await?;
     wait_for(c, "The last import stopped before it finished").await?;
     browser.shot("import-page-stopped").await;
     press(c, "Resume the import").await?;

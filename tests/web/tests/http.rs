@@ -45,8 +45,14 @@ fn changes(world: &World) -> Vec<(String, Vec<(&'static str, String)>)> {
             vec![("tag", tag.clone()), ("group_id", group.to_string())],
         ),
         (a("/tags/unmap"), vec![("tag", tag)]),
-        (a("/group-types/enable"), vec![("type", "Small Group".into())]),
-        (a("/group-types/disable"), vec![("type", "Serving Team".into())]),
+        (
+            a("/group-types/enable"),
+            vec![("type", "Small Group".into())],
+        ),
+        (
+            a("/group-types/disable"),
+            vec![("type", "Serving Team".into())],
+        ),
         (a("/refresh"), vec![]),
         (a("/people/1/link"), vec![("pco_id", "1".into())]),
         (a("/delete"), vec![("pco_id", "1".into())]),
@@ -100,7 +106,10 @@ async fn requests_without_a_session_are_refused() {
         for client in [&anonymous, &forged] {
             let page = client.get(&path).await;
             assert_eq!(page.status, 401, "GET {path}: {}", page.body);
-            assert!(page.body.contains("name=\"token\""), "GET {path}: no sign-in form");
+            assert!(
+                page.body.contains("name=\"token\""),
+                "GET {path}: no sign-in form"
+            );
             assert!(!page.body.contains(&app_id), "GET {path} shows the account");
             assert!(cookie_pair(&page.cookies(), "pcosync_session").is_none());
         }
@@ -114,7 +123,10 @@ async fn requests_without_a_session_are_refused() {
     }
     assert_eq!(w.config(), config, "the configuration was changed");
     pco_untouched(&w);
-    assert!(!w.data_dir().join("state.sqlite").exists(), "the state was opened");
+    assert!(
+        !w.data_dir().join("state.sqlite").exists(),
+        "the state was opened"
+    );
 }
 
 // The sign-in form needs the admin token and its own cookie; the session cookie is HttpOnly,
@@ -136,7 +148,10 @@ async fn signing_in_needs_the_token_and_gives_a_strict_cookie() {
     // A wrong token: refused, after a pause.
     let started = Instant::now();
     let page = web
-        .post("/login", &[("csrf", &value), ("token", "not-the-admin-token")])
+        .post(
+            "/login",
+            &[("csrf", &value), ("token", "not-the-admin-token")],
+        )
         .await;
     assert_eq!(page.status, 401);
     assert!(page.body.contains("not the admin token"), "{}", page.body);
@@ -144,7 +159,14 @@ async fn signing_in_needs_the_token_and_gives_a_strict_cookie() {
     assert!(cookie_pair(&page.cookies(), "pcosync_session").is_none());
     // The right one: a session cookie, HttpOnly and SameSite=Strict, not Secure over http.
     let page = web
-        .post("/login", &[("csrf", &value), ("token", ADMIN_TOKEN), ("next", "//evil.example/")])
+        .post(
+            "/login",
+            &[
+                ("csrf", &value),
+                ("token", ADMIN_TOKEN),
+                ("next", "//evil.example/"),
+            ],
+        )
         .await;
     assert_eq!(page.status, 303);
     assert_eq!(page.location().as_deref(), Some("/accounts"));
@@ -153,9 +175,16 @@ async fn signing_in_needs_the_token_and_gives_a_strict_cookie() {
         .into_iter()
         .find(|c| c.starts_with("pcosync_session="))
         .expect("a session cookie");
-    assert!(set.contains("; HttpOnly") && set.contains("; SameSite=Strict") && set.contains("; Path=/"), "{set}");
+    assert!(
+        set.contains("; HttpOnly") && set.contains("; SameSite=Strict") && set.contains("; Path=/"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "{set}");
-    let id = set.split(';').next().unwrap().trim_start_matches("pcosync_session=");
+    let id = set
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("pcosync_session=");
     assert_eq!(id.len(), 64, "a 256-bit random session id");
     // Behind a TLS proxy the cookie is Secure.
     let behind = web
@@ -166,7 +195,10 @@ async fn signing_in_needs_the_token_and_gives_a_strict_cookie() {
         )
         .await;
     assert!(
-        behind.cookies().iter().any(|c| c.starts_with("pcosync_session=") && c.contains("; Secure")),
+        behind
+            .cookies()
+            .iter()
+            .any(|c| c.starts_with("pcosync_session=") && c.contains("; Secure")),
         "{:?}",
         behind.cookies()
     );
@@ -191,12 +223,18 @@ async fn changes_without_the_csrf_token_are_refused() {
     let csrf = web.csrf().await;
     assert_eq!(csrf.len(), 64);
     for (path, fields) in changes(&w) {
-        let mut fields: Vec<(&str, &str)> =
-            fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let page = web.post(&path, &fields).await;
-        assert_eq!(page.status, 403, "POST {path} without a token: {}", page.body);
+        assert_eq!(
+            page.status, 403,
+            "POST {path} without a token: {}",
+            page.body
+        );
         assert!(page.body.contains("CSRF"), "{}", page.body);
-        fields.push(("csrf", "0000000000000000000000000000000000000000000000000000000000000000"));
+        fields.push((
+            "csrf",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        ));
         let page = web.post(&path, &fields).await;
         assert_eq!(page.status, 403, "POST {path} with a wrong token");
         fields.pop();
@@ -228,9 +266,12 @@ async fn changes_without_the_csrf_token_are_refused() {
     // The token also works as a header (for scripts).
     let page = web
         .send(
-            web.builder(reqwest::Method::POST, &account_path(&w, "/group-types/disable"))
-                .header("x-csrf-token", &csrf)
-                .form(&[("type", "Small Group")]),
+            web.builder(
+                reqwest::Method::POST,
+                &account_path(&w, "/group-types/disable"),
+            )
+            .header("x-csrf-token", &csrf)
+            .form(&[("type", "Small Group")]),
         )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
@@ -244,15 +285,24 @@ async fn other_hosts_are_refused_and_pages_carry_security_headers() {
     let w = world().await;
     let web = Web::new(&w.base);
     let page = web
-        .send(web.builder(reqwest::Method::GET, "/login").header("host", "evil.example"))
+        .send(
+            web.builder(reqwest::Method::GET, "/login")
+                .header("host", "evil.example"),
+        )
         .await;
     assert_eq!(page.status, 421);
     let page = web
-        .send(web.builder(reqwest::Method::GET, "/login").header("host", "localhost:1"))
+        .send(
+            web.builder(reqwest::Method::GET, "/login")
+                .header("host", "localhost:1"),
+        )
         .await;
     assert_eq!(page.status, 200);
     let csp = page.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert_eq!(page.headers["x-frame-options"], "DENY");
     assert_eq!(page.headers["cache-control"], "no-store");
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
@@ -279,7 +329,10 @@ fn assert_no_secret(w: &World, what: &str, page: &Page, references: &[String]) {
         assert!(!all.contains(&secret), "a secret is in {what}");
     }
     for reference in references {
-        assert!(!all.contains(reference.as_str()), "the secret reference {reference} is in {what}");
+        assert!(
+            !all.contains(reference.as_str()),
+            "the secret reference {reference} is in {what}"
+        );
     }
 }
 
@@ -290,7 +343,9 @@ fn links(body: &str) -> Vec<String> {
         .filter_map(|rest| rest.split('"').next())
         .map(|href| href.replace("&amp;", "&"))
         .map(|href| href.split('#').next().unwrap_or_default().to_string())
-        .filter(|href| href.starts_with('/') && !href.starts_with("//") && !href.starts_with("/static"))
+        .filter(|href| {
+            href.starts_with('/') && !href.starts_with("//") && !href.starts_with("/static")
+        })
         .collect()
 }
 
@@ -303,13 +358,28 @@ async fn no_secret_appears_in_any_page() {
     let web = Web::login(&w.base).await;
     let csrf = web.csrf().await;
     let references: Vec<String> = vec![
-        w.dir.path().join("secrets/pco.secret").display().to_string(),
-        w.dir.path().join("secrets/admin.token").display().to_string(),
-        w.dir.path().join("secrets/rock.token").display().to_string(),
+        w.dir
+            .path()
+            .join("secrets/pco.secret")
+            .display()
+            .to_string(),
+        w.dir
+            .path()
+            .join("secrets/admin.token")
+            .display()
+            .to_string(),
+        w.dir
+            .path()
+            .join("secrets/rock.token")
+            .display()
+            .to_string(),
     ];
     // A sync, so that the people, runs and writes pages have something to show.
     let started = web
-        .post(&account_path(&w, "/sync"), &[("csrf", &csrf), ("mode", "sync")])
+        .post(
+            &account_path(&w, "/sync"),
+            &[("csrf", &csrf), ("mode", "sync")],
+        )
         .await;
     assert_eq!(started.status, 303, "{}", started.body);
     let job = started.location().unwrap();
@@ -324,7 +394,12 @@ async fn no_secret_appears_in_any_page() {
             continue;
         }
         let page = web.get(&path).await;
-        assert!(page.status == 200 || page.status == 303, "GET {path}: {} {}", page.status, page.body);
+        assert!(
+            page.status == 200 || page.status == 303,
+            "GET {path}: {} {}",
+            page.status,
+            page.body
+        );
         assert_no_secret(&w, &format!("GET {path}"), &page, &references);
         for link in links(&page.body) {
             if !seen.contains(&link) {
@@ -332,18 +407,41 @@ async fn no_secret_appears_in_any_page() {
             }
         }
     }
-    assert!(seen.len() > 30, "only {} pages were reached: {seen:?}", seen.len());
-    for wanted in ["/settings", "/tags", "/group-types", "/import", "/runs/", "/people/"] {
-        assert!(seen.iter().any(|p| p.contains(wanted)), "no {wanted} page was reached: {seen:?}");
+    assert!(
+        seen.len() > 30,
+        "only {} pages were reached: {seen:?}",
+        seen.len()
+    );
+    for wanted in [
+        "/settings",
+        "/tags",
+        "/group-types",
+        "/import",
+        "/runs/",
+        "/people/",
+    ] {
+        assert!(
+            seen.iter().any(|p| p.contains(wanted)),
+            "no {wanted} page was reached: {seen:?}"
+        );
     }
     // The settings form's secret field is empty: write-only.
     let settings = web.get(&account_path(&w, "/settings")).await;
-    assert!(settings.body.contains("name=\"secret_ref\" autocomplete=\"off\""), "{}", settings.body);
+    assert!(
+        settings
+            .body
+            .contains("name=\"secret_ref\" autocomplete=\"off\""),
+        "{}",
+        settings.body
+    );
     // Pages that answer forms.
     let people = web.get(&account_path(&w, "")).await;
     let pco_id = people.field("pco_id").expect("a linked person to select");
     let preview = web
-        .post(&account_path(&w, "/delete"), &[("csrf", &csrf), ("pco_id", &pco_id)])
+        .post(
+            &account_path(&w, "/delete"),
+            &[("csrf", &csrf), ("pco_id", &pco_id)],
+        )
         .await;
     assert_eq!(preview.status, 200, "{}", preview.body);
     assert_no_secret(&w, "the delete preview", &preview, &references);
@@ -375,7 +473,11 @@ async fn no_secret_appears_in_any_page() {
         )
         .await;
     assert_eq!(refused.status, 200);
-    assert!(refused.body.contains("looks like the secret itself"), "{}", refused.body);
+    assert!(
+        refused.body.contains("looks like the secret itself"),
+        "{}",
+        refused.body
+    );
     assert_no_secret(&w, "the refused account", &refused, &references);
     assert!(!w.config().contains(&secret));
     // A failing page says what failed, without a secret either.
