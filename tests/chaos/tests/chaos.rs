@@ -32,7 +32,6 @@ fn kinds(violations: &[check::Violation]) -> BTreeSet<ViolationKind> {
 /// after changes on both sides, imports), under faults on either sandbox, most runs stopped
 /// dead at a random call, then run clean: no duplicate, no lost update, no violation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: fails on the product bugs replayed below (seed 8: an updates-only sync archives an organization administrator, R50)"]
 async fn a_reduced_chaos_suite_keeps_every_invariant() {
     let host = host().await;
     let settings = Settings { people: 60..=80 };
@@ -87,7 +86,7 @@ async fn sync(host: &Host, world: &World, updates_only: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checks_catch_what_they_guard() {
     let host = host().await;
-    let world = world(70, 7, false).await;
+    let world = world(76, 5, false).await;
     sync(&host, &world, false).await;
     let account = IMPORT_ACCOUNT;
     let permissions = check::permissions(&world).await.unwrap();
@@ -96,7 +95,8 @@ async fn the_checks_catch_what_they_guard() {
     assert!(check::dangling(&world, &after).is_empty());
     assert!(check::permissions_kept(&world, &after, &permissions, false).is_empty());
 
-    // Ordinary linked people (not organization administrators, not archived), and an admin.
+    // Ordinary linked people (not organization administrators, not archived, above the lowest
+    // level), and an organization administrator.
     let links = &after.links[account];
     let person = |id: &str| world.pco_person(account, id).expect("a PCO person");
     let ordinary: Vec<(i64, String)> = links
@@ -110,10 +110,15 @@ async fn the_checks_catch_what_they_guard() {
         })
         .map(|(r, p)| (*r, p.clone()))
         .collect();
-    let admin = links
-        .values()
-        .find(|p| person(p).site_administrator && person(p).permission.is_some())
-        .expect("a linked organization administrator")
+    let admin = after.pco[account]
+        .iter()
+        .find(|p| {
+            p.site_administrator
+                && p.permission.is_some()
+                && p.permission.as_deref() != Some("Archived")
+        })
+        .expect("an organization administrator in Services")
+        .id
         .clone();
     let [(rock_a, pco_a), (rock_b, _), ..] = ordinary.as_slice() else {
         panic!("two ordinary linked people are needed: {ordinary:?}");
@@ -202,12 +207,13 @@ async fn the_checks_catch_what_they_guard() {
 }
 
 // ---- Product bugs the suite found, each replayed alone --------------------------------------
+// The first two were fixed in the guest while the suite was being written; they stay as
+// regression tests. The last one is open: its test is ignored, and fails when run.
 
 /// R50, R21 (chaos seeds 5, 118, 1128, 1148, 1149): with downgrade allowed, an organization
 /// administrator who left every synced group is flagged by a full sync and never archived; an
-/// updates-only sync, which does not read them from PCO, archives them.
+/// updates-only sync, which does not read them from PCO, archived them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: an updates-only sync archives an organization administrator who left their synced groups (R50)"]
 async fn r50_an_updates_only_sync_never_archives_an_organization_administrator() {
     let host = host().await;
     let world = world(76, 5, true).await;
@@ -245,12 +251,11 @@ async fn r50_an_updates_only_sync_never_archives_an_organization_administrator()
 }
 
 /// R10, R21 (chaos seeds 1004, 1075, 1121, 1170): an email changed in Rock and carried by an
-/// updates-only sync, which did not read the person from PCO, is added to PCO as a second
-/// primary email instead of replacing the first; the next full sync reads the old one as the
-/// primary, takes it for a change made in PCO and writes it back to Rock: the change is lost on
+/// updates-only sync, which did not read the person from PCO, was added to PCO as a second
+/// primary email instead of replacing the first; the next full sync read the old one as the
+/// primary, took it for a change made in PCO and wrote it back to Rock: the change was lost on
 /// both sides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: an updates-only sync adds a Rock email change to PCO as a second email, and the next full sync reverts Rock (lost update, R10)"]
 async fn r10_an_email_changed_in_rock_survives_an_updates_only_sync() {
     let host = host().await;
     let world = world(77, 1121, false).await;
