@@ -21,10 +21,12 @@ check:
     cargo run --release -- check
     cargo run --release -- check
 
-# Benchmarks: sync requests and CPU against the minimum; PCO capability throughput and pacing.
+# Benchmarks: sync requests and CPU against the minimum; PCO capability throughput and pacing;
+# the performance table (1,000, 10,000 and 50,000 synced people; PERF_SIZES=1000,10000 for fewer).
 bench:
     cargo bench -p pcosync --bench sync_requests
     cargo bench -p pcosync --bench pco_throughput
+    cargo bench -p pcosync --bench perf_table
 
 # Serve the local Rock and PCO sandboxes with a ready configuration in /tmp/pcosync-sandbox.
 sandbox people="500":

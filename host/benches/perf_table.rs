@@ -4,15 +4,20 @@
 //! temporary directory.
 //!
 //! `cargo bench -p pcosync --bench perf_table` (sizes 1000, 10000 and 50000 synced people;
-//! `PERF_SIZES=1000,10000` or `-- 1000 10000` to choose).
+//! `PERF_SIZES=1000,10000` or `-- 1000 10000` to choose). While developing: `PERF_DEBUG=1`
+//! prints every run's requests and capability calls, `PERF_SKIP=import` or
+//! `PERF_SKIP=after-first` leaves runs out, `PERF_PROFILE=1` profiles every size.
 //!
-//! Each size runs in a child process of its own (so peak memory and CPU are that size's): a
-//! first sync, a no-change full sync (the wasm guest, then the same rules compiled natively on
-//! the same data in the same process), an updates-only sync after 1% of the synced people
-//! changed (half in PCO, half in Rock), and an import of the account's PCO people that are not
-//! linked (after the first sync: the PCO-only people). The parent measures the guest's cold
-//! start, cached start and instantiation, then prints one table and, for the no-change sync of
-//! 10,000 people (or the largest size run), where the CPU goes.
+//! Each size runs in a child process of its own (so peak memory and CPU are that size's), on a
+//! congregation generated for it: a first sync, a no-change full sync (the wasm guest, then the
+//! same rules compiled natively on the same data in the same process), an updates-only sync
+//! after 1% of the synced people changed (half in PCO, half in Rock), and an import of the
+//! same congregation's PCO-only people as a congregation that exists only in PCO (a PCO
+//! sandbox holding them alone, a Rock sandbox holding only the groups; the Rock sandbox scans
+//! every row on every write, so an import into the 50,000-person Rock would measure the
+//! sandbox for an hour). The parent measures the guest's cold start, cached start and
+//! instantiation, then prints one table and, for the no-change sync of 10,000 people (or the
+//! largest size run), where the CPU goes.
 
 mod perf;
 
@@ -54,6 +59,8 @@ struct Row {
     rock_requests: usize,
     rock_writes: usize,
     rock_min: usize,
+    /// Photos uploaded to PCO (each read from Rock first).
+    photos: usize,
     /// getrusage of the whole process (sync thread, both sandboxes, runtimes).
     process_cpu: f64,
     /// The thread that runs the sync (guest and host capabilities, HTTP client included).
@@ -78,6 +85,7 @@ fn main() {
     let starts = starts(&cache_dir.path().join("compiled"));
     let mut rows = Vec::new();
     let mut profiles = BTreeMap::new();
+    let mut times = Vec::new();
     let profiled = if sizes.contains(&10_000) {
         Some(10_000)
     } else {
@@ -111,14 +119,17 @@ fn main() {
         }
         let status = child.wait().expect("the child ends");
         assert!(status.success(), "the bench of {size} people failed");
-        eprintln!(
-            "perf_table: {size} synced people done in {:.0} s",
-            started.elapsed().as_secs_f64()
-        );
+        let took = started.elapsed().as_secs_f64();
+        eprintln!("perf_table: {size} synced people done in {took:.0} s");
+        times.push(format!("{size}: {}", duration(took)));
         profiles.insert(size, profile);
     }
     print_table(&rows, &starts);
-    if let Some(lines) = profiled.and_then(|s| profiles.get(&s)) {
+    println!(
+        "bench time per size (generating, seeding and every run): {}",
+        times.join(", ")
+    );
+    for lines in profiles.values().filter(|lines| !lines.is_empty()) {
         println!();
         for line in lines {
             println!("{line}");
@@ -246,7 +257,7 @@ fn child(size: usize) {
 
     // First sync.
     let before = world.pco_people();
-    let (row, report, _) = measure(&world, &timeline, size, "first sync", || {
+    let (row, report, first_events) = measure(&world, &timeline, size, "first sync", || {
         let report = rt
             .block_on(runtime.sync(
                 &guest,
@@ -255,13 +266,41 @@ fn child(size: usize) {
                 &sync_options("first", false),
             ))
             .expect("the first sync");
+        if std::env::var_os("PERF_DEBUG").is_some() {
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for person in &report.people {
+                for action in &person.actions {
+                    if let pcosync::bindings::engine::Action::Skipped(why) = action {
+                        *reasons.entry(why.chars().take(90).collect()).or_default() += 1;
+                    }
+                }
+            }
+            eprintln!("  skipped in the first sync: {reasons:?}");
+        }
         (summary(&report.counts), runtime.last_usage())
     });
     let first = row_with(row, report, |row| {
         row.pco_min = full_read(before) + row.pco_writes;
-        row.rock_min = rock_read_min(size) + row.rock_writes;
+        row.rock_min = rock_read_min(size) + row.photos + row.rock_writes;
     });
     emit(&first);
+    if std::env::var_os("PERF_PROFILE").is_some() {
+        let parts: Vec<String> = by_capability(&first_events)
+            .into_iter()
+            .filter(|(what, _)| *what != "mark")
+            .map(|(what, (calls, cpu, wall))| {
+                format!("{what}: {calls} calls, {cpu:.1} s CPU, {wall:.1} s wall")
+            })
+            .collect();
+        println!(
+            "PROFILE\tThe first sync of {size}: sync thread {:.1} s CPU = guest {:.1} s + host capabilities ({}); sandboxes and the rest of the process {:.1} s CPU; wall {:.1} s.",
+            first.sync_cpu,
+            first.guest_cpu,
+            parts.join("; "),
+            first.process_cpu - first.sync_cpu,
+            first.wall
+        );
+    }
     if skip("after-first") {
         return;
     }
@@ -315,8 +354,8 @@ fn child(size: usize) {
         row.rock_min = rock_read_min(size);
     });
     emit(&native_row);
-    profile(size, &wasm, &native_row, &wasm_events, &native_events);
     if std::env::var_os("PERF_PROFILE").is_some() {
+        profile(size, &wasm, &native_row, &wasm_events, &native_events);
         engine_settings(&world, &timeline, &rt, &capabilities, size, &native_row);
     }
 
@@ -354,22 +393,34 @@ fn child(size: usize) {
     if skip("import") {
         return;
     }
-    // Import of the PCO people not linked by the sync.
+    // Import: the PCO-only people of the same congregation, as a congregation that exists
+    // only in PCO (a PCO sandbox holding them alone, a Rock sandbox holding only the groups,
+    // fresh state).
+    drop(world);
+    let world = rt.block_on(World::pco_only(size, &server));
+    let capabilities = probe::timed(&world.capabilities(), &timeline);
+    let account = world.account.clone();
     let before = world.pco_people();
     let options = world.import_options("import");
-    let (row, report, _) = measure(&world, &timeline, size, "import", || {
-        let report = rt
-            .block_on(runtime.import(&guest, &capabilities, &account, &options))
-            .expect("the import");
-        let c = &report.counts;
-        (
-            format!(
-                "imported {} (created in Rock {}), failed {}, skipped {}",
-                c.imported, c.created, c.failed, c.skipped
-            ),
-            runtime.last_usage(),
-        )
-    });
+    let (row, report, _) = measure(
+        &world,
+        &timeline,
+        size,
+        "import of the PCO-only people",
+        || {
+            let report = rt
+                .block_on(runtime.import(&guest, &capabilities, &account, &options))
+                .expect("the import");
+            let c = &report.counts;
+            (
+                format!(
+                    "{before} PCO people: imported {} (created in Rock {}), failed {}, skipped {}",
+                    c.imported, c.created, c.failed, c.skipped
+                ),
+                runtime.last_usage(),
+            )
+        },
+    );
     let import = row_with(row, report, |row| {
         row.pco_min = full_read(before);
         row.rock_min = row.rock_writes;
@@ -460,6 +511,10 @@ fn measure(
         rock_requests: rock.len(),
         rock_writes: rock.iter().filter(|r| is_write(&r.method)).count(),
         rock_min: 0,
+        photos: pco
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with("/v2/files"))
+            .count(),
         process_cpu: process1 - process0,
         sync_cpu,
         guest_cpu: sync_cpu - in_host,
@@ -538,6 +593,18 @@ fn debug_requests(
 
 // ---- Where the CPU of the no-change sync goes ---------------------------------------------
 
+/// Calls, CPU and wall inside each capability.
+fn by_capability(events: &[Event]) -> BTreeMap<&'static str, (usize, f64, f64)> {
+    let mut by: BTreeMap<&str, (usize, f64, f64)> = BTreeMap::new();
+    for e in events {
+        let entry = by.entry(capability(&e.what)).or_default();
+        entry.0 += 1;
+        entry.1 += e.cpu_end - e.cpu_start;
+        entry.2 += (e.wall_end - e.wall_start).as_secs_f64();
+    }
+    by
+}
+
 /// CPU of the sync thread by capability, and the guest's own CPU between calls, labelled by
 /// the calls around it; wasm beside native.
 fn profile(size: usize, wasm: &Row, native: &Row, wasm_events: &[Event], native_events: &[Event]) {
@@ -545,17 +612,7 @@ fn profile(size: usize, wasm: &Row, native: &Row, wasm_events: &[Event], native_
     out(format!(
         "Where the CPU of the no-change sync of {size} synced people goes (CPU seconds; the sync thread runs the guest and the host's capabilities, the sandboxes run on other threads of the process):"
     ));
-    let host = |events: &[Event]| {
-        let mut by: BTreeMap<&str, (usize, f64, f64)> = BTreeMap::new();
-        for e in events {
-            let entry = by.entry(capability(&e.what)).or_default();
-            entry.0 += 1;
-            entry.1 += e.cpu_end - e.cpu_start;
-            entry.2 += (e.wall_end - e.wall_start).as_secs_f64();
-        }
-        by
-    };
-    let (wh, nh) = (host(wasm_events), host(native_events));
+    let (wh, nh) = (by_capability(wasm_events), by_capability(native_events));
     out("| part | calls | wasm run | native run | wall in the call (wasm run) |".into());
     out("| --- | --- | --- | --- | --- |".into());
     for (what, (calls, cpu, wall)) in &wh {
@@ -662,7 +719,12 @@ fn engine_settings(
     out("| engine | guest CPU s | guest / native |".into());
     out("| --- | --- | --- |".into());
     for (label, fuel, epoch) in [
-        ("fuel + epoch (as pcosync::runtime)", true, true),
+        (
+            "fuel + epoch (pcosync::runtime before its fuel-only change)",
+            true,
+            true,
+        ),
+        ("fuel only (as pcosync::runtime)", true, false),
         ("epoch only", false, true),
         ("neither", false, false),
     ] {
@@ -687,6 +749,65 @@ fn engine_settings(
             row.guest_cpu / native.guest_cpu.max(1e-9)
         ));
     }
+
+    // The guest's parsing of PCO's People pages, natively, on the pages of one more run.
+    world.pco.advance_clock(Duration::from_secs(3600));
+    let ports = NativePorts {
+        capabilities: capabilities.clone(),
+        namespace: world.account.name.clone(),
+        runtime: rt,
+    };
+    let options = SyncOptions {
+        run_id: "capture".into(),
+        started_at: world.pco.now(),
+        dry_run: false,
+        updates_only: Some(false),
+        confirm: None,
+    };
+    timeline.capture();
+    native::sync(&ports, &world.account, &options).expect("the sync");
+    timeline.clear();
+    let pages: Vec<Vec<u8>> = timeline
+        .captured()
+        .into_iter()
+        .filter(|(path, _)| path == "/people/v2/people")
+        .map(|(_, body)| body)
+        .collect();
+    let bytes: usize = pages.iter().map(Vec::len).sum();
+    let time = |f: &dyn Fn(&[u8])| {
+        let started = probe::thread_cpu();
+        for page in &pages {
+            f(page);
+        }
+        probe::thread_cpu() - started
+    };
+    let scan = time(&|page| {
+        serde_json::from_slice::<serde::de::IgnoredAny>(page).expect("JSON");
+    });
+    let tree = time(&|page| {
+        serde_json::from_slice::<serde_json::Value>(page).expect("JSON");
+    });
+    let parse = time(&|page| {
+        pcosync_guest::pco_people::parse_people_document(page).expect("a people page");
+    });
+    let typed = time(&|page| {
+        perf::typed::parse(page).expect("a people page");
+    });
+    let same = pages.iter().all(|page| {
+        let guest = pcosync_guest::pco_people::parse_people_document(page).map(|p| p.0);
+        guest.ok() == perf::typed::parse(page).ok()
+    });
+    out(format!(
+        "The guest's `pco_people::parse_people_document` over the {} People pages ({:.1} MiB) of this sync, natively: {parse:.3} s CPU, of which building the serde_json::Value tree {tree:.3} s (a scan that builds nothing: {scan:.3} s); the rest, {:.3} s, is walking the tree (`parse_person`, `related`). Typed serde structs borrowing from the page, with `included` indexed once per page (benches/perf/typed.rs): {typed:.3} s for the same people ({}).",
+        pages.len(),
+        bytes as f64 / (1 << 20) as f64,
+        parse - tree,
+        if same {
+            "identical output"
+        } else {
+            "OUTPUT DIFFERS from the guest's"
+        }
+    ));
 }
 
 fn capability(what: &str) -> &'static str {
@@ -777,7 +898,7 @@ fn print_table(rows: &[Row], starts: &Starts) {
     );
     println!();
     println!(
-        "min: PCO, a full read is 2 x ceil(P/100) (People with includes, Services people with tags; P = people the account holds before the run, which a full read must page through, N synced people being fewer than P after a first sync creates the rest) plus, for the first sync, one request per write it made (PCO takes no batch writes); updates-only: one page of the people changed in PCO plus one write per person changed in Rock. Rock: 1 + 4 x ceil(N/2000) reads (groups; members, PCO Tags values, people with phones, home addresses at 2,000 rows a page) plus the writes; import: the Rock writes alone."
+        "min: PCO, a full read is 2 x ceil(P/100) (People with includes, Services people with tags; P = people the account holds before the run, which a full read must page through: after the first sync P exceeds the N synced by the PCO-only people; 2 x ceil(N/100) would be less by that); the first sync adds its writes at one request each as made (PCO takes no batch writes), so its min shows the excess reads only; updates-only: one page of the people changed in PCO plus one write per person changed in Rock. Rock: 1 + 4 x ceil(N/2000) reads (groups; members, PCO Tags values, people with phones, home addresses at 2,000 rows a page), plus for the first sync one image read per photo copied and its writes as made, for updates-only one write per person changed in PCO; import: the Rock writes alone (one request each: person, phone, address, group member)."
     );
     println!(
         "projected: max(wall, what PCO's limit forces: 20.3 s per 99 requests, and per 74 list requests at offsets above 30,000), as the host's pacer spaces them; waiting overlaps the host's own work, so this is a floor."

@@ -62,6 +62,12 @@ impl Engine2 {
         let mut store = Store::new(&self.engine, state);
         if self.fuel {
             store.set_fuel(u64::MAX / 2).expect("fuel is on");
+            if !self.epoch {
+                // As pcosync::runtime: yields where the wall-clock budget is checked.
+                store
+                    .fuel_async_yield_interval(Some(10_000_000))
+                    .expect("fuel is on");
+            }
         }
         if self.epoch {
             store.set_epoch_deadline(u64::MAX / 2);

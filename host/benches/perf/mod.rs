@@ -3,4 +3,5 @@
 pub mod ab;
 pub mod native;
 pub mod probe;
+pub mod typed;
 pub mod world;

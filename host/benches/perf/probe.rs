@@ -91,13 +91,34 @@ pub struct Event {
     pub bytes: usize,
 }
 
+/// PCO reads kept while capturing: (path, body).
+type Captured = Vec<(String, Vec<u8>)>;
+
 /// The timeline of one run.
 #[derive(Default)]
 pub struct Timeline {
     events: Mutex<Vec<Event>>,
+    /// Bodies of the PCO reads, kept while capturing (to time the guest's parsing of them).
+    captured: Mutex<Option<Captured>>,
 }
 
 impl Timeline {
+    /// Starts keeping the body of every PCO read.
+    pub fn capture(&self) {
+        *self.captured.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// The bodies kept since [`Timeline::capture`] (path, body), and stops keeping them.
+    pub fn captured(&self) -> Captured {
+        self.captured.lock().unwrap().take().unwrap_or_default()
+    }
+
+    fn keep(&self, request: &Request, response: &Result<Response, Error>) {
+        if let (Some(kept), Ok(response)) = (&mut *self.captured.lock().unwrap(), response) {
+            kept.push((request.path.clone(), response.body.clone()));
+        }
+    }
+
     pub fn clear(&self) {
         self.events.lock().unwrap().clear();
     }
@@ -254,7 +275,11 @@ impl Pco for TimedPco {
                 .sum()
         };
         let call = self.0.send_batch(account, requests);
-        self.1.timed("pco.send_batch", bytes, call).await
+        let responses = self.1.timed("pco.send_batch", bytes, call).await;
+        for (request, response) in requests.iter().zip(&responses) {
+            self.1.keep(request, response);
+        }
+        responses
     }
     async fn upload(
         &self,

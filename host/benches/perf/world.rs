@@ -43,19 +43,20 @@ impl World {
     /// both sandboxes (rate limit off). The sandboxes serve from `server`; the host's
     /// capabilities connect from the caller's runtime.
     pub async fn start(synced: usize, server: &tokio::runtime::Runtime) -> World {
-        let mut congregation = Congregation::generate(synced * 10 / 9 + synced / 50 + 50, 3);
-        let name = congregation.accounts[0].clone();
-        let tag = format!("{name}:{SYNC_TAG}");
-        for member in congregation
+        World::seed(generated(synced), server).await
+    }
+
+    /// The same congregation's PCO-only people, as a congregation that exists only in PCO:
+    /// the PCO sandbox holds them alone, the Rock sandbox only the groups.
+    pub async fn pco_only(synced: usize, server: &tokio::runtime::Runtime) -> World {
+        let mut congregation = generated(synced);
+        congregation
             .people
-            .iter_mut()
-            .filter(|m| m.in_rock())
-            .take(synced)
-        {
-            if !member.pco_tags.contains(&tag) {
-                member.pco_tags.push(tag.clone());
-            }
-        }
+            .retain(|m| m.presence == congregation::Presence::PcoOnly);
+        World::seed(congregation, server).await
+    }
+
+    async fn seed(congregation: Congregation, server: &tokio::runtime::Runtime) -> World {
         let (pco, rock) = {
             let congregation = congregation.clone();
             server
@@ -217,6 +218,24 @@ impl World {
             connection_status: "Prospect".into(),
         }
     }
+}
+
+/// The generated congregation, its first `synced` Rock people carrying the account's tag.
+fn generated(synced: usize) -> Congregation {
+    let mut congregation = Congregation::generate(synced * 10 / 9 + synced / 50 + 50, 3);
+    let name = congregation.accounts[0].clone();
+    let tag = format!("{name}:{SYNC_TAG}");
+    for member in congregation
+        .people
+        .iter_mut()
+        .filter(|m| m.in_rock())
+        .take(synced)
+    {
+        if !member.pco_tags.contains(&tag) {
+            member.pco_tags.push(tag.clone());
+        }
+    }
+    congregation
 }
 
 /// The demo's account settings, with the Rock sandbox's group ids.

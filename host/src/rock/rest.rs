@@ -17,6 +17,7 @@
 //!   error (its header value is marked sensitive and reqwest's messages are stripped of URLs).
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -157,7 +158,8 @@ struct DefinedValue {
     value: String,
 }
 
-/// Rock over REST. Cheap to share: one HTTP client, no per-call state but the batch size.
+/// Rock over REST. Cheap to share: one HTTP client, no per-call state but the batch size and
+/// the photo ids of the last read.
 pub struct RestRock {
     http: Http,
     names: AttributeNames,
@@ -165,6 +167,10 @@ pub struct RestRock {
     batch_size: AtomicUsize,
     page_size: usize,
     time_zone: Option<jiff::tz::TimeZone>,
+    /// Each person's photo as the last `people` read saw it (people with a photo only), so
+    /// `photo` fetches that image without asking Rock for the person's `PhotoId` again: the
+    /// guest asks for a photo right after reading the person, because their `photo-id` changed.
+    photo_ids: Mutex<HashMap<i64, i64>>,
 }
 
 impl RestRock {
@@ -181,6 +187,7 @@ impl RestRock {
             batch_size: AtomicUsize::new(batch_size),
             page_size: options.page_size.max(1),
             time_zone: options.time_zone,
+            photo_ids: Mutex::new(HashMap::new()),
         })
     }
 
@@ -1007,7 +1014,16 @@ impl Rock for RestRock {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
-        Ok(wanted.iter().filter_map(|id| people.remove(id)).collect())
+        let people: Vec<Person> = wanted.iter().filter_map(|id| people.remove(id)).collect();
+        if let Ok(mut photos) = self.photo_ids.lock() {
+            for person in &people {
+                match person.photo_id {
+                    Some(photo) => photos.insert(person.id, photo),
+                    None => photos.remove(&person.id),
+                };
+            }
+        }
+        Ok(people)
     }
 
     // R7: a merged person's old id lives on as an alias pointing at the survivor.
@@ -1117,6 +1133,13 @@ impl Rock for RestRock {
     }
 
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {
+        let seen = self.photo_ids.lock().ok().and_then(|p| p.get(&id).copied());
+        if let Some(photo) = seen {
+            // The image the last read named; gone since, Rock is asked for the current one.
+            if let Some(found) = self.image(photo).await? {
+                return Ok(Some(found));
+            }
+        }
         let rows = self
             .list(
                 "People",
@@ -1133,6 +1156,13 @@ impl Rock for RestRock {
         let Some(photo) = int(row, "PhotoId") else {
             return Ok(None);
         };
+        self.image(photo).await
+    }
+}
+
+impl RestRock {
+    /// A binary file's bytes; none when Rock has no such file.
+    async fn image(&self, photo: i64) -> Result<Option<Photo>, Error> {
         let call = Call::get("/GetImage.ashx".into())
             .query("id", photo.to_string())
             .raw();

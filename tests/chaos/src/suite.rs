@@ -171,9 +171,16 @@ impl fmt::Display for Figures {
         )?;
         writeln!(f, "  duplicates             {}", self.duplicates)?;
         writeln!(f, "  lost updates           {}", self.lost_updates)?;
-        writeln!(f, "  invariant violations   {}", self.violations)?;
-        for (kind, n) in &self.violations_by_kind {
-            writeln!(f, "    {kind:<22} {n}")?;
+        writeln!(
+            f,
+            "  invariant violations   {} (besides duplicates and lost updates)",
+            self.violations
+        )?;
+        if !self.violations_by_kind.is_empty() {
+            writeln!(f, "  broken, by invariant")?;
+            for (kind, n) in &self.violations_by_kind {
+                writeln!(f, "    {kind:<22} {n}")?;
+            }
         }
         if self.errors > 0 {
             writeln!(f, "  scenarios not carried out {}", self.errors)?;
