@@ -113,7 +113,10 @@ pub fn rock_id(member: &Member) -> i64 {
 
 /// The demo account's settings: the congregation's first account with every group type enabled,
 /// its tag-mapped groups under the Rock ids `group_id` gives the congregation's group indexes.
-fn demo_account(congregation: &Congregation, group_id: impl Fn(usize) -> Option<i64>) -> Account {
+pub fn demo_account(
+    congregation: &Congregation,
+    group_id: impl Fn(usize) -> Option<i64>,
+) -> Account {
     let name = congregation.accounts[0].clone();
     let group_types: BTreeSet<&String> =
         congregation.groups.iter().map(|g| &g.group_type).collect();

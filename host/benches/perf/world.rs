@@ -1,15 +1,12 @@
 //! Both sandboxes seeded with one generated congregation, reached through the host's real
 //! capabilities (`RestRock`, `HttpPco`) with the state in SQLite in a temporary directory.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use congregation::{Congregation, Level};
 use pco_sandbox::{PcoSandbox, RateLimitConfig};
 use pcosync::Capabilities;
-use pcosync::bindings::engine::{
-    Account, AdminOptions, ConflictPolicy, FirstNameSource, ImportOptions, LevelGroup, TagGroup,
-};
+use pcosync::bindings::engine::{Account, AdminOptions, ImportOptions, LevelGroup};
 use pcosync::bindings::pco::{Method, Request};
 use pcosync::bindings::rock::PersonUpdate;
 use pcosync::bindings::types::{FieldValue, PermissionLevel};
@@ -240,31 +237,5 @@ fn generated(synced: usize) -> Congregation {
 
 /// The demo's account settings, with the Rock sandbox's group ids.
 fn account(congregation: &Congregation, rock: &RockSandbox) -> Account {
-    let name = congregation.accounts[0].clone();
-    let group_types: BTreeSet<&String> =
-        congregation.groups.iter().map(|g| &g.group_type).collect();
-    let tag_groups = congregation
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| g.pco_account.as_deref() == Some(&name))
-        .filter_map(|(index, g)| {
-            Some(TagGroup {
-                tag: g.tag.clone()?,
-                group_id: rock.group_id(index)?,
-            })
-        })
-        .collect();
-    Account {
-        name,
-        welcome_template: Some(pco_sandbox::WELCOME_TEMPLATE.into()),
-        allow_downgrade: false,
-        updates_only: false,
-        conflict_policy: ConflictPolicy::RockWins,
-        first_name_source: FirstNameSource::NickName,
-        disabled_fields: vec![],
-        enabled_group_types: group_types.into_iter().cloned().collect(),
-        tag_groups,
-        brake_percent: 10,
-    }
+    pcosync::demo::demo_account(congregation, |index| rock.group_id(index))
 }
