@@ -9,6 +9,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod target;
+
 /// Builds `package` (a member of this workspace) for wasm32-wasip2 in release mode and returns
 /// the path of the component. Tells cargo to rerun the build script when any of `watch`
 /// (paths relative to the workspace root) changes.
@@ -18,6 +20,7 @@ pub fn build_component(package: &str, watch: &[&str]) -> PathBuf {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
     let target_dir = guest_target_dir();
+    ensure_target(&target_dir);
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
     command
@@ -41,9 +44,8 @@ pub fn build_component(package: &str, watch: &[&str]) -> PathBuf {
     });
     if !status.success() {
         panic!(
-            "building the guest `{package}` for wasm32-wasip2 failed ({status}).\n\
-             If the target is missing, run `rustup target add wasm32-wasip2` \
-             (rust-toolchain.toml asks rustup to install it)."
+            "building the guest `{package}` for wasm32-wasip2 failed ({status}): \
+             the compiler's messages above say why."
         );
     }
     let artifact = target_dir
@@ -55,6 +57,22 @@ pub fn build_component(package: &str, watch: &[&str]) -> PathBuf {
         artifact.display()
     );
     artifact
+}
+
+/// Adds the wasm32-wasip2 target when missing. Several build scripts build guests at once, so
+/// one file lock makes them take turns rather than run two rustups over one toolchain.
+fn ensure_target(target_dir: &Path) {
+    std::fs::create_dir_all(target_dir)
+        .unwrap_or_else(|e| panic!("could not create {}: {e}", target_dir.display()));
+    let lock_path = target_dir.join(".target-check.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("could not create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("could not lock {}: {e}", lock_path.display()));
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    if let Err(message) = target::ensure_installed(Path::new(&rustc), Path::new("rustup")) {
+        panic!("{message}");
+    }
 }
 
 fn workspace_root() -> PathBuf {
