@@ -229,7 +229,7 @@ fn revert_write(
         return Ok(None);
     }
     if write.field == "photo" {
-        return Err("photos go one way, Rock to PCO, and are not reverted (R11)".into());
+        return Err("photos go one way, Rock to PCO, and are not reverted".into());
     }
     let current = current_value(account, now, person, write)?;
     if current != write.after {
@@ -254,9 +254,7 @@ fn revert_write(
             _ => false,
         };
         if admin && lowers {
-            return Err(
-                "organization administrator: the sync never lowers or archives one (R50)".into(),
-            );
+            return Err("organization administrator: the sync never lowers or archives one".into());
         }
     }
     Ok(Some(back(current)))

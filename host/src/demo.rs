@@ -292,8 +292,26 @@ pub async fn run(
         writes(demo.pco.requests().iter().map(|r| r.method.as_str())),
         writes(demo.rock.requests().iter().map(|r| r.method.as_str())),
     );
+    if !json {
+        println!("\n{}", NEXT_STEPS.trim_end());
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// What the demo leaves a new user with: the three commands that point pcosync at their own
+/// Rock and Planning Center, then the first look at a real sync.
+pub const NEXT_STEPS: &str = "\
+To sync your own Rock and Planning Center, three commands:
+  pcosync config set rock.url=https://rock.example.org rock.token_env=ROCK_REST_KEY
+      (Rock's address, and the environment variable that holds a REST key of Rock's)
+  pcosync account add \"Main Campus\" --app-id YOUR_APP_ID --secret-file /etc/pcosync/main.secret --group-type \"Serving Team\"
+      (a personal access token of PCO's, https://api.planningcenteronline.com/oauth/applications;
+      the secret in a file readable by you only)
+  pcosync config check
+      (tries every credential and setting, and says how to fix what fails)
+Then `pcosync rock init` creates the PCO attributes in Rock, and `pcosync sync --dry-run` shows
+what the first sync would do, writing nothing.
+";
 
 /// Both sandboxes seeded with one congregation (as `pcosync-sandbox` serves them), the host's
 /// capabilities pointed at them, and the sync's state (in memory: the demo leaves nothing).

@@ -46,19 +46,19 @@ pub const ACCOUNT_KEYS: &[KeySpec] = &[
         key: "allow_downgrade",
         path: &["allow_downgrade"],
         kind: Kind::Bool,
-        help: "lower levels and archive people who left (R17-R18)",
+        help: "lower levels and archive people who left",
     },
     KeySpec {
         key: "updates_only",
         path: &["updates_only"],
         kind: Kind::Bool,
-        help: "ask PCO only for people updated since the last run (R21)",
+        help: "ask PCO only for people updated since the last run",
     },
     KeySpec {
         key: "conflict_policy",
         path: &["conflict_policy"],
         kind: Kind::Choice(&["rock-wins", "newest-wins"]),
-        help: "rock-wins or newest-wins (R26)",
+        help: "rock-wins or newest-wins",
     },
     KeySpec {
         key: "first_name_source",
@@ -82,7 +82,7 @@ pub const ACCOUNT_KEYS: &[KeySpec] = &[
         key: "brake_percent",
         path: &["brake_percent"],
         kind: Kind::Number,
-        help: "hold runs that change more than this share, 1-100 (R24)",
+        help: "hold runs that change more than this share, 1-100",
     },
     KeySpec {
         key: "schedule",
@@ -94,13 +94,13 @@ pub const ACCOUNT_KEYS: &[KeySpec] = &[
         key: "import.connection_status",
         path: &["import", "connection_status"],
         kind: Kind::Text,
-        help: "connection status of people an import creates (R41)",
+        help: "connection status of people an import creates",
     },
     KeySpec {
         key: "import.scheduled_viewer",
         path: &["import", "groups", "scheduled_viewer"],
         kind: Kind::Number,
-        help: "Rock group id the import puts Scheduled Viewers in (R40)",
+        help: "Rock group id the import puts Scheduled Viewers in",
     },
     KeySpec {
         key: "import.viewer",
@@ -159,7 +159,7 @@ pub enum AccountCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// List the account's real welcome email templates in PCO (R31).
+    /// List the account's real welcome email templates in PCO.
     Templates {
         name: String,
         /// Print JSON (for scripts).
@@ -186,7 +186,7 @@ pub struct AddArgs {
     pub(crate) app_id: String,
     #[command(flatten)]
     pub(crate) secret: SecretArgs,
-    /// A group type whose groups may sync, by name, GUID or id; repeat for several (R36).
+    /// A group type whose groups may sync, by name, GUID or id; repeat for several.
     #[arg(long = "group-type", value_name = "TYPE")]
     pub(crate) group_types: Vec<String>,
     #[command(flatten)]
@@ -237,24 +237,24 @@ pub struct Settings {
     /// (`pcosync account templates NAME` lists them).
     #[arg(long, value_name = "NAME")]
     pub(crate) welcome_template: Option<String>,
-    /// Let the sync lower permission levels and archive people who left (R17-R18);
+    /// Let the sync lower permission levels and archive people who left;
     /// `--allow-downgrade=false` turns it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub(crate) allow_downgrade: Option<String>,
-    /// Ask PCO only for people updated since the last run (R21); `--updates-only=false` turns
+    /// Ask PCO only for people updated since the last run; `--updates-only=false` turns
     /// it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub(crate) updates_only: Option<String>,
     /// When `pcosync run` syncs the account, as cron, e.g. "0 */2 * * *" (the default).
     #[arg(long, value_name = "CRON")]
     pub(crate) schedule: Option<String>,
-    /// Which side wins a field changed on both (R26).
+    /// Which side wins a field changed on both.
     #[arg(long, value_name = "POLICY", value_parser = ["rock-wins", "newest-wins"])]
     pub(crate) conflict_policy: Option<String>,
-    /// What fills PCO's first name (R10).
+    /// What fills PCO's first name.
     #[arg(long, value_name = "SOURCE", value_parser = ["nick-name", "first-name"])]
     pub(crate) first_name_source: Option<String>,
-    /// Hold runs that would change more than this share of the synced people (R24; default 10).
+    /// Hold runs that would change more than this share of the synced people (default 10).
     #[arg(long, value_name = "PERCENT")]
     pub(crate) brake_percent: Option<String>,
     /// Any account key, KEY=VALUE (keys below); repeat for several.
@@ -302,7 +302,7 @@ pub async fn run(
     })
 }
 
-/// Adds an account (R31); checks its credentials and welcome template with PCO unless
+/// Adds an account; checks its credentials and welcome template with PCO unless
 /// `no_check`. Says what it did to `out`.
 pub(crate) async fn add(
     location: &ConfigLocation,
@@ -386,7 +386,7 @@ pub(crate) async fn add(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Changes an account's settings (R31); checks a changed welcome template or credentials
+/// Changes an account's settings; checks a changed welcome template or credentials
 /// with PCO unless `no_check`.
 pub(crate) async fn edit(
     location: &ConfigLocation,

@@ -205,7 +205,7 @@ async fn list(config: &Config, account: Option<&str>, json: bool) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lets groups of these types sync to the account (R36).
+/// Lets groups of these types sync to the account.
 pub(crate) async fn enable(
     location: &ConfigLocation,
     config: &Config,
@@ -300,7 +300,7 @@ pub(crate) async fn enable(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stops groups of these types syncing to the account (R36).
+/// Stops groups of these types syncing to the account.
 pub(crate) fn disable(
     location: &ConfigLocation,
     config: &Config,

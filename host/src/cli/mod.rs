@@ -71,7 +71,7 @@ enum Command {
     /// Sync the configured PCO accounts with Rock (all of them, or one).
     Sync(sync::SyncArgs),
     /// Bring the account's PCO people into Rock, each into the group of their PCO level;
-    /// goes on where a stopped import left off (R40-R42).
+    /// goes on where a stopped import left off.
     Import(import::ImportArgs),
     /// Show the product working on a generated congregation, with nothing to set up.
     Demo {
@@ -87,17 +87,17 @@ enum Command {
     },
     /// Load the guest component and check that this host can run it.
     Check(check::CheckArgs),
-    /// Write back the values a run replaced, for all its people or one (R25).
+    /// Write back the values a run replaced, for all its people or one.
     Revert(revert::RevertArgs),
     /// What an account syncs and with whom: its groups, its people (Rock id, name, PCO id,
-    /// level in Rock and in PCO, last sync) and its recent runs (R32).
+    /// level in Rock and in PCO, last sync) and its recent runs.
     Status(status::StatusArgs),
     /// Rebuild an account's people list from the Rock groups now, without a sync; writes
-    /// nothing to PCO (R34).
+    /// nothing to PCO.
     Refresh(status::RefreshArgs),
-    /// Set a person's PCO id by hand (re-link); the next sync merges the two (R33).
+    /// Set a person's PCO id by hand (re-link); the next sync merges the two.
     Link(link::LinkArgs),
-    /// Delete PCO people from PCO People and Services; asks first, after a dry run (R35).
+    /// Delete PCO people from PCO People and Services; asks first, after a dry run.
     Delete(delete::DeleteArgs),
     /// Review past runs.
     Runs {
@@ -116,17 +116,17 @@ enum Command {
     },
     /// The daemon: sync each account on its schedule until SIGTERM or ctrl-c.
     Run(run::RunArgs),
-    /// Add, edit, list and remove PCO accounts; list their welcome email templates (R31).
+    /// Add, edit, list and remove PCO accounts; list their welcome email templates.
     Account {
         #[command(subcommand)]
         command: account::AccountCommand,
     },
-    /// List an account's PCO tags; map them to Rock groups (R36).
+    /// List an account's PCO tags; map them to Rock groups.
     Tag {
         #[command(subcommand)]
         command: tag::TagCommand,
     },
-    /// Choose which Rock group types sync to an account (R36).
+    /// Choose which Rock group types sync to an account.
     GroupTypes {
         #[command(subcommand)]
         command: group_types::GroupTypesCommand,
@@ -307,4 +307,58 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command's `--help`, the subcommands' included, as a user sees it.
+    fn every_help(command: &mut clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        out.push((path.to_string(), command.render_long_help().to_string()));
+        for sub in command.get_subcommands_mut() {
+            let sub_path = format!("{path} {}", sub.get_name());
+            every_help(sub, &sub_path, out);
+        }
+    }
+
+    /// Requirement ids are for the code's readers; a church's IT person reading `--help` has no
+    /// SPEC beside them.
+    #[test]
+    fn help_texts_name_no_requirement_ids() {
+        let mut helps = Vec::new();
+        every_help(&mut Cli::command(), "pcosync", &mut helps);
+        assert!(helps.len() > 20, "only {} help texts found", helps.len());
+
+        let offenders: Vec<String> = helps
+            .iter()
+            .flat_map(|(path, help)| {
+                help.lines()
+                    .filter(|line| names_requirement(line))
+                    .map(move |line| format!("{path}: {}", line.trim()))
+            })
+            .collect();
+        assert!(offenders.is_empty(), "{offenders:#?}");
+    }
+
+    /// `R` and one or two digits standing alone, as in "(R24)" or "R17-R18".
+    fn names_requirement(line: &str) -> bool {
+        line.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| {
+                word.len() >= 2
+                    && word.len() <= 3
+                    && word.starts_with('R')
+                    && word[1..].chars().all(|c| c.is_ascii_digit())
+            })
+    }
+
+    #[test]
+    fn requirement_ids_are_recognised() {
+        assert!(names_requirement("hold runs (R24; default 10)"));
+        assert!(names_requirement("archive people who left (R17-R18)"));
+        assert!(!names_requirement("RUN_ID  the run to show"));
+        assert!(!names_requirement("R2D2 and ROCK_ID"));
+    }
 }

@@ -19,7 +19,7 @@ pub struct RunArgs {
     /// (for trying the daemon out).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     interval: Option<u64>,
-    /// First run the import from PCO (R40) of each account that has [accounts.import]; it
+    /// First run the import from PCO of each account that has [accounts.import]; it
     /// resumes where a stopped import left off and imports nobody twice.
     #[arg(long)]
     import: bool,

@@ -18,7 +18,7 @@ pub(crate) mod shared {
     pub(crate) use super::super::account::{
         AddArgs, EditArgs, SecretArgs, Settings, add, edit, remove,
     };
-    pub(crate) use super::super::config::{ConfigLocation, choices, names_type};
+    pub(crate) use super::super::config::{ConfigLocation, choices, connect_rock, names_type};
     pub(crate) use super::super::group_types::{disable, enable, listing as group_type_listing};
     pub(crate) use super::super::tag::{
         listing as tag_listing, map as tag_map, unmap as tag_unmap,

@@ -16,7 +16,7 @@ use crate::ops::{Console, Out};
 
 #[derive(Subcommand)]
 pub enum TagCommand {
-    /// List the account's tags in PCO and the Rock group each is mapped to (R36).
+    /// List the account's tags in PCO and the Rock group each is mapped to.
     List {
         /// The account [default: the only one configured].
         #[arg(long, value_name = "NAME")]
@@ -25,9 +25,8 @@ pub enum TagCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Map a PCO tag to a Rock group: the group's active members carry the tag, and only they
-    /// (R14, R36). Checks that the tag exists in PCO and the group in Rock when they can be
-    /// reached.
+    /// Map a PCO tag to a Rock group: the group's active members carry the tag, and only they.
+    /// Checks that the tag exists in PCO and the group in Rock when they can be reached.
     Map {
         /// The account [default: the only one configured].
         #[arg(long, value_name = "NAME")]
@@ -94,7 +93,7 @@ pub async fn run(
     })
 }
 
-/// An account's tags in PCO and the Rock groups mapped to them (R36), as `tag list` and the
+/// An account's tags in PCO and the Rock groups mapped to them, as `tag list` and the
 /// web admin show them.
 pub(crate) struct TagListing {
     /// The account's tags in PCO, `tag group:tag`.
@@ -249,7 +248,7 @@ async fn list(
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Maps a PCO tag to a Rock group after checking both exist, unless `no_check` (R14, R36).
+/// Maps a PCO tag to a Rock group after checking both exist, unless `no_check`.
 pub(crate) async fn map(
     location: &ConfigLocation,
     config: &Config,

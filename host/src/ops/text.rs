@@ -3,7 +3,7 @@
 //! them, the web admin shows them.
 
 use crate::bindings::engine::{Action, Counts, Direction, RunKind, RunOutcome};
-use crate::bindings::types::{Address, Date, FieldValue, Gender, PermissionLevel};
+use crate::bindings::types::{Address, Date, ErrorKind, FieldValue, Gender, PermissionLevel};
 
 pub fn level_name(level: Option<PermissionLevel>) -> &'static str {
     match level {
@@ -14,6 +14,34 @@ pub fn level_name(level: Option<PermissionLevel>) -> &'static str {
         Some(PermissionLevel::Editor) => "Editor",
         Some(PermissionLevel::Administrator) => "Administrator",
     }
+}
+
+/// An error kind as an administrator reads it.
+pub fn error_kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "not found",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::RateLimited => "rate limited",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Invalid => "invalid",
+        ErrorKind::Unauthorized => "unauthorized",
+        ErrorKind::Internal => "internal error",
+    }
+}
+
+/// A field as staff call it: the guest's `middle-name` reads "middle name".
+fn field_name(field: &str) -> String {
+    field.replace('-', " ")
+}
+
+/// A multi-line value (an address is one line per part) on one line, without the empty parts
+/// that would print as `, ,`.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn kind_name(kind: RunKind) -> &'static str {
@@ -187,10 +215,13 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
         }
     };
     let value = |v: &Option<String>| match v {
-        Some(text) => format!("\"{}\"", text.replace('\n', ", ")),
+        Some(text) => format!("\"{}\"", one_line(text)),
         None => "(blank)".to_string(),
     };
-    let level = |l: &Option<PermissionLevel>| l.map_or("none".to_string(), |l| format!("{l:?}"));
+    let level = |l: &Option<PermissionLevel>| match l {
+        Some(level) => level_name(Some(*level)),
+        None => "none",
+    };
     match action {
         Action::Linked(id) => format!("{} PCO person {id}", will("linked to", "would link to")),
         Action::Created(_) if kind == RunKind::Import => {
@@ -205,7 +236,7 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
         Action::Reverted(c) => format!(
             "{} {} in {}: {} -> {}",
             will("reverted", "would revert"),
-            c.field,
+            field_name(&c.field),
             match c.direction {
                 Direction::RockToPco => "PCO",
                 Direction::PcoToRock => "Rock",
@@ -215,7 +246,7 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
         ),
         Action::Updated(c) => format!(
             "{} {}: {} -> {}",
-            c.field,
+            field_name(&c.field),
             match c.direction {
                 Direction::RockToPco => "Rock -> PCO",
                 Direction::PcoToRock => "PCO -> Rock",
@@ -225,18 +256,82 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
         ),
         Action::Conflict(c) => format!(
             "conflict on {}: both sides changed; kept {} from {}",
-            c.field,
+            field_name(&c.field),
             value(&c.after),
             match c.direction {
                 Direction::RockToPco => "Rock",
                 Direction::PcoToRock => "PCO",
             }
         ),
-        Action::Raised((from, to)) => format!("permission raised {} -> {to:?}", level(from)),
-        Action::Lowered((from, to)) => format!("permission lowered {from:?} -> {to:?}"),
+        Action::Raised((from, to)) => format!(
+            "permission raised {} -> {}",
+            level(from),
+            level_name(Some(*to))
+        ),
+        Action::Lowered((from, to)) => format!(
+            "permission lowered {} -> {}",
+            level_name(Some(*from)),
+            level_name(Some(*to))
+        ),
         Action::Archived => will("archived in PCO", "would be archived in PCO"),
         Action::Skipped(why) => format!("skipped: {why}"),
-        Action::Failed(error) => format!("FAILED ({:?}): {}", error.kind, error.message),
+        Action::Failed(error) => format!(
+            "FAILED ({}): {}",
+            error_kind_name(error.kind),
+            error.message
+        ),
         Action::Flagged(note) => format!("note: {note}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::engine::FieldChange;
+    use crate::bindings::types::Error;
+
+    #[test]
+    fn levels_read_as_planning_center_names_them() {
+        let raised = Action::Raised((None, PermissionLevel::ScheduledViewer));
+        let lowered = Action::Lowered((PermissionLevel::Editor, PermissionLevel::Viewer));
+
+        assert_eq!(
+            describe(&raised, RunKind::Sync, false),
+            "permission raised none -> Scheduled Viewer"
+        );
+        assert_eq!(
+            describe(&lowered, RunKind::Sync, true),
+            "permission lowered Editor -> Viewer"
+        );
+    }
+
+    #[test]
+    fn an_address_without_a_second_street_line_has_no_empty_parts() {
+        let change = FieldChange {
+            field: "home-address".into(),
+            direction: Direction::RockToPco,
+            before: None,
+            after: Some("13 Elm Street\n\nSpringfield\nIL\n62701\nUS".into()),
+        };
+
+        let text = describe(&Action::Updated(change), RunKind::Sync, false);
+
+        assert_eq!(
+            text,
+            "home address Rock -> PCO: (blank) -> \"13 Elm Street, Springfield, IL, 62701, US\""
+        );
+    }
+
+    #[test]
+    fn a_failure_names_its_kind_in_words() {
+        let failed = Action::Failed(Error {
+            kind: ErrorKind::RateLimited,
+            message: "PCO kept answering 429".into(),
+        });
+
+        assert_eq!(
+            describe(&failed, RunKind::Sync, false),
+            "FAILED (rate limited): PCO kept answering 429"
+        );
     }
 }

@@ -311,6 +311,35 @@ impl RestRock {
         })
     }
 
+    /// Active groups whose name contains `text` (any case, as Rock's SQL collation compares),
+    /// by name, at most `limit` of them, and whether there were more. For administrators
+    /// choosing a group by name; the sync itself never searches.
+    pub async fn find_groups(&self, text: &str, limit: usize) -> Result<(Vec<Group>, bool), Error> {
+        let text = text.trim();
+        let filter = if text.is_empty() {
+            "IsActive eq true".to_string()
+        } else {
+            format!("IsActive eq true and substringof({}, Name)", literal(text))
+        };
+        let call = Call::get("/api/Groups".to_string())
+            .query("$filter", filter)
+            .query("$orderby", "Name")
+            .query("$top", (limit + 1).to_string())
+            .query("$expand", "GroupType");
+        let rows = match self.http.send(&call).await?.json {
+            Value::Array(rows) => rows,
+            _ => return Err(garbled(&call, "a list")),
+        };
+        let more = rows.len() > limit;
+        let groups = rows
+            .iter()
+            .take(limit)
+            .filter_map(|row| self.group(row))
+            .filter(|group| group.is_active)
+            .collect();
+        Ok((groups, more))
+    }
+
     // ---- Reading lists ----------------------------------------------------------------------
 
     /// Every row of a list matching `filter`, paged by key so rows added meanwhile neither

@@ -359,7 +359,7 @@ pub(crate) async fn page(
                 @if report.held {
                     div.warning-box role="alert" {
                         p { strong { "The safety brake held this run: nothing was written." }
-                            " It would change more of the account's people than its brake allows (R24). Review what it would do below; if it is right, confirm it." }
+                            " It would change more of the account's people than its brake allows. Review what it would do below; if it is right, confirm it." }
                         form method="post" action=(account_url(&job.account, "/sync")) {
                             (csrf(&sess))
                             input type="hidden" name="mode" value="sync";

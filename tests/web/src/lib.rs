@@ -141,6 +141,26 @@ impl World {
             .expect("the sandbox's account")
     }
 
+    /// Staff editing a person in PCO People: a JSON:API PATCH of their attributes. Whether PCO
+    /// took it (a person deleted from PCO answers 404).
+    pub async fn edit_pco_person(&self, pco_id: &str, attributes: serde_json::Value) -> bool {
+        let account = self.main_account();
+        let body =
+            serde_json::json!({"data": {"type": "Person", "id": pco_id, "attributes": attributes}});
+        let url = format!(
+            "{}/people/v2/people/{pco_id}",
+            self.pco.base_url().trim_end_matches('/')
+        );
+        let response = reqwest::Client::new()
+            .patch(url)
+            .basic_auth(account.app_id, Some(account.secret))
+            .json(&body)
+            .send()
+            .await
+            .expect("PCO answers");
+        response.status().is_success()
+    }
+
     /// A secret file, mode 600.
     pub fn secret_file(&self, name: &str, value: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -624,7 +644,19 @@ impl Browser {
     }
 
     /// A screenshot of the whole page as it is, saved as `NN-name.png`; its path is printed.
+    ///
+    /// Every page shot is also read for words meant for the code's readers, not for staff: a
+    /// requirement id ("(R24)") on a page fails the test.
     pub async fn shot(&self, name: &str) -> PathBuf {
+        if let Ok(body) = self.client.find(fantoccini::Locator::Css("body")).await
+            && let Ok(text) = body.text().await
+        {
+            let ids = requirement_ids(&text);
+            assert!(
+                ids.is_empty(),
+                "the page {name} names requirement ids {ids:?}:\n{text}"
+            );
+        }
         // The whole page: the window as tall as the document.
         let height = self
             .client
@@ -664,5 +696,29 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// The SPEC requirement ids ("R24", "R17-R18") a text names.
+pub fn requirement_ids(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| {
+            (2..=3).contains(&word.len())
+                && word.starts_with('R')
+                && word[1..].chars().all(|c| c.is_ascii_digit())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::requirement_ids;
+
+    #[test]
+    fn requirement_ids_are_found_and_nothing_else() {
+        assert_eq!(requirement_ids("confirm it (R24)."), ["R24"]);
+        assert_eq!(requirement_ids("(R17-R18)"), ["R17", "R18"]);
+        assert!(requirement_ids("RUN 12 · R2D2 · Rock 507").is_empty());
     }
 }

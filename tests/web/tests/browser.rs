@@ -1,8 +1,9 @@
 //! The web admin in headless Chromium (Debian's chromium and chromium-driver, over
 //! WebDriver), against the Rock and PCO sandboxes: an administrator signs in, adds an account,
-//! chooses its welcome email, maps a tag, dry-runs and syncs watching the progress reach the
-//! end, sets a PCO id, deletes a selected person after the R35 warning, reviews a run and
-//! previews its revert; and runs an import, stops it and resumes it. Each page is
+//! chooses its welcome email, finds a Rock group by name and maps a tag to it, dry-runs and
+//! syncs watching the progress reach the end, sets a PCO id, deletes a selected person after
+//! the R35 warning, confirms a run the safety brake held, reviews a run, previews its revert
+//! and applies it; and runs an import, stops it and resumes it. Each page is
 //! screenshotted (the paths are printed). Skipped, saying why, when Chromium cannot be had.
 
 use std::collections::BTreeSet;
@@ -231,15 +232,39 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     c.goto(&format!("{}/accounts/{}/tags", w.base, enc(&w.account)))
         .await?;
     wait_for(c, "tags of").await?;
+    // The group is found by its name, not by an id staff would have to look up.
+    fill(c, "#find", &group_name).await?;
+    press(c, "Find").await?;
+    let found = wait_for(c, "Rock groups named like").await?;
+    let found_table = c.find(Locator::Css("#found-groups")).await?.text().await?;
+    assert!(found_table.contains(&group_id.to_string()), "{found_table}");
+    let offered: Vec<String> = c
+        .execute(
+            "return [...document.querySelectorAll('#rock-groups option')].map(o => o.value);",
+            vec![],
+        )
+        .await?
+        .as_array()
+        .map(|options| {
+            options
+                .iter()
+                .filter_map(|o| o.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        offered.iter().any(|o| o.starts_with(&group_name)),
+        "the picker offers {offered:?}; the page says {found}"
+    );
+    browser.shot("tags-group-search").await;
     let row = c
         .find(Locator::XPath(&format!(
             "//tr[th[normalize-space()='{tag}']]"
         )))
         .await?;
-    row.find(Locator::Css("input[name=group_id]"))
-        .await?
-        .send_keys(&group_id.to_string())
-        .await?;
+    let input = row.find(Locator::Css("input[name=group]")).await?;
+    assert_eq!(input.attr("list").await?.as_deref(), Some("rock-groups"));
+    input.send_keys(&group_name).await?;
     row.find(Locator::Css("button[type=submit]"))
         .await?
         .click()
@@ -423,7 +448,62 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     press(c, "Refresh list from groups").await?;
     wait_for(c, "People list refreshed from the groups").await?;
 
-    // R25: the run history, a run's writes, and the preview of its revert.
+    // R24: staff change every linked person's middle name in PCO; the sync is held by the
+    // brake, writes nothing, and goes ahead once confirmed in the browser.
+    c.goto(&format!(
+        "{}/accounts/{}?show=linked",
+        w.base,
+        enc(&w.account)
+    ))
+    .await?;
+    wait_for(c, "Level in PCO").await?;
+    let mut linked = Vec::new();
+    for input in c
+        .find_all(Locator::Css("#people-table input[name=pco_id]"))
+        .await?
+    {
+        if let Some(id) = input.attr("value").await?
+            && w.edit_pco_person(&id, serde_json::json!({"middle_name": "Brakeman"}))
+                .await
+        {
+            linked.push(id);
+        }
+    }
+    assert!(
+        linked.len() >= 5,
+        "too few linked people to hold a run: {linked:?}"
+    );
+    let rock_before = rock_middle_names(w).await;
+    c.goto(&format!("{}/accounts/{}", w.base, enc(&w.account)))
+        .await?;
+    wait_for(c, "Groups syncing to this account").await?;
+    press(c, "Sync now").await?;
+    watch(c, |_| false).await?;
+    let held = wait_for(c, "The safety brake held this run").await?;
+    assert!(held.contains("middle name"), "{held}");
+    browser.shot("sync-held").await;
+    assert_eq!(
+        rock_middle_names(w).await,
+        rock_before,
+        "a held run wrote to Rock"
+    );
+    c.find(Locator::XPath(
+        "//button[starts-with(normalize-space(), 'Confirm run ')]",
+    ))
+    .await?
+    .click()
+    .await?;
+    let seen = watch(c, |_| false).await?;
+    assert_eq!(seen.last().unwrap().state, "finished", "{seen:?}");
+    let confirmed = wait_for(c, "Report").await?;
+    assert!(
+        !confirmed.contains("The safety brake held this run"),
+        "{confirmed}"
+    );
+    assert!(confirmed.contains("middle name PCO -> Rock"), "{confirmed}");
+    browser.shot("sync-confirmed").await;
+
+    // R25: the run history, a run's writes, the preview of its revert, then the revert.
     c.find(Locator::LinkText("Runs")).await?.click().await?;
     wait_for(c, "History").await?;
     browser.shot("runs").await;
@@ -440,6 +520,36 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     press(c, "Preview the revert").await?;
     wait_for(c, "would write back. Nothing was written yet").await?;
     browser.shot("revert-preview").await;
+    // The newest sync is the confirmed one: reverting it puts the middle names back in Rock.
+    let apply = c
+        .find(Locator::XPath(
+            "//button[starts-with(normalize-space(), 'Revert ')]",
+        ))
+        .await?;
+    let label = apply.text().await?;
+    let values: usize = label
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{label:?}"));
+    assert!(
+        values >= linked.len(),
+        "{label:?} for {} people",
+        linked.len()
+    );
+    apply.click().await?;
+    let reverted = wait_for(c, "Reverted").await?;
+    assert!(
+        reverted.contains(&format!("Reverted {values} values")),
+        "{reverted}"
+    );
+    browser.shot("revert-applied").await;
+    let middles = rock_middle_names(w).await;
+    assert!(
+        !middles.values().any(|m| m == "Brakeman"),
+        "a reverted middle name stayed in Rock: {middles:?}"
+    );
+    assert_eq!(middles, rock_before, "the revert did not restore Rock");
 
     // Readable on a phone.
     c.set_window_size(390, 844).await?;
@@ -467,6 +577,24 @@ async fn administration(w: &World, browser: &Browser, c: &Client) -> Result {
     c.goto(&format!("{}/accounts", w.base)).await?;
     wait_for(c, "Sign in with the admin token").await?;
     Ok(())
+}
+
+/// Every Rock person's middle name, as the sandbox holds it.
+async fn rock_middle_names(w: &World) -> std::collections::BTreeMap<i64, String> {
+    w.rock_people()
+        .await
+        .into_keys()
+        .filter_map(|id| {
+            let dump = w.rock.person_dump(id)?;
+            Some((
+                id,
+                dump["Person"]["MiddleName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ))
+        })
+        .collect()
 }
 
 fn enc(name: &str) -> String {

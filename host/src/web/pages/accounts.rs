@@ -377,8 +377,8 @@ fn settings_form(
             label for="app_id" { "Application id" }
             input #app_id type="text" name="app_id" value=(values.app_id) required autocomplete="off" spellcheck="false";
             (secret_inputs(false))
-            label.check { input type="checkbox" name="allow_downgrade" checked[values.allow_downgrade]; "Allow permission downgrade: lower levels and archive people who left their groups (R17, R18)" }
-            label.check { input type="checkbox" name="updates_only" checked[values.updates_only]; "Updates only: ask PCO only for people updated since the last run (R21)" }
+            label.check { input type="checkbox" name="allow_downgrade" checked[values.allow_downgrade]; "Allow permission downgrade: lower levels and archive people who left their groups" }
+            label.check { input type="checkbox" name="updates_only" checked[values.updates_only]; "Updates only: ask PCO only for people updated since the last run" }
             div.row {
                 div {
                     label for="conflict_policy" { "When both sides changed a field" }
@@ -392,7 +392,7 @@ fn settings_form(
             div.row {
                 div {
                     label for="brake_percent" { "Safety brake (%)" }
-                    p.hint #brake-hint { "Hold a run that would change more than this share of the synced people, for you to confirm (R24)." }
+                    p.hint #brake-hint { "Hold a run that would change more than this share of the synced people, for you to confirm." }
                     input #brake_percent type="number" name="brake_percent" min="1" max="100" value=(values.brake_percent) aria-describedby="brake-hint";
                 }
                 div {

@@ -192,12 +192,12 @@ fn run_controls(app: &App, sess: &Sess, name: &str) -> Markup {
                     button.secondary type="submit" name="mode" value="dry-run" { "Dry run" }
                     button type="submit" name="mode" value="sync" { "Sync now" }
                 }
-                p.hint { "The dry run shows every create, change, raise, lowering and archive the sync would make, and writes nothing (R30)." }
+                p.hint { "The dry run shows every create, change, raise, lowering and archive the sync would make, and writes nothing." }
             }
             form method="post" action=(account_url(name, "/refresh")) {
                 (csrf(sess))
                 button.secondary type="submit" { "Refresh list from groups" }
-                span.hint { " Adds people new in the groups to the list now; writes nothing to PCO (R34)." }
+                span.hint { " Adds people new in the groups to the list now; writes nothing to PCO." }
             }
         }
     }
@@ -431,7 +431,7 @@ pub(crate) async fn person(
         } @else {
             div.table-wrap {
                 table {
-                    caption { "What the sync compares each side with (the merge base, R12)" }
+                    caption { "What the sync compares each side with (the merge base)" }
                     thead { tr { th scope="col" { "Field" } th scope="col" { "Value" } } }
                     tbody {
                         @for value in &p.values {
@@ -445,7 +445,7 @@ pub(crate) async fn person(
         form.panel method="post" action=(account_url(&name, &format!("/people/{id}/link"))) {
             (csrf(&sess))
             h2 { "Set the PCO id" }
-            p.hint #pco-hint { "Links this person to another PCO person by hand (R33): the number at the end of their address in PCO People. The next sync merges the two records. Refused when that PCO person does not exist or is linked to someone else." }
+            p.hint #pco-hint { "Links this person to another PCO person by hand: the number at the end of their address in PCO People. The next sync merges the two records. Refused when that PCO person does not exist or is linked to someone else." }
             label for="pco_id" { "PCO id" }
             input #pco_id type="text" name="pco_id" inputmode="numeric" required autocomplete="off" aria-describedby="pco-hint";
             button type="submit" { "Set the PCO id" }

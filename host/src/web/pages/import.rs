@@ -56,7 +56,7 @@ fn settings_form(
         form.panel method="post" action=(account_url(name, "/import/settings")) {
             (csrf(sess))
             h2 { "Import groups" }
-            p.hint { "Each PCO person not yet linked is added to the Rock group chosen for their PCO permission level; a level without a group is not imported (R40)." }
+            p.hint { "Each PCO person not yet linked is added to the Rock group chosen for their PCO permission level; a level without a group is not imported." }
             @for level in LEVELS {
                 @let key = import_key(level);
                 @let current = chosen(account, level);
@@ -81,7 +81,7 @@ fn settings_form(
                 }
             }
             label for="connection_status" { "Connection status of the people created in Rock" }
-            p.hint #status-hint { "By its name in Rock, e.g. Prospect or Member (R41)." }
+            p.hint #status-hint { "By its name in Rock, e.g. Prospect or Member." }
             input #connection_status type="text" name="connection_status" value=(status) required aria-describedby="status-hint";
             button type="submit" { "Save the import groups" }
         }
@@ -138,7 +138,7 @@ pub(crate) async fn page(
         (settings_form(&sess, &name, account, status.as_ref().map(|s| s.groups.as_slice())))
         section.panel aria-labelledby="import-heading" {
             h2 #import-heading { "Import" }
-            p { "Brings the account's PCO people into Rock: each one is linked to the Rock person with the same email, first and last name, or created in Rock (R41). The import shows how far it got; stopped for any reason, it goes on where it left off when run again, and never imports anyone twice (R42)." }
+            p { "Brings the account's PCO people into Rock: each one is linked to the Rock person with the same email, first and last name, or created in Rock. The import shows how far it got; stopped for any reason, it goes on where it left off when run again, and never imports anyone twice." }
             @if let Some(job) = &running {
                 p { span.badge { "running" } " " a href=(jobs::url(job)) { (job.kind.title()) " in progress: follow it" } }
             }

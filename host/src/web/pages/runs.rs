@@ -125,7 +125,7 @@ pub(crate) async fn detail(
         } @else {
             div.table-wrap {
                 table {
-                    caption { "Every write of the run, with the value before and after (R25)" }
+                    caption { "Every write of the run, with the value before and after" }
                     thead { tr {
                         th scope="col" { "Rock id" } th scope="col" { "PCO id" } th scope="col" { "Written to" }
                         th scope="col" { "Field" } th scope="col" { "Before" } th scope="col" { "After" }
