@@ -77,5 +77,16 @@ async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Ro
     let connected = crate::rock::rest::RestRock::connect(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to Rock at {}: {}", rock.url, e.message))?;
+    // A key without View on an attribute reads as "no tags"; without Edit, every write fails:
+    // a run does not start on either (issue 13 item 4).
+    let missing = connected.missing_rights(false).await.map_err(|e| {
+        anyhow::anyhow!("cannot check the REST key's rights in Rock: {}", e.message)
+    })?;
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the Rock REST key lacks rights the sync needs:\n  {}",
+            missing.join("\n  ")
+        );
+    }
     Ok(Arc::new(connected))
 }

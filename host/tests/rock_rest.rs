@@ -13,7 +13,7 @@ use pcosync::bindings::types::{Address, Date, ErrorKind, FieldValue, Gender, Per
 use pcosync::rock::Rock;
 use pcosync::rock::rest::{AttributeNames, RestRock, RestRockOptions};
 use pcosync::secret::Secret;
-use rock_sandbox::{ClockMode, FaultConfig, FaultKind, RockSandbox, SandboxOptions};
+use rock_sandbox::{ClockMode, FaultConfig, FaultKind, Right, RockSandbox, SandboxOptions};
 use serde_json::Value;
 use url::Url;
 
@@ -134,6 +134,8 @@ async fn account_groups_and_groups_by_id_carry_account_and_level() {
 }
 
 // R2 (c): active members only; inactive and archived memberships are left out.
+// Issue 13 item 1: the member read filters the enum by name (`GroupMemberStatus eq 'Active'`);
+// the sandbox, like Rock's OData v3, refuses the integer the old client sent.
 #[tokio::test]
 async fn active_members_of_many_groups_at_once() {
     let (sandbox, c) = start(300).await;
@@ -265,19 +267,24 @@ async fn loading_past_a_thousand_people_pages_and_batches() {
     );
 }
 
+// Issue 13 item 2: every Rock takes 100 nodes a filter (the sandbox's default).
 #[tokio::test]
 async fn a_rock_that_limits_filter_nodes_gets_smaller_batches() {
     let congregation = Congregation::generate(300, 7);
-    let sandbox = RockSandbox::start_with(
-        SandboxOptions {
-            max_node_count: Some(100),
-            ..sandbox_options()
-        },
-        &congregation,
-    )
-    .await
-    .unwrap();
+    let sandbox = RockSandbox::start_with(sandbox_options(), &congregation)
+        .await
+        .unwrap();
+    sandbox.clear_requests();
     let rock = connect(&sandbox).await;
+    let probes = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/DefinedValues?%24filter=%28%28"))
+        .count();
+    assert_eq!(
+        probes, 2,
+        "Rock names its node limit: one refusal, one check"
+    );
     let ids: Vec<i64> = congregation
         .rock_people()
         .map(|m| sandbox.person_id(m.key).unwrap())
@@ -288,6 +295,164 @@ async fn a_rock_that_limits_filter_nodes_gets_smaller_batches() {
     let requests = sandbox.requests();
     assert!(requests.iter().all(|r| r.status == 200), "{requests:?}");
     assert!(requests.len() <= 4, "ranges keep it short: {requests:?}");
+}
+
+// Issue 13 item 2: sparse ids (one asked for in every 40) joined into ranges bring back at
+// most about a page of rows nobody asked for per batch, not every row between them.
+#[tokio::test]
+async fn sparse_ids_do_not_read_every_row_between_them() {
+    let (sandbox, c) = start(1200).await;
+    let rock = connect(&sandbox).await;
+    let all: Vec<i64> = c
+        .rock_people()
+        .map(|m| sandbox.person_id(m.key).unwrap())
+        .collect();
+    let wanted: Vec<i64> = all.iter().step_by(40).copied().collect();
+    sandbox.clear_requests();
+    let people = rock.people(&wanted).await.unwrap();
+    assert_eq!(people.len(), wanted.len());
+    let read: usize = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/People"))
+        .filter_map(|r| r.rows)
+        .sum();
+    let batches = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/People"))
+        .count();
+    assert!(
+        read <= wanted.len() + batches * 2000,
+        "{read} rows read for {} people in {batches} requests",
+        wanted.len()
+    );
+    assert!(read < all.len(), "{read} rows read of {}", all.len());
+}
+
+// Issue 13 item 10: a DELETE whose answer was lost is retried; Rock's 404 for the row it
+// already deleted counts as done.
+#[tokio::test]
+async fn a_retried_delete_that_finds_nothing_is_done() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.work_phone.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    sandbox.set_faults(FaultConfig {
+        method: Some("DELETE".into()),
+        script: vec![FaultKind::Truncated],
+        ..FaultConfig::default()
+    });
+    sandbox.clear_requests();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::WorkPhone(None)],
+        }])
+        .await;
+    sandbox.clear_faults();
+    assert!(results[0].is_ok(), "{results:?}");
+    let deletes: Vec<u16> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(deletes, vec![204, 404], "served, answer lost, then 404");
+    assert_eq!(rock.people(&[id]).await.unwrap()[0].work_phone, None);
+}
+
+// Issue 13 item 4: without View on an attribute Rock leaves it out of loaded rows; the
+// client calls that an error naming the right, never "no tags" or "no account".
+#[tokio::test]
+async fn an_attribute_the_key_may_not_view_is_an_error_not_an_empty_value() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let tagged = member(&c, |m| !m.pco_tags.is_empty());
+    let id = sandbox.person_id(tagged.key).unwrap();
+    sandbox.deny(Right::ViewAttribute("PCOTags".into()));
+    let error = rock.people(&[id]).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unauthorized);
+    assert!(error.message.contains("PCOTags"), "{}", error.message);
+    assert!(error.message.contains("View"), "{}", error.message);
+    sandbox.allow(&Right::ViewAttribute("PCOTags".into()));
+    assert!(!rock.people(&[id]).await.unwrap()[0].pco_tags.is_empty());
+    sandbox.deny(Right::ViewAttribute("PCOAccount".into()));
+    let error = rock.account_groups(&c.accounts[0]).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unauthorized);
+    assert!(error.message.contains("PCOAccount"), "{}", error.message);
+}
+
+// Issue 13 item 4: `missing_rights` (config check, the start of a run) names each right the
+// REST key lacks, one line each with its fix; a key with every right gets none.
+#[tokio::test]
+async fn missing_rights_are_named_one_line_each() {
+    let (sandbox, _) = start(100).await;
+    let rock = connect(&sandbox).await;
+    assert_eq!(
+        rock.missing_rights(true).await.unwrap(),
+        Vec::<String>::new()
+    );
+    for right in [
+        Right::EditPeople,
+        Right::EditGroups,
+        Right::ViewAttribute("PCOTags".into()),
+        Right::ViewAttribute("PCOAccount".into()),
+    ] {
+        sandbox.deny(right);
+    }
+    sandbox.clear_requests();
+    let reads_only = rock.missing_rights(false).await.unwrap();
+    assert_eq!(reads_only.len(), 4, "{reads_only:#?}");
+    assert!(reads_only[0].contains("edit people"), "{}", reads_only[0]);
+    assert!(reads_only[1].contains("PCOTags"), "{}", reads_only[1]);
+    assert!(reads_only[2].contains("edit group"), "{}", reads_only[2]);
+    assert!(reads_only[3].contains("PCOAccount"), "{}", reads_only[3]);
+    assert!(
+        writes(&sandbox).iter().all(|w| w.starts_with("PATCH")),
+        "no-op PATCHes only: {:?}",
+        writes(&sandbox)
+    );
+    for right in [Right::EditPeople, Right::EditGroups] {
+        sandbox.allow(&right);
+    }
+    sandbox.deny(Right::EditAttribute("PCOTags".into()));
+    let with_writes = rock.missing_rights(true).await.unwrap();
+    assert_eq!(with_writes.len(), 3, "{with_writes:#?}");
+    assert!(with_writes[2].contains("edit the person attribute \"PCOTags\""));
+}
+
+// Issue 13 items 4 and 9: a tag write Rock refuses for the attribute's security (a 403 with
+// only a reason phrase) says which right is missing.
+#[tokio::test]
+async fn a_refused_tag_write_names_the_missing_right() {
+    let (sandbox, c) = start(60).await;
+    let rock = connect(&sandbox).await;
+    let id = sandbox.person_id(member(&c, |_| true).key).unwrap();
+    sandbox.deny(Right::EditAttribute("PCOTags".into()));
+    let refused = rock
+        .set_tags(&[PersonTags {
+            person_id: id,
+            tags: vec!["Main Campus:Teams:Kids".into()],
+        }])
+        .await;
+    let error = refused[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unauthorized);
+    assert!(
+        error.message.contains("Edit on that attribute"),
+        "{}",
+        error.message
+    );
+    sandbox.deny(Right::EditPeople);
+    let refused = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::NickName("Sunny".into())],
+        }])
+        .await;
+    let error = refused[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unauthorized);
+    assert!(error.message.contains("edit"), "{}", error.message);
 }
 
 // R7: a merged person's old id leads to the survivor through the person alias.
@@ -341,8 +506,9 @@ async fn find_people_by_name_and_email() {
         ])
         .await
         .unwrap();
+    // The people batch, their addresses, and the attribute definitions (read once).
     assert!(
-        sandbox.requests().len() <= 2,
+        sandbox.requests().len() <= 3,
         "one batch, not one call per query"
     );
     let ids: Vec<Vec<i64>> = found
@@ -575,6 +741,51 @@ async fn set_tags_replaces_the_attribute_value() {
     assert!(tagged.iter().all(|t| t.person_id != id));
 }
 
+// Issue 13 item 9: Rock's AttributeValue route matches the key case-sensitively; a key
+// configured in another case is written as the Attributes row spells it.
+#[tokio::test]
+async fn tags_are_written_with_the_key_as_rock_spells_it() {
+    let (sandbox, c) = start(60).await;
+    let mut lower = options(&sandbox, TOKEN);
+    lower.attributes.pco_tags = "pcotags".into();
+    let rock = RestRock::connect(lower).await.unwrap();
+    let id = sandbox
+        .person_id(member(&c, |m| m.pco_tags.is_empty()).key)
+        .unwrap();
+    let tags = vec!["Main Campus:Teams:Kids".to_string()];
+    let written = rock
+        .set_tags(&[PersonTags {
+            person_id: id,
+            tags: tags.clone(),
+        }])
+        .await;
+    assert!(written[0].is_ok(), "{written:?}");
+    assert_eq!(rock.people(&[id]).await.unwrap()[0].pco_tags, tags);
+    assert!(
+        sandbox
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("attributeKey=PCOTags")),
+        "written with Rock's spelling"
+    );
+    let mut unknown = options(&sandbox, TOKEN);
+    unknown.attributes.pco_tags = "NoSuchTags".into();
+    let rock = RestRock::connect(unknown).await.unwrap();
+    let refused = rock
+        .set_tags(&[PersonTags {
+            person_id: id,
+            tags,
+        }])
+        .await;
+    let error = refused[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::NotFound);
+    assert!(
+        error.message.contains("pcosync rock init"),
+        "{}",
+        error.message
+    );
+}
+
 #[tokio::test]
 async fn add_members_adds_active_members_once() {
     let (sandbox, c) = start(100).await;
@@ -632,6 +843,34 @@ async fn photos_are_read_as_bytes() {
     assert_eq!(none.unwrap(), None);
     let missing = rock.photo(999_999).await.unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
+}
+
+// Issue 13 item 6 (R11): where Rock secures the Person Image file type, GetImage.ashx answers
+// every REST key 403; that is "no photo readable", asked once, never a failed person.
+#[tokio::test]
+async fn secured_photos_are_not_readable_and_asked_for_once() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    sandbox.secure_person_images(true);
+    let with: Vec<i64> = c
+        .rock_people()
+        .filter(|m| m.key % 7 == 3)
+        .take(3)
+        .map(|m| sandbox.person_id(m.key).unwrap())
+        .collect();
+    rock.people(&with).await.unwrap();
+    sandbox.clear_requests();
+    for id in &with {
+        assert_eq!(rock.photo(*id).await.unwrap(), None, "person {id}");
+    }
+    assert!(rock.photos_unreadable());
+    let images: Vec<u16> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/GetImage.ashx"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(images, vec![403], "one refusal, then no more asking");
 }
 
 #[tokio::test]

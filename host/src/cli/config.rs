@@ -1098,6 +1098,27 @@ impl Checks {
     }
 }
 
+/// One line per right the REST key lacks (issue 13 item 4), each with its fix.
+async fn check_rock_rights(checks: &mut Checks, rock: &RestRock) {
+    match rock.missing_rights(true).await {
+        Ok(missing) if missing.is_empty() => {
+            checks.ok(
+                "rock rights",
+                "the REST key may view and edit what the sync needs",
+            );
+        }
+        Ok(missing) => {
+            for line in missing {
+                checks.failed("rock rights", &line);
+            }
+        }
+        Err(error) => checks.failed(
+            "rock rights",
+            &format!("cannot check the REST key's rights: {}", error.message),
+        ),
+    }
+}
+
 async fn check(
     location: &ConfigLocation,
     data_dir: &Path,
@@ -1164,7 +1185,10 @@ async fn check(
                 checks.ok("rock token", &format!("read from {}", secret_place(&rock.token)));
                 if !offline {
                     match connect_rock(&config).await {
-                        Ok(_) => checks.ok("rock", &format!("connected to {}", rock.url)),
+                        Ok(connected) => {
+                            checks.ok("rock", &format!("connected to {}", rock.url));
+                            check_rock_rights(&mut checks, &connected).await;
+                        }
                         Err(why) => checks.failed("rock", why.message()),
                     }
                 }

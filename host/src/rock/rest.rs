@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -57,8 +57,15 @@ mod guid {
     pub const FIELD_TEXT: &str = "9C204CD0-1233-41C5-818A-C5DA439445AA";
 }
 
-/// `GroupMemberStatus.Active`.
+/// The warning given once a run when Rock refuses to hand out photos.
+pub const PHOTOS_UNREADABLE: &str = "Rock refused to give out a person's photo (403): its Person Image file type requires view security, which GetImage.ashx checks against a logged-in person, never a REST key, so no Rock photo is copied to PCO; to copy photos, clear \"Requires View Security\" on the Person Image file type (Admin Tools > Settings > File Types > Person Image)";
+
+/// `GroupMemberStatus.Active`, as JSON bodies carry it.
 const MEMBER_ACTIVE: i64 = 1;
+
+/// `GroupMemberStatus.Active` in a `$filter`: OData v3 types enums `Edm.String`, so Rock
+/// refuses `GroupMemberStatus eq 1` (400) and takes the member's name (exact case).
+const MEMBER_ACTIVE_FILTER: &str = "GroupMemberStatus eq 'Active'";
 
 /// The permission levels as the "PCO Permission Level" single-select offers them.
 const LEVEL_OPTIONS: &str = "Scheduled Viewer,Viewer,Scheduler,Editor,Administrator";
@@ -164,13 +171,22 @@ pub struct RestRock {
     http: Http,
     names: AttributeNames,
     ids: SystemIds,
+    /// Most terms per filter (when Rock names no node limit, e.g. behind IIS's URL limit).
     batch_size: AtomicUsize,
+    /// Most OData nodes per `$filter` (Rock's `MaxNodeCount`, 100 on every Rock);
+    /// `usize::MAX` when Rock named none.
+    node_limit: AtomicUsize,
     page_size: usize,
     time_zone: Option<jiff::tz::TimeZone>,
     /// Each person's photo as the last `people` read saw it (people with a photo only), so
     /// `photo` fetches that image without asking Rock for the person's `PhotoId` again: the
     /// guest asks for a photo right after reading the person, because their `photo-id` changed.
     photo_ids: Mutex<HashMap<i64, i64>>,
+    /// The configured attributes as Rock defines them (key spelling, qualifier), once read.
+    attribute_defs: Mutex<Option<Vec<AttributeDef>>>,
+    /// Set at the first 403 from `GetImage.ashx`: Rock's Person Image file type is secured,
+    /// so no photo can be read with a REST key; later photos are not asked for.
+    photos_unreadable: AtomicBool,
 }
 
 impl RestRock {
@@ -179,15 +195,18 @@ impl RestRock {
     pub async fn connect(options: RestRockOptions) -> Result<RestRock, Error> {
         let http = Http::new(&options)?;
         let ids = resolve_ids(&http).await?;
-        let batch_size = accepted_batch(&http, options.batch_size).await?;
+        let accepted = accepted_batch(&http, options.batch_size).await?;
         Ok(RestRock {
             http,
             names: options.attributes,
             ids,
-            batch_size: AtomicUsize::new(batch_size),
+            batch_size: AtomicUsize::new(accepted.terms),
+            node_limit: AtomicUsize::new(accepted.nodes),
             page_size: options.page_size.max(1),
             time_zone: options.time_zone,
             photo_ids: Mutex::new(HashMap::new()),
+            attribute_defs: Mutex::new(None),
+            photos_unreadable: AtomicBool::new(false),
         })
     }
 
@@ -233,6 +252,9 @@ impl RestRock {
         ];
         for spec in &wanted {
             self.ensure_attribute(spec, &mut report).await?;
+        }
+        if let Ok(mut cached) = self.attribute_defs.lock() {
+            *cached = None;
         }
         Ok(report)
     }
@@ -340,6 +362,176 @@ impl RestRock {
         Ok((groups, more))
     }
 
+    // ---- Rights -----------------------------------------------------------------------------
+
+    /// What the REST key may not do that the sync needs, one line each with its fix (empty:
+    /// all there). Reads and no-op PATCHes only (Rock's `Patch` checks EDIT, then refuses a
+    /// property the model does not have, changing nothing); with `probe_writes`, also writes
+    /// the REST key's own person's PCO Tags back unchanged, which is the only way to learn
+    /// whether it may edit that attribute.
+    pub async fn missing_rights(&self, probe_writes: bool) -> Result<Vec<String>, Error> {
+        let mut missing = Vec::new();
+        let defs = self.attribute_defs().await?;
+        let me = self.current_person().await?;
+        let tags = defs
+            .iter()
+            .find(|d| d.entity_type == self.ids.person_entity);
+        let people = self
+            .list_page("People", "Id gt 0", 2, &[("$select", "Id")])
+            .await?;
+        let someone = people
+            .iter()
+            .filter_map(|p| int(p, "Id"))
+            .find(|id| Some(*id) != me.as_ref().and_then(|m| int(m, "Id")));
+        if let Some(person) = someone {
+            if !self.may_edit("People", person).await? {
+                missing.push(format!(
+                    "the REST key may not edit people (Rock answered 401 to a change of person {person}); in Rock, give the REST key's person Edit on people (Admin Tools > Security > Entity Administration > Person, or a security role with Edit)"
+                ));
+            }
+            if let Some(tags) = tags {
+                let row = self.loaded("People", person, &tags.key).await?;
+                if !has_attribute(&row, &tags.key) {
+                    missing.push(missing_view(&tags.key));
+                }
+            }
+        }
+        if let Some(group) = self.synced_group(&defs).await? {
+            if !self.may_edit("Groups", group).await? {
+                missing.push(format!(
+                    "the REST key may not edit group {group} and its members (Rock answered 401); in Rock, give the REST key's person Edit on the synced groups (the group's Security, or its group type's)"
+                ));
+            }
+            let keys: Vec<&str> = defs
+                .iter()
+                .filter(|d| d.entity_type == self.ids.group_entity)
+                .map(|d| d.key.as_str())
+                .collect();
+            let row = self.loaded("Groups", group, &keys.join(",")).await?;
+            for def in defs
+                .iter()
+                .filter(|d| d.entity_type == self.ids.group_entity && d.applies_to(&row))
+            {
+                if !has_attribute(&row, &def.key) {
+                    missing.push(missing_view(&def.key));
+                }
+            }
+        }
+        if probe_writes
+            && let (Some(tags), Some(me)) = (tags, &me)
+            && let Some(id) = int(me, "Id")
+        {
+            let current = attribute(me, &tags.key).unwrap_or_default();
+            let call = Call {
+                method: reqwest::Method::POST,
+                ..Call::get(format!("/api/People/AttributeValue/{id}"))
+            }
+            .query("attributeKey", &tags.key)
+            .query("attributeValue", &current);
+            match self.http.send_raw(&call).await {
+                Ok(_) => {}
+                Err(Failure::Status { status: 403, .. }) => missing.push(format!(
+                    "the REST key may not edit the person attribute \"{}\"; in Rock, give the REST key's person Edit on that attribute (Admin Tools > Settings > Person Attributes > {} > Security)",
+                    tags.key, tags.key
+                )),
+                Err(Failure::Status { status: 401, .. }) => missing.push(format!(
+                    "the REST key may not edit its own person {id}, so cannot set attribute values; in Rock, give the REST key's person Edit on people"
+                )),
+                Err(failure) => return Err(failure.into_error(&call)),
+            }
+        }
+        Ok(missing)
+    }
+
+    /// The REST key's own person (`GET api/People/GetCurrentPerson`) with the PCO Tags
+    /// loaded; none on a Rock whose key has no person.
+    async fn current_person(&self) -> Result<Option<Value>, Error> {
+        let call = Call::get("/api/People/GetCurrentPerson".into())
+            .query("loadAttributes", "simple")
+            .query("attributeKeys", self.names.pco_tags.as_str());
+        match self.http.send(&call).await {
+            Ok(answer) if answer.json.is_object() => Ok(Some(answer.json)),
+            Ok(_) => Ok(None),
+            Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether Rock's `CheckCanEdit` lets the REST key change this row: a PATCH naming a
+    /// property no model has, which Rock refuses (400) after the check and before any change.
+    async fn may_edit(&self, controller: &str, id: i64) -> Result<bool, Error> {
+        let call = Call::write(
+            reqwest::Method::PATCH,
+            format!("/api/{controller}/{id}"),
+            json!({RIGHTS_PROBE: null}),
+        );
+        match self.http.send_raw(&call).await {
+            Err(Failure::Status { status: 401, .. }) => Ok(false),
+            Err(Failure::Status { status: 400, .. }) | Ok(_) => Ok(true),
+            Err(failure) => Err(failure.into_error(&call)),
+        }
+    }
+
+    /// One row with the attributes `keys` loaded.
+    async fn loaded(&self, controller: &str, id: i64, keys: &str) -> Result<Value, Error> {
+        let rows = self
+            .list_page(
+                controller,
+                &format!("Id eq {id}"),
+                1,
+                &[("loadAttributes", "simple"), ("attributeKeys", keys)],
+            )
+            .await?;
+        Ok(rows.into_iter().next().unwrap_or(Value::Null))
+    }
+
+    /// A group some account syncs (it holds a PCO account value), if any.
+    async fn synced_group(&self, defs: &[AttributeDef]) -> Result<Option<i64>, Error> {
+        let account = defs.iter().find(|d| {
+            d.entity_type == self.ids.group_entity
+                && d.key.eq_ignore_ascii_case(&self.names.pco_account)
+        });
+        if account.is_none() {
+            return Ok(None);
+        }
+        let ids = self
+            .attribute_ids(self.ids.group_entity, &self.names.pco_account)
+            .await?;
+        let Some(first) = ids.first() else {
+            return Ok(None);
+        };
+        let values = self
+            .list_page(
+                "AttributeValues",
+                &format!("AttributeId eq {first} and Value ne null and Value ne ''"),
+                1,
+                &[("$select", "Id,EntityId")],
+            )
+            .await?;
+        Ok(values.first().and_then(|v| int(v, "EntityId")))
+    }
+
+    /// The first `top` rows of a list, ordered by id.
+    async fn list_page(
+        &self,
+        controller: &str,
+        filter: &str,
+        top: usize,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Value>, Error> {
+        let mut call = Call::get(format!("/api/{controller}"))
+            .query("$filter", filter)
+            .query("$orderby", "Id")
+            .query("$top", top.to_string());
+        for (name, value) in extra {
+            call = call.query(name, *value);
+        }
+        match self.http.send(&call).await?.json {
+            Value::Array(rows) => Ok(rows),
+            _ => Err(garbled(&call, "a list")),
+        }
+    }
+
     // ---- Reading lists ----------------------------------------------------------------------
 
     /// Every row of a list matching `filter`, paged by key so rows added meanwhile neither
@@ -377,7 +569,8 @@ impl RestRock {
         }
     }
 
-    /// Rows matching any of `terms` (boolean OData expressions), a batch of terms per request.
+    /// Rows matching any of `terms` (boolean OData expressions), as many terms per request as
+    /// Rock's node limit leaves room for beside `also` and the paging clause.
     async fn list_in(
         &self,
         controller: &str,
@@ -388,7 +581,7 @@ impl RestRock {
         let mut rows = Vec::new();
         let mut rest = terms;
         while !rest.is_empty() {
-            let size = self.batch_size.load(Ordering::Relaxed).min(rest.len());
+            let size = self.fitting_terms(rest, also)?;
             let (batch, after) = rest.split_at(size);
             let any = batch.join(" or ");
             let filter = match also {
@@ -400,17 +593,61 @@ impl RestRock {
                     rows.extend(found);
                     rest = after;
                 }
-                Err(error) if size > 1 && too_large(&error) => {
+                Err(error)
+                    if too_large(&error) && (size > 1 || node_limit_of(&error).is_some()) =>
+                {
                     tracing::info!(
                         size,
                         "Rock refused a filter as too large; using smaller batches"
                     );
-                    self.batch_size.store(size / 2, Ordering::Relaxed);
+                    self.shrink_after_refusal(size, &error)?;
                 }
                 Err(error) => return Err(error),
             }
         }
         Ok(rows)
+    }
+
+    /// How many of `terms` (at least one) fit one request: at most `batch_size`, and with
+    /// `also` and the paging clause (`and Id gt N`) within Rock's node limit.
+    fn fitting_terms(&self, terms: &[String], also: Option<&str>) -> Result<usize, Error> {
+        let limit = self.node_limit.load(Ordering::Relaxed);
+        let most = self.batch_size.load(Ordering::Relaxed).max(1);
+        let mut used = PAGING_NODES + also.map_or(0, |a| filter_nodes(a) + 1);
+        let mut fitting = 0;
+        for term in terms.iter().take(most) {
+            let cost = filter_nodes(term) + usize::from(fitting > 0);
+            if used + cost > limit {
+                break;
+            }
+            used += cost;
+            fitting += 1;
+        }
+        if fitting == 0 {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!(
+                    "a Rock filter cannot be made small enough for this Rock's limit of {limit} nodes"
+                ),
+            ));
+        }
+        Ok(fitting)
+    }
+
+    /// After Rock refused a filter of `size` terms for its size: take the node limit it named,
+    /// or (it named none, or it was already known) ask for a quarter fewer nodes / half the
+    /// terms from now on.
+    fn shrink_after_refusal(&self, size: usize, error: &Error) -> Result<(), Error> {
+        let known = self.node_limit.load(Ordering::Relaxed);
+        match node_limit_of(error) {
+            Some(named) if named < known => self.node_limit.store(named, Ordering::Relaxed),
+            Some(_) if known > PAGING_NODES + 8 => {
+                self.node_limit.store(known - known / 4, Ordering::Relaxed);
+            }
+            Some(_) => return Err(error.clone()),
+            None => self.batch_size.store((size / 2).max(1), Ordering::Relaxed),
+        }
+        Ok(())
     }
 
     /// Rows whose `column` equals one of `literals`.
@@ -430,8 +667,9 @@ impl RestRock {
     }
 
     /// Rows whose integer `column` is one of `ids`. Close ids are asked for as one range, so
-    /// a batch covers many ids even on a Rock that caps the size of a filter; the rows a range
-    /// brings that were not asked for are dropped here.
+    /// a batch covers many ids even on Rock's 100-node filters; a range spans at most
+    /// [`RestRock::range_gap`] ids not asked for, so a batch brings back at most about a page
+    /// of rows nobody wanted. Those are dropped here.
     async fn list_ids(
         &self,
         controller: &str,
@@ -449,10 +687,11 @@ impl RestRock {
             .collect())
     }
 
-    /// How many ids not asked for a range may span: what one term of a batch is worth in rows
-    /// of a page. Wide when Rock takes few terms per filter, narrow when it takes many.
+    /// How many ids not asked for one range term may span: what one term of a batch is worth
+    /// in rows of a page. Wide when Rock takes few terms per filter, narrow when it takes many.
     fn range_gap(&self) -> i64 {
-        let terms = self.batch_size.load(Ordering::Relaxed).max(1);
+        let by_nodes = self.node_limit.load(Ordering::Relaxed) / RANGE_TERM_NODES;
+        let terms = self.batch_size.load(Ordering::Relaxed).min(by_nodes).max(1);
         i64::try_from(self.page_size / terms)
             .unwrap_or(i64::MAX)
             .max(1)
@@ -476,7 +715,10 @@ impl RestRock {
             ("loadAttributes", "simple"),
             ("attributeKeys", self.names.pco_tags.as_str()),
         ];
-        self.list_in("People", terms, None, &extra).await
+        let rows = self.list_in("People", terms, None, &extra).await?;
+        self.check_loaded(self.ids.person_entity, &rows, "person")
+            .await?;
+        Ok(rows)
     }
 
     /// Each family's Home address (its Home location that is the mailing one, as Rock's
@@ -840,14 +1082,110 @@ impl RestRock {
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join(",");
+        let key = self.tags_key().await?;
         // Setting a value is idempotent, so this POST may be repeated after a failure.
         let call = Call {
             method: reqwest::Method::POST,
             ..Call::get(format!("/api/People/AttributeValue/{}", tags.person_id))
         }
-        .query("attributeKey", &self.names.pco_tags)
+        .query("attributeKey", &key)
         .query("attributeValue", &value);
-        self.http.send(&call).await.map(|_| ())
+        match self.http.send_raw(&call).await {
+            Ok(_) => Ok(()),
+            Err(failure) => Err(attribute_write_error(failure, &call, &key, tags.person_id)),
+        }
+    }
+
+    /// The PCO Tags attribute's key as Rock spells it: the configured key is found
+    /// case-insensitively (SQL Server's collation), but written back case-sensitively.
+    async fn tags_key(&self) -> Result<String, Error> {
+        let defs = self.attribute_defs().await?;
+        defs.iter()
+            .find(|d| d.entity_type == self.ids.person_entity)
+            .map(|d| d.key.clone())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "Rock has no person attribute with the key {}; run `pcosync rock init` or set the PCO Tags attribute key in the configuration",
+                        self.names.pco_tags
+                    ),
+                )
+            })
+    }
+
+    /// The configured attributes (PCO Tags on people; PCO account and level on groups) as
+    /// Rock holds them, read once: one request.
+    async fn attribute_defs(&self) -> Result<Vec<AttributeDef>, Error> {
+        if let Some(defs) = self.attribute_defs.lock().ok().and_then(|d| d.clone()) {
+            return Ok(defs);
+        }
+        let filter = format!(
+            "(EntityTypeId eq {} and Key eq {}) or (EntityTypeId eq {} and (Key eq {} or Key eq {}))",
+            self.ids.person_entity,
+            literal(&self.names.pco_tags),
+            self.ids.group_entity,
+            literal(&self.names.pco_account),
+            literal(&self.names.pco_level),
+        );
+        let rows = self
+            .list(
+                "Attributes",
+                &filter,
+                &[(
+                    "$select",
+                    "Id,Key,EntityTypeId,EntityTypeQualifierColumn,EntityTypeQualifierValue",
+                )],
+            )
+            .await?;
+        let defs: Vec<AttributeDef> = rows
+            .iter()
+            .filter_map(|r| {
+                Some(AttributeDef {
+                    key: text(r, "Key")?,
+                    entity_type: int(r, "EntityTypeId")?,
+                    qualifier_column: text(r, "EntityTypeQualifierColumn"),
+                    qualifier_value: text(r, "EntityTypeQualifierValue"),
+                })
+            })
+            .collect();
+        if let Ok(mut cached) = self.attribute_defs.lock() {
+            *cached = Some(defs.clone());
+        }
+        Ok(defs)
+    }
+
+    /// A configured attribute that applies to `row` (of `entity_type`) but that Rock left out
+    /// of it: Rock loads only the attributes the REST key may view, silently. Reading on
+    /// would take "no tags" or "no account" for the truth.
+    async fn check_loaded(
+        &self,
+        entity_type: i64,
+        rows: &[Value],
+        what: &str,
+    ) -> Result<(), Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let defs = self.attribute_defs().await?;
+        for row in rows {
+            let unseen = defs
+                .iter()
+                .filter(|d| d.entity_type == entity_type && d.applies_to(row))
+                .find(|d| !has_attribute(row, &d.key));
+            if let Some(def) = unseen {
+                return Err(Error::new(
+                    ErrorKind::Unauthorized,
+                    format!(
+                        "Rock loaded {what} {} without its attribute \"{}\": {}",
+                        int(row, "Id").unwrap_or(0),
+                        def.key,
+                        missing_view(&def.key)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// For each group: its group type's default role, or why members cannot be added.
@@ -928,6 +1266,45 @@ impl RestRock {
     }
 }
 
+/// One configured attribute as Rock defines it.
+#[derive(Clone, Debug)]
+struct AttributeDef {
+    key: String,
+    entity_type: i64,
+    /// E.g. `GroupTypeId` with the group type's id: the attribute exists on those rows only.
+    qualifier_column: Option<String>,
+    qualifier_value: Option<String>,
+}
+
+impl AttributeDef {
+    /// Whether Rock gives rows like `row` this attribute (its qualifier matches).
+    fn applies_to(&self, row: &Value) -> bool {
+        let Some(column) = &self.qualifier_column else {
+            return true;
+        };
+        let wanted = self.qualifier_value.as_deref().unwrap_or_default();
+        match &row[column.as_str()] {
+            Value::Number(n) => n.to_string() == wanted,
+            Value::String(s) => s.eq_ignore_ascii_case(wanted),
+            _ => false,
+        }
+    }
+}
+
+/// The fix for an attribute the REST key may not view.
+fn missing_view(key: &str) -> String {
+    format!(
+        "the REST key may not view the attribute \"{key}\", so Rock leaves it out of every row it loads; in Rock, give the REST key's person View on that attribute (its Security, under Admin Tools > Settings > Person Attributes or the group type's Group Attributes)"
+    )
+}
+
+/// Whether `loadAttributes` put the attribute `key` on this row.
+fn has_attribute(row: &Value, key: &str) -> bool {
+    row["Attributes"]
+        .as_object()
+        .is_some_and(|a| a.keys().any(|k| k.eq_ignore_ascii_case(key)))
+}
+
 struct AttributeSpec<'a> {
     what: &'static str,
     entity_type: i64,
@@ -981,11 +1358,13 @@ impl Rock for RestRock {
             ("attributeKeys", keys.as_str()),
         ];
         let rows = self.list_ids("Groups", "Id", ids, None, &extra).await?;
+        self.check_loaded(self.ids.group_entity, &rows, "group")
+            .await?;
         Ok(rows.iter().filter_map(|row| self.group(row)).collect())
     }
 
     async fn active_members(&self, groups: &[i64]) -> Result<Vec<Membership>, Error> {
-        let also = format!("GroupMemberStatus eq {MEMBER_ACTIVE} and IsArchived eq false");
+        let also = format!("{MEMBER_ACTIVE_FILTER} and IsArchived eq false");
         let rows = self
             .list_ids(
                 "GroupMembers",
@@ -1169,6 +1548,9 @@ impl Rock for RestRock {
                 return Ok(Some(found));
             }
         }
+        if self.photos_unreadable.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let rows = self
             .list(
                 "People",
@@ -1190,21 +1572,38 @@ impl Rock for RestRock {
 }
 
 impl RestRock {
-    /// A binary file's bytes; none when Rock has no such file.
+    /// A binary file's bytes; none when Rock has no such file, or will not let a REST key
+    /// read photos at all.
     async fn image(&self, photo: i64) -> Result<Option<Photo>, Error> {
+        if self.photos_unreadable.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let call = Call::get("/GetImage.ashx".into())
             .query("id", photo.to_string())
             .raw();
-        match self.http.send(&call).await {
+        match self.http.send_raw(&call).await {
             Ok(answer) => Ok(Some(Photo {
                 content_type: answer
                     .content_type
                     .unwrap_or_else(|| "application/octet-stream".into()),
                 bytes: answer.bytes,
             })),
-            Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
+            Err(Failure::Status { status: 404, .. }) => Ok(None),
+            // GetImage.ashx checks the login cookie's person, never the REST key: where the
+            // Person Image file type requires view security, every REST read is a 403.
+            Err(Failure::Status { status: 403, .. }) => {
+                if !self.photos_unreadable.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("{PHOTOS_UNREADABLE}");
+                }
+                Ok(None)
+            }
+            Err(failure) => Err(failure.into_error(&call)),
         }
+    }
+
+    /// Whether a photo read was refused this run (see [`PHOTOS_UNREADABLE`]).
+    pub fn photos_unreadable(&self) -> bool {
+        self.photos_unreadable.load(Ordering::Relaxed)
     }
 }
 
@@ -1302,12 +1701,20 @@ async fn resolve_ids(http: &Http) -> Result<SystemIds, Error> {
     })
 }
 
-/// The most filter terms per request this Rock takes, up to `wanted`: an install may keep
-/// OData's `MaxNodeCount` (100 by default in Web API) or IIS's limit on the query string.
-/// Probed with range terms in the shape `list` sends, the largest this backend makes, on ids
-/// no install reaches.
-async fn accepted_batch(http: &Http, wanted: usize) -> Result<usize, Error> {
+/// What a filter may hold on this Rock: terms and nodes.
+struct Accepted {
+    terms: usize,
+    nodes: usize,
+}
+
+/// How large a filter this Rock takes. Rock's OData refuses more than `MaxNodeCount` nodes
+/// (100, Web API's default, which Rock keeps) and names the limit; an IIS in front of it may
+/// cap the query string instead (a 414 naming nothing). Probed with `wanted` range terms in
+/// the shape `list` sends, the largest this backend makes, on ids no install reaches: one
+/// request when Rock names its limit, a few halvings when not.
+async fn accepted_batch(http: &Http, wanted: usize) -> Result<Accepted, Error> {
     let mut size = wanted.max(1);
+    let mut nodes = usize::MAX;
     loop {
         let terms: Vec<String> = (0..size)
             .map(|n| {
@@ -1317,13 +1724,54 @@ async fn accepted_batch(http: &Http, wanted: usize) -> Result<usize, Error> {
             .collect();
         let filter = format!("(({}) and Id ne 0) and Id gt 0", terms.join(" or "));
         let call = Call::get("/api/DefinedValues".into())
-            .query("$filter", filter)
+            .query("$filter", filter.clone())
             .query("$top", "1");
         match http.send(&call).await {
-            Ok(_) => return Ok(size),
-            Err(error) if size > 1 && too_large(&error) => size /= 2,
+            // With a known node limit, `list_in` packs terms by their nodes, not their count.
+            Ok(_) if nodes != usize::MAX => {
+                return Ok(Accepted {
+                    terms: wanted.max(1),
+                    nodes,
+                });
+            }
+            Ok(_) => return Ok(Accepted { terms: size, nodes }),
+            Err(error) if too_large(&error) => match node_limit_of(&error) {
+                Some(limit) if limit < filter_nodes(&filter) && nodes == usize::MAX => {
+                    nodes = limit;
+                    size = size.min(limit.saturating_sub(8) / RANGE_TERM_NODES).max(1);
+                }
+                _ if size > 1 => size /= 2,
+                _ => return Err(error),
+            },
             Err(error) => return Err(error),
         }
+    }
+}
+
+/// Why Rock refused an attribute value write, in words: `SetAttributeValue`
+/// (`Rock.Rest/ApiController.cs`) gives its reasons only as the status line's reason phrase,
+/// with an empty body.
+fn attribute_write_error(failure: Failure, call: &Call, key: &str, person: i64) -> Error {
+    match failure {
+        Failure::Status { status: 400, .. } => Error::new(
+            ErrorKind::Invalid,
+            format!(
+                "Rock refused the PCO tags of person {person}: it has no person attribute with the key \"{key}\" (Rock matches keys case-sensitively); run `pcosync rock init` or correct the key in the configuration"
+            ),
+        ),
+        Failure::Status { status: 403, .. } => Error::new(
+            ErrorKind::Unauthorized,
+            format!(
+                "the REST key may not edit the person attribute \"{key}\" (Rock answered 403 for person {person}); in Rock, give the REST key's person Edit on that attribute (Person Attributes, {key}, Security)"
+            ),
+        ),
+        Failure::Status { status: 401, .. } => Error::new(
+            ErrorKind::Unauthorized,
+            format!(
+                "the REST key may not edit Rock person {person} (401); in Rock, give the REST key's person Edit on people"
+            ),
+        ),
+        other => other.into_error(call),
     }
 }
 
@@ -1550,8 +1998,8 @@ fn numbers(ids: &[i64]) -> Vec<String> {
     ids.iter().map(i64::to_string).collect()
 }
 
-/// Filter terms for `column` in `ids`: sorted, with ids at most `gap` apart joined into one
-/// `ge … and le …` range.
+/// Filter terms for `column` in `ids`: sorted, with close ids joined into one
+/// `ge … and le …` range that spans at most `gap` ids not asked for.
 fn id_terms(column: &str, ids: &[i64], gap: i64) -> Vec<String> {
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
@@ -1560,7 +2008,9 @@ fn id_terms(column: &str, ids: &[i64], gap: i64) -> Vec<String> {
     let mut runs = sorted.iter().copied().peekable();
     while let Some(start) = runs.next() {
         let mut end = start;
-        while let Some(next) = runs.next_if(|next| next - end <= gap) {
+        let mut unasked = 0;
+        while let Some(next) = runs.next_if(|next| unasked + (next - end - 1) <= gap) {
+            unasked += next - end - 1;
             end = next;
         }
         terms.push(if start == end {
@@ -1571,6 +2021,77 @@ fn id_terms(column: &str, ids: &[i64], gap: i64) -> Vec<String> {
     }
     terms
 }
+
+/// A property no Rock model has: the body of the no-op PATCH that asks Rock whether the REST
+/// key may edit a row.
+const RIGHTS_PROBE: &str = "PcosyncRightsCheck";
+
+/// Nodes of one range term `(Id ge a and Id le b)` with the `or` before it.
+const RANGE_TERM_NODES: usize = 8;
+
+/// Nodes of the paging clause `and Id gt N` that [`RestRock::list`] adds.
+const PAGING_NODES: usize = 4;
+
+/// How many nodes OData's parser makes of a filter this backend wrote, as its
+/// `FilterQueryValidator` counts them against `MaxNodeCount`: one per property, literal,
+/// operator and function call; parentheses and commas make none. (`guid'…'` and `'it''s'` are
+/// one literal each.)
+fn filter_nodes(filter: &str) -> usize {
+    let mut nodes = 0;
+    let mut chars = filter.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' | ')' | ',' => {}
+            c if c.is_whitespace() => {}
+            '\'' => {
+                skip_string(&mut chars);
+                nodes += 1;
+            }
+            _ => {
+                while let Some(&next) = chars.peek() {
+                    if next == '\'' {
+                        chars.next();
+                        skip_string(&mut chars);
+                        break;
+                    }
+                    if next.is_whitespace() || matches!(next, '(' | ')' | ',') {
+                        break;
+                    }
+                    chars.next();
+                }
+                nodes += 1;
+            }
+        }
+    }
+    nodes
+}
+
+/// Past the end of a string literal whose opening quote was read (`''` is a quote inside).
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+            } else {
+                return;
+            }
+        }
+    }
+}
+
+/// The node limit a size refusal named (`… (400, node limit 100)`).
+fn node_limit_of(error: &Error) -> Option<usize> {
+    let (_, after) = error.message.split_once(NODE_LIMIT)?;
+    after
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Marks the node limit in the message of a size refusal.
+const NODE_LIMIT: &str = "node limit";
 
 /// The ids once each, in first-seen order.
 fn distinct(ids: &[i64]) -> Vec<i64> {
@@ -1593,6 +2114,14 @@ fn refused_for_size(status: u16, body: &[u8]) -> bool {
     status == 414
         || (status == 400 && text.contains("node count limit"))
         || (status == 404 && (text.contains("404.15") || text.contains("query string is too long")))
+}
+
+/// The limit in OData's "The node count limit of '100' has been exceeded." (Web API OData's
+/// `SRResources.MaxNodeLimitExceeded`).
+fn named_node_limit(body: &[u8]) -> Option<usize> {
+    let text = String::from_utf8_lossy(body);
+    let (_, after) = text.split_once("node count limit of '")?;
+    after.split('\'').next()?.parse().ok()
 }
 
 fn garbled(call: &Call, expected: &str) -> Error {
@@ -1695,6 +2224,8 @@ enum Failure {
     /// Rock refused the filter for its size; a smaller batch will do.
     TooLarge {
         status: u16,
+        /// The `MaxNodeCount` Rock's message named, if it named one.
+        node_limit: Option<usize>,
     },
     Transport {
         before_sending: bool,
@@ -1753,14 +2284,36 @@ impl Http {
     }
 
     async fn send(&self, call: &Call) -> Result<Answer, Error> {
+        self.send_raw(call).await.map_err(|f| f.into_error(call))
+    }
+
+    /// [`Http::send`], with the last try's failure as it was (for callers that explain a
+    /// status themselves).
+    async fn send_raw(&self, call: &Call) -> Result<Answer, Failure> {
         let url = self.url(call);
         let mut attempt = 0;
+        // Whether an earlier try may have done the work before its answer was lost.
+        let mut maybe_done = false;
         loop {
             attempt += 1;
             let failure = match self.attempt(call, url.clone()).await {
                 Ok(answer) => return Ok(answer),
+                // Rock's generic Delete (`Rock.Rest/ApiController.cs`) answers 404 for a row
+                // that is not there: after a try whose answer was lost, that is the row this
+                // call deleted.
+                Err(Failure::Status { status: 404, .. })
+                    if maybe_done && call.method == reqwest::Method::DELETE =>
+                {
+                    return Ok(Answer {
+                        status: 404,
+                        content_type: None,
+                        bytes: Vec::new(),
+                        json: Value::Null,
+                    });
+                }
                 Err(failure) => failure,
             };
+            maybe_done |= failure.may_have_reached_rock();
             let retry = attempt < self.attempts
                 && match &failure {
                     Failure::Status { status, .. } => *status >= 500 && call.repeatable,
@@ -1769,7 +2322,7 @@ impl Http {
                     Failure::TooLarge { .. } => false,
                 };
             if !retry {
-                return Err(failure.into_error(call));
+                return Err(failure);
             }
             tracing::debug!(request = %call.describe(), attempt, "retrying a Rock request: {}", failure.summary());
             tokio::time::sleep(self.backoff(attempt)).await;
@@ -1798,7 +2351,10 @@ impl Http {
             .map(str::to_string);
         let bytes = self.read(response).await?;
         if refused_for_size(status, &bytes) {
-            return Err(Failure::TooLarge { status });
+            return Err(Failure::TooLarge {
+                status,
+                node_limit: named_node_limit(&bytes),
+            });
         }
         if !(200..300).contains(&status) {
             return Err(Failure::Status {
@@ -1855,11 +2411,21 @@ impl Http {
 }
 
 impl Failure {
+    /// Whether Rock may have carried the request out although this try failed.
+    fn may_have_reached_rock(&self) -> bool {
+        match self {
+            Failure::Transport { before_sending, .. } => !before_sending,
+            Failure::Status { status, .. } => *status >= 500,
+            Failure::Malformed(_) => true,
+            Failure::TooLarge { .. } => false,
+        }
+    }
+
     fn summary(&self) -> String {
         match self {
             Failure::Transport { message, .. } | Failure::Malformed(message) => message.clone(),
             Failure::Status { status, detail } => format!("{status} {detail}"),
-            Failure::TooLarge { status } => format!("{status} {TOO_LARGE}"),
+            Failure::TooLarge { status, .. } => format!("{status} {TOO_LARGE}"),
         }
     }
 
@@ -1879,12 +2445,25 @@ impl Failure {
                 ErrorKind::Unavailable,
                 format!("Rock answered {what} badly: {message}{uncertain}"),
             ),
-            Failure::TooLarge { status } => Error::new(
+            Failure::TooLarge { status, node_limit } => Error::new(
                 ErrorKind::Invalid,
-                format!("Rock refused {what} {TOO_LARGE} ({status})"),
+                match node_limit {
+                    Some(limit) => {
+                        format!("Rock refused {what} {TOO_LARGE} ({status}, {NODE_LIMIT} {limit})")
+                    }
+                    None => format!("Rock refused {what} {TOO_LARGE} ({status})"),
+                },
             ),
             Failure::Status { status, detail } => {
                 let (kind, message) = match status {
+                    // `CheckCanEdit` (Rock.Rest/ApiController.cs) answers a write 401 when the
+                    // key's person may not edit the row; a wrong key is caught at connect.
+                    401 if call.method != reqwest::Method::GET => (
+                        ErrorKind::Unauthorized,
+                        format!(
+                            "Rock refused {what} (401): the REST key may not edit this record; in Rock, give the REST key's person Edit on it (on people, or on the group and its group type)"
+                        ),
+                    ),
                     401 | 403 => (
                         ErrorKind::Unauthorized,
                         format!(
@@ -2042,6 +2621,34 @@ mod tests {
         assert!(id_terms("Id", &[], 1).is_empty());
     }
 
+    // Issue 13 item 2: a range never spans more than `gap` ids nobody asked for, however many
+    // close ids it joins (sparse ids 150 apart once made one range of 1,500 rows for 11).
+    #[test]
+    fn a_range_spans_at_most_gap_unasked_ids() {
+        let sparse: Vec<i64> = (0..11).map(|n| 1000 + 150 * n).collect();
+        let terms = id_terms("Id", &sparse, 181);
+        assert_eq!(
+            terms.len(),
+            6,
+            "pairs at most (149 unasked ids each): {terms:?}"
+        );
+        let dense: Vec<i64> = (1..=500).chain(600..=700).collect();
+        assert_eq!(
+            id_terms("Id", &dense, 181),
+            vec!["(Id ge 1 and Id le 700)"],
+            "a long run of asked ids with a gap of 99 stays one term"
+        );
+    }
+
+    #[test]
+    fn filter_nodes_count_as_odata_does() {
+        assert_eq!(filter_nodes("Id eq 5"), 3);
+        assert_eq!(filter_nodes("(Id ge 1 and Id le 2)"), 7);
+        assert_eq!(filter_nodes("Guid eq guid'AA-BB'"), 3);
+        assert_eq!(filter_nodes("LastName eq 'O''Brien' and Email ne ''"), 7);
+        assert_eq!(filter_nodes(MEMBER_ACTIVE_FILTER), 3);
+    }
+
     #[test]
     fn reads_rock_values() {
         assert_eq!(
@@ -2082,8 +2689,20 @@ mod tests {
             400,
             br#"{"Message":"The Email address is invalid"}"#
         ));
-        let error = Failure::TooLarge { status: 414 }.into_error(&Call::get("/api/People".into()));
+        let error = Failure::TooLarge {
+            status: 414,
+            node_limit: None,
+        }
+        .into_error(&Call::get("/api/People".into()));
         assert!(too_large(&error), "{}", error.message);
+        assert_eq!(node_limit_of(&error), None);
+        let named = br#"{"Message":"The query specified in the URI is not valid. The node count limit of '100' has been exceeded."}"#;
+        let error = Failure::TooLarge {
+            status: 400,
+            node_limit: named_node_limit(named),
+        }
+        .into_error(&Call::get("/api/People".into()));
+        assert_eq!(node_limit_of(&error), Some(100), "{}", error.message);
     }
 
     #[test]

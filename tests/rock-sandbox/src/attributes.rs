@@ -70,8 +70,18 @@ pub fn value_index(store: &Store) -> ValueIndex<'_> {
         .collect()
 }
 
-/// Fills `Attributes` and `AttributeValues` of each row (only `keys` when given).
-pub fn load(store: &Store, entity: Entity, rows: &mut [Row], mode: Mode, keys: &[String]) {
+/// Fills `Attributes` and `AttributeValues` of each row (only `keys` when given), leaving out,
+/// without a word, the attributes the REST key may not view (`viewable` says no): Rock loads
+/// attributes for the current person's VIEW only (issue 13 item 4, from Rock.Rest's
+/// `loadAttributes`).
+pub fn load(
+    store: &Store,
+    entity: Entity,
+    rows: &mut [Row],
+    mode: Mode,
+    keys: &[String],
+    viewable: &dyn Fn(&str) -> bool,
+) {
     let index = value_index(store);
     for row in rows.iter_mut() {
         let id = int(row, "Id").unwrap_or(0);
@@ -80,6 +90,9 @@ pub fn load(store: &Store, entity: Entity, rows: &mut [Row], mode: Mode, keys: &
         for attribute in applicable(store, entity, row) {
             let key = text(attribute, "Key").unwrap_or("").to_string();
             if !keys.is_empty() && !keys.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                continue;
+            }
+            if !viewable(&key) {
                 continue;
             }
             let attribute_id = int(attribute, "Id").unwrap_or(0);
@@ -167,30 +180,49 @@ fn find_value(store: &Store, attribute: i64, entity_id: i64) -> Option<&Row> {
 /// Why an attribute value could not be set.
 pub enum SetError {
     NotFound,
+    /// "Person does not have a K attribute" (Rock's reason phrase).
+    NoSuchAttribute(String),
+    /// "Not authorized to edit Person on K" (Rock's reason phrase, with a 403).
+    Forbidden(String),
     Invalid(String),
 }
 
 /// `POST /api/{c}/AttributeValue/{id}?attributeKey=K&attributeValue=V` (and DELETE, which
-/// sets ""). Writes only the AttributeValue row: the entity's own `ModifiedDateTime` stays.
+/// sets ""), as `SetAttributeValue` in `Rock.Rest/ApiController.cs` does it: the key is looked
+/// up with `Attributes.ContainsKey(attributeKey)`, a plain `Dictionary` filled by
+/// `Rock/Attribute/Helper.cs` `LoadAttributes`, so it matches case-sensitively; an empty value
+/// is stored as null (`Helper.SaveAttributeValue` keeps no empty strings).
 pub fn set_value(
     store: &mut Store,
     entity: Entity,
     id: i64,
     key: &str,
     value: &str,
+    editable: &dyn Fn(&str) -> bool,
 ) -> Result<(), SetError> {
     let Some(row) = store.get(entity, id) else {
         return Err(SetError::NotFound);
     };
     let attribute = applicable(store, entity, row)
         .into_iter()
-        .find(|a| text(a, "Key").is_some_and(|k| k.eq_ignore_ascii_case(key)))
+        .find(|a| text(a, "Key") == Some(key))
         .and_then(|a| int(a, "Id"));
     let Some(attribute) = attribute else {
-        return Err(SetError::Invalid(format!(
+        return Err(SetError::NoSuchAttribute(format!(
             "{} does not have a {key} attribute",
             entity.type_name()
         )));
+    };
+    if !editable(key) {
+        return Err(SetError::Forbidden(format!(
+            "Not authorized to edit {} on {key}",
+            entity.type_name()
+        )));
+    }
+    let value: Value = if value.is_empty() {
+        Value::Null
+    } else {
+        value.into()
     };
     let existing = find_value(store, attribute, id).and_then(|v| int(v, "Id"));
     let result = match existing {
@@ -199,7 +231,7 @@ pub fn set_value(
                 .get(Entity::AttributeValue, value_id)
                 .cloned()
                 .unwrap_or_default();
-            set(&mut updated, "Value", value);
+            updated.insert("Value".into(), value);
             store
                 .update(Entity::AttributeValue, value_id, updated)
                 .map(|_| ())
@@ -208,7 +240,7 @@ pub fn set_value(
             let mut new = Store::blank(Entity::AttributeValue);
             set(&mut new, "AttributeId", attribute);
             set(&mut new, "EntityId", id);
-            set(&mut new, "Value", value);
+            new.insert("Value".into(), value);
             store.insert(Entity::AttributeValue, new).map(|_| ())
         }
     };

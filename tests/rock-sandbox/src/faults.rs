@@ -160,7 +160,14 @@ pub struct RequestRecord {
     /// The status answered; 0 when the connection was dropped without an answer.
     pub status: u16,
     pub fault: Option<FaultKind>,
+    /// Rows a list answered (`GET /api/{c}`), for counting what a client reads.
+    #[serde(default)]
+    pub rows: Option<usize>,
 }
+
+/// Set by a list route on its response: how many rows it answered.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowCount(pub usize);
 
 #[cfg(test)]
 mod tests {

@@ -13,8 +13,9 @@
 //!
 //! # Rock's API as served
 //! Controller names are case-insensitive; JSON is PascalCase, dates have no offset (the
-//! organisation's local time, see [`SandboxOptions::utc_offset`]), enums are integers, errors
-//! are `{"Message": "..."}`. Authentication: `Authorization-Token: <key>` or `?apikey=<key>`;
+//! organisation's local time, see [`SandboxOptions::utc_offset`]), enums are integers in JSON
+//! but strings in `$filter` (`GroupMemberStatus eq 'Active'` or `'1'`; `eq 1` is a 400, as
+//! OData v3 types enums `Edm.String`), errors are `{"Message": "..."}`. Authentication: `Authorization-Token: <key>` or `?apikey=<key>`;
 //! anything else is 401 with an empty body.
 //!
 //! Generic routes for every controller (People, PersonAlias, PhoneNumbers, Groups, GroupTypes,
@@ -25,7 +26,7 @@
 //!   substringof startswith endswith tolower toupper trim length indexof year month day hour
 //!   minute second, `'text'`, numbers, `datetime'…'`, `guid'…'`, true/false/null), `$orderby`,
 //!   `$top`, `$skip`, `$select`, `$expand` (e.g. `PhoneNumbers`, `GroupLocations/Location`); no
-//!   page cap; string comparisons case-insensitive as on SQL Server; anything unsupported is a
+//!   page cap; at most 100 nodes per `$filter` (see [`SandboxOptions::max_node_count`]); string comparisons case-insensitive as on SQL Server; anything unsupported is a
 //!   400 naming the problem. `?loadAttributes=simple|expanded&attributeKeys=K1,K2` fills
 //!   `Attributes`/`AttributeValues`. People hides deceased people unless
 //!   `includeDeceased=true` and loads each person's `Aliases` (unless `$select` is given);
@@ -92,6 +93,7 @@ mod people;
 mod rewrites;
 mod routes;
 mod schema;
+mod security;
 mod seed;
 mod server;
 mod store;
@@ -110,6 +112,7 @@ use tokio::task::JoinHandle;
 pub use clock::ClockMode;
 pub use faults::{FaultConfig, FaultKind, RequestRecord};
 pub use people::EXPORT_MAX_PAGE;
+pub use security::Right;
 pub use seed::{PCO_ACCOUNT_KEY, PCO_LEVEL_KEY, PCO_TAG_KEY, PCO_TAGS_KEY, SeedIds};
 pub use time::UtcOffset;
 
@@ -132,9 +135,10 @@ pub struct SandboxOptions {
     pub utc_offset: UtcOffset,
     /// Faults active from the start.
     pub faults: FaultConfig,
-    /// OData's `MaxNodeCount` for `$filter`; `None` (the default) is no limit. Whether Rock
-    /// keeps Web API's default of 100 is unconfirmed; set `Some(100)` to test a client
-    /// against it.
+    /// OData's `MaxNodeCount` for `$filter`: `Some(100)` by default, as on every Rock (its
+    /// generic `Get` in `Rock.Rest/ApiController.cs` carries a bare `[EnableQuery]`, whose
+    /// `ODataValidationSettings.MaxNodeCount` is 100). `None` lifts the limit, which no real
+    /// Rock does: only for experiments.
     pub max_node_count: Option<usize>,
     /// Seeds the GUIDs of rows created at run time.
     pub seed: u64,
@@ -149,7 +153,7 @@ impl Default for SandboxOptions {
             clock: ClockMode::Wall,
             utc_offset: UtcOffset::from_hms(-6, 0, 0).unwrap_or(UtcOffset::UTC),
             faults: FaultConfig::default(),
-            max_node_count: None,
+            max_node_count: Some(100),
             seed: 0,
         }
     }
@@ -164,6 +168,7 @@ pub(crate) struct App {
     max_node_count: Option<usize>,
     seed_ids: SeedIds,
     clock: Arc<Clock>,
+    security: Mutex<security::Security>,
 }
 
 impl App {
@@ -172,6 +177,9 @@ impl App {
     }
     fn faults(&self) -> MutexGuard<'_, Faults> {
         lock(&self.faults)
+    }
+    fn security(&self) -> security::Security {
+        lock(&self.security).clone()
     }
     fn record(&self, record: RequestRecord) {
         lock(&self.log).push(record);
@@ -224,6 +232,7 @@ impl RockSandbox {
             max_node_count: options.max_node_count,
             seed_ids,
             clock,
+            security: Mutex::new(security::Security::default()),
         });
         let router = Router::new()
             .nest(server::ADMIN_PREFIX, admin::router())
@@ -316,6 +325,26 @@ impl RockSandbox {
             .modify(schema::Entity::Person, person, |p| {
                 p.insert("IsDeceased".into(), Value::Bool(deceased));
             })
+    }
+
+    /// Takes a right away from the REST key (see [`Right`]).
+    pub fn deny(&self, right: Right) {
+        lock(&self.app.security).deny(right);
+    }
+
+    /// Gives a right taken away back.
+    pub fn allow(&self, right: &Right) {
+        lock(&self.app.security).allow(right);
+    }
+
+    /// Sets `RequiresViewSecurity` on the Person Image file type, as an administrator securing
+    /// photos in Rock would: `GetImage.ashx` then answers 403 to every REST client.
+    pub fn secure_person_images(&self, secured: bool) {
+        let mut store = self.app.store();
+        let id = store.known.person_image_type;
+        store.modify(schema::Entity::BinaryFileType, id, |t| {
+            t.insert("RequiresViewSecurity".into(), Value::Bool(secured));
+        });
     }
 
     pub fn advance_clock(&self, by: Duration) {

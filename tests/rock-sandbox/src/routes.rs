@@ -120,6 +120,9 @@ fn route(app: &App, r: &ApiRequest) -> Response {
     match (entity, second.as_deref(), segs.len()) {
         (Entity::Person, Some("export"), 2) if *m == Method::GET => export(app, r),
         (Entity::Person, Some("getbyemail"), 3) if *m == Method::GET => by_email(app, segs[2]),
+        (Entity::Person, Some("getcurrentperson"), 2) if *m == Method::GET => {
+            current_person(app, r)
+        }
         (Entity::Person, Some("getbypersonaliasid"), 3) if *m == Method::GET => {
             by_alias(app, segs[2], r)
         }
@@ -228,16 +231,22 @@ fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
         .into_iter()
         .cloned()
         .collect();
-    if let Err(response) = load_attributes(&store, entity, &mut picked, r) {
+    if let Err(response) = load_attributes(app, &store, entity, &mut picked, r) {
         return response;
     }
-    json_response(
+    let count = picked.len();
+    let mut response = json_response(
         StatusCode::OK,
         &Value::Array(odata::shape(&store, entity, picked, &query)),
-    )
+    );
+    response
+        .extensions_mut()
+        .insert(crate::faults::RowCount(count));
+    response
 }
 
 fn load_attributes(
+    app: &App,
     store: &Store,
     entity: Entity,
     rows: &mut [Row],
@@ -265,9 +274,28 @@ fn load_attributes(
         })
         .unwrap_or_default();
     if entity.has_attributes() {
-        attributes::load(store, entity, rows, mode, &keys);
+        let security = app.security();
+        let viewable = |key: &str| security.can_view_attribute(key);
+        attributes::load(store, entity, rows, mode, &keys, &viewable);
     }
     Ok(())
+}
+
+/// `GET api/People/GetCurrentPerson` (Rock.Rest/Controllers/PeopleController.Partial.cs): the
+/// person the REST key belongs to, with their aliases (how a client learns the alias Rock
+/// stamps as `ModifiedByPersonAliasId` on its writes).
+fn current_person(app: &App, r: &ApiRequest) -> Response {
+    let person = {
+        let store = app.store();
+        store
+            .rest_alias_id
+            .and_then(|alias| store.get(Entity::PersonAlias, alias))
+            .and_then(|alias| int(alias, "PersonId"))
+    };
+    match person {
+        Some(id) => get_one(app, Entity::Person, id, r),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 fn get_one(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
@@ -279,7 +307,7 @@ fn get_one(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut rows = vec![row.clone()];
-    if let Err(response) = load_attributes(&store, entity, &mut rows, r) {
+    if let Err(response) = load_attributes(app, &store, entity, &mut rows, r) {
         return response;
     }
     // GET api/People/{id} loads phone numbers and aliases (research §8.4).
@@ -381,6 +409,16 @@ fn image(app: &App, params: &Params) -> Response {
     let Some(file) = file else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // RockWeb/GetImage.ashx.cs (like GetFile.ashx.cs) checks VIEW for the person of the login
+    // cookie, never the REST key: on a file type with `RequiresViewSecurity` a REST client is
+    // anonymous and gets `SendError(context, 403, "Not authorized to view file.")`, the text
+    // as the status description with an empty body.
+    let secured = int(file, "BinaryFileTypeId")
+        .and_then(|t| store.get(Entity::BinaryFileType, t))
+        .is_some_and(|t| flag(t, "RequiresViewSecurity"));
+    if secured {
+        return reason(StatusCode::FORBIDDEN, "Not authorized to view file.");
+    }
     let Some(bytes) = int(file, "Id").and_then(|id| store.blobs.get(&id)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -450,7 +488,7 @@ fn coerce(column: &Column, value: &Value) -> Result<Value, String> {
         };
     }
     match column.kind {
-        Kind::Int => match value {
+        Kind::Int | Kind::Enum => match value {
             Value::Number(n) => n
                 .as_i64()
                 .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
@@ -511,6 +549,10 @@ fn create(app: &App, entity: Entity, r: &ApiRequest) -> Response {
         Ok(row) => row,
         Err(response) => return response,
     };
+    // `Post` in Rock.Rest/ApiController.cs: `CheckCanEdit( value )` before anything is added.
+    if !app.security().can_edit(entity) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     let mut store = app.store();
     let result = match entity {
         Entity::Person => people::find_or_create(&mut store, row),
@@ -536,6 +578,9 @@ fn replace(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
     let Some(existing) = store.get(entity, id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if !app.security().can_edit(entity) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     // A PUT without its Guid keeps the stored one rather than blanking the identity.
     if text(&row, "Guid").is_none_or(|g| g.starts_with("00000000-0000")) {
         row.insert(
@@ -569,6 +614,11 @@ fn patch(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
     let Some(mut row) = store.get(entity, id).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // `Patch`: 404, then `CheckCanEdit`, then each property (so a PATCH naming no property
+    // of the model is a 400 that changes nothing, once EDIT is granted).
+    if !app.security().can_edit(entity) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     for (name, value) in &body {
         if let Err(e) = patch_one(entity, &mut row, name, value) {
             return e;
@@ -599,7 +649,9 @@ fn patch_one(entity: Entity, row: &mut Row, name: &str, value: &Value) -> Result
         ));
     }
     let converted = match column.kind {
-        Kind::Int => coerce(column, value).map_err(|_| format!("Cannot cast {name} to int32")),
+        Kind::Int | Kind::Enum => {
+            coerce(column, value).map_err(|_| format!("Cannot cast {name} to int32"))
+        }
         _ => coerce(column, value),
     };
     match converted {
@@ -607,7 +659,9 @@ fn patch_one(entity: Entity, row: &mut Row, name: &str, value: &Value) -> Result
             row.insert(column.name.to_string(), v);
             Ok(())
         }
-        Err(e) if column.kind == Kind::Int => Err(message(StatusCode::BAD_REQUEST, &e)),
+        Err(e) if matches!(column.kind, Kind::Int | Kind::Enum) => {
+            Err(message(StatusCode::BAD_REQUEST, &e))
+        }
         // Convert.ChangeType throwing is an unhandled exception in Rock: a 500.
         Err(e) => Err(json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -628,6 +682,9 @@ fn delete(app: &App, entity: Entity, id: i64) -> Response {
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if !app.security().can_edit(entity) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     if entity == Entity::GroupMember && keeps_history(&store, &row) {
         let mut archived = row;
         archived.insert("IsArchived".into(), Value::Bool(true));
@@ -674,11 +731,35 @@ fn attribute_value(app: &App, entity: Entity, id: &str, r: &ApiRequest) -> Respo
     let Some(key) = r.param("attributeKey").filter(|k| !k.is_empty()) else {
         return message(StatusCode::BAD_REQUEST, "attributeKey is required");
     };
-    match attributes::set_value(&mut app.store(), entity, id, key, value) {
+    let security = app.security();
+    let mut store = app.store();
+    if store.get(entity, id).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    // `CheckCanEdit( model )` comes before the attribute is looked up.
+    if !security.can_edit(entity) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let editable = |key: &str| security.can_edit_attribute(key);
+    match attributes::set_value(&mut store, entity, id, key, value, &editable) {
         Ok(()) => json_response(StatusCode::ACCEPTED, &Value::from(id)),
         Err(SetError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Err(SetError::Forbidden(text)) => reason(StatusCode::FORBIDDEN, &text),
+        // `SetAttributeValue` in Rock.Rest/ApiController.cs throws these as
+        // `HttpResponseException(new HttpResponseMessage(…) { ReasonPhrase = … })`: the text is
+        // the status line's reason phrase and the body is empty.
+        Err(SetError::NoSuchAttribute(text)) => reason(StatusCode::BAD_REQUEST, &text),
         Err(SetError::Invalid(e)) => message(StatusCode::BAD_REQUEST, &e),
     }
+}
+
+/// An empty answer whose status line carries `text` as its reason phrase.
+pub fn reason(status: StatusCode, text: &str) -> Response {
+    let mut response = status.into_response();
+    if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(text.as_bytes().to_vec()) {
+        response.extensions_mut().insert(phrase);
+    }
+    response
 }
 
 fn save_address(app: &App, segs: &[&str], r: &ApiRequest) -> Response {

@@ -20,6 +20,11 @@ pub enum Kind {
     Date,
     Guid,
     Decimal,
+    /// A C# enum column: an integer in JSON bodies and answers, but `Edm.String` to OData v3
+    /// (`EdmLibHelpers.GetEdmPrimitiveTypeOrNull`: "Enums are treated as strings"), so a
+    /// `$filter` compares it with a name or a numeric string, never an integer literal.
+    /// Its members are [`enum_members`] of the column's name.
+    Enum,
 }
 
 impl Kind {
@@ -27,7 +32,7 @@ impl Kind {
     pub fn edm(self) -> &'static str {
         match self {
             Kind::Int => "Edm.Int32",
-            Kind::Str => "Edm.String",
+            Kind::Str | Kind::Enum => "Edm.String",
             Kind::Bool => "Edm.Boolean",
             Kind::DateTime | Kind::Date => "Edm.DateTime",
             Kind::Guid => "Edm.Guid",
@@ -245,6 +250,28 @@ impl Entity {
     }
 }
 
+/// The members of the enum a column holds, by the column's name (Rock uses each of these
+/// names for one enum type only). From Rock's model enums: `Rock.Enums/Group/GroupMemberStatus.cs`
+/// (Inactive 0, Active 1, Pending 2), `Rock.Enums/Crm/Gender.cs`, `Rock.Enums/Crm/AgeClassification.cs`,
+/// `Rock.Enums/Crm/EmailPreference.cs`, `Rock.Enums/Communication/CommunicationType.cs` and
+/// `Rock.Enums/Security/AccountProtectionProfile.cs`.
+pub fn enum_members(column: &str) -> &'static [(&'static str, i64)] {
+    match column {
+        "GroupMemberStatus" => &[("Inactive", 0), ("Active", 1), ("Pending", 2)],
+        "Gender" => &[("Unknown", 0), ("Male", 1), ("Female", 2)],
+        "AgeClassification" => &[("Unknown", 0), ("Adult", 1), ("Child", 2)],
+        "EmailPreference" => &[("EmailAllowed", 0), ("NoMassEmails", 1), ("DoNotEmail", 2)],
+        "CommunicationPreference" => &[
+            ("RecipientPreference", 0),
+            ("Email", 1),
+            ("SMS", 2),
+            ("PushNotification", 3),
+        ],
+        "AccountProtectionProfile" => &[("Low", 0), ("Medium", 1), ("High", 2), ("Extreme", 3)],
+        _ => &[],
+    }
+}
+
 /// Columns every model has (`Entity` + `Model`, research §1).
 const AUDIT_COLUMNS: [&str; 4] = [
     "CreatedDateTime",
@@ -281,8 +308,9 @@ impl Cols {
     fn int(&mut self, name: &'static str) -> &mut Self {
         self.push(name, Kind::Int, false, Value::from(0))
     }
-    fn int_or(&mut self, name: &'static str, default: i64) -> &mut Self {
-        self.push(name, Kind::Int, false, Value::from(default))
+    /// An enum column (see [`Kind::Enum`]) with its default member's number.
+    fn enumeration(&mut self, name: &'static str, default: i64) -> &mut Self {
+        self.push(name, Kind::Enum, false, Value::from(default))
     }
     fn int_opt(&mut self, name: &'static str) -> &mut Self {
         self.push(name, Kind::Int, true, Value::Null)
@@ -407,7 +435,7 @@ fn build_columns(entity: Entity) -> Vec<Column> {
                 .int("GroupTypeId")
                 .int("PersonId");
             c.int("GroupRoleId")
-                .int_or("GroupMemberStatus", 1)
+                .enumeration("GroupMemberStatus", 1)
                 .text_unbounded("Note");
             c.datetime_opt("DateTimeAdded")
                 .datetime_opt("InactiveDateTime");
@@ -415,7 +443,7 @@ fn build_columns(entity: Entity) -> Vec<Column> {
                 .datetime_opt("ArchivedDateTime");
             c.int_opt("ArchivedByPersonAliasId")
                 .int_opt("GroupOrder")
-                .int_or("CommunicationPreference", 0);
+                .enumeration("CommunicationPreference", 0);
             c.boolean("IsNotified", false);
         }
         Entity::GroupLocation => {
@@ -556,19 +584,19 @@ fn person_columns(c: &mut Cols) {
         .int_opt("BirthDateKey")
         .computed();
     c.int_opt("Age").computed();
-    c.int_or("Gender", 0)
+    c.enumeration("Gender", 0)
         .int_opt("MaritalStatusValueId")
         .date_opt("AnniversaryDate");
     c.int_opt("GraduationYear").int_opt("GivingGroupId");
     c.text("Email", 75)
         .boolean("IsEmailActive", true)
         .text("EmailNote", 250);
-    c.int_or("EmailPreference", 0)
-        .int_or("CommunicationPreference", 1);
+    c.enumeration("EmailPreference", 0)
+        .enumeration("CommunicationPreference", 1);
     c.text_unbounded("InactiveReasonNote")
         .int_opt("PrimaryCampusId");
     c.int_opt("PrimaryFamilyId")
         .int_opt("PrimaryAliasId")
-        .int_or("AgeClassification", 0);
-    c.int_or("AccountProtectionProfile", 0);
+        .enumeration("AgeClassification", 0);
+    c.enumeration("AccountProtectionProfile", 0);
 }

@@ -88,26 +88,27 @@ async fn handle(
         let mut faults = app.faults();
         (faults.next(&method, &path), faults.config())
     };
-    let log = |status: u16| {
+    let log = |status: u16, rows: Option<usize>| {
         app.record(RequestRecord {
             method: method.clone(),
             path: path.clone(),
             status,
             fault,
+            rows,
         })
     };
     match fault {
         Some(FaultKind::Reset) => {
-            log(0);
+            log(0, None);
             return Err("sandbox fault: connection reset".into());
         }
         Some(FaultKind::Hang) => {
-            log(0);
+            log(0, None);
             tokio::time::sleep(Duration::from_millis(config.hang_ms())).await;
             return Err("sandbox fault: hung request given up".into());
         }
         Some(FaultKind::Error) => {
-            log(500);
+            log(500, None);
             return Ok(crate::routes::message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "An error has occurred.",
@@ -117,7 +118,11 @@ async fn handle(
         _ => {}
     }
     let response = call(router, request).await;
-    log(response.status().as_u16());
+    let rows = response
+        .extensions()
+        .get::<crate::faults::RowCount>()
+        .map(|c| c.0);
+    log(response.status().as_u16(), rows);
     match fault {
         Some(FaultKind::Malformed) => Ok(malformed(response).await),
         Some(FaultKind::Truncated) => Ok(truncated(response).await),

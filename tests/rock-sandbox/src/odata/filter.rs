@@ -12,7 +12,7 @@ use time::PrimitiveDateTime;
 
 use super::lexer::{Token, tokenize};
 use crate::clock::parse_datetime;
-use crate::schema::{Entity, Kind};
+use crate::schema::{Entity, Kind, enum_members};
 use crate::store::Row;
 
 /// Nesting deeper than this is refused rather than risking the stack on hostile input.
@@ -264,6 +264,9 @@ impl Parser {
             self.node()?;
             let right = self.primary()?;
             check_comparable(op, &left, &right)?;
+            let left_bound = enum_operand(left.clone(), &right)?;
+            let right = enum_operand(right, &left)?;
+            let left = left_bound;
             return Ok(Expr::Cmp(op, Box::new(left), Box::new(right)));
         }
         if matches!(word, "add" | "sub" | "mul" | "div" | "mod") {
@@ -275,9 +278,13 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
-        self.node()?;
         let token = self.tokens.get(self.pos).cloned();
         self.pos += 1;
+        // Parentheses only group: the parsed tree (what OData's FilterQueryValidator counts
+        // against MaxNodeCount) has no node for them.
+        if token != Some(Token::LParen) {
+            self.node()?;
+        }
         match token {
             None => Err("Syntax error: the expression ended unexpectedly.".into()),
             Some(Token::LParen) => {
@@ -376,6 +383,33 @@ impl Parser {
     }
 }
 
+/// One side of a comparison with an enum column, as Web API OData 5's `FilterBinder`
+/// (`ConvertToEnumUnderlyingType`) binds it: a string literal on the other side of the column is
+/// `Enum.Parse`d (member names case-sensitive, or a number as text) and both compare as
+/// integers. Anything else is returned as it was.
+fn enum_operand(side: Expr, other: &Expr) -> Result<Expr, String> {
+    match (&side, other) {
+        (Expr::Prop(name, Kind::Enum), _) => Ok(Expr::Prop(name, Kind::Int)),
+        (Expr::Lit(Lit::Str(text)), Expr::Prop(name, Kind::Enum)) => {
+            parse_enum(name, text).map(|v| Expr::Lit(Lit::Int(v)))
+        }
+        _ => Ok(side),
+    }
+}
+
+/// `Enum.Parse(type, text)`: a member's exact name, or an integer (any value, as .NET allows).
+fn parse_enum(column: &str, text: &str) -> Result<i64, String> {
+    let trimmed = text.trim();
+    if let Ok(number) = trimmed.parse::<i64>() {
+        return Ok(number);
+    }
+    enum_members(column)
+        .iter()
+        .find(|(name, _)| *name == trimmed)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| format!("Requested value '{text}' was not found."))
+}
+
 /// The set form of an `or` chain of `Prop eq <integer>` on a single property, if it is one.
 fn any_of(terms: &[Expr]) -> Option<Expr> {
     let mut property = None;
@@ -424,6 +458,8 @@ fn check_comparable(op: CmpOp, left: &Expr, right: &Expr) -> Result<(), String> 
     let numeric = |k: Kind| matches!(k, Kind::Int | Kind::Decimal);
     let ok = match (l, r) {
         (None, _) | (_, None) => true,
+        // Enums are `Edm.String` to OData v3: comparable with a string literal only.
+        (Some(Kind::Enum), Some(Kind::Str)) | (Some(Kind::Str), Some(Kind::Enum)) => true,
         (Some(a), Some(b)) => a == b || (numeric(a) && numeric(b)),
     };
     if ok {
@@ -472,7 +508,7 @@ pub fn column_value(value: Option<&Value>, kind: Kind) -> Lit {
         return Lit::Null;
     };
     match kind {
-        Kind::Int => value.as_i64().map_or(Lit::Null, Lit::Int),
+        Kind::Int | Kind::Enum => value.as_i64().map_or(Lit::Null, Lit::Int),
         Kind::Decimal => value.as_f64().map_or(Lit::Null, Lit::Dec),
         Kind::Bool => value.as_bool().map_or(Lit::Null, Lit::Bool),
         Kind::Str => value
@@ -647,5 +683,47 @@ mod tests {
             assert!(parse(bad, Entity::Person, None).is_err(), "{bad}");
         }
         assert!(parse("Id eq 1 or Id eq 2", Entity::Person, Some(5)).is_err());
+    }
+
+    // Issue 13 item 1: enums are strings in $filter, as on Rock (OData v3).
+    #[test]
+    fn enum_columns_take_names_or_numeric_strings_never_integers() {
+        let member = row(json!({"Id": 1, "GroupMemberStatus": 1}));
+        let status = |f: &str| parse(f, Entity::GroupMember, None);
+        assert!(matches(
+            &status("GroupMemberStatus eq 'Active'").unwrap(),
+            &member
+        ));
+        assert!(matches(
+            &status("GroupMemberStatus eq '1'").unwrap(),
+            &member
+        ));
+        assert!(!matches(
+            &status("GroupMemberStatus eq 'Pending'").unwrap(),
+            &member
+        ));
+        assert!(matches(
+            &status("'Active' eq GroupMemberStatus").unwrap(),
+            &member
+        ));
+        let refused = status("GroupMemberStatus eq 1").unwrap_err();
+        assert!(
+            refused.contains("'Edm.String' and 'Edm.Int32'"),
+            "{refused}"
+        );
+        assert!(status("GroupMemberStatus eq 'active'").is_err());
+        let person = row(json!({"Id": 1, "Gender": 2, "AccountProtectionProfile": 0}));
+        let check = |f: &str| matches(&parse(f, Entity::Person, None).unwrap(), &person);
+        assert!(check(
+            "Gender eq 'Female' and AccountProtectionProfile lt 'High'"
+        ));
+        assert!(parse("Gender eq 2", Entity::Person, None).is_err());
+    }
+
+    #[test]
+    fn parentheses_are_not_nodes() {
+        // `(Id ge 1 and Id le 2)`: and, two comparisons, four leaves.
+        assert!(parse("(Id ge 1 and Id le 2)", Entity::Person, Some(7)).is_ok());
+        assert!(parse("((Id ge 1 and Id le 2))", Entity::Person, Some(6)).is_err());
     }
 }
