@@ -77,8 +77,9 @@ async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Ro
     let connected = crate::rock::rest::RestRock::connect(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to Rock at {}: {}", rock.url, e.message))?;
-    // A key without View on an attribute reads as "no tags"; without Edit, every write fails:
-    // a run does not start on either (issue 13 item 4).
+    // A key without View on an attribute reads as "no tags": a run does not start on that
+    // (issue 13 item 4). Missing Edit shows as a clear refusal of each write (and in
+    // `config check`).
     let missing = connected.missing_rights(false).await.map_err(|e| {
         anyhow::anyhow!("cannot check the REST key's rights in Rock: {}", e.message)
     })?;

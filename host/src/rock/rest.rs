@@ -365,10 +365,11 @@ impl RestRock {
     // ---- Rights -----------------------------------------------------------------------------
 
     /// What the REST key may not do that the sync needs, one line each with its fix (empty:
-    /// all there). Reads and no-op PATCHes only (Rock's `Patch` checks EDIT, then refuses a
-    /// property the model does not have, changing nothing); with `probe_writes`, also writes
-    /// the REST key's own person's PCO Tags back unchanged, which is the only way to learn
-    /// whether it may edit that attribute.
+    /// all there). Without `probe_writes`, reads only (View on the attributes: what a run
+    /// needs before it reads anything). With it (`config check`), also Edit: no-op PATCHes
+    /// (Rock's `Patch` checks EDIT, then refuses a property the model does not have,
+    /// changing nothing) and the REST key's own person's PCO Tags written back unchanged,
+    /// the only way to learn whether it may edit that attribute.
     pub async fn missing_rights(&self, probe_writes: bool) -> Result<Vec<String>, Error> {
         let mut missing = Vec::new();
         let defs = self.attribute_defs().await?;
@@ -384,7 +385,7 @@ impl RestRock {
             .filter_map(|p| int(p, "Id"))
             .find(|id| Some(*id) != me.as_ref().and_then(|m| int(m, "Id")));
         if let Some(person) = someone {
-            if !self.may_edit("People", person).await? {
+            if probe_writes && !self.may_edit("People", person).await? {
                 missing.push(format!(
                     "the REST key may not edit people (Rock answered 401 to a change of person {person}); in Rock, give the REST key's person Edit on people (Admin Tools > Security > Entity Administration > Person, or a security role with Edit)"
                 ));
@@ -397,7 +398,7 @@ impl RestRock {
             }
         }
         if let Some(group) = self.synced_group(&defs).await? {
-            if !self.may_edit("Groups", group).await? {
+            if probe_writes && !self.may_edit("Groups", group).await? {
                 missing.push(format!(
                     "the REST key may not edit group {group} and its members (Rock answered 401); in Rock, give the REST key's person Edit on the synced groups (the group's Security, or its group type's)"
                 ));
