@@ -94,6 +94,16 @@ pub fn import(
     Ok(report)
 }
 
+/// Rock people an import created and has not linked yet (it was stopped in between), with
+/// the PCO person each was created from: the sync links them to that person rather than
+/// creating a second one (R6, R42).
+pub fn created_unlinked(ports: &dyn Ports) -> Result<BTreeMap<i64, String>, Error> {
+    Ok(checkpoint::intents(ports)?
+        .into_iter()
+        .filter_map(|(pco_id, intent)| Some((intent.rock?, pco_id)))
+        .collect())
+}
+
 fn invalid(message: String) -> Error {
     Error {
         kind: ErrorKind::Invalid,
@@ -155,20 +165,36 @@ fn check_options(
                 "Rock group {id} (groups.{key}) is inactive: its members would not be synced; choose an active group"
             )));
         }
-        let synced_here = group.pco_account.as_deref() == Some(account.name.as_str())
-            && crate::synced::type_enabled(account, group);
-        if synced_here {
-            let grants = granted_by_group(group.level);
-            let raises = rank(grants) > rank(*level);
-            let lowers = rank(grants) < rank(*level) && account.allow_downgrade;
-            if raises || lowers {
-                return Err(invalid(format!(
-                    "Rock group {id} (groups.{key}) syncs to this account at the level {}, so the next sync would {} the PCO {} people imported into it: choose a group of their level",
-                    level_name(grants),
-                    if raises { "raise" } else { "lower" },
-                    level_name(*level)
-                )));
-            }
+        // R40: a group that does not sync to this account leaves everyone imported into it
+        // unsynced, and with downgrade on, the next sync archives them all in PCO.
+        if group.pco_account.as_deref() != Some(account.name.as_str()) {
+            return Err(invalid(format!(
+                "Rock group {id} \"{}\" (groups.{key}) does not sync to the account \"{}\" ({}): the people imported into it would not be synced, and with downgrade allowed the next sync would archive them in PCO. Choose a group that syncs to this account, or set this group's PCO account to \"{}\" in Rock",
+                group.name,
+                account.name,
+                match group.pco_account.as_deref() {
+                    Some(other) => format!("its PCO account is \"{other}\""),
+                    None => "it has no PCO account".into(),
+                },
+                account.name
+            )));
+        }
+        if !crate::synced::type_enabled(account, group) {
+            return Err(invalid(format!(
+                "Rock group {id} \"{}\" (groups.{key}) is of the group type \"{}\", which is not enabled for syncing on the account \"{}\": the people imported into it would not be synced, and with downgrade allowed the next sync would archive them in PCO. Enable the group type (pcosync group-types) or choose another group",
+                group.name, group.group_type.name, account.name
+            )));
+        }
+        let grants = granted_by_group(group.level);
+        let raises = rank(grants) > rank(*level);
+        let lowers = rank(grants) < rank(*level) && account.allow_downgrade;
+        if raises || lowers {
+            return Err(invalid(format!(
+                "Rock group {id} (groups.{key}) syncs to this account at the level {}, so the next sync would {} the PCO {} people imported into it: choose a group of their level",
+                level_name(grants),
+                if raises { "raise" } else { "lower" },
+                level_name(*level)
+            )));
         }
     }
     Ok(groups)
@@ -471,9 +497,11 @@ impl<'a> Importer<'a> {
                 continue;
             }
             let mut matches: BTreeMap<i64, Person> = BTreeMap::new();
-            for found in answers.by_ref().take(entry.keys.len()) {
+            for (key, found) in entry.keys.iter().zip(answers.by_ref()) {
                 for person in found {
-                    matches.insert(person.id, person);
+                    if crate::linking::rock_person_has_key(&person, key) {
+                        matches.insert(person.id, person);
+                    }
                 }
             }
             let matches: Vec<Person> = matches.into_values().collect();
@@ -774,7 +802,7 @@ fn push_outcome(report: &mut Report, mut entry: Entry) {
         (Step::Finish { .. }, None) => {
             c.imported += 1;
             entry.actions.push(Action::Flagged(
-                "linked by hand after an interrupted import; now in the group of their level"
+                "linked (by hand or by a sync) after an interrupted import; now in the group of their level"
                     .into(),
             ));
         }

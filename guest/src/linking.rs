@@ -14,7 +14,8 @@ pub enum Match {
     Nobody,
     /// Several match: linking would be a guess, so a new person is created (R4).
     Several(Vec<String>),
-    /// High or Extreme protection: never matched automatically; an administrator links them.
+    /// High or Extreme protection, and PCO holds a candidate: never matched automatically; an
+    /// administrator links them.
     Protected,
 }
 
@@ -42,37 +43,82 @@ impl Index {
         Index { by_key }
     }
 
-    /// Match on Rock's nick name or first name, last name and email (R4).
+    /// Match on Rock's nick name or first name, last name and email (R4). A person with High
+    /// or Extreme protection is never linked by a match: with a candidate in PCO they are left
+    /// for an administrator; with none, nobody's account can be handed over, so they are
+    /// created like anyone else.
     pub fn find(&self, person: &Person) -> Match {
-        if matches!(person.protection, Protection::High | Protection::Extreme) {
+        let found = self.candidates(person);
+        if matches!(person.protection, Protection::High | Protection::Extreme) && !found.is_empty()
+        {
             return Match::Protected;
         }
+        match found.len() {
+            0 => Match::Nobody,
+            1 => Match::One(found.into_iter().next().unwrap_or_default()),
+            _ => Match::Several(found.into_iter().collect()),
+        }
+    }
+
+    fn candidates(&self, person: &Person) -> BTreeSet<String> {
         let Some(email) = person.email.as_deref().filter(|e| !e.trim().is_empty()) else {
-            return Match::Nobody;
+            return BTreeSet::new();
         };
-        let found: BTreeSet<&String> = [&person.nick_name, &person.first_name]
+        [&person.nick_name, &person.first_name]
             .into_iter()
             .filter_map(|first| self.by_key.get(&key(first, &person.last_name, email)))
             .flatten()
-            .collect();
-        match found.len() {
-            0 => Match::Nobody,
-            1 => Match::One(found.into_iter().next().cloned().unwrap_or_default()),
-            _ => Match::Several(found.into_iter().cloned().collect()),
-        }
+            .cloned()
+            .collect()
     }
 }
 
-fn key(first: &str, last: &str, email: &str) -> (String, String, String) {
-    (fold(first), fold(last), email.trim().to_lowercase())
+/// A (first name, last name, email) key as the one matching rule compares it (R4, R41).
+pub type Key = (String, String, String);
+
+pub fn key(first: &str, last: &str, email: &str) -> Key {
+    (fold(first), fold(last), fold_email(email))
 }
 
-/// Case and surrounding-space differences are cosmetic, never a different person.
-fn fold(name: &str) -> String {
-    name.split_whitespace()
+/// Whether a Rock person answers a key: their first or nick name, last name and email (R41:
+/// the host hands over candidates by email; this rule decides).
+pub fn rock_person_has_key(person: &Person, wanted: &Key) -> bool {
+    let Some(email) = person.email.as_deref() else {
+        return false;
+    };
+    [&person.first_name, &person.nick_name]
+        .into_iter()
+        .any(|first| key(first, &person.last_name, email) == *wanted)
+}
+
+/// The one rule for telling whether two names are the same name, for the sync (R4) and the
+/// import (R41) alike. What differs only in how it was typed is the same name: letter case,
+/// Unicode's composed and decomposed forms (an "É" typed as E + combining accent), typographic
+/// apostrophes and quotes (O’Brien), dashes (Smith‐Jones), and spaces of any kind or number.
+/// Accents themselves are kept: Élodie and Elodie may be two people.
+pub fn fold(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let plain: String = name.nfkc().map(plain_punctuation).collect();
+    plain
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
+}
+
+/// Emails compare without case and surrounding spaces.
+pub fn fold_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn plain_punctuation(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{02BC}' | '\u{02BB}'
+        | '\u{0060}' | '\u{00B4}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201F}' | '\u{2033}' => '"',
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => '-',
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +191,24 @@ mod tests {
         );
     }
 
+    // R4, R41: one rule folds case, Unicode forms, typographic quotes, dashes and spaces.
+    #[test]
+    fn names_typed_differently_are_one_name() {
+        assert_eq!(fold("O\u{2019}Brien"), fold("o'brien"));
+        assert_eq!(fold("E\u{301}lodie"), fold("\u{c9}LODIE"));
+        assert_eq!(fold("Smith\u{2011}Jones"), fold("smith-jones"));
+        assert_eq!(fold("Mary\u{a0} Ann "), fold("mary ann"));
+        assert_ne!(fold("\u{c9}lodie"), fold("Elodie"));
+        let index = Index::new(&[pco("10", "Élodie", "", "O’Brien", "EB@example.org")]);
+        let elodie = rock(
+            "E\u{301}lodie",
+            "E\u{301}lodie",
+            "O'Brien",
+            Some("eb@example.org"),
+        );
+        assert_eq!(index.find(&elodie), Match::One("10".into()));
+    }
+
     // R4: high protection is never matched by email.
     #[test]
     fn protected_people_are_never_matched() {
@@ -156,5 +220,9 @@ mod tests {
         }
         pat.protection = Protection::Medium;
         assert_eq!(index.find(&pat), Match::One("10".into()));
+        // With no candidate in PCO, nobody's account is at stake: they are created.
+        let mut kim = rock("Kim", "Kim", "Lee", Some("kim@example.org"));
+        kim.protection = Protection::Extreme;
+        assert_eq!(index.find(&kim), Match::Nobody);
     }
 }

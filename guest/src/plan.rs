@@ -29,9 +29,16 @@ pub struct Inputs<'a> {
     pub pco_complete: bool,
     /// PCO people by the Rock id stamped in their `remote_id` (R6).
     pub by_remote: &'a BTreeMap<i64, String>,
+    /// PCO people an interrupted import created a Rock person for, by that Rock id (R6, R42):
+    /// the import had not linked them yet.
+    pub by_import: &'a BTreeMap<i64, String>,
     pub index: &'a Index,
     /// Services people by id; None in updates-only mode (Services cannot be asked for changes).
     pub services: Option<&'a BTreeMap<String, ServicesPerson>>,
+    /// Updates-only: the Services records read one by one this run, of the people whose level
+    /// the sync may change (R17, R50: a level is changed only against PCO's current one).
+    /// None: PCO has no Services record for that person.
+    pub services_read: &'a BTreeMap<String, Option<ServicesPerson>>,
     pub tags: &'a Tags,
 }
 
@@ -88,6 +95,9 @@ pub struct PersonPlan {
     /// Rock's photo to copy to PCO (its binary file id), when it changed since the last copy
     /// (R11: photos go one way, Rock to PCO).
     pub photo: Option<i64>,
+    /// Linked before, and linked again or created anew this run because their PCO person was
+    /// not in what PCO listed: what a short PCO list does to everyone (R24 counts it).
+    pub relinked: bool,
 }
 
 impl PersonPlan {
@@ -98,7 +108,8 @@ impl PersonPlan {
             .as_ref()
             .is_some_and(|m| !m.to_pco.is_empty() || !m.to_rock.is_empty());
         let tags = self.tags.to_pco.is_some() || self.tags.to_rock.is_some();
-        matches!(self.link, LinkStep::Kept) && (fields || tags || self.lowers() || self.archives())
+        let kept = matches!(self.link, LinkStep::Kept);
+        self.relinked || (kept && (fields || tags || self.lowers() || self.archives()))
     }
 
     pub fn lowers(&self) -> bool {
@@ -135,7 +146,71 @@ pub fn plan(inputs: &Inputs) -> Vec<PersonPlan> {
             plans.extend(plan_unsynced(inputs, *rock_id, record));
         }
     }
+    family_address_conflicts(&mut plans, inputs.records);
     plans
+}
+
+/// R12 for the one value Rock keeps per family, the home address: members of one family
+/// whose addresses were changed differently in PCO in one run would overwrite each other in
+/// Rock, the last write winning unseen. Neither is written; each is reported as a conflict
+/// (Rock's address kept), run after run until the family has one address again.
+fn family_address_conflicts(plans: &mut [PersonPlan], records: &BTreeMap<i64, Record>) {
+    let field = fields::Field::HomeAddress;
+    let mut families: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, plan) in plans.iter().enumerate() {
+        let (Some(merge), Some((rock, _))) = (&plan.fields, &plan.before) else {
+            continue;
+        };
+        if let Some(address) = rock.get(field)
+            && merge.to_rock.iter().any(|(f, _)| *f == field)
+        {
+            families.entry(address.to_string()).or_default().push(index);
+        }
+    }
+    for (address, members) in families {
+        let wanted: BTreeSet<Option<String>> = members
+            .iter()
+            .filter_map(|i| {
+                let merge = plans[*i].fields.as_ref()?;
+                merge
+                    .to_rock
+                    .iter()
+                    .find(|(f, _)| *f == field)
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        if wanted.len() < 2 {
+            continue;
+        }
+        for index in members {
+            let plan = &mut plans[index];
+            let base = records
+                .get(&plan.rock_id)
+                .and_then(|r| r.base.as_ref())
+                .and_then(|b| b.get(field))
+                .map(str::to_string);
+            let Some(merge) = plan.fields.as_mut() else {
+                continue;
+            };
+            let pco = merge
+                .to_rock
+                .iter()
+                .find(|(f, _)| *f == field)
+                .and_then(|(_, v)| v.clone());
+            merge.to_rock.retain(|(f, _)| *f != field);
+            merge.base.set(field, base.as_deref());
+            merge.conflicts.push(fields::Conflict {
+                field,
+                rock: Some(address.clone()),
+                pco,
+                kept: Side::Rock,
+            });
+            plan.flags.push(
+                "the home address was changed differently in PCO for members of one Rock family: Rock's address is kept; give the family one address (in Rock, or the same one in PCO)"
+                    .into(),
+            );
+        }
+    }
 }
 
 fn plan_synced(
@@ -171,8 +246,10 @@ fn plan_synced(
             (Some(merge), Some((rock, pco)))
         }
     };
-    if let (Some(merge), Some(pco)) = (&fields, pco) {
-        flag_notified_changes(merge, pco, &mut flags);
+    if let (Some(merge), Some((_, pco_before))) = (&fields, &before) {
+        flag_notified_changes(merge, pco_before, &mut flags);
+    }
+    if let (Some(merge), Some(_)) = (&fields, pco) {
         for skip in &merge.skipped {
             flags.push(format!(
                 "{} not written: {}",
@@ -209,6 +286,7 @@ fn plan_synced(
         LinkStep::Skip(_) => None,
         _ => photo_step(inputs.account, person, record.filter(|_| kept)),
     };
+    let relinked = record.is_some() && matches!(link, LinkStep::Found(..) | LinkStep::Create);
     PersonPlan {
         rock_id: person.id,
         pco_id,
@@ -220,6 +298,7 @@ fn plan_synced(
         flags,
         synced: true,
         photo,
+        relinked,
     }
 }
 
@@ -252,6 +331,14 @@ fn link(
     if let Some(pco_id) = inputs.by_remote.get(&person.id) {
         return (
             LinkStep::Found(pco_id.clone(), "by the Rock id PCO holds"),
+            Some(pco_id.clone()),
+        );
+    }
+    if let Some(pco_id) = inputs.by_import.get(&person.id)
+        && (!inputs.pco_complete || inputs.pco.contains_key(pco_id))
+    {
+        return (
+            LinkStep::Found(pco_id.clone(), "as the import created them from"),
             Some(pco_id.clone()),
         );
     }
@@ -326,16 +413,18 @@ fn second_text(time: &str) -> String {
     time.chars().take(19).collect()
 }
 
-/// R19: PCO emails a person whose login email changes; say so before it happens.
-fn flag_notified_changes(merge: &Merge, pco: &PcoPersonFull, flags: &mut Vec<String>) {
-    let had_email = pco.primary_email().is_some();
-    if had_email
-        && merge
-            .to_pco
-            .iter()
-            .any(|(field, _)| *field == fields::Field::Email)
-    {
+/// R19: PCO tells a person when an integration changes their login email or phone (the
+/// mobile number PCO texts): say so before it happens. `pco` is PCO's side as read this run,
+/// or in an updates-only run as the last sync left it, so dry runs of both modes flag alike.
+fn flag_notified_changes(merge: &Merge, pco: &Snapshot, flags: &mut Vec<String>) {
+    let changes = |field: fields::Field| {
+        pco.get(field).is_some() && merge.to_pco.iter().any(|(f, _)| *f == field)
+    };
+    if changes(fields::Field::Email) {
         flags.push("the email changes in PCO: PCO tells the person".into());
+    }
+    if changes(fields::Field::MobilePhone) {
+        flags.push("the mobile phone changes in PCO: PCO tells the person".into());
     }
 }
 
@@ -343,13 +432,29 @@ fn flag_notified_changes(merge: &Merge, pco: &PcoPersonFull, flags: &mut Vec<Str
 fn services_of(inputs: &Inputs, pco_id: &str, record: Option<&Record>) -> Option<ServicesPerson> {
     match inputs.services {
         Some(services) => services.get(pco_id).cloned(),
-        None => record.map(|r| ServicesPerson {
-            level: r.level,
-            archived: r.level.is_none(),
-            site_administrator: false,
-            tags: BTreeSet::new(),
-        }),
+        None => match inputs.services_read.get(pco_id) {
+            Some(read) => read.clone(),
+            None => record.map(remembered_services),
+        },
     }
+}
+
+/// A Services record as the last sync left it: possibly stale (a level changed by hand in
+/// PCO since), so never the ground for changing a level.
+pub fn remembered_services(record: &Record) -> ServicesPerson {
+    ServicesPerson {
+        level: record.level,
+        archived: record.level.is_none(),
+        site_administrator: false,
+        tags: BTreeSet::new(),
+    }
+}
+
+/// Updates-only runs read a linked person's Services record before raising them: the record
+/// the last sync left may be older than a level set by hand in PCO, and an absolute level
+/// sent on a stale "raise" would lower them (R17, R50).
+pub fn needs_services_read(record: &Record, wanted: PermissionLevel) -> bool {
+    record.level.is_none_or(|level| rank(level) < rank(wanted))
 }
 
 /// R16-R19, R50-R52.
@@ -458,7 +563,10 @@ fn tag_step(
                         rock.contains(*tag),
                         pco.contains(*tag),
                     );
-                    if mapped.contains(*tag) {
+                    // A tag PCO does not know cannot be in PCO: its absence there is no
+                    // removal, so Rock's value stays (R13; it is reported below).
+                    let pco_lacks_it = pco_known && inputs.tags.id(tag).is_none();
+                    if mapped.contains(*tag) || pco_lacks_it {
                         in_rock
                     } else if in_rock == in_base {
                         in_pco
@@ -507,6 +615,9 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
     if !inputs.account.allow_downgrade {
         return None;
     }
+    // Not in what Rock returned, and not merged: missing from a read is not gone from Rock,
+    // so their PCO person is left alone (R7, R18).
+    inputs.rock.get(&rock_id)?;
     // Updates-only runs do not read Services, so they cannot tell an organization
     // administrator (R50): archiving waits for the next full run.
     inputs.services.as_ref()?;
@@ -536,5 +647,6 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
         flags,
         synced: false,
         photo: None,
+        relinked: false,
     })
 }

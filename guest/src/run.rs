@@ -59,19 +59,29 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         pco: &world.pco,
         pco_complete: world.pco_complete,
         by_remote: &world.by_remote,
+        by_import: &world.by_import,
         index: &world.index,
         services: world.services.as_ref(),
+        services_read: &world.services_read,
         tags: &tags,
     };
     let plans = plan(&inputs);
     let mut report = empty_report(account, options, world.synced.len());
+    report.people.extend(world.notes.iter().cloned());
     let brake = brake(ports, account, options, &plans, world.synced.len() as u32)?;
     let history = RunLog::new(RunKind::Sync, &options.run_id, &options.started_at);
-    if options.dry_run || brake.is_some() {
-        for plan in &plans {
-            push_outcome(&mut report, plan, None, &[]);
+    if options.dry_run || brake.held.is_some() {
+        if let Some(why) = brake.refused {
+            report.people.push(PersonOutcome {
+                rock_id: None,
+                pco_id: None,
+                actions: vec![Action::Flagged(why)],
+            });
         }
-        if let Some(held) = brake {
+        for plan in &plans {
+            push_outcome(&mut report, plan, None, &[], Done::PLANNED);
+        }
+        if let Some(held) = brake.held {
             report.held = true;
             if !options.dry_run {
                 ports.state_commit(&[
@@ -108,8 +118,11 @@ struct World {
     pco: BTreeMap<String, PcoPersonFull>,
     pco_complete: bool,
     by_remote: BTreeMap<i64, String>,
+    by_import: BTreeMap<i64, String>,
     index: Index,
     services: Option<BTreeMap<String, ServicesPerson>>,
+    /// Updates-only: Services records read one by one (see `plan::needs_services_read`).
+    services_read: BTreeMap<String, Option<ServicesPerson>>,
     directory: Directory,
     /// Rock people whose PCO person this sync created and has not finished setting up (R6):
     /// they still get the welcome email when their Services access is granted.
@@ -119,6 +132,8 @@ struct World {
     /// State changes found while gathering (links moved to merge survivors), written with
     /// the run.
     state_writes: Vec<Write>,
+    /// What gathering found for an administrator (merges of two linked people).
+    notes: Vec<PersonOutcome>,
 }
 
 fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<World, Error> {
@@ -128,7 +143,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
     let intents = store::intents(ports)?;
     let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
     let rock = load_people(ports, &wanted)?;
-    let state_writes = follow_merges(ports, &rock, &mut records)?;
+    let merges = follow_merges(ports, &rock, &mut records)?;
 
     let cursor = store::cursor(ports)?;
     let updates_only = options.updates_only.unwrap_or(account.updates_only);
@@ -141,7 +156,19 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
             .map(|p| (p.id.clone(), p))
             .collect();
     let pco_complete = since.is_none();
+    // An interrupted import may have created Rock people it has not linked yet (R6, R42).
+    let by_import: BTreeMap<i64, String> = crate::import::created_unlinked(ports)?
+        .into_iter()
+        .filter(|(rock_id, _)| synced.contains_key(rock_id) && !records.contains_key(rock_id))
+        .collect();
     if !pco_complete {
+        for pco_id in by_import.values() {
+            if !pco.contains_key(pco_id)
+                && let Some(found) = fetch_person(ports, &account.name, pco_id)?
+            {
+                pco.insert(found.id.clone(), found);
+            }
+        }
         let unlinked: Vec<&Person> = synced
             .keys()
             .filter(|id| !records.contains_key(id))
@@ -156,10 +183,16 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         .filter_map(|p| Some((p.remote_id?, p.id.clone())))
         .collect();
     let index = Index::new(&pco.values().map(matchable).collect::<Vec<_>>());
-    let services = if pco_complete {
-        Some(services::fetch_people(ports, &account.name)?)
+    let (services, services_read) = if pco_complete {
+        (
+            Some(services::fetch_people(ports, &account.name)?),
+            BTreeMap::new(),
+        )
     } else {
-        None
+        (
+            None,
+            read_services(ports, &account.name, &synced, &records)?,
+        )
     };
     let directory = services::fetch_directory(ports, &account.name)?;
     Ok(World {
@@ -169,13 +202,37 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         pco,
         pco_complete,
         by_remote,
+        by_import,
         index,
         services,
+        services_read,
         directory,
         intents,
         started_at: options.started_at.clone(),
-        state_writes,
+        state_writes: merges.writes,
+        notes: merges.notes,
     })
+}
+
+/// Updates-only: the Services records of the linked people the sync may raise, read as PCO
+/// holds them now (R17, R50).
+fn read_services(
+    ports: &dyn Ports,
+    account: &str,
+    synced: &BTreeMap<i64, crate::synced::Synced>,
+    records: &BTreeMap<i64, Record>,
+) -> Result<BTreeMap<String, Option<ServicesPerson>>, Error> {
+    let mut read = BTreeMap::new();
+    for (rock_id, synced) in synced {
+        let Some(record) = records.get(rock_id) else {
+            continue;
+        };
+        if crate::plan::needs_services_read(record, synced.level) {
+            let person = services::fetch_person(ports, account, &record.pco)?;
+            read.insert(record.pco.clone(), person);
+        }
+    }
+    Ok(read)
 }
 
 fn load_people(ports: &dyn Ports, ids: &BTreeSet<i64>) -> Result<BTreeMap<i64, Person>, Error> {
@@ -194,32 +251,58 @@ fn load_people(ports: &dyn Ports, ids: &BTreeSet<i64>) -> Result<BTreeMap<i64, P
     Ok(people)
 }
 
-/// R7: a linked Rock id that no longer exists was merged; its link follows the survivor.
+/// What `follow_merges` found: the state changes, and what an administrator should know.
+struct Merges {
+    writes: Vec<Write>,
+    notes: Vec<PersonOutcome>,
+}
+
+/// R7: a linked Rock id that Rock no longer returns was merged; its link follows the
+/// survivor. One Rock does not name a survivor for keeps its link: a person missing from one
+/// read (a fault, a permission, a filter) is not a person gone, and dropping the link would
+/// make the next run create them a second time in PCO. A survivor linked already keeps its
+/// own link, and the merge is reported: PCO then holds two people for one.
 fn follow_merges(
     ports: &dyn Ports,
     rock: &BTreeMap<i64, Person>,
     records: &mut BTreeMap<i64, Record>,
-) -> Result<Vec<Write>, Error> {
+) -> Result<Merges, Error> {
     let gone: Vec<i64> = records
         .keys()
         .filter(|id| !rock.contains_key(id))
         .copied()
         .collect();
+    let mut merges = Merges {
+        writes: Vec::new(),
+        notes: Vec::new(),
+    };
     if gone.is_empty() {
-        return Ok(Vec::new());
+        return Ok(merges);
     }
-    let mut writes = Vec::new();
     for merge in ports.follow_merges(&gone)? {
+        let Some(survivor) = merge.survivor.filter(|s| *s != merge.old_id) else {
+            continue;
+        };
         let Some(record) = records.remove(&merge.old_id) else {
             continue;
         };
-        writes.push(store::delete_record(merge.old_id));
-        if let Some(survivor) = merge.survivor.filter(|s| !records.contains_key(s)) {
-            writes.push(store::put_record(survivor, &record));
-            records.insert(survivor, record);
+        merges.writes.push(store::delete_record(merge.old_id));
+        match records.get(&survivor) {
+            Some(kept) => merges.notes.push(PersonOutcome {
+                rock_id: Some(survivor),
+                pco_id: Some(kept.pco.clone()),
+                actions: vec![Action::Flagged(format!(
+                    "Rock merged person {} (linked to PCO person {}) into this person, who is linked to PCO person {}: this link is kept, PCO person {} is linked to nobody now; if they are one person, merge them in PCO",
+                    merge.old_id, record.pco, kept.pco, record.pco
+                ))],
+            }),
+            None => {
+                merges.writes.push(store::put_record(survivor, &record));
+                records.insert(survivor, record);
+            }
         }
     }
-    Ok(writes)
+    Ok(merges)
 }
 
 fn people_request(offset: u64, since: Option<&str>) -> Request {
@@ -302,40 +385,97 @@ fn matchable(person: &PcoPersonFull) -> PcoPerson {
     }
 }
 
-/// R24: a run that would lower, archive or change more than the account's share of its
-/// synced people writes nothing until an administrator confirms it.
+/// How long a held run can be confirmed: after that, what it would do is too old to trust
+/// (people moved on, PCO and Rock changed), and the next run decides afresh.
+const HELD_EXPIRES_HOURS: i64 = 24;
+
+/// What the brake decided.
+struct Brake {
+    /// The run is held: nothing is written.
+    held: Option<Held>,
+    /// Why a confirmation did not release it, for the report.
+    refused: Option<String>,
+}
+
+/// R24: a run that would lower, archive, re-link or change more than the account's share of
+/// its synced people writes nothing until an administrator confirms it. A confirmation
+/// releases exactly the plan that was held (its fingerprint) and only for
+/// [`HELD_EXPIRES_HOURS`].
 fn brake(
     ports: &dyn Ports,
     account: &Account,
     options: &SyncOptions,
     plans: &[PersonPlan],
     synced: u32,
-) -> Result<Option<Held>, Error> {
+) -> Result<Brake, Error> {
     let changed = plans.iter().filter(|p| p.changes_existing()).count() as u32;
     let lowered = plans.iter().filter(|p| p.lowers()).count() as u32;
     let archived = plans.iter().filter(|p| p.archives()).count() as u32;
     let threshold = u64::from(synced.max(1)) * u64::from(account.brake_percent);
     if changed < BRAKE_MINIMUM || u64::from(changed) * 100 <= threshold {
-        return Ok(None);
+        return Ok(Brake {
+            held: None,
+            refused: None,
+        });
     }
-    if let Some(confirmed) = &options.confirm
-        && store::held(ports, confirmed)?.is_some()
-    {
-        return Ok(None);
+    let fingerprint = fingerprint(plans);
+    let mut refused = None;
+    if let Some(confirmed) = &options.confirm {
+        refused = match store::held(ports, confirmed)? {
+            Some(held) if expired(&held, &options.started_at) => Some(format!(
+                "run {confirmed} was held at {} and expired after {HELD_EXPIRES_HOURS} hours: nothing was written; review this run and confirm it instead",
+                held.started_at
+            )),
+            Some(held) if held.fingerprint == fingerprint => {
+                return Ok(Brake {
+                    held: None,
+                    refused: None,
+                });
+            }
+            Some(_) => Some(format!(
+                "what the sync would do now differs from what run {confirmed} held: nothing was written; review this run and confirm it instead"
+            )),
+            None => Some(format!(
+                "no run {confirmed} is waiting for confirmation (confirmed already, or never held): nothing was written; review this run and confirm it instead"
+            )),
+        };
     }
-    Ok(Some(Held {
-        started_at: options.started_at.clone(),
-        changed,
-        lowered,
-        archived,
-        synced,
-    }))
+    Ok(Brake {
+        held: Some(Held {
+            started_at: options.started_at.clone(),
+            changed,
+            lowered,
+            archived,
+            synced,
+            fingerprint,
+        }),
+        refused,
+    })
+}
+
+fn expired(held: &Held, now: &str) -> bool {
+    let oldest = minus_minutes(now, HELD_EXPIRES_HOURS * 60);
+    held.started_at.get(..19).unwrap_or_default() < oldest.get(..19).unwrap_or_default()
+}
+
+/// A digest of every write a plan makes (FNV-1a over its canonical text): the same state on
+/// both sides gives the same digest, any difference another.
+fn fingerprint(plans: &[PersonPlan]) -> String {
+    let text = format!("{plans:?}");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
 }
 
 /// What a person's PCO writes need from the run.
 struct Applied {
     pco_id: Option<String>,
     failure: Option<Error>,
+    /// Every PCO write of the person went through.
+    pco_done: bool,
     /// The Rock photo copied to PCO in this run.
     photo: Option<i64>,
 }
@@ -349,6 +489,7 @@ fn apply(
     mut writes: Vec<Write>,
 ) -> Result<(), Error> {
     let mut outcomes: Vec<(usize, Applied)> = Vec::new();
+    let mut rock_failed: BTreeSet<(usize, &str)> = BTreeSet::new();
     let mut rock_updates: Vec<(usize, PersonUpdate)> = Vec::new();
     let mut rock_tags: Vec<(usize, PersonTags)> = Vec::new();
     for (done, plan) in plans.iter().enumerate() {
@@ -369,6 +510,7 @@ fn apply(
         for ((index, _), result) in rock_updates.iter().zip(ports.update_people(&updates)) {
             if let Err(error) = result {
                 outcomes[*index].1.failure.get_or_insert(error);
+                rock_failed.insert((*index, "fields"));
             }
         }
     }
@@ -377,6 +519,7 @@ fn apply(
         for ((index, _), result) in rock_tags.iter().zip(ports.set_tags(&tags)) {
             if let Err(error) = result {
                 outcomes[*index].1.failure.get_or_insert(error);
+                rock_failed.insert((*index, "tags"));
             }
         }
     }
@@ -390,11 +533,19 @@ fn apply(
                 writes.push(store::delete_intent(plan.rock_id));
             }
         }
+        let done = Done {
+            link: applied.failure.is_none()
+                || (plan.link == LinkStep::Create && applied.pco_id.is_some()),
+            pco: applied.pco_done,
+            rock_fields: applied.pco_done && !rock_failed.contains(&(*index, "fields")),
+            rock_tags: applied.pco_done && !rock_failed.contains(&(*index, "tags")),
+        };
         push_outcome(
             report,
             plan,
             applied.pco_id.clone(),
             applied.failure.as_slice(),
+            done,
         );
     }
     if report.counts.failed == 0 {
@@ -410,12 +561,14 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
     let fail = |pco_id: Option<String>, error: Error| Applied {
         pco_id,
         failure: Some(error),
+        pco_done: false,
         photo: None,
     };
     if let LinkStep::Skip(_) = plan.link {
         return Applied {
             pco_id,
             failure: None,
+            pco_done: true,
             photo: None,
         };
     }
@@ -430,6 +583,7 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
         return Applied {
             pco_id,
             failure: None,
+            pco_done: true,
             photo: None,
         };
     };
@@ -477,15 +631,21 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
         .photo
         .map(|photo| copy_photo(ports, account, plan.rock_id, &id, photo))
     {
-        Some(Err(error)) => fail(pco_id, error),
+        // The person's other PCO writes went through before the photo failed.
+        Some(Err(error)) => Applied {
+            pco_done: true,
+            ..fail(pco_id, error)
+        },
         Some(Ok(copied)) => Applied {
             pco_id,
             failure: None,
+            pco_done: true,
             photo: copied,
         },
         None => Applied {
             pco_id,
             failure: None,
+            pco_done: true,
             photo: None,
         },
     }
@@ -640,9 +800,12 @@ fn next_record(
     let pco = pco_id?.to_string();
     let previous = world.records.get(&plan.rock_id);
     let level = match plan.level {
-        LevelStep::Keep => previous
-            .and_then(|r| r.level)
-            .or_else(|| world.services.as_ref()?.get(&pco)?.level),
+        // The level PCO showed this run, when it was read (R32: status shows it).
+        LevelStep::Keep => match (&world.services, world.services_read.get(&pco)) {
+            (Some(services), _) => services.get(&pco).and_then(|s| s.level),
+            (None, Some(read)) => read.as_ref().and_then(|s| s.level),
+            (None, None) => previous.and_then(|r| r.level),
+        },
         LevelStep::Grant(level) | LevelStep::Set { to: level, .. } => Some(level),
         LevelStep::Archive { .. } => None,
     };
@@ -740,32 +903,55 @@ fn empty_report(account: &Account, options: &SyncOptions, synced: usize) -> Repo
     report
 }
 
+/// Which of a person's planned writes were made (R22: a report counts only those).
+#[derive(Clone, Copy)]
+struct Done {
+    /// The link (or the create) took: its record was saved.
+    link: bool,
+    /// Every PCO write: fields, level, tags.
+    pco: bool,
+    rock_fields: bool,
+    rock_tags: bool,
+}
+
+impl Done {
+    /// A dry run or a held run reports everything it would do.
+    const PLANNED: Done = Done {
+        link: true,
+        pco: true,
+        rock_fields: true,
+        rock_tags: true,
+    };
+}
+
 /// The person's line in the report (R22): what was done, or in a dry run what would be.
 fn push_outcome(
     report: &mut Report,
     plan: &PersonPlan,
     pco_id: Option<String>,
     failures: &[Error],
+    done: Done,
 ) {
     let mut actions = Vec::new();
     let c = &mut report.counts;
     match &plan.link {
         LinkStep::Kept => {}
-        LinkStep::Found(id, _) => {
+        LinkStep::Found(id, _) if done.link => {
             c.linked += 1;
             actions.push(Action::Linked(id.clone()));
         }
-        LinkStep::Create => {
+        LinkStep::Create if done.link => {
             c.created += 1;
             actions.push(Action::Created(pco_id.clone().unwrap_or_default()));
         }
+        LinkStep::Found(..) | LinkStep::Create => {}
         LinkStep::Skip(why) => {
             c.skipped += 1;
             actions.push(Action::Skipped(why.clone()));
         }
     }
     if let Some(merge) = &plan.fields {
-        for (field, value) in &merge.to_pco {
+        for (field, value) in merge.to_pco.iter().filter(|_| done.pco) {
             c.updated_to_pco += 1;
             actions.push(Action::Updated(change(
                 *field,
@@ -774,7 +960,7 @@ fn push_outcome(
                 value,
             )));
         }
-        for (field, value) in &merge.to_rock {
+        for (field, value) in merge.to_rock.iter().filter(|_| done.rock_fields) {
             c.updated_to_rock += 1;
             actions.push(Action::Updated(change(
                 *field,
@@ -798,6 +984,7 @@ fn push_outcome(
         }
     }
     match plan.level {
+        _ if !done.pco => {}
         LevelStep::Grant(level) => {
             c.raised += 1;
             actions.push(Action::Raised((None, level)));
@@ -830,7 +1017,9 @@ fn push_outcome(
             after: Some(format!("Rock photo {photo}")),
         }));
     }
-    if plan.tags.to_pco.is_some() || plan.tags.to_rock.is_some() {
+    let tags_done =
+        (plan.tags.to_pco.is_none() || done.pco) && (plan.tags.to_rock.is_none() || done.rock_tags);
+    if tags_done && (plan.tags.to_pco.is_some() || plan.tags.to_rock.is_some()) {
         let tags: Vec<&str> = plan.tags.base.iter().map(String::as_str).collect();
         let tags = if tags.is_empty() {
             "(none)".to_string()

@@ -89,6 +89,10 @@ pub struct Held {
     pub lowered: u32,
     pub archived: u32,
     pub synced: u32,
+    /// A digest of every write the held plan makes: a confirmation applies that plan only
+    /// (R24). Runs held by older guests have none, and are held again when confirmed.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 fn corrupt(key: &str, what: impl std::fmt::Display) -> Error {

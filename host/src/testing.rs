@@ -152,17 +152,15 @@ impl Rock for MemoryRock {
 
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {
         let data = self.enter("find_people")?;
-        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
         Ok(queries
             .iter()
             .map(|q| {
                 data.people
                     .values()
-                    .filter(|p| {
-                        (same(&p.first_name, &q.first_name) || same(&p.nick_name, &q.first_name))
-                            && same(&p.last_name, &q.last_name)
-                            && p.email.as_deref().is_some_and(|e| same(e, &q.email))
-                    })
+                    // Candidates by email, as the real Rock backend answers: the guest
+                    // decides on the names.
+                    .filter(|p| p.email.as_deref().is_some_and(|e| same(e, &q.email)))
                     .cloned()
                     .collect()
             })

@@ -11,7 +11,8 @@
 //! flight for the Rock person (`intent/`) is dropped: the administrator has chosen.
 //!
 //! A link writes only the sync's own state, nothing in Rock or PCO, so it makes no run and no
-//! report; the log records it by id.
+//! report; the log records it by id. A link to someone the account does not sync is made, with
+//! a warning: with downgrade allowed, the next sync archives that PCO person (R18).
 
 use crate::api::Account;
 use crate::pco_people::parse_people_document;
@@ -70,6 +71,39 @@ pub fn link(ports: &dyn Ports, account: &Account, rock_id: i64, pco_id: &str) ->
         fields.push(("previous_pco", previous));
     }
     super::log(ports, Level::Info, "linked by hand", &fields);
+    warn_if_not_synced(ports, account, rock_id, pco_id)?;
+    Ok(())
+}
+
+/// R18, R33: a hand link to a Rock person the account does not sync: with downgrade allowed,
+/// the next sync archives the PCO person (no tag, no synced group); without it, the link
+/// sits unused. Said at link time, so the administrator can add them to a group first.
+fn warn_if_not_synced(
+    ports: &dyn Ports,
+    account: &Account,
+    rock_id: i64,
+    pco_id: &str,
+) -> Result<(), Error> {
+    let synced = crate::synced::who_is_synced(ports, account)?;
+    if synced.get(&rock_id).is_some_and(|s| !s.leftover_tags_only) {
+        return Ok(());
+    }
+    let consequence = if account.allow_downgrade {
+        format!(
+            "the next sync archives PCO person {pco_id} in Services (the account allows downgrades)"
+        )
+    } else {
+        "the link is not used until they are".to_string()
+    };
+    super::log(
+        ports,
+        Level::Warn,
+        &format!(
+            "Rock person {rock_id} is not synced to the account \"{}\" (no PCO tag, no synced group): {consequence}; add them to a synced group or give them a PCO tag",
+            account.name
+        ),
+        &[("rock", rock_id.to_string()), ("pco", pco_id.to_string())],
+    );
     Ok(())
 }
 

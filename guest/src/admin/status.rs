@@ -3,7 +3,8 @@
 //! Who is listed: everyone with a link (`person/`), everyone on the refreshed people list
 //! (`roster/`), and everyone Rock's synced groups and tags give the account now. Their columns:
 //! - `rock-level`: what their groups give now (none when in no synced group);
-//! - `pco-level`: what the last sync set in PCO (the link's record);
+//! - `pco-level`: the level PCO showed at the last sync: read then, or set by it (the link's
+//!   record; an updates-only run reads it only for the people it may raise);
 //! - `name`, `values`, `tags`: as saved at the last sync; a person not synced yet is named
 //!   from Rock and shows the tags Rock gives now;
 //! - `last-synced`: the link's record carries no time of its own, so this is the start of the

@@ -92,7 +92,7 @@ pub fn match_keys(person: &PcoPersonFull) -> Vec<(String, String, String)> {
     let mut emails: Vec<String> = person
         .emails
         .iter()
-        .map(|e| e.address.trim().to_lowercase())
+        .map(|e| crate::linking::fold_email(&e.address))
         .filter(|e| !e.is_empty())
         .collect();
     emails.sort();
@@ -109,7 +109,8 @@ pub fn match_keys(person: &PcoPersonFull) -> Vec<(String, String, String)> {
     keys
 }
 
-/// Rock's lookups for these keys (Rock compares without case and surrounding spaces).
+/// Rock's lookups for these keys. The host answers with the people holding the email; which
+/// of them has the name is the guest's to decide (`linking::rock_person_has_key`).
 pub fn queries(keys: &[(String, String, String)]) -> Vec<PersonQuery> {
     keys.iter()
         .map(|(first, last, email)| PersonQuery {
@@ -120,12 +121,7 @@ pub fn queries(keys: &[(String, String, String)]) -> Vec<PersonQuery> {
         .collect()
 }
 
-fn fold(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
+use crate::linking::fold;
 
 /// What the run knows when it decides one person.
 pub struct Known<'a> {

@@ -1473,7 +1473,9 @@ impl Rock for RestRock {
             .collect();
         let rows = self.people_rows(&terms).await?;
         let people = self.to_people(&rows).await?;
-        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        // Candidates by email only: whether a name is the same name is the guest's rule
+        // (Unicode forms, typographic quotes), not an ASCII comparison here.
+        let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
         Ok(queries
             .iter()
             .map(|q| {
@@ -1482,9 +1484,6 @@ impl Rock for RestRock {
                     .filter(|p| {
                         !q.email.trim().is_empty()
                             && p.email.as_deref().is_some_and(|e| same(e, &q.email))
-                            && same(&p.last_name, &q.last_name)
-                            && (same(&p.first_name, &q.first_name)
-                                || same(&p.nick_name, &q.first_name))
                     })
                     .cloned()
                     .collect()

@@ -294,7 +294,6 @@ async fn r10_an_email_changed_in_rock_survives_an_updates_only_sync() {
 /// next sync cannot find those without an email in PCO and creates them there a second time
 /// (with a welcome email), beside the PCO person they were imported from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a sync after an interrupted import creates a second PCO person for the people the import created without an email (R6)"]
 async fn r6_a_sync_after_an_interrupted_import_creates_no_second_pco_person() {
     let host = host().await;
     let import = Op::Import {

@@ -897,6 +897,93 @@ async fn failures_before_a_kill_are_retried_when_the_import_goes_on() {
     assert_eq!(rock_people(&harness.world.rock).len(), expected.len());
 }
 
+// R6, R42 (issue 15 item 4): an import stopped after adding the people it created to their
+// groups, before it saved their links, leaves them synced and unlinked; the next sync links
+// them to the PCO person they were imported from, email or not, and creates nobody in PCO.
+#[tokio::test]
+async fn a_sync_after_an_interrupted_import_links_whom_it_created() {
+    let harness = Harness::new(120, 7).await;
+    harness.empty_rock();
+    let account = harness.account();
+    let groups = import_groups(&harness.world);
+    // Where the first page's group joins happen.
+    let clean_world = pcosync::demo::world(&harness.congregation);
+    clean_world.rock.data.lock().unwrap().people.clear();
+    clean_world.rock.data.lock().unwrap().members.clear();
+    let counting = Kill::never();
+    harness
+        .runtime
+        .import(
+            &harness.guest,
+            &capabilities(
+                &clean_world.rock,
+                &harness.pco,
+                &Arc::new(MemoryState::default()),
+                &counting,
+            ),
+            &account,
+            &import_options(import_groups(&clean_world), false),
+        )
+        .await
+        .unwrap();
+    let join = counting.first_join.load(Ordering::SeqCst);
+    assert!(join > 0, "precondition: the import joins people to groups");
+
+    let kill = Kill::at(join);
+    let interrupted = capabilities(&harness.world.rock, &harness.pco, &harness.state, &kill);
+    let first = import_options(groups.clone(), false);
+    tokio::select! {
+        _ = harness.runtime.import(&harness.guest, &interrupted, &account, &first) => {
+            panic!("the import was to be killed after its first group joins");
+        }
+        _ = kill.killed.notified() => {}
+    }
+    let created: Vec<Person> = rock_people(&harness.world.rock).into_values().collect();
+    assert!(
+        created.iter().any(|p| p.email.is_none()),
+        "precondition: the import created someone without an email"
+    );
+    let pco_before = harness.sandbox.people_count(&account.name).unwrap();
+
+    let sync = harness.sync(false).await.unwrap();
+    assert_eq!(sync.counts.created, 0, "{:?}", sync.people);
+    assert_eq!(
+        harness.sandbox.people_count(&account.name).unwrap(),
+        pco_before
+    );
+    assert_eq!(harness.emails("Welcome"), 0);
+    let links = links_in(&harness.state);
+    for person in &created {
+        assert!(
+            links.contains_key(&person.id),
+            "Rock {} not linked",
+            person.id
+        );
+    }
+
+    let resumed = harness
+        .import_with(&import_options(groups, false))
+        .await
+        .unwrap();
+    assert_eq!(resumed.counts.failed, 0, "{:?}", resumed.people);
+    harness.sync(false).await.unwrap();
+    assert_eq!(
+        harness.sandbox.people_count(&account.name).unwrap(),
+        pco_before
+    );
+    let links = links_in(&harness.state);
+    let distinct: BTreeSet<&String> = links.values().collect();
+    assert_eq!(distinct.len(), links.len(), "a PCO person linked twice");
+    assert!(
+        !harness
+            .state
+            .dump()
+            .keys()
+            .any(|(_, k)| k.starts_with("import/intent/")),
+        "the resumed import finished its intents"
+    );
+}
+
 // ---- Test doubles ---------------------------------------------------------------------------
 
 /// Stops an import dead at its `at`-th Rock call (after Rock carried it out: the answer is
@@ -905,6 +992,8 @@ async fn failures_before_a_kill_are_retried_when_the_import_goes_on() {
 struct Kill {
     at: usize,
     events: AtomicUsize,
+    /// The event number of the first group join (`add_members`), once made.
+    first_join: AtomicUsize,
     dead: AtomicBool,
     killed: Notify,
 }
@@ -914,6 +1003,7 @@ impl Kill {
         Arc::new(Kill {
             at,
             events: AtomicUsize::new(0),
+            first_join: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
             killed: Notify::new(),
         })
@@ -1027,6 +1117,11 @@ impl Rock for Watched {
         self.kill.rock(self.inner.set_tags(tags)).await
     }
     async fn add_members(&self, members: &[Membership]) -> Vec<Result<(), Error>> {
+        let number = self.kill.events.load(Ordering::SeqCst) + 1;
+        let _ =
+            self.kill
+                .first_join
+                .compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
         self.kill.rock(self.inner.add_members(members)).await
     }
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {

@@ -68,29 +68,71 @@ async fn created_people_carry_the_rock_id() {
     }
 }
 
-// R4: High and Extreme protection are never matched automatically.
+// R4: High and Extreme protection are never matched automatically: with a candidate in PCO
+// they are skipped for an administrator; with none (issue 15 item 17) they are created.
 #[tokio::test]
 async fn protected_people_are_skipped_for_an_administrator() {
     let harness = Harness::new(80, 5).await;
-    let protected: Vec<i64> = {
-        let data = harness.world.rock.data.lock().unwrap();
-        data.people
-            .values()
-            .filter(|p| {
-                matches!(
-                    p.protection,
-                    pcosync::bindings::rock::Protection::High
-                        | pcosync::bindings::rock::Protection::Extreme
+    let name = harness.world.account.name.clone();
+    let account = harness.congregation.account_index(&name).unwrap();
+    // A synced person only in Rock, made protected: PCO holds no candidate for them.
+    let only_in_rock = harness
+        .congregation
+        .rock_people()
+        .filter(|m| !m.in_pco())
+        .map(pcosync::demo::rock_id)
+        .find(|id| {
+            let data = harness.world.rock.data.lock().unwrap();
+            data.members.iter().any(|m| m.person_id == *id)
+        })
+        .expect("precondition: a synced person only in Rock");
+    harness.edit_rock(only_in_rock, |p| {
+        p.protection = pcosync::bindings::rock::Protection::Extreme
+    });
+    let protected: Vec<&congregation::Member> = harness
+        .congregation
+        .rock_people()
+        .filter(|m| {
+            pcosync::demo::rock_id(m) == only_in_rock
+                || matches!(
+                    m.protection,
+                    congregation::Protection::High | congregation::Protection::Extreme
                 )
-            })
-            .map(|p| p.id)
-            .collect()
-    };
+        })
+        .collect();
     let report = harness.sync(false).await.unwrap();
     let links = harness.links();
-    for id in protected {
-        assert!(!links.contains_key(&id), "protected person {id} was linked");
+    let synced: std::collections::BTreeSet<i64> =
+        report.people.iter().filter_map(|p| p.rock_id).collect();
+    let (mut skipped, mut created) = (0, 0);
+    for member in protected {
+        let id = pcosync::demo::rock_id(member);
+        let candidate = member.in_pco()
+            && member.pco_accounts.contains(&account)
+            && member.email.is_some()
+            && member.pco_email_drift.is_none()
+            && member.pco_nick_drift.is_none();
+        if candidate {
+            assert!(!links.contains_key(&id), "protected person {id} was linked");
+            if synced.contains(&id) {
+                skipped += 1;
+            }
+        } else if !member.in_pco() && synced.contains(&id) {
+            assert!(
+                actions_of(&report, id)
+                    .iter()
+                    .any(|a| matches!(a, Action::Created(_))),
+                "protected person {id} without a PCO candidate: {:?}",
+                actions_of(&report, id)
+            );
+            created += 1;
+        }
     }
+    assert!(
+        skipped > 0,
+        "precondition: a protected person with a PCO candidate"
+    );
+    assert!(created > 0, "precondition: a protected person only in Rock");
     assert!(report.people.iter().all(|p| {
         !p.actions
             .iter()
