@@ -41,6 +41,11 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
     pub admin_token: Option<SecretRef>,
+    /// With `pcosync serve --allow-remote`: the host names the proxy in front serves it as
+    /// (`Host:`), e.g. `["admin.example.org"]`. Requests naming any other host are refused,
+    /// which stops DNS rebinding; loopback names are always accepted.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The shortest admin token `pcosync serve` accepts.

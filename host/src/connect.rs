@@ -5,22 +5,30 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cap_std::ambient_authority;
-use cap_std::fs::Dir;
 
 use crate::config::Config;
 use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
 use crate::runtime::Capabilities;
+use crate::state::StateStore;
 use crate::state::sqlite::SqliteState;
 
 /// The state file's name inside the data directory.
 pub const STATE_FILE: &str = "state.sqlite";
 
 pub async fn capabilities(config: &Config, data_dir: &Path) -> anyhow::Result<Capabilities> {
+    capabilities_over(config, Arc::new(open_state(data_dir)?)).await
+}
+
+/// The capabilities, over a state already open (the one whose locks the run holds, so that its
+/// fenced commits are one transaction).
+pub async fn capabilities_over(
+    config: &Config,
+    state: Arc<dyn StateStore>,
+) -> anyhow::Result<Capabilities> {
     Ok(Capabilities {
         rock: connect_rock(config).await?,
         pco: Arc::new(connect_pco(config)?),
-        state: Arc::new(open_state(data_dir)?),
+        state,
         reporter: Arc::new(crate::log::TracingReporter),
     })
 }
@@ -43,13 +51,11 @@ pub fn connect_pco(config: &Config) -> anyhow::Result<HttpPco> {
     HttpPco::new(endpoints, HttpOptions::default()).map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Opens the state file, creating the data directory if needed. The file is named, never
-/// taken from outside: it cannot land anywhere but in the data directory.
+/// Opens the state file, creating the data directory if needed (both private to this user:
+/// `state::private`). The file is named, never taken from outside: it cannot land anywhere but
+/// in the data directory.
 pub fn open_state(data_dir: &Path) -> anyhow::Result<SqliteState> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let dir = Dir::open_ambient_dir(data_dir, ambient_authority())
-        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    let dir = crate::state::private::open_data_dir(data_dir)?;
     if dir
         .symlink_metadata(STATE_FILE)
         .is_ok_and(|m| m.is_symlink())
@@ -59,7 +65,14 @@ pub fn open_state(data_dir: &Path) -> anyhow::Result<SqliteState> {
             data_dir.display()
         );
     }
-    SqliteState::open(&data_dir.join(STATE_FILE)).map_err(|e| anyhow::anyhow!(e))
+    // Created 0600 before SQLite opens it: SQLite makes its -wal and -shm files with the mode
+    // of the database file.
+    crate::state::private::create_file(&dir, STATE_FILE)
+        .with_context(|| format!("cannot create {}/{STATE_FILE}", data_dir.display()))?;
+    let state = SqliteState::open(&data_dir.join(STATE_FILE)).map_err(|e| anyhow::anyhow!(e))?;
+    // The -wal and -shm files exist now; ones an older pcosync left open are tightened.
+    crate::state::private::tighten_tree(&dir, data_dir);
+    Ok(state)
 }
 
 async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Rock>> {

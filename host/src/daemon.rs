@@ -31,6 +31,7 @@ use crate::config::{AccountConfig, Config};
 use crate::plugin::{self, GuestSource};
 use crate::runtime::{Capabilities, Guest, Runtime};
 use crate::state::lock::{self, Locks};
+use crate::state::sqlite::SqliteState;
 
 /// The default schedule: every two hours (SPEC R20).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2 * 3600);
@@ -209,7 +210,8 @@ pub struct Daemon<'a> {
     data_dir: PathBuf,
     runtime: Runtime,
     connector: Connector,
-    locks: Arc<dyn Locks>,
+    /// The state file: the accounts' locks, and the state of runs from the configuration.
+    store: Arc<SqliteState>,
     accounts: Vec<(&'a AccountConfig, Schedule, Option<DateTime<Local>>)>,
     guest: Option<Guest>,
     import_at_start: bool,
@@ -234,13 +236,13 @@ impl<'a> Daemon<'a> {
             .map(|account| Ok((account, Schedule::of(account)?, None)))
             .collect::<Result<Vec<_>, String>>()
             .map_err(anyhow::Error::msg)?;
-        let locks: Arc<dyn Locks> = Arc::new(crate::connect::open_state(&data_dir)?);
+        let store = Arc::new(crate::connect::open_state(&data_dir)?);
         Ok(Daemon {
             config,
             data_dir,
             runtime,
             connector,
-            locks,
+            store,
             accounts,
             guest: None,
             import_at_start: false,
@@ -391,25 +393,27 @@ impl<'a> Daemon<'a> {
         .to_string();
         self.guest = Some(guest.clone());
 
-        let _lock = match lock::acquire(
-            self.locks.clone(),
-            &lock::account_resource(&account.name),
-            "pcosync run",
-        ) {
-            Ok(guard) => guard,
-            Err(error @ lock::LockError::Held { .. }) => {
-                record.outcome = Outcome::Locked;
-                record.message = Some(error.to_string());
-                return Ok(());
-            }
-            Err(error) => return Err(error.to_string()),
-        };
-        let capabilities = match &self.connector {
+        let locks: Arc<dyn Locks> = self.store.clone();
+        let guard =
+            match lock::acquire(locks, &lock::account_resource(&account.name), "pcosync run") {
+                Ok(guard) => guard,
+                Err(error @ lock::LockError::Held { .. }) => {
+                    record.outcome = Outcome::Locked;
+                    record.message = Some(error.to_string());
+                    return Ok(());
+                }
+                Err(error) => return Err(error.to_string()),
+            };
+        let mut capabilities = match &self.connector {
             Connector::Fixed(capabilities) => capabilities.clone(),
-            Connector::FromConfig => crate::connect::capabilities(self.config, &self.data_dir)
-                .await
-                .map_err(|e| format!("{e:#}"))?,
+            Connector::FromConfig => {
+                crate::connect::capabilities_over(self.config, self.store.clone())
+                    .await
+                    .map_err(|e| format!("{e:#}"))?
+            }
         };
+        // A run that loses its lock (it stalled, another process took over) writes no more.
+        capabilities.state = guard.fenced(capabilities.state);
         let report = match job {
             Job::Sync => {
                 let options = SyncOptions {

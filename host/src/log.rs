@@ -1,6 +1,7 @@
 //! The `log` capability: the guest's events and progress, routed to a [`Reporter`].
 
 use crate::bindings::log::{Host, Level};
+use crate::ops::text::printable;
 use crate::runtime::HostState;
 
 /// Where the guest's events and progress go: tracing and a progress bar in the CLI, a
@@ -47,7 +48,15 @@ impl Host for HostState {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        self.capabilities.reporter.event(level, &message, &fields);
+        // The guest's words (and the Rock and PCO values in them) reach terminals and log
+        // files: no control character gets through to forge a line or drive a terminal.
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(key, value)| (printable(key), printable(value)))
+            .collect();
+        self.capabilities
+            .reporter
+            .event(level, &printable(&message), &fields);
         Ok(())
     }
 
@@ -57,7 +66,9 @@ impl Host for HostState {
         done: u64,
         total: Option<u64>,
     ) -> wasmtime::Result<()> {
-        self.capabilities.reporter.progress(&task, done, total);
+        self.capabilities
+            .reporter
+            .progress(&printable(&task), done, total);
         Ok(())
     }
 }

@@ -175,6 +175,12 @@ fn warm_compile_cache(data_dir: &Path) {
     });
     let target = data_dir.join("compiled");
     std::fs::create_dir_all(&target).unwrap();
+    // The cache's key comes with its entries (they carry its HMAC).
+    std::fs::copy(
+        pcosync::runtime::cache::CompileCache::key_path(shared),
+        pcosync::runtime::cache::CompileCache::key_path(&target),
+    )
+    .unwrap();
     for entry in std::fs::read_dir(shared).unwrap() {
         let entry = entry.unwrap();
         if entry.file_name().to_string_lossy().ends_with(".cwasm") {

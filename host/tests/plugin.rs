@@ -539,3 +539,246 @@ fn keygen_sign_install_list_rollback_on_the_command_line() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("the built-in component is in service"));
 }
+
+/// A `component = PATH` in the configuration is held to `require_signature` like an installed
+/// one: unsigned, or signed by a stranger, it is refused; signed by a trusted key, it runs.
+#[test]
+fn a_configured_component_obeys_require_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let dir = cap_std::fs::Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap();
+    let (key_file, public) = signature::generate();
+    let key = signature::signing_key(&key_file).unwrap();
+    let (stranger_file, _) = signature::generate();
+    let stranger = signature::signing_key(&stranger_file).unwrap();
+    let good = components::read(components::GOOD);
+    let path = file(tmp.path(), "configured.wasm", &good);
+    let configured = |require: bool| {
+        config(&format!(
+            "component = \"{}\"\n[plugins]\ntrusted_keys = [\"{public}\"]\nrequire_signature = {require}\n",
+            path.display()
+        ))
+    };
+    let refused = plugin::resolve(&configured(true), &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("configured.wasm"), "{refused}");
+    assert!(refused.contains("pcosync plugin sign"), "{refused}");
+    // Without the requirement, an unsigned configured component runs as before.
+    assert!(plugin::resolve(&configured(false), &dir).is_ok());
+    file(
+        tmp.path(),
+        "configured.wasm.sig",
+        signature::sign(&good, &stranger).as_bytes(),
+    );
+    assert!(plugin::resolve(&configured(true), &dir).is_err());
+    assert!(
+        plugin::resolve(&configured(false), &dir).is_err(),
+        "a bad signature is never let through"
+    );
+    file(
+        tmp.path(),
+        "configured.wasm.sig",
+        signature::sign(&good, &key).as_bytes(),
+    );
+    let (source, bytes) = plugin::resolve(&configured(true), &dir).unwrap();
+    assert_eq!(source, GuestSource::Configured(path.clone()));
+    assert_eq!(bytes, good);
+}
+
+/// Compiled code in the cache is native code: an entry this host did not write (another
+/// component's compilation put in its place, by anyone who can write the cache directory) is
+/// refused and the component compiled again from its verified bytes.
+#[tokio::test]
+async fn a_tampered_cache_entry_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let dir = pcosync::state::private::open_data_dir(&data).unwrap();
+    let cache = pcosync::runtime::cache::CompileCache::open(&dir, "compiled").unwrap();
+    let key_mode = std::fs::metadata(data.join("compiled.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+    let runtime = runtime();
+    let good = components::read(components::GOOD);
+    assert!(!runtime.load(&good, Some(&cache)).await.unwrap().from_cache);
+    assert!(runtime.load(&good, Some(&cache)).await.unwrap().from_cache);
+    // Another component's compilation, as wasmtime serializes it, under the good one's name.
+    let evil = components::read(components::TRAP_SELF_CHECK);
+    let evil_code = wasmtime::component::Component::new(runtime.engine(), &evil)
+        .unwrap()
+        .serialize()
+        .unwrap();
+    let entries: Vec<PathBuf> = std::fs::read_dir(data.join("compiled"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1);
+    std::fs::write(&entries[0], &evil_code).unwrap();
+    let reloaded = runtime
+        .load(&good, Some(&cache))
+        .await
+        .expect("the good component still loads (the evil code did not run)");
+    assert!(!reloaded.from_cache, "the tampered entry was refused");
+    // Its own compilation is back in the cache, and trusted again.
+    assert!(runtime.load(&good, Some(&cache)).await.unwrap().from_cache);
+}
+
+// ---- The sandbox: what the host enforces whatever the guest does ------------------------------
+
+mod contained {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use misbehaving_guest::components;
+    use pcosync::bindings::engine::{Account, SyncOptions};
+    use pcosync::bindings::types::ErrorKind;
+    use pcosync::state::memory::MemoryState;
+    use pcosync::testing::{MemoryRock, RockData, ScriptedPco, json_response, silent};
+    use pcosync::{Capabilities, Limits, RunError, Runtime};
+
+    fn account(name: &str) -> Account {
+        let text = format!(
+            "[[accounts]]\nname = \"{name}\"\napp_id = \"app\"\nsecret = {{ env = \"UNUSED\" }}\n"
+        );
+        pcosync::config::Config::parse(&text).unwrap().accounts[0].to_guest()
+    }
+
+    struct World {
+        runtime: Runtime,
+        guest: pcosync::Guest,
+        pco: Arc<ScriptedPco>,
+        state: Arc<MemoryState>,
+        capabilities: Capabilities,
+    }
+
+    async fn world(limits: Limits) -> World {
+        let runtime = Runtime::new(limits).unwrap();
+        let guest = runtime
+            .load(&components::read(components::GOOD), None)
+            .await
+            .unwrap();
+        let pco = Arc::new(ScriptedPco::new(|_, _| {
+            Ok(json_response(&serde_json::json!({ "data": [] })))
+        }));
+        let state = Arc::new(MemoryState::default());
+        let capabilities = Capabilities {
+            rock: Arc::new(MemoryRock::new(RockData::default())),
+            pco: pco.clone(),
+            state: state.clone(),
+            reporter: silent(),
+        };
+        World {
+            runtime,
+            guest,
+            pco,
+            state,
+            capabilities,
+        }
+    }
+
+    fn options(dry_run: bool) -> SyncOptions {
+        SyncOptions {
+            run_id: "run".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            dry_run,
+            updates_only: None,
+            confirm: None,
+        }
+    }
+
+    /// R20: a guest asleep in a host wait (nothing polls it) is stopped at its wall-clock
+    /// deadline, not when it wakes an hour later.
+    #[tokio::test]
+    async fn a_sleeping_guest_is_stopped_at_its_deadline() {
+        let limits = Limits {
+            wall_time: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let world = world(limits).await;
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(30),
+            world.runtime.sync(
+                &world.guest,
+                &world.capabilities,
+                &account("sleep"),
+                &options(false),
+            ),
+        )
+        .await
+        .expect("the sleeping guest was not stopped within 30 s");
+        assert!(
+            matches!(outcome, Err(RunError::TimeLimit(_))),
+            "{:?}",
+            outcome.err()
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// R3: a run of one account cannot use another account's PCO credentials.
+    #[tokio::test]
+    async fn a_guest_naming_another_account_is_refused() {
+        let world = world(Limits::default()).await;
+        let outcome = world
+            .runtime
+            .sync(
+                &world.guest,
+                &world.capabilities,
+                &account("other-account"),
+                &options(false),
+            )
+            .await;
+        match outcome {
+            Err(RunError::Guest(error)) => {
+                assert_eq!(error.kind, ErrorKind::Unauthorized, "{}", error.message);
+                assert!(
+                    error.message.contains("\"other-account\""),
+                    "{}",
+                    error.message
+                );
+            }
+            other => panic!("the guest reached another account: {other:?}"),
+        }
+        assert!(world.pco.requests().is_empty(), "nothing reached PCO");
+    }
+
+    /// R30: a dry run writes nothing, refused by the host whatever the guest tries.
+    #[tokio::test]
+    async fn a_dry_run_cannot_write_through_any_capability() {
+        let world = world(Limits::default()).await;
+        let written = |dry_run: bool| {
+            let world = &world;
+            async move {
+                match world
+                    .runtime
+                    .sync(
+                        &world.guest,
+                        &world.capabilities,
+                        &account("write"),
+                        &options(dry_run),
+                    )
+                    .await
+                {
+                    Err(RunError::Guest(error)) => error.message,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        assert_eq!(
+            written(true).await,
+            "state=internal; pco=unauthorized; rock=unauthorized"
+        );
+        assert!(world.state.dump().is_empty());
+        assert!(world.pco.requests().is_empty());
+        // The same guest, not in a dry run, writes through each.
+        let outcome = written(false).await;
+        assert!(outcome.starts_with("state=ok; pco=ok; rock="), "{outcome}");
+        assert!(!outcome.ends_with("unauthorized"), "{outcome}");
+        assert_eq!(world.state.dump().len(), 1);
+        assert_eq!(world.pco.requests().len(), 1);
+    }
+}

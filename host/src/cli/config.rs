@@ -336,12 +336,24 @@ pub fn write_atomically(path: &Path, text: &str, expected: Option<&str>) -> anyh
         rand::random::<u32>()
     ));
     let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
+        // 0600 from the start: the text is on disk before the old file's mode is copied.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(text.as_bytes())?;
         if let Ok(metadata) = std::fs::metadata(&target) {
+            // The owner first (only root may give a file away; for anyone else it is theirs
+            // already), then the mode, which a change of owner may clear.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let ours = file.metadata()?;
+                if (ours.uid(), ours.gid()) != (metadata.uid(), metadata.gid()) {
+                    std::os::unix::fs::fchown(&file, Some(metadata.uid()), Some(metadata.gid()))?;
+                }
+            }
             file.set_permissions(metadata.permissions())?;
         }
         file.sync_all()?;
@@ -1147,15 +1159,12 @@ async fn check(
             return Ok(ExitCode::from(2));
         }
     };
-    // The data directory: where the state will be.
-    match std::fs::create_dir_all(data_dir) {
-        Ok(()) => checks.ok("data directory", &data_dir.display().to_string()),
+    // The data directory: where the state will be (private to this user).
+    match crate::state::private::open_data_dir(data_dir) {
+        Ok(_) => checks.ok("data directory", &data_dir.display().to_string()),
         Err(e) => checks.failed(
             "data directory",
-            &format!(
-                "cannot create {}: {e} (set data_dir, or pass --data-dir)",
-                data_dir.display()
-            ),
+            &format!("{e:#} (set data_dir, or pass --data-dir)"),
         ),
     }
     if let Some(component) = &config.component {

@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use clap::{Parser, Subcommand};
 
@@ -250,10 +249,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 fn open_data_dir(path: &Path) -> anyhow::Result<Dir> {
-    std::fs::create_dir_all(path)
-        .with_context(|| format!("cannot create the data directory {}", path.display()))?;
-    Dir::open_ambient_dir(path, ambient_authority())
-        .with_context(|| format!("cannot open the data directory {}", path.display()))
+    crate::state::private::open_data_dir(path)
 }
 
 /// Loads the configured guest (or the built-in one) through the compile cache.
@@ -267,8 +263,7 @@ pub(crate) async fn load_guest(
     let cache = CompileCache::open(&dir, "compiled")
         .with_context(|| format!("cannot open the compile cache in {}", data_dir.display()))?;
     let wasm = match component.or(config.component.as_deref()) {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("cannot read the component {}", path.display()))?,
+        Some(path) => crate::plugin::read_configured(&config.plugins, path)?,
         None => crate::plugin::installed_or_builtin(config, &dir)?,
     };
     Ok(runtime.load(&wasm, Some(&cache)).await?)

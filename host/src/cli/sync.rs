@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::report::print_report;
+use super::report::print_report_with;
 use crate::config::Config;
 use crate::ops::Session;
 use crate::ops::runs::{self, RunFailure, SyncRequest};
@@ -28,6 +28,10 @@ pub struct SyncArgs {
     /// Print the report as JSON (for schedulers and scripts).
     #[arg(long)]
     json: bool,
+    /// Print each change's values before and after [default: only on a terminal; otherwise
+    /// the fields that changed, without their values, which are personal data].
+    #[arg(long)]
+    values: bool,
 }
 
 /// Exit status of a sync: 0 everyone synced, 3 some people failed (retried next run),
@@ -44,8 +48,7 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
     let session = Session::open(config, data_dir).await?;
     // One run of an account at a time, across processes (the daemon, cron, people). A dry run
     // writes nothing, so it needs no lock.
-    let locks: std::sync::Arc<dyn Locks> =
-        std::sync::Arc::new(crate::connect::open_state(data_dir)?);
+    let locks: std::sync::Arc<dyn Locks> = session.locks.clone();
     let mut status = ExitCode::SUCCESS;
     let sync = SyncRequest {
         dry_run: request.dry_run,
@@ -58,7 +61,8 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
                 if request.json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
-                    print_report(&report);
+                    use std::io::IsTerminal;
+                    print_report_with(&report, request.values || std::io::stdout().is_terminal());
                 }
                 if report.held {
                     eprintln!(

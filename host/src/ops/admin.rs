@@ -8,7 +8,22 @@ use crate::bindings::engine::{
 };
 use crate::cli::{new_run_id, now_rfc3339};
 use crate::config::AccountConfig;
-use crate::runtime::RunError;
+use crate::runtime::{Capabilities, RunError};
+use crate::state::lock::LockGuard;
+
+/// The account's lock and fenced capabilities for an operation that writes; for a dry run no
+/// lock (it writes nothing: the runtime gives it capabilities that refuse writes).
+fn lock_unless_dry(
+    session: &Session,
+    account: &AccountConfig,
+    dry_run: bool,
+) -> Result<(Option<LockGuard>, Capabilities), RunError> {
+    if dry_run {
+        return Ok((None, session.capabilities.clone()));
+    }
+    let (guard, capabilities) = session.lock(account)?;
+    Ok((Some(guard), capabilities))
+}
 
 /// Fresh options for an administration run (a new run id, now).
 pub fn admin_options(dry_run: bool) -> AdminOptions {
@@ -36,14 +51,16 @@ pub async fn status(
         .await
 }
 
-/// Rebuilds the people list from the groups, writing nothing to PCO (R34).
+/// Rebuilds the people list from the groups, writing nothing to PCO (R34). Holds the
+/// account's lock, like every operation that writes.
 pub async fn refresh(
     session: &Session,
     account: &AccountConfig,
 ) -> Result<AccountStatus, RunError> {
+    let (_lock, capabilities) = session.lock(account)?;
     session
         .runtime
-        .refresh(&session.guest, &session.capabilities, &account.to_guest())
+        .refresh(&session.guest, &capabilities, &account.to_guest())
         .await
 }
 
@@ -65,16 +82,18 @@ pub async fn link(
     pco_id: &str,
 ) -> Result<Option<PersonStatus>, RunError> {
     let guest_account = account.to_guest();
+    let (lock, capabilities) = session.lock(account)?;
     session
         .runtime
         .link(
             &session.guest,
-            &session.capabilities,
+            &capabilities,
             &guest_account,
             rock_id,
             pco_id,
         )
         .await?;
+    drop(lock);
     let options = StatusOptions {
         with_values: false,
         rock_ids: vec![rock_id],
@@ -106,11 +125,12 @@ pub async fn delete(
     pco_ids: &[String],
     dry_run: bool,
 ) -> Result<Report, RunError> {
+    let (_lock, capabilities) = lock_unless_dry(session, account, dry_run)?;
     session
         .runtime
         .delete(
             &session.guest,
-            &session.capabilities,
+            &capabilities,
             &account.to_guest(),
             pco_ids,
             &admin_options(dry_run),
@@ -167,13 +187,9 @@ pub async fn revert(
         rock_id,
         run: admin_options(dry_run),
     };
+    let (_lock, capabilities) = lock_unless_dry(session, account, dry_run)?;
     session
         .runtime
-        .revert(
-            &session.guest,
-            &session.capabilities,
-            &account.to_guest(),
-            &options,
-        )
+        .revert(&session.guest, &capabilities, &account.to_guest(), &options)
         .await
 }

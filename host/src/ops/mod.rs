@@ -13,9 +13,25 @@ pub mod text;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::config::Config;
+use crate::config::{AccountConfig, Config};
 use crate::log::Reporter;
 use crate::runtime::{Capabilities, Guest, RunError, Runtime};
+use crate::state::lock::{self, LockGuard, Locks};
+
+/// This process's command, as a lock holder names it: `pcosync link`, `pcosync serve`.
+fn this_command() -> String {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "--data-dir" => {
+                args.next();
+            }
+            flag if flag.starts_with('-') => {}
+            command => return format!("pcosync {command}"),
+        }
+    }
+    "pcosync".to_string()
+}
 
 /// Where an operation's messages go: the terminal for the command line (stdout and stderr),
 /// the next page for the web admin. Messages never hold a secret.
@@ -92,19 +108,37 @@ pub struct Session {
     pub runtime: Runtime,
     pub guest: Guest,
     pub capabilities: Capabilities,
+    /// The locks of the state in `capabilities` (the same file, the same connection).
+    pub locks: Arc<dyn Locks>,
+    /// What holds a lock this session takes, for the message another process shows.
+    pub command: String,
 }
 
 impl Session {
     /// Connects Rock, PCO and the state as the configuration says, and loads the guest.
     pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Session> {
-        let capabilities = crate::connect::capabilities(config, data_dir).await?;
+        let store = Arc::new(crate::connect::open_state(data_dir)?);
+        let capabilities = crate::connect::capabilities_over(config, store.clone()).await?;
         let runtime = Runtime::new(config.limits())?;
         let guest = crate::cli::load_guest(&runtime, config, data_dir, None).await?;
         Ok(Session {
             runtime,
             guest,
             capabilities,
+            locks: store,
+            command: this_command(),
         })
+    }
+
+    /// Takes the account's lock for an operation that writes: the capabilities to run it with
+    /// (their state commits fenced by the lock) and the guard to hold until it ends.
+    pub fn lock(&self, account: &AccountConfig) -> Result<(LockGuard, Capabilities), RunError> {
+        let resource = lock::account_resource(&account.name);
+        let guard = lock::acquire(self.locks.clone(), &resource, &self.command)
+            .map_err(|e| RunError::Locked(e.to_string()))?;
+        let mut capabilities = self.capabilities.clone();
+        capabilities.state = guard.fenced(capabilities.state);
+        Ok((guard, capabilities))
     }
 
     /// The guest's progress and events go to `reporter` from now on.

@@ -8,7 +8,7 @@ use super::Session;
 use crate::bindings::engine::{AdminOptions, ImportOptions, LevelGroup, Report, SyncOptions};
 use crate::cli::{new_run_id, now_rfc3339};
 use crate::config::AccountConfig;
-use crate::runtime::RunError;
+use crate::runtime::{Capabilities, RunError};
 use crate::state::lock::{self, LockError, LockGuard, Locks};
 
 /// What the administrator asked of a sync.
@@ -60,6 +60,15 @@ pub fn lock_account(
     }
 }
 
+/// The session's capabilities, their state commits refused once `lock` is lost.
+fn fenced(session: &Session, lock: Option<&LockGuard>) -> Capabilities {
+    let mut capabilities = session.capabilities.clone();
+    if let Some(lock) = lock {
+        capabilities.state = lock.fenced(capabilities.state);
+    }
+    capabilities
+}
+
 /// One sync of `account` (or its dry run); `command` names the lock's holder for others.
 pub async fn sync(
     session: &Session,
@@ -68,7 +77,8 @@ pub async fn sync(
     request: &SyncRequest,
     command: &str,
 ) -> Result<Report, RunFailure> {
-    let _lock = lock_account(locks, account, request.dry_run, command)?;
+    let lock = lock_account(locks, account, request.dry_run, command)?;
+    let capabilities = fenced(session, lock.as_ref());
     let options = SyncOptions {
         run_id: new_run_id(),
         started_at: now_rfc3339(),
@@ -78,12 +88,7 @@ pub async fn sync(
     };
     session
         .runtime
-        .sync(
-            &session.guest,
-            &session.capabilities,
-            &account.to_guest(),
-            &options,
-        )
+        .sync(&session.guest, &capabilities, &account.to_guest(), &options)
         .await
         .map_err(RunFailure::Run)
 }
@@ -137,15 +142,11 @@ pub async fn import(
     options: &ImportOptions,
     command: &str,
 ) -> Result<Report, RunFailure> {
-    let _lock = lock_account(locks, account, options.run.dry_run, command)?;
+    let lock = lock_account(locks, account, options.run.dry_run, command)?;
+    let capabilities = fenced(session, lock.as_ref());
     session
         .runtime
-        .import(
-            &session.guest,
-            &session.capabilities,
-            &account.to_guest(),
-            options,
-        )
+        .import(&session.guest, &capabilities, &account.to_guest(), options)
         .await
         .map_err(RunFailure::Run)
 }

@@ -207,6 +207,30 @@ pub fn counts_line(kind: RunKind, c: &Counts) -> String {
 }
 
 pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
+    describe_with(action, kind, dry_run, true)
+}
+
+/// Text from Rock, PCO or the guest, safe for a terminal or a log line: control characters
+/// (an escape sequence that would rewrite the terminal, a line break that would forge a log
+/// line) are written as `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// An action in words; with `values` false the values before and after are left out (the
+/// fields and who changed still are): contact data stays out of a scheduler's logs (R53).
+pub fn describe_with(action: &Action, kind: RunKind, dry_run: bool, values: bool) -> String {
     let will = |done: &str, planned: &str| {
         if dry_run {
             planned.to_string()
@@ -215,15 +239,26 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
         }
     };
     let value = |v: &Option<String>| match v {
-        Some(text) => format!("\"{}\"", one_line(text)),
+        Some(text) => format!("\"{}\"", printable(&one_line(text))),
         None => "(blank)".to_string(),
     };
     let level = |l: &Option<PermissionLevel>| match l {
         Some(level) => level_name(Some(*level)),
         None => "none",
     };
+    let change = |before: &Option<String>, after: &Option<String>| {
+        if values {
+            format!(": {} -> {}", value(before), value(after))
+        } else {
+            String::new()
+        }
+    };
     match action {
-        Action::Linked(id) => format!("{} PCO person {id}", will("linked to", "would link to")),
+        Action::Linked(id) => format!(
+            "{} PCO person {}",
+            will("linked to", "would link to"),
+            printable(id)
+        ),
         Action::Created(_) if kind == RunKind::Import => {
             will("created in Rock", "would be created in Rock")
         }
@@ -234,30 +269,32 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
         ),
         Action::Deleted => will("deleted from PCO", "would be deleted from PCO"),
         Action::Reverted(c) => format!(
-            "{} {} in {}: {} -> {}",
+            "{} {} in {}{}",
             will("reverted", "would revert"),
-            field_name(&c.field),
+            printable(&field_name(&c.field)),
             match c.direction {
                 Direction::RockToPco => "PCO",
                 Direction::PcoToRock => "Rock",
             },
-            value(&c.before),
-            value(&c.after)
+            change(&c.before, &c.after)
         ),
         Action::Updated(c) => format!(
-            "{} {}: {} -> {}",
-            field_name(&c.field),
+            "{} {}{}",
+            printable(&field_name(&c.field)),
             match c.direction {
                 Direction::RockToPco => "Rock -> PCO",
                 Direction::PcoToRock => "PCO -> Rock",
             },
-            value(&c.before),
-            value(&c.after)
+            change(&c.before, &c.after)
         ),
         Action::Conflict(c) => format!(
-            "conflict on {}: both sides changed; kept {} from {}",
-            field_name(&c.field),
-            value(&c.after),
+            "conflict on {}: both sides changed; kept {}{}",
+            printable(&field_name(&c.field)),
+            if values {
+                format!("{} from ", value(&c.after))
+            } else {
+                String::new()
+            },
             match c.direction {
                 Direction::RockToPco => "Rock",
                 Direction::PcoToRock => "PCO",
@@ -274,13 +311,13 @@ pub fn describe(action: &Action, kind: RunKind, dry_run: bool) -> String {
             level_name(Some(*to))
         ),
         Action::Archived => will("archived in PCO", "would be archived in PCO"),
-        Action::Skipped(why) => format!("skipped: {why}"),
+        Action::Skipped(why) => format!("skipped: {}", printable(why)),
         Action::Failed(error) => format!(
             "FAILED ({}): {}",
             error_kind_name(error.kind),
-            error.message
+            printable(&error.message)
         ),
-        Action::Flagged(note) => format!("note: {note}"),
+        Action::Flagged(note) => format!("note: {}", printable(note)),
     }
 }
 
@@ -289,6 +326,37 @@ mod tests {
     use super::*;
     use crate::bindings::engine::FieldChange;
     use crate::bindings::types::Error;
+
+    fn email_change() -> Action {
+        Action::Updated(FieldChange {
+            field: "email".into(),
+            direction: Direction::RockToPco,
+            before: Some("ada@example.org".into()),
+            after: Some("ada.l@example.org".into()),
+        })
+    }
+
+    // R53: without `values`, a report line says what changed, not the personal data.
+    #[test]
+    fn values_are_shown_only_when_asked() {
+        let hidden = describe_with(&email_change(), RunKind::Sync, false, false);
+        assert!(hidden.starts_with("email Rock -> PCO"), "{hidden}");
+        assert!(!hidden.contains("ada"), "{hidden}");
+        let shown = describe_with(&email_change(), RunKind::Sync, false, true);
+        assert!(
+            shown.contains("\"ada@example.org\" -> \"ada.l@example.org\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn control_characters_from_the_outside_are_escaped() {
+        let forged = Action::Skipped("bad\u{1b}[2J\rname\nFAKE LOG LINE".into());
+        let line = describe(&forged, RunKind::Sync, false);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\\u{1b}"), "{line}");
+        assert_eq!(printable("plain é"), "plain é");
+    }
 
     #[test]
     fn levels_read_as_planning_center_names_them() {

@@ -467,9 +467,30 @@ fn describe_transport(error: &reqwest::Error) -> String {
     } else if error.is_connect() {
         "the connection failed".into()
     } else {
-        // reqwest's message names the URL, never the Authorization header.
-        format!("{error}")
+        // reqwest's message names the URL (never the Authorization header); its query values
+        // can be personal data (an email searched for), so only their names are kept (R53).
+        let message = error.to_string();
+        match error.url() {
+            Some(url) => message.replace(url.as_str(), &redacted_url(url)),
+            None => message,
+        }
     }
+}
+
+/// `url` with each query value replaced by `…`: the names say what was asked, the values (an
+/// email searched for, a name) may be personal data (R53).
+pub fn redacted_url(url: &Url) -> String {
+    let names: Vec<String> = url
+        .query_pairs()
+        .map(|(name, _)| format!("{name}=…"))
+        .collect();
+    let mut bare = url.clone();
+    bare.set_query(None);
+    bare.set_fragment(None);
+    if names.is_empty() {
+        return bare.to_string();
+    }
+    format!("{bare}?{}", names.join("&"))
 }
 
 fn guest_headers(headers: &[(String, String)]) -> HeaderMap {
@@ -569,6 +590,61 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// R53: a transport error names what was asked, never the values searched for.
+    #[tokio::test]
+    async fn a_transport_error_carries_no_query_value() {
+        use tokio::io::AsyncWriteExt;
+        // A server that answers with something that is not HTTP.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket.write_all(b"\x00\x01 not http\r\n\r\n").await;
+            }
+        });
+        let base = Url::parse(&format!("http://{address}")).unwrap();
+        let pco = HttpPco::new(
+            vec![Endpoint {
+                name: "Main".into(),
+                base_url: base.clone(),
+                upload_url: base,
+                app_id: "app".into(),
+                secret: Secret::new("secret"),
+            }],
+            HttpOptions {
+                attempts: 1,
+                backoff_base: Duration::from_millis(1),
+                ..HttpOptions::default()
+            },
+        )
+        .unwrap();
+        let request = Request {
+            method: Method::Get,
+            path: "/people/v2/people".into(),
+            query: vec![(
+                "where[search_name_or_email]".into(),
+                "ada@example.org".into(),
+            )],
+            headers: vec![],
+            body: None,
+        };
+        let error = pco.send("Main", &request).await.unwrap_err();
+        assert!(!error.message.contains("ada"), "{}", error.message);
+        assert!(!error.message.contains("example.org"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_redacted_url_keeps_the_names_of_its_query_only() {
+        let url = Url::parse(
+            "https://api.example/people/v2/people?where%5Bsearch_name_or_email%5D=ada%40example.org&per_page=100",
+        )
+        .unwrap();
+        assert_eq!(
+            redacted_url(&url),
+            "https://api.example/people/v2/people?where[search_name_or_email]=…&per_page=…"
+        );
+    }
 
     fn base() -> Url {
         Url::parse("https://api.planningcenteronline.com").unwrap()

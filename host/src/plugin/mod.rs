@@ -93,6 +93,12 @@ pub enum PluginError {
          rollback`, or install a component this host accepts"
     )]
     InstalledUnusable { sha: String, reason: Refusal },
+    #[error(
+        "the configured component {file} cannot be used: {reason}. Sign it (`pcosync plugin \
+         sign`, which writes {file}.sig), or point `component` at a component signed by a \
+         trusted key"
+    )]
+    ConfiguredUnusable { file: String, reason: Refusal },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -140,15 +146,41 @@ impl std::fmt::Display for GuestSource {
 /// the configuration requires signatures.
 pub fn resolve(config: &Config, data_dir: &Dir) -> Result<(GuestSource, Vec<u8>), PluginError> {
     match &config.component {
-        Some(path) => {
-            let bytes = read_file(path).map_err(|source| PluginError::Unreadable {
-                file: path.display().to_string(),
-                source,
-            })?;
-            Ok((GuestSource::Configured(path.clone()), bytes))
-        }
+        Some(path) => Ok((
+            GuestSource::Configured(path.clone()),
+            read_configured(&config.plugins, path)?,
+        )),
         None => resolve_installed(&config.plugins, data_dir),
     }
+}
+
+/// The configuration's `component = PATH`, checked against its signature (`PATH.sig`) like an
+/// installed one: required when `require_signature`, checked when one is beside it and keys
+/// are trusted.
+pub fn read_configured(plugins: &PluginsConfig, path: &Path) -> Result<Vec<u8>, PluginError> {
+    let file = path.display().to_string();
+    let bytes = read_file(path).map_err(|source| PluginError::Unreadable {
+        file: file.clone(),
+        source,
+    })?;
+    let signature_file = signature_path(path);
+    let signature = match read_file(&signature_file) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(PluginError::Unreadable {
+                file: signature_file.display().to_string(),
+                source,
+            });
+        }
+    };
+    check_signature(plugins, &file, &bytes, signature.as_deref()).map_err(|e| {
+        PluginError::ConfiguredUnusable {
+            file: file.clone(),
+            reason: e.into(),
+        }
+    })?;
+    Ok(bytes)
 }
 
 /// The installed current component, else the built-in one.
@@ -440,14 +472,7 @@ fn parent_and_name(path: &Path) -> std::io::Result<(Dir, &std::ffi::OsStr)> {
 }
 
 fn open_dir(data_dir: &Path) -> Result<Dir, PluginError> {
-    std::fs::create_dir_all(data_dir)
-        .and_then(|()| Dir::open_ambient_dir(data_dir, ambient_authority()))
-        .map_err(|e| {
-            PluginError::Other(format!(
-                "cannot open the data directory {}: {e}",
-                data_dir.display()
-            ))
-        })
+    crate::state::private::open_data_dir(data_dir).map_err(|e| PluginError::Other(format!("{e:#}")))
 }
 
 /// One install or rollback at a time, across processes: the lock lives in the state file.

@@ -123,8 +123,7 @@ impl PluginStore {
                 source,
             }
         };
-        data_dir
-            .create_dir_all(PLUGINS_DIR)
+        crate::state::private::create_dir(data_dir, PLUGINS_DIR)
             .map_err(io("create the directory"))?;
         let dir = data_dir.open_dir(PLUGINS_DIR).map_err(io("open it"))?;
         Ok(PluginStore {
@@ -234,9 +233,11 @@ impl PluginStore {
     /// Writes `name` whole or not at all: temporary file, fsync, rename, fsync of the directory.
     fn write_atomically(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let partial = format!("{name}.partial-{}", std::process::id());
+        let mut options = crate::state::private::file_options();
+        options.truncate(true);
         let mut file = self
             .dir
-            .create(&partial)
+            .open_with(&partial, &options)
             .map_err(self.io(format!("create {partial}")))?;
         file.write_all(bytes)
             .and_then(|()| file.sync_all())

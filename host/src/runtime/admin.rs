@@ -1,7 +1,7 @@
 //! The guest's administration exports (R25, R31-R36, R40-R42), each one call in a fresh store
 //! inside the same limits as a sync.
 
-use super::{Capabilities, Guest, RunError, Runtime};
+use super::{Access, Capabilities, Guest, RunError, Runtime};
 use crate::bindings::engine::{
     Account, AccountChoices, AccountStatus, AdminOptions, ImportOptions, Report, RevertOptions,
     RunDetail, StatusOptions,
@@ -10,11 +10,11 @@ use crate::bindings::engine::{
 /// One export call: `$call` names the generated method, the rest are its arguments (cloned
 /// into the call, which outlives the borrow).
 macro_rules! guest_call {
-    ($self:ident, $guest:ident, $caps:ident, $account:ident, $call:ident $(, $arg:ident)*) => {{
+    ($self:ident, $guest:ident, $caps:ident, $access:expr, $account:ident, $call:ident $(, $arg:ident)*) => {{
         let account = $account.clone();
         $(let $arg = $arg.clone();)*
         $self
-            .call($guest, $caps, &account.name.clone(), move |plugin, store| {
+            .call($guest, $caps, &account.name.clone(), $access, move |plugin, store| {
                 Box::pin(async move {
                     plugin
                         .rockpco_sync_engine()
@@ -35,7 +35,14 @@ impl Runtime {
         capabilities: &Capabilities,
         account: &Account,
     ) -> Result<AccountChoices, RunError> {
-        guest_call!(self, guest, capabilities, account, call_choices)
+        guest_call!(
+            self,
+            guest,
+            capabilities,
+            Access::ReadOnly,
+            account,
+            call_choices
+        )
     }
 
     pub async fn status(
@@ -45,7 +52,15 @@ impl Runtime {
         account: &Account,
         options: &StatusOptions,
     ) -> Result<AccountStatus, RunError> {
-        guest_call!(self, guest, capabilities, account, call_status, options)
+        guest_call!(
+            self,
+            guest,
+            capabilities,
+            Access::ReadOnly,
+            account,
+            call_status,
+            options
+        )
     }
 
     pub async fn refresh(
@@ -54,7 +69,14 @@ impl Runtime {
         capabilities: &Capabilities,
         account: &Account,
     ) -> Result<AccountStatus, RunError> {
-        guest_call!(self, guest, capabilities, account, call_refresh)
+        guest_call!(
+            self,
+            guest,
+            capabilities,
+            Access::Write,
+            account,
+            call_refresh
+        )
     }
 
     pub async fn link(
@@ -71,6 +93,7 @@ impl Runtime {
             guest,
             capabilities,
             &account.name.clone(),
+            Access::Write,
             move |plugin, store| {
                 Box::pin(async move {
                     plugin
@@ -97,6 +120,7 @@ impl Runtime {
             self,
             guest,
             capabilities,
+            Access::read_only_if(options.dry_run),
             account,
             call_delete,
             pco_ids,
@@ -113,7 +137,15 @@ impl Runtime {
         run_id: &str,
     ) -> Result<RunDetail, RunError> {
         let run_id = run_id.to_string();
-        guest_call!(self, guest, capabilities, account, call_run, run_id)
+        guest_call!(
+            self,
+            guest,
+            capabilities,
+            Access::ReadOnly,
+            account,
+            call_run,
+            run_id
+        )
     }
 
     pub async fn revert(
@@ -123,7 +155,15 @@ impl Runtime {
         account: &Account,
         options: &RevertOptions,
     ) -> Result<Report, RunError> {
-        guest_call!(self, guest, capabilities, account, call_revert, options)
+        guest_call!(
+            self,
+            guest,
+            capabilities,
+            Access::read_only_if(options.run.dry_run),
+            account,
+            call_revert,
+            options
+        )
     }
 
     pub async fn import(
@@ -137,6 +177,7 @@ impl Runtime {
             self,
             guest,
             capabilities,
+            Access::read_only_if(options.run.dry_run),
             account,
             call_import_people,
             options

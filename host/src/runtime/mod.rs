@@ -1,9 +1,13 @@
 //! Loads the guest component and runs it inside its limits.
 //!
-//! - One [`Engine`] per process, with fuel: the guest's CPU budget, and its wall-clock budget
-//!   too (the guest yields to the executor every [`YIELD_FUEL`], where an overdue call is
-//!   stopped). Epoch interruption would cost the guest about 12% more CPU for the same
-//!   (`cargo bench -p pcosync --bench perf_table`).
+//! - One [`Engine`] per process, with fuel: the guest's CPU budget. The wall-clock budget is a
+//!   timer of each call's own, independent of whether anything polls the guest: at the deadline
+//!   the call is dropped, whether the guest computes (it yields to the executor every
+//!   [`YIELD_FUEL`], so it is stopped within a few milliseconds), sleeps, or waits on a host
+//!   call. Epoch interruption would cost the guest about 12% more CPU
+//!   (`cargo bench -p pcosync --bench perf_table`) and could not stop a host wait.
+//! - Each call gets its capabilities scoped by the host ([`scope`]): PCO of the run's own
+//!   account only, and no writes at all for a read-only call (dry runs, status).
 //! - [`Runtime::load`] compiles a component (or takes it from the [`cache`]), type-checks its
 //!   imports and exports against the contract, and asks it its contract version: a guest that
 //!   fails any step never runs.
@@ -12,10 +16,10 @@
 
 mod admin;
 pub mod cache;
+pub mod scope;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -32,6 +36,7 @@ use crate::pco::Pco;
 use crate::rock::Rock;
 use crate::state::StateStore;
 use cache::CompileCache;
+pub use scope::Access;
 
 /// Fuel between the guest's yields to the executor, where the wall-clock budget is checked:
 /// a few milliseconds of guest work.
@@ -94,6 +99,9 @@ pub enum RunError {
     Trap(String),
     #[error("the host failed while running the guest: {0:#}")]
     Host(anyhow::Error),
+    /// Another process holds the account's lock: nothing was run.
+    #[error("{0}")]
+    Locked(String),
 }
 
 /// Why a component was refused.
@@ -253,22 +261,34 @@ impl Runtime {
             from_cache,
         };
         let version = self
-            .call(&guest, &null_capabilities(), "", |plugin, store| {
-                Box::pin(async move {
-                    plugin
-                        .rockpco_sync_engine()
-                        .call_contract_version(store)
-                        .await
-                })
-            })
+            .call(
+                &guest,
+                &null_capabilities(),
+                "",
+                Access::ReadOnly,
+                |plugin, store| {
+                    Box::pin(async move {
+                        plugin
+                            .rockpco_sync_engine()
+                            .call_contract_version(store)
+                            .await
+                    })
+                },
+            )
             .await
             .map_err(|e| LoadError::SelfCheck(e.to_string()))?;
         if !accepts(&version) {
             return Err(LoadError::WrongVersion { found: version });
         }
-        self.call(&guest, &null_capabilities(), "", |plugin, store| {
-            Box::pin(async move { plugin.rockpco_sync_engine().call_self_check(store).await })
-        })
+        self.call(
+            &guest,
+            &null_capabilities(),
+            "",
+            Access::ReadOnly,
+            |plugin, store| {
+                Box::pin(async move { plugin.rockpco_sync_engine().call_self_check(store).await })
+            },
+        )
         .await
         .map_err(|e| LoadError::SelfCheck(e.to_string()))?
         .map_err(|e| LoadError::SelfCheck(e.to_string()))?;
@@ -299,14 +319,20 @@ impl Runtime {
     /// Asks a loaded guest its contract version: one instantiation and the smallest call
     /// there is (what a run pays before it does anything).
     pub async fn contract_version(&self, guest: &Guest) -> Result<String, RunError> {
-        self.call(guest, &null_capabilities(), "", |plugin, store| {
-            Box::pin(async move {
-                plugin
-                    .rockpco_sync_engine()
-                    .call_contract_version(store)
-                    .await
-            })
-        })
+        self.call(
+            guest,
+            &null_capabilities(),
+            "",
+            Access::ReadOnly,
+            |plugin, store| {
+                Box::pin(async move {
+                    plugin
+                        .rockpco_sync_engine()
+                        .call_contract_version(store)
+                        .await
+                })
+            },
+        )
         .await
     }
 
@@ -323,6 +349,7 @@ impl Runtime {
             guest,
             capabilities,
             &account.name.clone(),
+            Access::read_only_if(options.dry_run),
             move |plugin, store| {
                 Box::pin(async move {
                     plugin
@@ -342,6 +369,7 @@ impl Runtime {
         guest: &Guest,
         capabilities: &Capabilities,
         namespace: &str,
+        access: Access,
         body: F,
     ) -> Result<T, RunError>
     where
@@ -353,9 +381,9 @@ impl Runtime {
         >,
     {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let mut store = self.new_store(capabilities.clone(), namespace, stderr.clone());
+        let capabilities = scope::scoped(capabilities, namespace, access);
+        let mut store = self.new_store(capabilities, namespace, stderr.clone());
         let started = Instant::now();
-        let deadline = started.checked_add(self.limits.wall_time);
         let outcome = {
             let run = async {
                 match guest.pre.instantiate_async(&mut store).await {
@@ -363,13 +391,18 @@ impl Runtime {
                     Err(error) => Err(error),
                 }
             };
+            // A timer of its own ends the call at its deadline, whatever the guest is doing:
+            // computing (it yields to the executor every YIELD_FUEL, where the call is dropped),
+            // asleep, or waiting on a host call that does not answer. Dropping the call stops the
+            // guest; its store goes with it.
+            let deadline = started.checked_add(self.limits.wall_time);
+            let alarm = Alarm::set(self.limits.wall_time);
             let mut run = std::pin::pin!(run);
-            // Polled again after every yield of the guest (and every host call): a call past
-            // its wall-clock budget is dropped there, which stops the guest.
             std::future::poll_fn(|cx| {
                 if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    return Poll::Ready(None);
+                    return std::task::Poll::Ready(None);
                 }
+                alarm.wake_at_deadline(cx.waker());
                 run.as_mut().poll(cx).map(Some)
             })
             .await
@@ -441,6 +474,43 @@ impl Runtime {
     }
 }
 
+/// A timer thread of one guest call: at the deadline it wakes the call's task, which then
+/// finds itself overdue and stops the guest, even when nothing else would poll it (the guest
+/// asleep, a host call that does not answer). Needs no timer of the async runtime, so a call
+/// runs the same on any executor. Dropped with the call, it ends its thread.
+struct Alarm {
+    waker: Arc<std::sync::Mutex<Option<std::task::Waker>>>,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Alarm {
+    fn set(after: Duration) -> Alarm {
+        let waker: Arc<std::sync::Mutex<Option<std::task::Waker>>> = Arc::default();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let shared = waker.clone();
+        let spawned = std::thread::Builder::new()
+            .name("pcosync-deadline".into())
+            .spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(after)
+                    && let Some(waker) = shared.lock().unwrap_or_else(|p| p.into_inner()).take()
+                {
+                    waker.wake();
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!("cannot start the guest's deadline timer: {error}");
+        }
+        Alarm { waker, _stop: stop }
+    }
+
+    fn wake_at_deadline(&self, waker: &std::task::Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+}
+
 /// Whether this host speaks `version` (same major, or same minor below 1.0, as semver says).
 pub fn accepts(version: &str) -> bool {
     version == ACCEPTED_CONTRACT
@@ -452,6 +522,7 @@ pub fn accepts(version: &str) -> bool {
 fn forward_stderr(stderr: &MemoryOutputPipe) {
     let contents = stderr.contents();
     for line in String::from_utf8_lossy(&contents).lines() {
+        let line = crate::ops::text::printable(line);
         tracing::warn!(target: "guest", "stderr: {line}");
     }
 }

@@ -9,13 +9,19 @@
 //!   or its host died), and so is a lock held by a process of this same host that no longer
 //!   exists: a SIGKILLed holder never blocks the account for good.
 //! - Dropping the guard releases the lock.
+//! - Every acquisition gets a fencing token: a counter per resource, one higher at each
+//!   acquisition. A run's state commits go through [`FencedState`], which refuses a commit
+//!   unless its token still holds the lock, in the same transaction as the writes: a holder
+//!   whose lock was taken over (it stalled past `stale_after`, and another process took over)
+//!   cannot write any more, whatever it believes.
 
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::StateError;
+use super::{StateError, StateStore};
+use crate::bindings::state::{Entry, Write};
 
 /// The lock of an account's runs.
 pub fn account_resource(account: &str) -> String {
@@ -74,6 +80,39 @@ pub struct Holder {
     pub token: String,
     pub since: i64,
     pub heartbeat: i64,
+    /// The fencing token of this acquisition.
+    pub fence: i64,
+}
+
+/// What a holder proves when it commits: the lock it took, its acquisition and its fencing
+/// token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub resource: String,
+    pub token: String,
+    pub number: i64,
+}
+
+impl Fence {
+    /// Whether this fence still holds the lock that `holder` (if any) has now.
+    fn holds(&self, holder: Option<&Holder>) -> bool {
+        holder.is_some_and(|h| h.token == self.token && h.fence == self.number)
+    }
+
+    /// The refusal of a commit by a holder who lost the lock.
+    fn refused(&self, holder: Option<&Holder>) -> StateError {
+        let now = match holder {
+            Some(holder) => format!(
+                "`{}` (pid {} on host {}) holds it now, with fencing token {}",
+                holder.command, holder.pid, holder.host, holder.fence
+            ),
+            None => "nobody holds it now".to_string(),
+        };
+        StateError(format!(
+            "this run lost the lock of {} (fencing token {}; {now}), so its commit was refused              and nothing of it was written: it stalled for longer than the lock's stale limit              and another process took over. Run again once the other run has finished",
+            self.resource, self.number
+        ))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +150,8 @@ fn held_message(resource: &str, holder: &Holder, stale_after: &Duration) -> Stri
 
 /// A backend that keeps locks (SQLite, memory; a shared database for a fleet).
 pub trait Locks: Send + Sync {
-    /// Takes `resource` for `owner` unless someone else holds it and is not [`abandoned`].
+    /// Takes `resource` for `owner` unless someone else holds it and is not [`abandoned`], and
+    /// answers the acquisition's fencing token (higher than any before it for `resource`).
     /// Atomic: of two processes asking at once, one gets the lock and the other is told who.
     fn try_lock(
         &self,
@@ -119,7 +159,15 @@ pub trait Locks: Send + Sync {
         owner: &Owner,
         now: i64,
         stale_after: Duration,
-    ) -> Result<(), LockError>;
+    ) -> Result<i64, LockError>;
+    /// Applies `writes` to `namespace` of this backend's own state, all or none, only while
+    /// `fence` holds its lock: the check and the writes are one transaction.
+    fn commit_fenced(
+        &self,
+        fence: &Fence,
+        namespace: &str,
+        writes: &[Write],
+    ) -> Result<(), StateError>;
     /// Refreshes the heartbeat; false when `token` no longer holds the lock.
     fn heartbeat(&self, resource: &str, token: &str, now: i64) -> Result<bool, StateError>;
     /// Releases the lock if `token` holds it.
@@ -145,6 +193,7 @@ pub struct LockGuard {
     locks: Arc<dyn Locks>,
     resource: String,
     token: String,
+    fence: i64,
     stop: Option<mpsc::Sender<()>>,
     beating: Option<JoinHandle<()>>,
 }
@@ -173,7 +222,7 @@ pub fn acquire_with(
     timing: LockTiming,
 ) -> Result<LockGuard, LockError> {
     let owner = Owner::this_process(command);
-    locks.try_lock(resource, &owner, now(), timing.stale_after)?;
+    let fence = locks.try_lock(resource, &owner, now(), timing.stale_after)?;
     let (stop, stopped) = mpsc::channel::<()>();
     let beating = {
         let (locks, resource, token) = (locks.clone(), resource.to_string(), owner.token.clone());
@@ -204,6 +253,7 @@ pub fn acquire_with(
         locks,
         resource: resource.to_string(),
         token: owner.token,
+        fence,
         stop: Some(stop),
         beating,
     })
@@ -212,6 +262,69 @@ pub fn acquire_with(
 impl LockGuard {
     pub fn resource(&self) -> &str {
         &self.resource
+    }
+
+    /// What this holder's commits prove.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            resource: self.resource.clone(),
+            token: self.token.clone(),
+            number: self.fence,
+        }
+    }
+
+    /// `state`, whose commits are refused once this guard no longer holds its lock.
+    pub fn fenced(&self, state: Arc<dyn StateStore>) -> Arc<dyn StateStore> {
+        Arc::new(FencedState {
+            state,
+            locks: self.locks.clone(),
+            fence: self.fence(),
+        })
+    }
+}
+
+/// A run's state: reads pass through, commits are refused unless the run's [`Fence`] still
+/// holds the lock.
+pub struct FencedState {
+    state: Arc<dyn StateStore>,
+    locks: Arc<dyn Locks>,
+    fence: Fence,
+}
+
+impl FencedState {
+    /// Whether the state and the locks are one backend, so that the check and the writes can be
+    /// one transaction.
+    fn one_backend(&self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.state), Arc::as_ptr(&self.locks))
+    }
+}
+
+impl StateStore for FencedState {
+    fn get(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        self.state.get(namespace, keys)
+    }
+
+    fn scan(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StateError> {
+        self.state.scan(namespace, prefix, after, limit)
+    }
+
+    fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError> {
+        if self.one_backend() {
+            return self.locks.commit_fenced(&self.fence, namespace, writes);
+        }
+        // State kept apart from the locks (tests that give the state in memory): checked just
+        // before, which still stops a holder that lost its lock at its next commit.
+        let holder = self.locks.holder(&self.fence.resource)?;
+        if !self.fence.holds(holder.as_ref()) {
+            return Err(self.fence.refused(holder.as_ref()));
+        }
+        self.state.commit(namespace, writes)
     }
 }
 
@@ -261,6 +374,31 @@ fn process_alive(pid: u32) -> Option<bool> {
 
 // ---- Backends --------------------------------------------------------------------------------
 
+const SELECT_HOLDER: &str = "SELECT l.pid, l.host, l.command, l.token, l.since, l.heartbeat,
+            COALESCE(f.fence, 0)
+     FROM locks l LEFT JOIN lock_fences f ON f.resource = l.resource
+     WHERE l.resource = ?1";
+
+fn sqlite_holder(
+    connection: &rusqlite::Connection,
+    resource: &str,
+) -> Result<Option<Holder>, rusqlite::Error> {
+    use rusqlite::OptionalExtension;
+    connection
+        .query_row(SELECT_HOLDER, rusqlite::params![resource], |row| {
+            Ok(Holder {
+                pid: row.get(0)?,
+                host: row.get(1)?,
+                command: row.get(2)?,
+                token: row.get(3)?,
+                since: row.get(4)?,
+                heartbeat: row.get(5)?,
+                fence: row.get(6)?,
+            })
+        })
+        .optional()
+}
+
 impl Locks for super::sqlite::SqliteState {
     fn try_lock(
         &self,
@@ -268,8 +406,8 @@ impl Locks for super::sqlite::SqliteState {
         owner: &Owner,
         now: i64,
         stale_after: Duration,
-    ) -> Result<(), LockError> {
-        use rusqlite::{OptionalExtension, TransactionBehavior, params};
+    ) -> Result<i64, LockError> {
+        use rusqlite::{TransactionBehavior, params};
         let store = |source: StateError| LockError::Store {
             resource: resource.to_string(),
             source,
@@ -279,24 +417,7 @@ impl Locks for super::sqlite::SqliteState {
             // see the lock free.
             let transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let holder = transaction
-                .query_row(
-                    "SELECT pid, host, command, token, since, heartbeat FROM locks
-                     WHERE resource = ?1",
-                    params![resource],
-                    |row| {
-                        Ok(Holder {
-                            pid: row.get(0)?,
-                            host: row.get(1)?,
-                            command: row.get(2)?,
-                            token: row.get(3)?,
-                            since: row.get(4)?,
-                            heartbeat: row.get(5)?,
-                        })
-                    },
-                )
-                .optional()?;
-            if let Some(holder) = holder
+            if let Some(holder) = sqlite_holder(&transaction, resource)?
                 && !abandoned(&holder, owner, now, stale_after)
             {
                 return Ok(Err(holder));
@@ -316,8 +437,16 @@ impl Locks for super::sqlite::SqliteState {
                     now
                 ],
             )?;
+            // Kept when the lock is released, so the counter only ever grows.
+            let fence: i64 = transaction.query_row(
+                "INSERT INTO lock_fences (resource, fence) VALUES (?1, 1)
+                 ON CONFLICT (resource) DO UPDATE SET fence = fence + 1
+                 RETURNING fence",
+                params![resource],
+                |row| row.get(0),
+            )?;
             transaction.commit()?;
-            Ok(Ok(()))
+            Ok(Ok(fence))
         })
         .map_err(store)?
         .map_err(|holder| LockError::Held {
@@ -325,6 +454,30 @@ impl Locks for super::sqlite::SqliteState {
             holder: Box::new(holder),
             stale_after,
         })
+    }
+
+    fn commit_fenced(
+        &self,
+        fence: &Fence,
+        namespace: &str,
+        writes: &[Write],
+    ) -> Result<(), StateError> {
+        let refused = self.with_connection(|connection| {
+            // IMMEDIATE: no takeover can slip between the check and the writes.
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let holder = sqlite_holder(&transaction, &fence.resource)?;
+            if !fence.holds(holder.as_ref()) {
+                return Ok(Some(holder));
+            }
+            super::sqlite::apply(&transaction, namespace, writes)?;
+            transaction.commit()?;
+            Ok(None)
+        })?;
+        match refused {
+            Some(holder) => Err(fence.refused(holder.as_ref())),
+            None => Ok(()),
+        }
     }
 
     fn heartbeat(&self, resource: &str, token: &str, now: i64) -> Result<bool, StateError> {
@@ -348,26 +501,7 @@ impl Locks for super::sqlite::SqliteState {
     }
 
     fn holder(&self, resource: &str) -> Result<Option<Holder>, StateError> {
-        use rusqlite::OptionalExtension;
-        self.with_connection(|connection| {
-            connection
-                .query_row(
-                    "SELECT pid, host, command, token, since, heartbeat FROM locks
-                     WHERE resource = ?1",
-                    rusqlite::params![resource],
-                    |row| {
-                        Ok(Holder {
-                            pid: row.get(0)?,
-                            host: row.get(1)?,
-                            command: row.get(2)?,
-                            token: row.get(3)?,
-                            since: row.get(4)?,
-                            heartbeat: row.get(5)?,
-                        })
-                    },
-                )
-                .optional()
-        })
+        self.with_connection(|connection| sqlite_holder(connection, resource))
     }
 }
 
@@ -378,9 +512,9 @@ impl Locks for super::memory::MemoryState {
         owner: &Owner,
         now: i64,
         stale_after: Duration,
-    ) -> Result<(), LockError> {
+    ) -> Result<i64, LockError> {
         let mut locks = self.locks();
-        if let Some(holder) = locks.get(resource)
+        if let Some(holder) = locks.holders.get(resource)
             && !abandoned(holder, owner, now, stale_after)
         {
             return Err(LockError::Held {
@@ -389,7 +523,12 @@ impl Locks for super::memory::MemoryState {
                 stale_after,
             });
         }
-        locks.insert(
+        let fence = {
+            let counter = locks.fences.entry(resource.to_string()).or_insert(0);
+            *counter += 1;
+            *counter
+        };
+        locks.holders.insert(
             resource.to_string(),
             Holder {
                 pid: owner.pid,
@@ -398,14 +537,30 @@ impl Locks for super::memory::MemoryState {
                 token: owner.token.clone(),
                 since: now,
                 heartbeat: now,
+                fence,
             },
         );
-        Ok(())
+        Ok(fence)
+    }
+
+    fn commit_fenced(
+        &self,
+        fence: &Fence,
+        namespace: &str,
+        writes: &[Write],
+    ) -> Result<(), StateError> {
+        // The locks stay locked through the commit: no takeover in between.
+        let locks = self.locks();
+        let holder = locks.holders.get(&fence.resource);
+        if !fence.holds(holder) {
+            return Err(fence.refused(holder));
+        }
+        self.commit(namespace, writes)
     }
 
     fn heartbeat(&self, resource: &str, token: &str, now: i64) -> Result<bool, StateError> {
         let mut locks = self.locks();
-        Ok(match locks.get_mut(resource) {
+        Ok(match locks.holders.get_mut(resource) {
             Some(holder) if holder.token == token => {
                 holder.heartbeat = now;
                 true
@@ -416,14 +571,18 @@ impl Locks for super::memory::MemoryState {
 
     fn unlock(&self, resource: &str, token: &str) -> Result<(), StateError> {
         let mut locks = self.locks();
-        if locks.get(resource).is_some_and(|h| h.token == token) {
-            locks.remove(resource);
+        if locks
+            .holders
+            .get(resource)
+            .is_some_and(|h| h.token == token)
+        {
+            locks.holders.remove(resource);
         }
         Ok(())
     }
 
     fn holder(&self, resource: &str) -> Result<Option<Holder>, StateError> {
-        Ok(self.locks().get(resource).cloned())
+        Ok(self.locks().holders.get(resource).cloned())
     }
 }
 
@@ -545,6 +704,82 @@ mod tests {
         assert!(beat >= now() - 1, "heartbeat {beat}");
         drop(guard);
         assert!(locks.holder("r").unwrap().is_none());
+    }
+
+    fn put(key: &str) -> Write {
+        Write::Put(Entry {
+            key: key.into(),
+            value: b"v".to_vec(),
+        })
+    }
+
+    /// R6, R20: a holder that stalled past the stale limit and was taken over cannot write;
+    /// the new holder can. Over one SQLite file from two connections (two processes), and in
+    /// memory.
+    #[test]
+    fn a_stale_holders_commit_is_refused_once_its_lock_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let first_file = Arc::new(SqliteState::open(&path).unwrap());
+        let second_file = Arc::new(SqliteState::open(&path).unwrap());
+        let memory = Arc::new(MemoryState::default());
+        type Pair = (
+            &'static str,
+            Arc<dyn Locks>,
+            Arc<dyn Locks>,
+            Arc<dyn StateStore>,
+        );
+        let pairs: [Pair; 2] = [
+            (
+                "sqlite",
+                first_file.clone(),
+                second_file.clone(),
+                first_file,
+            ),
+            ("memory", memory.clone(), memory.clone(), memory),
+        ];
+        let slow = LockTiming {
+            heartbeat: Duration::from_secs(3600),
+            stale_after: Duration::from_secs(120),
+        };
+        for (name, first, second, state) in pairs {
+            let resource = account_resource("Main");
+            let stale = acquire_with(first.clone(), &resource, "pcosync run", slow).unwrap();
+            let stale_state = stale.fenced(state.clone());
+            stale_state.commit("Main", &[put("before")]).unwrap();
+            // It stalls: its last heartbeat is long past.
+            assert!(first.heartbeat(&resource, &stale.fence().token, 0).unwrap());
+            let fresh = acquire_with(second.clone(), &resource, "pcosync sync", slow).unwrap();
+            assert!(fresh.fence().number > stale.fence().number, "{name}");
+            let error = stale_state
+                .commit("Main", &[put("after takeover")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("lost the lock of account/Main"),
+                "{name}: {error}"
+            );
+            assert!(error.contains("`pcosync sync`"), "{name}: {error}");
+            fresh
+                .fenced(state.clone())
+                .commit("Main", &[put("new holder")])
+                .unwrap();
+            let keys: Vec<String> = ["before", "after takeover", "new holder"]
+                .map(String::from)
+                .to_vec();
+            let found = state.get("Main", &keys).unwrap();
+            assert!(found[0].is_some() && found[2].is_some(), "{name}");
+            assert!(
+                found[1].is_none(),
+                "{name}: the stale holder's write was refused"
+            );
+            // Released, the counter still grows: the next holder's token is higher again.
+            let number = fresh.fence().number;
+            drop(fresh);
+            drop(stale);
+            let next = acquire_with(second, &resource, "pcosync sync", slow).unwrap();
+            assert!(next.fence().number > number, "{name}");
+        }
     }
 
     #[test]

@@ -9,7 +9,14 @@ use crate::bindings::state::{Entry, Write};
 #[derive(Default)]
 pub struct MemoryState {
     entries: Mutex<BTreeMap<(String, String), Vec<u8>>>,
-    locks: Mutex<BTreeMap<String, super::lock::Holder>>,
+    locks: Mutex<MemoryLocks>,
+}
+
+/// The locks held, and each resource's last fencing token (`super::lock`).
+#[derive(Default)]
+pub(crate) struct MemoryLocks {
+    pub(crate) holders: BTreeMap<String, super::lock::Holder>,
+    pub(crate) fences: BTreeMap<String, i64>,
 }
 
 impl MemoryState {
@@ -19,7 +26,7 @@ impl MemoryState {
     }
 
     /// The locks held (`super::lock`).
-    pub(crate) fn locks(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, super::lock::Holder>> {
+    pub(crate) fn locks(&self) -> std::sync::MutexGuard<'_, MemoryLocks> {
         self.locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -6,6 +6,7 @@
 
 pub mod lock;
 pub mod memory;
+pub mod private;
 pub mod sqlite;
 
 use crate::bindings::state::{Entry, Host, Write};

@@ -53,6 +53,10 @@ impl SqliteState {
                 token TEXT NOT NULL,
                 since INTEGER NOT NULL,
                 heartbeat INTEGER NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS lock_fences (
+                resource TEXT PRIMARY KEY,
+                fence INTEGER NOT NULL
             );",
         )?;
         Ok(SqliteState {
@@ -124,25 +128,31 @@ impl StateStore for SqliteState {
     fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError> {
         let mut connection = self.lock()?;
         let transaction = connection.transaction()?;
-        {
-            let mut put = transaction.prepare_cached(
-                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-            )?;
-            let mut delete =
-                transaction.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")?;
-            for write in writes {
-                match write {
-                    Write::Put(Entry { key, value }) => {
-                        put.execute(params![namespace, key, value])?
-                    }
-                    Write::Delete(key) => delete.execute(params![namespace, key])?,
-                };
-            }
-        }
+        apply(&transaction, namespace, writes)?;
         transaction.commit()?;
         Ok(())
     }
+}
+
+/// Applies `writes` inside `transaction` (the caller commits it).
+pub(crate) fn apply(
+    transaction: &rusqlite::Transaction<'_>,
+    namespace: &str,
+    writes: &[Write],
+) -> Result<(), rusqlite::Error> {
+    let mut put = transaction.prepare_cached(
+        "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
+    )?;
+    let mut delete =
+        transaction.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")?;
+    for write in writes {
+        match write {
+            Write::Put(Entry { key, value }) => put.execute(params![namespace, key, value])?,
+            Write::Delete(key) => delete.execute(params![namespace, key])?,
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

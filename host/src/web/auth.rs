@@ -4,7 +4,12 @@
 //!   with the form (double submit), so another site cannot sign a browser in.
 //! - A right token starts a session: a random id (256 bits) kept in memory here, sent in an
 //!   `HttpOnly`, `SameSite=Strict` cookie (`Secure` when served behind a TLS proxy), with its
-//!   own random CSRF token. A wrong token waits a second before the answer.
+//!   own random CSRF token. A session ends after 8 idle hours, and after 24 hours whatever
+//!   its use; changing the token in the configuration signs everyone out (it is read again
+//!   at every request).
+//! - Failed sign-ins are counted for the whole server, not per connection: a wrong token waits
+//!   a second, every failure is logged, and after [`MAX_FAILURES`] in [`FAILURE_WINDOW`] every
+//!   sign-in is refused (right token or not) until the window has passed.
 //! - [`require`] lets a request through only with a live session; a request that changes
 //!   something (anything but GET and HEAD) must also carry the session's CSRF token and, when
 //!   the browser says where it comes from (`Origin`), come from this very host.
@@ -31,6 +36,12 @@ pub const SESSION_COOKIE: &str = "pcosync_session";
 const LOGIN_COOKIE: &str = "pcosync_login";
 /// A session unused this long is gone.
 const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// A session is gone this long after it started, however much it is used.
+const LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Failed sign-ins, across every client, that close the sign-in for a while.
+pub(crate) const MAX_FAILURES: usize = 10;
+/// The window [`MAX_FAILURES`] counts over.
+pub(crate) const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// The most sessions kept; the least recently used goes first.
 const MAX_SESSIONS: usize = 256;
 /// The largest form body read (a delete of many people is the largest).
@@ -59,16 +70,25 @@ pub(crate) struct Sess {
 
 struct SessionData {
     csrf: String,
+    started: Instant,
     last_seen: Instant,
     flash: Vec<Flash>,
 }
 
+impl SessionData {
+    fn live(&self, now: Instant) -> bool {
+        now.duration_since(self.last_seen) < IDLE && now.duration_since(self.started) < LIFETIME
+    }
+}
+
 pub(crate) struct Auth {
     /// sha256 of the admin token: the token itself is not kept.
-    token_digest: [u8; 32],
+    token_digest: Mutex<[u8; 32]>,
     /// Always send cookies as `Secure` (served behind a TLS proxy).
     secure: bool,
     sessions: Mutex<HashMap<String, SessionData>>,
+    /// When the recent failed sign-ins happened, across all clients.
+    failures: Mutex<std::collections::VecDeque<Instant>>,
 }
 
 fn random_hex() -> String {
@@ -87,10 +107,50 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 impl Auth {
     pub fn new(token: &Secret, secure: bool) -> Auth {
         Auth {
-            token_digest: Sha256::digest(token.expose().as_bytes()).into(),
+            token_digest: Mutex::new(Sha256::digest(token.expose().as_bytes()).into()),
             secure,
             sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(std::collections::VecDeque::new()),
         }
+    }
+
+    /// Takes `token` as the admin token; when it is not the one in force, every session ends
+    /// (a rotated token signs everyone out).
+    pub fn rotate(&self, token: &Secret) {
+        let digest: [u8; 32] = Sha256::digest(token.expose().as_bytes()).into();
+        let mut current = self.token_digest.lock().unwrap_or_else(|p| p.into_inner());
+        if *current != digest {
+            *current = digest;
+            let signed_out = {
+                let mut sessions = self.sessions();
+                let count = sessions.len();
+                sessions.clear();
+                count
+            };
+            tracing::warn!(
+                "the web admin token changed: {signed_out} session(s) signed out, sign in with the new token"
+            );
+        }
+    }
+
+    /// How long sign-ins stay closed after too many failures (None: open).
+    fn closed_for(&self, now: Instant) -> Option<Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        while failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
+        {
+            failures.pop_front();
+        }
+        (failures.len() >= MAX_FAILURES)
+            .then(|| FAILURE_WINDOW.saturating_sub(now.duration_since(failures[0])))
+    }
+
+    /// Counts a failed sign-in; answers how many the window now holds.
+    fn failed(&self, now: Instant) -> usize {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.push_back(now);
+        failures.len()
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionData>> {
@@ -99,9 +159,10 @@ impl Auth {
 
     fn token_is(&self, candidate: &str) -> bool {
         let digest = Sha256::digest(candidate.as_bytes());
+        let current = *self.token_digest.lock().unwrap_or_else(|p| p.into_inner());
         digest
             .iter()
-            .zip(self.token_digest.iter())
+            .zip(current.iter())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
     }
@@ -109,7 +170,7 @@ impl Auth {
     fn start(&self) -> Sess {
         let mut sessions = self.sessions();
         let now = Instant::now();
-        sessions.retain(|_, s| now.duration_since(s.last_seen) < IDLE);
+        sessions.retain(|_, s| s.live(now));
         while sessions.len() >= MAX_SESSIONS {
             let Some(oldest) = sessions
                 .iter()
@@ -128,6 +189,7 @@ impl Auth {
             sess.id.clone(),
             SessionData {
                 csrf: sess.csrf.clone(),
+                started: now,
                 last_seen: now,
                 flash: Vec::new(),
             },
@@ -141,7 +203,7 @@ impl Auth {
         let mut sessions = self.sessions();
         let now = Instant::now();
         let data = sessions.get_mut(id)?;
-        if now.duration_since(data.last_seen) >= IDLE {
+        if !data.live(now) {
             sessions.remove(id);
             return None;
         }
@@ -213,19 +275,35 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, value)| value)
 }
 
-/// Where to go after signing in: a path of this site only.
+/// Where to go after signing in: a path of this site only. Anything a browser could read as
+/// another origin is refused: `//host`, a backslash (read as a slash), a tab or line break
+/// (dropped, so `/\t/host` is `//host`), and their percent-encoded forms (`%09`, `%2f`, `%5c`).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && !path.starts_with("/login") =>
-        {
-            path.to_string()
-        }
+        Some(path) if same_origin_path(path) && !path.starts_with("/login") => path.to_string(),
         _ => "/accounts".into(),
     }
+}
+
+fn same_origin_path(path: &str) -> bool {
+    if !path.starts_with('/') || path.len() > 2048 {
+        return false;
+    }
+    if path
+        .chars()
+        .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    {
+        return false;
+    }
+    let lower = path.to_ascii_lowercase();
+    let encoded_danger = lower.match_indices('%').any(|(at, _)| {
+        let code = lower.get(at + 1..at + 3).unwrap_or("");
+        match u8::from_str_radix(code, 16) {
+            Ok(byte) => byte < 0x20 || byte == 0x7f || matches!(byte, b'/' | b'\\' | b'%'),
+            Err(_) => true,
+        }
+    });
+    !encoded_danger && !path[1..].starts_with('/')
 }
 
 /// The login page with a fresh form value (and its cookie), with `status`.
@@ -283,8 +361,28 @@ pub(crate) async fn login(
             ),
         );
     }
+    app.refresh_token();
+    if let Some(wait) = app.auth.closed_for(Instant::now()) {
+        tracing::warn!("web admin sign-in refused: sign-in is closed after too many failures");
+        let message = format!(
+            "Too many failed sign-ins: signing in is closed for {} s more (for everyone). Try again then.",
+            wait.as_secs().max(1)
+        );
+        return login_response(
+            &app.auth,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            Some(&message),
+        );
+    }
     let token = fields.get("token").unwrap_or_default();
     if !app.auth.token_is(token.trim()) {
+        let recent = app.auth.failed(Instant::now());
+        tracing::warn!(
+            "failed sign-in to the web admin ({recent} in the last {} s; sign-in closes at {MAX_FAILURES})",
+            FAILURE_WINDOW.as_secs()
+        );
         // Slows down guessing.
         tokio::time::sleep(Duration::from_secs(1)).await;
         return login_response(
@@ -295,6 +393,7 @@ pub(crate) async fn login(
             Some("That is not the admin token."),
         );
     }
+    tracing::info!("signed in to the web admin");
     let sess = app.auth.start();
     let mut response = Redirect::to(&next).into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
@@ -350,6 +449,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// Lets a request through with a live session, and a change only with its CSRF token.
 pub(crate) async fn require(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    app.refresh_token();
     let Some(sess) = app.auth.find(cookie(request.headers(), SESSION_COOKIE)) else {
         if request.method() == Method::GET || request.method() == Method::HEAD {
             let wanted = request
@@ -424,6 +524,58 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/accounts");
         assert_eq!(safe_next(Some("/login")), "/accounts");
         assert_eq!(safe_next(None), "/accounts");
+        // What a browser turns into another origin.
+        for evil in [
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/%5c%5cevil.example",
+            "/ /evil.example",
+            "/%",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/accounts", "{evil:?}");
+        }
+        assert_eq!(
+            safe_next(Some("/runs?account=A%20B")),
+            "/runs?account=A%20B"
+        );
+    }
+
+    #[test]
+    fn sessions_end_after_their_lifetime_and_at_a_new_token() {
+        let auth = Auth::new(&Secret::new("the-admin-token-for-tests"), false);
+        let sess = auth.start();
+        // Used all along, but started longer ago than the lifetime.
+        if let Some(data) = auth.sessions().get_mut(&sess.id) {
+            data.started = Instant::now() - LIFETIME - Duration::from_secs(1);
+        }
+        assert!(auth.find(Some(&sess.id)).is_none());
+        let sess = auth.start();
+        auth.rotate(&Secret::new("the-admin-token-for-tests"));
+        assert!(
+            auth.find(Some(&sess.id)).is_some(),
+            "the same token keeps sessions"
+        );
+        auth.rotate(&Secret::new("a-rotated-admin-token"));
+        assert!(auth.find(Some(&sess.id)).is_none());
+        assert!(auth.token_is("a-rotated-admin-token"));
+        assert!(!auth.token_is("the-admin-token-for-tests"));
+    }
+
+    #[test]
+    fn failures_close_the_sign_in_for_everyone_for_a_while() {
+        let auth = Auth::new(&Secret::new("the-admin-token-for-tests"), false);
+        let start = Instant::now();
+        for _ in 0..MAX_FAILURES - 1 {
+            auth.failed(start);
+        }
+        assert!(auth.closed_for(start).is_none());
+        auth.failed(start);
+        assert!(auth.closed_for(start).is_some());
+        assert!(auth.closed_for(start + FAILURE_WINDOW).is_none());
     }
 
     #[test]

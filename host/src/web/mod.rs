@@ -7,8 +7,9 @@
 //!
 //! Security:
 //! - Loopback by default; another address only with `--allow-remote` (behind a TLS proxy), and
-//!   then the session cookie is `Secure`. Without `--allow-remote` a request naming another
-//!   host (`Host:` header) is refused, which stops DNS rebinding.
+//!   then the session cookie is `Secure`. A request naming another host (`Host:` header) than
+//!   loopback or, with `--allow-remote`, a name of `[web] allowed_hosts` is refused, which
+//!   stops DNS rebinding.
 //! - Every page and action needs a session, given by the login page to whoever types the
 //!   admin token of `[web] admin_token` (compared in constant time; a wrong one waits a
 //!   second). The session id is random, kept server-side, in an `HttpOnly`, `SameSite=Strict`
@@ -64,11 +65,29 @@ pub(crate) struct App {
     pub auth: auth::Auth,
     pub jobs: jobs::Jobs,
     pub allow_remote: bool,
+    /// The `Host:` names accepted besides loopback, with `allow_remote` (`[web] allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
     /// One configuration edit at a time (two tabs saving at once).
     pub edits: tokio::sync::Mutex<()>,
 }
 
 impl App {
+    /// Puts the admin token of the configuration as it is now in force (a changed one signs
+    /// everyone out). A configuration that cannot be read, or names no usable token, leaves
+    /// the token in force as it was, loudly.
+    pub fn refresh_token(&self) {
+        match self
+            .config()
+            .map_err(|e| e.message)
+            .and_then(|c| admin_token(&c))
+        {
+            Ok(token) => self.auth.rotate(&token),
+            Err(message) => tracing::warn!(
+                "the web admin keeps its admin token: the configuration's cannot be used ({message})"
+            ),
+        }
+    }
+
     /// The configuration as it is in the file now.
     pub fn config(&self) -> Result<Config, WebError> {
         match self.location.load() {
@@ -151,12 +170,25 @@ pub fn admin_token(config: &Config) -> Result<Secret, String> {
 
 /// The web admin's routes, ready to serve.
 pub fn router(options: WebOptions) -> Router {
+    let location = ConfigLocation::resolve(Some(options.config_path));
+    let allowed_hosts = match location.load() {
+        Ok(Some(config)) => config.web.allowed_hosts,
+        _ => Vec::new(),
+    };
+    if options.allow_remote && allowed_hosts.is_empty() {
+        tracing::warn!(
+            "--allow-remote without `[web] allowed_hosts`: only requests naming a loopback host \
+             are served; add the name your proxy serves the admin as, e.g. \
+             `allowed_hosts = [\"admin.example.org\"]`"
+        );
+    }
     let app = Arc::new(App {
-        location: ConfigLocation::resolve(Some(options.config_path)),
+        location,
         data_dir: options.data_dir,
         auth: auth::Auth::new(&options.admin_token, options.allow_remote),
         jobs: jobs::Jobs::default(),
         allow_remote: options.allow_remote,
+        allowed_hosts,
         edits: tokio::sync::Mutex::new(()),
     });
     let protected = pages::routes()
@@ -182,12 +214,16 @@ async fn not_found() -> WebError {
 /// Refuses requests for another host (unless remote), and sets the security headers on every
 /// answer.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if !app.allow_remote && !loopback_host(request.headers().get(header::HOST)) {
-        return (
-            StatusCode::MISDIRECTED_REQUEST,
-            "This pcosync serves only requests addressed to 127.0.0.1, localhost or [::1].",
-        )
-            .into_response();
+    let host = request.headers().get(header::HOST);
+    let allowed =
+        loopback_host(host) || (app.allow_remote && listed_host(host, &app.allowed_hosts));
+    if !allowed {
+        let message = if app.allow_remote {
+            "This pcosync serves only requests addressed to loopback or to a name of `[web] allowed_hosts`."
+        } else {
+            "This pcosync serves only requests addressed to 127.0.0.1, localhost or [::1]."
+        };
+        return (StatusCode::MISDIRECTED_REQUEST, message).into_response();
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -206,6 +242,21 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Whether a `Host:` header names one of `allowed` (any port; names compared without case).
+fn listed_host(host: Option<&HeaderValue>, allowed: &[String]) -> bool {
+    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    allowed
+        .iter()
+        .any(|allowed| allowed.trim().eq_ignore_ascii_case(name))
 }
 
 /// Whether a `Host:` header names this machine's loopback (any port).
@@ -261,6 +312,12 @@ mod tests {
         assert!(!host("10.0.0.1:8080"));
         assert!(!host("localhost.evil.example"));
         assert!(!loopback_host(None));
+        let allowed = ["admin.example.org".to_string()];
+        let listed = |h: &str| listed_host(Some(&HeaderValue::from_str(h).unwrap()), &allowed);
+        assert!(listed("admin.example.org"));
+        assert!(listed("ADMIN.example.org:443"));
+        assert!(!listed("evil.example"));
+        assert!(!listed("admin.example.org.evil.example"));
     }
 
     #[test]

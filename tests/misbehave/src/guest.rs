@@ -6,6 +6,12 @@
 //! - `trap`: hits `unreachable` (the host must turn it into an error);
 //! - `write-then-trap`: commits one state entry, then traps (a commit is durable: the host
 //!   must keep it, since a guest relies on its commits, e.g. for create intents);
+//! - `sleep`: sleeps for an hour (the host's wall-clock limit must stop it though nothing
+//!   polls it meanwhile);
+//! - `other-account`: asks PCO as the account `someone-else` (the host must refuse it) and
+//!   fails with the error it got, or answers a report when it was let through;
+//! - `write`: tries a state commit, a PCO POST and a Rock update, and fails with what became
+//!   of each (`state=ok; pco=unauthorized; rock=...`): what a dry run must refuse;
 //! - anything else: answers an empty report.
 //!
 //! Features make the variants a host must refuse: `wrong-version` answers contract 0.3.0,
@@ -21,8 +27,8 @@ use bindings::exports::rockpco::sync::engine::{
     Account, AccountChoices, AccountStatus, AdminOptions, Counts, Guest, ImportOptions, Report,
     RevertOptions, RunDetail, RunKind, StatusOptions, SyncOptions,
 };
-use bindings::rockpco::sync::state;
 use bindings::rockpco::sync::types::{Error, ErrorKind};
+use bindings::rockpco::sync::{pco, rock, state};
 
 struct Misbehaving;
 
@@ -55,6 +61,18 @@ impl Guest for Misbehaving {
                 state::commit(&[state::Write::Put(entry)])?;
                 panic!("misbehaving on purpose, after a commit")
             }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(empty_report(&account, &options))
+            }
+            "other-account" => {
+                pco::send("someone-else", &get_me())?;
+                Ok(empty_report(&account, &options))
+            }
+            "write" => Err(Error {
+                kind: ErrorKind::Invalid,
+                message: try_writes(),
+            }),
             _ => Ok(empty_report(&account, &options)),
         }
     }
@@ -98,6 +116,57 @@ fn refused() -> Error {
         kind: ErrorKind::Invalid,
         message: "the misbehaving test guest does no administration".into(),
     }
+}
+
+fn get_me() -> pco::Request {
+    pco::Request {
+        method: pco::Method::Get,
+        path: "/people/v2/me".into(),
+        query: vec![],
+        headers: vec![],
+        body: None,
+    }
+}
+
+/// `state=...; pco=...; rock=...`: `ok` or the kind of error each write got.
+fn try_writes() -> String {
+    let outcome = |result: Result<(), Error>| match result {
+        Ok(()) => "ok".to_string(),
+        Err(error) => match error.kind {
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::RateLimited => "rate-limited",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Internal => "internal",
+        }
+        .to_string(),
+    };
+    let entry = state::Entry {
+        key: "written".into(),
+        value: b"yes".to_vec(),
+    };
+    let state = outcome(state::commit(&[state::Write::Put(entry)]));
+    let post = pco::Request {
+        method: pco::Method::Post,
+        path: "/people/v2/people".into(),
+        query: vec![],
+        headers: vec![],
+        body: Some(b"{}".to_vec()),
+    };
+    let pco = outcome(pco::send("write", &post).map(drop));
+    let update = rock::PersonUpdate {
+        id: 1,
+        changes: vec![],
+    };
+    let rock = outcome(
+        rock::update_people(&[update])
+            .into_iter()
+            .next()
+            .unwrap_or(Ok(())),
+    );
+    format!("state={state}; pco={pco}; rock={rock}")
 }
 
 fn spin() -> ! {

@@ -309,6 +309,101 @@ async fn other_hosts_are_refused_and_pages_carry_security_headers() {
     assert!(!page.body.contains("<script>"), "inline script on the page");
 }
 
+/// The sign-in form of a fresh client: the client (with the form's cookie) and the form value.
+async fn sign_in_form(w: &World) -> (Web, String) {
+    let mut web = Web::new(&w.base);
+    let form = web.get("/login").await;
+    let value = form.field("csrf").unwrap();
+    web.cookie = Some(cookie_pair(&form.cookies(), "pcosync_login").unwrap());
+    (web, value)
+}
+
+// After signing in, only a path of this site is followed: nothing a browser would read as
+// another origin (a tab it drops, a backslash it reads as a slash, their encodings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_follows_only_paths_of_this_site() {
+    let w = world().await;
+    for next in [
+        "/%09/evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "/%5Cevil.example",
+        "/%2F%2Fevil.example",
+        "//evil.example",
+    ] {
+        let (web, value) = sign_in_form(&w).await;
+        let page = web
+            .post(
+                "/login",
+                &[("csrf", &value), ("token", ADMIN_TOKEN), ("next", next)],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{next:?}: {}", page.body);
+        assert_eq!(page.location().as_deref(), Some("/accounts"), "{next:?}");
+    }
+    let (web, value) = sign_in_form(&w).await;
+    let wanted = account_path(&w, "/runs");
+    let page = web
+        .post(
+            "/login",
+            &[("csrf", &value), ("token", ADMIN_TOKEN), ("next", &wanted)],
+        )
+        .await;
+    assert_eq!(page.location(), Some(wanted));
+}
+
+// Failed sign-ins are counted for the whole server: many clients guessing at once close the
+// sign-in for everyone, the right token included, for a while.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_throttled_for_everyone() {
+    let w = world().await;
+    let mut guesses = Vec::new();
+    for guess in 0..10 {
+        let (web, value) = sign_in_form(&w).await;
+        guesses.push(tokio::spawn(async move {
+            let token = format!("a-wrong-admin-token-{guess}");
+            web.post("/login", &[("csrf", &value), ("token", &token)])
+                .await
+                .status
+        }));
+    }
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap(), 401);
+    }
+    let (web, value) = sign_in_form(&w).await;
+    let page = web
+        .post("/login", &[("csrf", &value), ("token", ADMIN_TOKEN)])
+        .await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(
+        page.body.contains("Too many failed sign-ins"),
+        "{}",
+        page.body
+    );
+    assert!(cookie_pair(&page.cookies(), "pcosync_session").is_none());
+}
+
+// A new admin token in the configuration signs everyone out, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_token_signs_everyone_out() {
+    let w = world().await;
+    let web = Web::login(&w.base).await;
+    assert_eq!(web.get("/accounts").await.status, 200);
+    let rotated = "a-rotated-admin-token-0123456789";
+    w.secret_file("admin.token", rotated);
+    assert_eq!(web.get("/accounts").await.status, 401);
+    let (web, value) = sign_in_form(&w).await;
+    let page = web
+        .post("/login", &[("csrf", &value), ("token", ADMIN_TOKEN)])
+        .await;
+    assert_eq!(page.status, 401, "the old token no longer signs in");
+    let (web, value) = sign_in_form(&w).await;
+    let page = web
+        .post("/login", &[("csrf", &value), ("token", rotated)])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}
+
 async fn wait_for_job(web: &Web, location: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
