@@ -70,17 +70,36 @@ impl SecretRef {
     }
 }
 
+/// Opens the file once (no symbolic link followed at its last component), then checks the very
+/// file it opened: its owner (this user, or root) and its mode (nobody else may read it). No
+/// race between a check and the read: both are on one open file.
 fn read_private_file(path: &Path, what: &str) -> Result<String, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| {
         format!(
             "{what}: cannot read the secret file {}: {e}",
             path.display()
         )
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return format!(
+                "{what}: the secret file {} is a symbolic link; name the file itself",
+                path.display()
+            );
+        }
+        cannot(e)
     })?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = metadata.permissions().mode() & 0o777;
+        use std::os::unix::fs::MetadataExt;
+        let metadata = file.metadata().map_err(cannot)?;
+        let mode = metadata.mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(format!(
                 "{what}: the secret file {} can be read by others (mode {mode:o}); run `chmod 600 {}`",
@@ -88,15 +107,20 @@ fn read_private_file(path: &Path, what: &str) -> Result<String, String> {
                 path.display()
             ));
         }
+        let me = crate::state::private::effective_uid();
+        if metadata.uid() != me && metadata.uid() != 0 {
+            return Err(format!(
+                "{what}: the secret file {} belongs to user {}, not to the user pcosync runs as \
+                 ({me}), who could not keep it private; run `chown {me} {}`",
+                path.display(),
+                metadata.uid(),
+                path.display()
+            ));
+        }
     }
-    #[cfg(not(unix))]
-    let _ = metadata;
-    std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{what}: cannot read the secret file {}: {e}",
-            path.display()
-        )
-    })
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(cannot)?;
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -134,8 +158,13 @@ mod tests {
         assert!(!error.contains("s3cret"), "{error}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
-            SecretRef::File(path).resolve("x").unwrap().expose(),
+            SecretRef::File(path.clone()).resolve("x").unwrap().expose(),
             "s3cret"
         );
+        // A link to it is refused: the file itself must be named.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let error = SecretRef::File(link).resolve("x").unwrap_err();
+        assert!(error.contains("symbolic link"), "{error}");
     }
 }
