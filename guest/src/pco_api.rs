@@ -42,7 +42,6 @@ pub fn people_page_request(offset: u64) -> Request {
             ("include".into(), "emails".into()),
             ("per_page".into(), PAGE_SIZE.to_string()),
             ("offset".into(), offset.to_string()),
-            ("order".into(), "id".into()),
         ],
         headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
         body: None,
@@ -50,40 +49,82 @@ pub fn people_page_request(offset: u64) -> Request {
 }
 
 /// Every page of a list: the first page tells the total, the rest go in one batch, so a list of
-/// N resources costs ceil(N / 100) requests and two crossings of the boundary.
+/// N resources costs ceil(N / 100) requests and two crossings of the boundary. `total_count` is
+/// not proof of the end (a past API version capped it at 10,000, and people created during the
+/// read shift the windows): while the last page is full and PCO links a next one, reading goes
+/// on (issue 14.5).
 pub fn fetch_pages(
     ports: &dyn Ports,
     account: &str,
     task: &str,
     page_at: impl Fn(u64) -> Request,
 ) -> Result<Vec<Response>, Error> {
-    #[derive(serde::Deserialize)]
-    struct Meta {
-        total_count: Option<u64>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Head {
-        meta: Option<Meta>,
-    }
     let first = ports.pco_send(account, &page_at(0))?;
-    let head: Head = serde_json::from_slice(&first.body)
-        .map_err(|e| malformed(&format!("a page is not JSON ({e})")))?;
-    let total = head.meta.and_then(|m| m.total_count).unwrap_or_default();
+    let total = page_shape(&first)?.total.unwrap_or_default();
     let offsets: Vec<u64> = (1..)
         .map(|page| page * u64::from(PAGE_SIZE))
         .take_while(|offset| *offset < total)
         .collect();
     let mut pages = vec![first];
-    if offsets.is_empty() {
-        return Ok(pages);
+    if !offsets.is_empty() {
+        let requests: Vec<Request> = offsets.iter().map(|o| page_at(*o)).collect();
+        for response in ports.pco_send_batch(account, &requests) {
+            pages.push(response?);
+            let read = (pages.len() as u64 * u64::from(PAGE_SIZE)).min(total);
+            ports.progress(task, read, Some(total));
+        }
     }
-    let requests: Vec<Request> = offsets.iter().map(|o| page_at(*o)).collect();
-    for response in ports.pco_send_batch(account, &requests) {
-        pages.push(response?);
-        let read = (pages.len() as u64 * u64::from(PAGE_SIZE)).min(total);
-        ports.progress(task, read, Some(total));
+    while let Some(last) = pages.last() {
+        let shape = page_shape(last)?;
+        if shape.count < PAGE_SIZE as usize || !shape.has_next {
+            break;
+        }
+        let offset = pages.len() as u64 * u64::from(PAGE_SIZE);
+        pages.push(ports.pco_send(account, &page_at(offset))?);
+        ports.progress(task, offset, None);
     }
     Ok(pages)
+}
+
+/// What paging needs from a list page: how many it holds, the total PCO claims, whether it
+/// links a next page.
+struct PageShape {
+    count: usize,
+    total: Option<u64>,
+    has_next: bool,
+}
+
+fn page_shape(response: &Response) -> Result<PageShape, Error> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        total_count: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Links {
+        next: Option<serde::de::IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        data: Option<Vec<serde::de::IgnoredAny>>,
+        meta: Option<Meta>,
+        links: Option<Links>,
+    }
+    let head: Head = serde_json::from_slice(&response.body)
+        .map_err(|e| malformed(&format!("a page is not JSON ({e})")))?;
+    Ok(PageShape {
+        count: head.data.map_or(0, |d| d.len()),
+        total: head.meta.and_then(|m| m.total_count),
+        has_next: head.links.is_some_and(|l| l.next.is_some()),
+    })
+}
+
+/// A resource id: a string in PCO, but a number is read as one too.
+pub fn resource_id(resource: &Value) -> Option<String> {
+    match resource.get("id")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 pub fn parse_document(response: &Response) -> Result<Value, Error> {
@@ -175,6 +216,83 @@ fn parse_person(resource: &Value, included: &[Value]) -> Result<PcoPerson, Error
     })
 }
 
+/// What the user a token belongs to may do, from `GET /people/v2/me` and `/services/v2/me`
+/// (a token can do what its user can: planningcenter/developers#113, #220).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRoles {
+    pub site_administrator: bool,
+    /// People's `people_permissions` ("Editor", "Manager", ...; None without access).
+    pub people: Option<String>,
+    /// Services' `permissions`; None without access to Services.
+    pub services: Option<String>,
+}
+
+impl TokenRoles {
+    /// Why a sync must not write with this token, naming the role its user needs; None when
+    /// the user can do what the sync does.
+    pub fn refusal(&self) -> Option<String> {
+        if self.site_administrator {
+            return None;
+        }
+        let people = self.people.as_deref().unwrap_or("no access");
+        // Writes to People need Editor at the general level (planningcenter/developers#220,
+        // #442); below it PCO answers 403.
+        if !["editor", "manager"]
+            .iter()
+            .any(|r| people.trim().eq_ignore_ascii_case(r))
+        {
+            return Some(format!(
+                "the token's user is {people} in PCO People and needs Editor (or Manager) there to write people: give that user the role, or use another user's token"
+            ));
+        }
+        // Below Scheduler Services hides `site_administrator` and `archived`, which would
+        // switch off organization administrator protection (R50) without a word.
+        let services = self.services.as_deref().unwrap_or("no access");
+        let ranked = crate::services::parse_level(services).map(crate::permissions::rank);
+        if ranked
+            .is_none_or(|r| r < crate::permissions::rank(crate::types::PermissionLevel::Scheduler))
+        {
+            return Some(format!(
+                "the token's user is {services} in PCO Services and needs Scheduler or above there (below it PCO hides who is an organization administrator): give that user the role, or use another user's token"
+            ));
+        }
+        None
+    }
+}
+
+/// The token user's roles in People and Services.
+pub fn token_roles(ports: &dyn Ports, account: &str) -> Result<TokenRoles, Error> {
+    let me = |path: &str, version: &str| Request {
+        method: Method::Get,
+        path: path.to_string(),
+        query: vec![],
+        headers: vec![(API_VERSION_HEADER.into(), version.into())],
+        body: None,
+    };
+    let people =
+        parse_document(&ports.pco_send(account, &me("/people/v2/me", PEOPLE_API_VERSION))?)?;
+    let attributes = &people["data"]["attributes"];
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .filter(|s| !s.trim().is_empty())
+    };
+    let services = match ports.pco_send(
+        account,
+        &me("/services/v2/me", crate::services::SERVICES_API_VERSION),
+    ) {
+        Ok(response) => text(&parse_document(&response)?["data"]["attributes"]["permissions"]),
+        // No access to Services at all.
+        Err(error) if matches!(error.kind, ErrorKind::NotFound | ErrorKind::Unauthorized) => None,
+        Err(error) => return Err(error),
+    };
+    Ok(TokenRoles {
+        site_administrator: attributes["site_administrator"].as_bool().unwrap_or(false),
+        people: text(&attributes["people_permissions"]),
+        services,
+    })
+}
+
 pub fn malformed(what: &str) -> Error {
     Error {
         kind: ErrorKind::Unavailable,
@@ -217,6 +335,39 @@ mod tests {
                 remote_id: Some(42),
             }]
         );
+    }
+
+    // Issue 14.4: which roles a sync needs, and the message naming the missing one.
+    #[test]
+    fn the_token_user_needs_people_editor_and_services_scheduler() {
+        let roles = |admin: bool, people: Option<&str>, services: Option<&str>| TokenRoles {
+            site_administrator: admin,
+            people: people.map(str::to_string),
+            services: services.map(str::to_string),
+        };
+        assert_eq!(roles(true, None, None).refusal(), None);
+        assert_eq!(
+            roles(false, Some("Editor"), Some("Scheduler")).refusal(),
+            None
+        );
+        assert_eq!(
+            roles(false, Some("manager"), Some("Administrator")).refusal(),
+            None
+        );
+        let viewer = roles(false, Some("Viewer"), Some("Administrator"))
+            .refusal()
+            .unwrap();
+        assert!(
+            viewer.contains("Viewer in PCO People") && viewer.contains("Editor"),
+            "{viewer}"
+        );
+        let none = roles(false, None, Some("Editor")).refusal().unwrap();
+        assert!(none.contains("no access in PCO People"), "{none}");
+        let low = roles(false, Some("Editor"), Some("Viewer"))
+            .refusal()
+            .unwrap();
+        assert!(low.contains("Scheduler"), "{low}");
+        assert!(roles(false, Some("Editor"), None).refusal().is_some());
     }
 
     #[test]

@@ -49,6 +49,17 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         "sync started",
         &[("account", &account.name), ("run", &options.run_id)],
     );
+    // What the token's user may do decides whether this run may write at all (issue 14.4).
+    let roles = crate::pco_api::token_roles(ports, &account.name)?;
+    if let Some(why) = roles.refusal().filter(|_| !options.dry_run) {
+        return Err(Error {
+            kind: ErrorKind::Unauthorized,
+            message: format!(
+                "PCO account \"{}\": {why}. Nothing was written.",
+                account.name
+            ),
+        });
+    }
     let world = gather(ports, account, options)?;
     let tags = world.directory.tags.clone();
     let inputs = Inputs {
@@ -80,6 +91,7 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         }
         for plan in &plans {
             push_outcome(&mut report, plan, None, &[], Done::PLANNED);
+            note_welcome(&mut report, account, &world, plan);
         }
         if let Some(held) = brake.held {
             report.held = true;
@@ -125,7 +137,7 @@ struct World {
     services_read: BTreeMap<String, Option<ServicesPerson>>,
     directory: Directory,
     /// Rock people whose PCO person this sync created and has not finished setting up (R6):
-    /// they still get the welcome email when their Services access is granted.
+    /// they are still listed as needing the welcome email when their Services access is granted.
     intents: BTreeSet<i64>,
     /// When this run started (the next updates-only cursor).
     started_at: String,
@@ -184,10 +196,13 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         .collect();
     let index = Index::new(&pco.values().map(matchable).collect::<Vec<_>>());
     let (services, services_read) = if pco_complete {
-        (
-            Some(services::fetch_people(ports, &account.name)?),
-            BTreeMap::new(),
-        )
+        let mut services = services::fetch_people(ports, &account.name)?;
+        // People says who is an organization administrator whatever the token's Services
+        // role lets Services show (issue 14.4, R50).
+        for (id, person) in &mut services {
+            person.site_administrator |= pco.get(id).is_some_and(|p| p.site_administrator);
+        }
+        (Some(services), BTreeMap::new())
     } else {
         (
             None,
@@ -313,7 +328,6 @@ fn people_request(offset: u64, since: Option<&str>) -> Request {
         ),
         ("per_page".to_string(), PAGE_SIZE.to_string()),
         ("offset".to_string(), offset.to_string()),
-        ("order".to_string(), "id".to_string()),
     ];
     if let Some(since) = since {
         query.push(("where[updated_at][gte]".to_string(), since.to_string()));
@@ -547,6 +561,9 @@ fn apply(
             applied.failure.as_slice(),
             done,
         );
+        if applied.failure.is_none() {
+            note_welcome(report, account, world, plan);
+        }
     }
     if report.counts.failed == 0 {
         writes.push(store::put_cursor(&world.started_at));
@@ -611,7 +628,10 @@ fn apply_pco(ports: &dyn Ports, account: &Account, world: &World, plan: &PersonP
             account.first_name_source,
         ));
     }
-    requests.extend(level_requests(account, world, plan, &id, created));
+    match level_requests(ports, account, world, plan, &id, created) {
+        Ok(level) => requests.extend(level),
+        Err(error) => return fail(pco_id, error),
+    }
     if let Some(tags) = &plan.tags.to_pco {
         let ids = tags.iter().filter_map(|t| world.directory.tags.id(t));
         requests.push(services::assign_tags(&id, ids));
@@ -721,7 +741,7 @@ fn create(
         .ok_or_else(|| internal("PCO answered a create without the new person"))?;
     ports.state_commit(&[
         // The intent stays until the person is fully set up (the run's last commit): a run
-        // stopped before the Services grant still sends the welcome email next time.
+        // stopped before the Services grant still lists the person as needing the welcome.
         store::put_record(
             plan.rock_id,
             &Record {
@@ -734,33 +754,57 @@ fn create(
 }
 
 fn level_requests(
+    ports: &dyn Ports,
     account: &Account,
     world: &World,
     plan: &PersonPlan,
     id: &str,
     created: bool,
-) -> Vec<Request> {
-    match plan.level {
+) -> Result<Vec<Request>, Error> {
+    Ok(match plan.level {
         LevelStep::Keep => Vec::new(),
         LevelStep::Grant(level) => {
             let Some(app) = world.directory.services_app_id.as_deref() else {
-                return Vec::new();
+                return Err(internal("the Services app is unknown"));
             };
-            let created = created || world.intents.contains(&plan.rock_id);
-            let template = account
-                .welcome_template
-                .as_deref()
-                .filter(|_| created)
-                .and_then(|name| world.directory.templates.get(name))
-                .map(String::as_str);
-            let mut requests = vec![services::grant(id, app, template)];
-            if level != PermissionLevel::ScheduledViewer {
-                requests.push(services::set_level(id, Some(level)));
+            let listed = world.services.as_ref().and_then(|s| s.get(id));
+            // Someone this run did not create may already have Services (an updates-only run
+            // read no Services list; an archived person may be missing from it): read before
+            // granting, or PCO answers 422 "has already been taken" every run (issue 15.3).
+            let existing = match listed {
+                Some(person) => Some(person.clone()),
+                None if created => None,
+                None => services::fetch_person(ports, &account.name, id)?,
+            };
+            match existing {
+                None => services::grant_requests(id, app, level),
+                Some(person) => services::raise_existing(id, &person, level),
             }
-            requests
         }
         LevelStep::Set { to, .. } => vec![services::set_level(id, Some(to))],
         LevelStep::Archive { .. } => vec![services::set_level(id, None)],
+    })
+}
+
+/// A person this sync created in PCO and gave Services (now, or after an interrupted run) still
+/// needs the account's welcome email, which PCO's API cannot send: the report says so, for an
+/// administrator to send it from Services (issue 14.1).
+fn note_welcome(report: &mut Report, account: &Account, world: &World, plan: &PersonPlan) {
+    // The intent lives until the person is set up, so one killed between the create and the
+    // grant is listed by the run that finishes them.
+    let created = plan.link == LinkStep::Create || world.intents.contains(&plan.rock_id);
+    let (Some(template), true) = (account.welcome_template.as_deref(), created) else {
+        return;
+    };
+    if let Some(outcome) = report
+        .people
+        .iter_mut()
+        .rev()
+        .find(|p| p.rock_id == Some(plan.rock_id))
+    {
+        outcome
+            .actions
+            .push(Action::Flagged(services::welcome_note(template)));
     }
 }
 

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::bindings::rockpco::sync::pco::{Method, Request};
-use crate::pco_api::{API_VERSION_HEADER, PAGE_SIZE, fetch_pages, malformed, parse_document};
+use crate::pco_api::{
+    API_VERSION_HEADER, PAGE_SIZE, PEOPLE_API_VERSION, fetch_pages, malformed, parse_document,
+};
 use crate::ports::Ports;
 use crate::types::{Error, PermissionLevel};
 
@@ -184,45 +186,108 @@ fn parse_person(resource: &Value) -> Result<(String, ServicesPerson), Error> {
     ))
 }
 
-/// The Services app id, the email templates and the person tags of the account.
+/// The Services app id, the email templates and the person tags of the account, each list read
+/// to its end (PCO gives at most 100 a page: an account with more templates or tag groups
+/// would otherwise lose those past the first page, issue 15.11).
 pub fn fetch_directory(ports: &dyn Ports, account: &str) -> Result<Directory, Error> {
-    let requests = [
-        get("/people/v2/apps", &[("per_page", "100")]),
-        get("/services/v2/email_templates", &[("per_page", "100")]),
-        get(
-            "/services/v2/tag_groups",
-            &[
-                ("filter", "person"),
-                ("include", "tags"),
-                ("per_page", "100"),
-            ],
-        ),
-    ];
-    let mut answers = ports.pco_send_batch(account, &requests).into_iter();
-    let mut next = || -> Result<Value, Error> {
-        let response = answers
-            .next()
-            .ok_or_else(|| malformed("a directory answer is missing"))??;
-        serde_json::from_slice(&response.body).map_err(|e| malformed(&format!("not JSON ({e})")))
+    let list = |path: &'static str, extra: &'static [(&'static str, &'static str)]| {
+        move |offset: u64| {
+            let mut query = extra.to_vec();
+            let per_page = PAGE_SIZE.to_string();
+            let offset = offset.to_string();
+            query.push(("per_page", &per_page));
+            query.push(("offset", &offset));
+            let mut request = get(path, &query);
+            if path.starts_with("/people/") {
+                // `apps` is a People endpoint: it takes People's version (issue 14.12).
+                request.headers = vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())];
+            }
+            request
+        }
     };
-    let apps = next()?;
-    let templates = next()?;
-    let tag_groups = next()?;
-    Ok(Directory {
-        services_app_id: data(&apps)?
-            .iter()
-            .find(|app| app["attributes"]["name"].as_str() == Some("Services"))
-            .and_then(|app| app["id"].as_str().map(str::to_string)),
-        templates: data(&templates)?
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t["attributes"]["subject"].as_str()?.to_string(),
-                    t["id"].as_str()?.to_string(),
-                ))
-            })
-            .collect(),
-        tags: parse_tags(&tag_groups)?,
+    let apps = fetch_pages(
+        ports,
+        account,
+        "reading PCO apps",
+        list("/people/v2/apps", &[]),
+    )?;
+    let templates = fetch_pages(
+        ports,
+        account,
+        "reading PCO email templates",
+        list("/services/v2/email_templates", &[]),
+    )?;
+    let tag_groups = fetch_pages(
+        ports,
+        account,
+        "reading PCO tag groups",
+        list(
+            "/services/v2/tag_groups",
+            &[("filter", "person"), ("include", "tags")],
+        ),
+    )?;
+    let mut directory = Directory {
+        services_app_id: Some(services_app(&documents(&apps)?)?),
+        ..Directory::default()
+    };
+    for document in documents(&templates)? {
+        for t in data(&document)? {
+            if let (Some(subject), Some(id)) =
+                (t["attributes"]["subject"].as_str(), t["id"].as_str())
+            {
+                directory
+                    .templates
+                    .insert(subject.to_string(), id.to_string());
+            }
+        }
+    }
+    for document in documents(&tag_groups)? {
+        let tags = parse_tags(&document)?;
+        directory.tags.by_name.extend(tags.by_name);
+        directory.tags.by_id.extend(tags.by_id);
+    }
+    Ok(directory)
+}
+
+fn documents(pages: &[crate::bindings::rockpco::sync::pco::Response]) -> Result<Vec<Value>, Error> {
+    pages.iter().map(parse_document).collect()
+}
+
+/// The Services app, by name or URL, either in any case (issue 14.8). None found is an error:
+/// without it no one can be given Services access, and a run that went on would skip every
+/// grant while its records claim a level.
+fn services_app(apps: &[Value]) -> Result<String, Error> {
+    let mut seen = Vec::new();
+    for document in apps {
+        for app in data(document)? {
+            let name = app["attributes"]["name"].as_str().unwrap_or_default();
+            let url = app["attributes"]["url"].as_str().unwrap_or_default();
+            let host = url
+                .split("://")
+                .nth(1)
+                .unwrap_or(url)
+                .split(['/', '.'])
+                .next()
+                .unwrap_or_default();
+            let services = name.trim().eq_ignore_ascii_case("Services")
+                || host.eq_ignore_ascii_case("services");
+            if services && let Some(id) = crate::pco_api::resource_id(app) {
+                return Ok(id);
+            }
+            seen.push(name.to_string());
+        }
+    }
+    Err(Error {
+        kind: crate::types::ErrorKind::Invalid,
+        message: format!(
+            "Planning Center lists no Services app for this account (apps: {}): the organization \
+             must subscribe to Services, and the token's user must see it in People's apps",
+            if seen.is_empty() {
+                "none".to_string()
+            } else {
+                seen.join(", ")
+            }
+        ),
     })
 }
 
@@ -255,20 +320,57 @@ fn parse_tags(document: &Value) -> Result<Tags, Error> {
     Ok(tags)
 }
 
-/// Gives a People person the Services app; with a template, PCO sends its welcome email.
-pub fn grant(person: &str, app_id: &str, template_id: Option<&str>) -> Request {
-    let mut attributes = json!({ "app_id": app_id.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(app_id)) });
-    if let Some(template) = template_id {
-        attributes["email_template_id"] = template
-            .parse::<u64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| json!(template));
-    }
-    write(
+/// Gives a People person the Services app. `app_id` is PersonApp's only assignable attribute
+/// (developer.planning.center/docs/#/apps/people/2022-07-14/vertices/person_app): PCO refuses
+/// anything else, `email_template_id` included, with 422, and its API cannot send the Services
+/// welcome email (planningcenter/developers#89), so the report lists who still needs it.
+pub fn grant(person: &str, app_id: &str) -> Request {
+    let app = app_id
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(app_id));
+    let mut request = write(
         Method::Post,
         format!("/people/v2/people/{person}/person_apps"),
-        json!({ "data": { "type": "PersonApp", "attributes": attributes } }),
-    )
+        json!({ "data": { "type": "PersonApp", "attributes": { "app_id": app } } }),
+    );
+    // person_apps is a People endpoint: People's version (issue 14.12).
+    request.headers = vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())];
+    request
+}
+
+/// How a report names a person who still needs the Services welcome email; the host lists the
+/// people whose outcome carries a note starting with it.
+pub const WELCOME_NEEDED: &str = "welcome email to send from PCO Services";
+
+/// The report's note for a person created this run: the welcome, by template, is the
+/// administrator's to send (PCO's API cannot).
+pub fn welcome_note(template: &str) -> String {
+    format!("{WELCOME_NEEDED}: \"{template}\" (Planning Center's API cannot send it)")
+}
+
+/// Services access at `level`: the grant, then the level, always. A new profile starts at the
+/// organization's default, which an administrator may have set above Scheduled Viewer, so even
+/// Scheduled Viewer is set (issue 14.2; the maintainers' two steps, planningcenter/developers#249).
+pub fn grant_requests(person: &str, app_id: &str, level: PermissionLevel) -> Vec<Request> {
+    vec![grant(person, app_id), set_level(person, Some(level))]
+}
+
+/// What a planned grant becomes for someone who already has a Services profile: an archived one
+/// is given the level (un-archived, issue 14.6), a lower one raised; a higher level and an
+/// organization administrator are left alone (a grant never lowers: R17, R50).
+pub fn raise_existing(
+    person: &str,
+    current: &ServicesPerson,
+    level: PermissionLevel,
+) -> Vec<Request> {
+    let below = current
+        .level
+        .is_none_or(|l| crate::permissions::rank(l) < crate::permissions::rank(level));
+    if current.site_administrator || !(current.archived || below) {
+        return Vec::new();
+    }
+    vec![set_level(person, Some(level))]
 }
 
 /// Sets a Services permission level, or archives with `None` (R18).
@@ -338,14 +440,81 @@ mod tests {
         assert_eq!(tags.name("7"), Some("Teams:Kids"));
     }
 
+    // Issue 14.8: the Services app by name or URL in any case; none is an error naming the fix.
+    #[test]
+    fn finds_the_services_app_by_name_or_url_or_says_it_is_missing() {
+        let apps = |list: Value| vec![json!({ "data": list })];
+        let found = services_app(&apps(json!([
+            {"type": "App", "id": "1", "attributes": {"name": "Calendar", "url": "https://calendar.planningcenteronline.com"}},
+            {"type": "App", "id": "2", "attributes": {"name": "SERVICES ", "url": "x"}}])));
+        assert_eq!(found.unwrap(), "2");
+        let by_url = services_app(&apps(json!([
+            {"type": "App", "id": 7, "attributes": {"name": "Planning Center Services", "url": "https://Services.planningcenteronline.com"}}])));
+        assert_eq!(by_url.unwrap(), "7");
+        let error = services_app(&apps(json!([
+            {"type": "App", "id": "1", "attributes": {"name": "Calendar", "url": "https://calendar.planningcenteronline.com"}}])))
+        .unwrap_err();
+        assert!(
+            error.message.contains("no Services app"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("Calendar"), "{}", error.message);
+    }
+
+    // R17, R50, issue 14.6: a grant that finds a Services profile raises or un-archives it,
+    // never lowers it, never touches an organization administrator.
+    #[test]
+    fn a_grant_for_someone_already_in_services_never_lowers() {
+        let person = |level, archived, site_administrator| ServicesPerson {
+            level,
+            archived,
+            site_administrator,
+            tags: BTreeSet::new(),
+        };
+        let viewer = PermissionLevel::Viewer;
+        let editor = PermissionLevel::Editor;
+        assert_eq!(
+            raise_existing("5", &person(Some(viewer), false, false), editor).len(),
+            1
+        );
+        assert!(raise_existing("5", &person(Some(editor), false, false), viewer).is_empty());
+        assert_eq!(
+            raise_existing("5", &person(None, true, false), viewer).len(),
+            1
+        );
+        assert!(raise_existing("5", &person(Some(viewer), false, true), editor).is_empty());
+        let body: Value = serde_json::from_slice(
+            raise_existing("5", &person(None, true, false), viewer)[0]
+                .body
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(body["data"]["attributes"]["permissions"], "Viewer");
+    }
+
+    // Issue 14.2: the level is set after every grant, Scheduled Viewer included.
+    #[test]
+    fn a_grant_always_sets_the_level() {
+        let requests = grant_requests("5", "2", PermissionLevel::ScheduledViewer);
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].path, "/services/v2/people/5");
+        assert!(
+            String::from_utf8_lossy(requests[1].body.as_ref().unwrap())
+                .contains("Scheduled Viewer")
+        );
+        assert_eq!(requests[0].headers[0].1, PEOPLE_API_VERSION);
+    }
+
     #[test]
     fn builds_the_services_writes() {
         let archive = set_level("5", None);
         assert_eq!(archive.method, Method::Patch);
         assert!(String::from_utf8_lossy(archive.body.as_ref().unwrap()).contains("\"Archived\""));
-        let grant = grant("5", "2", Some("80001"));
+        let grant = grant("5", "2");
         let body: Value = serde_json::from_slice(grant.body.as_ref().unwrap()).unwrap();
-        assert_eq!(body["data"]["attributes"]["email_template_id"], 80001);
+        assert_eq!(body["data"]["attributes"], json!({"app_id": 2}));
         assert_eq!(grant.path, "/people/v2/people/5/person_apps");
         let assign = assign_tags("5", ["1", "2"]);
         let body: Value = serde_json::from_slice(assign.body.as_ref().unwrap()).unwrap();

@@ -273,10 +273,11 @@ pub async fn run(
         true,
     )
     .await?;
-    run("First sync", false).await?;
+    let first = run("First sync", false).await?;
     println!(
-        "PCO sent {} welcome emails (one per person created).\n",
-        demo.welcome_emails()
+        "{} people created in PCO still need the welcome email, which an administrator sends \
+         from Services (PCO's API cannot).\n",
+        crate::ops::text::welcome_needed(&first).len()
     );
 
     let (rock_id, pco_id) = demo.change_both_sides(account).await?;
@@ -358,14 +359,6 @@ impl Sandboxes {
             state: self.state.clone(),
             reporter: Arc::new(crate::log::TracingReporter),
         }
-    }
-
-    fn welcome_emails(&self) -> usize {
-        let outbox = self.pco.outbox();
-        outbox
-            .iter()
-            .filter(|e| e.kind == pco_sandbox::EmailKind::Welcome)
-            .count()
     }
 
     /// The links the sync stored: (Rock id, PCO id).

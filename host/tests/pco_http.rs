@@ -402,3 +402,96 @@ async fn a_photo_upload_returns_pcos_file_id() {
         .unwrap();
     assert!(!id.is_empty());
 }
+
+// Issue 14.4: 403 means the credentials are good and their user lacks a role: the message
+// says which, and never sends the administrator to check the app id and secret; a 401 keeps
+// PCO's own words.
+#[tokio::test]
+async fn a_403_names_the_missing_role_and_a_401_keeps_pcos_words() {
+    let (sandbox, _) = sandbox(20).await;
+    sandbox.set_token_user(pco_sandbox::TokenUser {
+        site_administrator: false,
+        people: Some("Viewer"),
+        services: None,
+    });
+    let pco = HttpPco::new(vec![endpoint(&sandbox, "Main Campus")], quick()).unwrap();
+    let body = r#"{"data":{"type":"Person","attributes":{"first_name":"A","last_name":"B"}}}"#;
+    let error = pco
+        .send("Main Campus", &post("/people/v2/people", body))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unauthorized);
+    assert!(error.message.contains("403"), "{}", error.message);
+    assert!(error.message.contains("People Editor"), "{}", error.message);
+    assert!(
+        !error.message.contains("app_id and secret"),
+        "{}",
+        error.message
+    );
+    let mut wrong = endpoint(&sandbox, "Main Campus");
+    wrong.secret = Secret::new("wrong");
+    let pco = HttpPco::new(vec![wrong], quick()).unwrap();
+    let error = pco
+        .send("Main Campus", &get("/people/v2/people", &[]))
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("401"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .contains("Check your application id and secret"),
+        "PCO's hint: {}",
+        error.message
+    );
+}
+
+// Issue 14.7: Services may answer 404 for a person right after People gave them the app; in
+// a batch, that request is asked once more after a short wait.
+#[tokio::test]
+async fn a_services_404_right_after_a_grant_is_asked_again_once() {
+    let (sandbox, _) = sandbox(20).await;
+    sandbox.set_provisioning_lag(1);
+    let options = HttpOptions {
+        provisioning_wait: Duration::from_millis(50),
+        ..quick()
+    };
+    let pco = HttpPco::new(vec![endpoint(&sandbox, "Main Campus")], options).unwrap();
+    let body = r#"{"data":{"type":"Person","attributes":{"first_name":"A","last_name":"B"}}}"#;
+    let created = pco
+        .send("Main Campus", &post("/people/v2/people", body))
+        .await
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&created.body).unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+    let grant = post(
+        &format!("/people/v2/people/{id}/person_apps"),
+        r#"{"data":{"type":"PersonApp","attributes":{"app_id":2}}}"#,
+    );
+    let level = Request {
+        method: Method::Patch,
+        ..post(
+            &format!("/services/v2/people/{id}"),
+            r#"{"data":{"type":"Person","attributes":{"permissions":"Viewer"}}}"#,
+        )
+    };
+    let answers = pco.send_batch("Main Campus", &[grant, level]).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let statuses: Vec<u16> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/services/v2/people/"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [404, 200]);
+    // Without a grant before it, a 404 is an answer, not asked again.
+    sandbox.set_provisioning_lag(0);
+    let missing = Request {
+        method: Method::Patch,
+        ..post(
+            "/services/v2/people/999999",
+            r#"{"data":{"type":"Person","attributes":{"permissions":"Viewer"}}}"#,
+        )
+    };
+    let answers = pco.send_batch("Main Campus", &[missing]).await;
+    assert_eq!(answers[0].as_ref().unwrap_err().kind, ErrorKind::NotFound);
+}

@@ -474,10 +474,15 @@ async fn check_with_pco(
             "account \"{name}\": welcome_template \"{template}\" is not one of the account's email templates in PCO{} (nothing was saved)",
             suggest(template, &choices.welcome_templates)
         ))),
-        Some(_) => Ok(()),
+        Some(template) => {
+            out.say(&format!(
+                "How the welcome works: Planning Center's API cannot send \"{template}\", so each run's report lists the people it created in PCO, for you to send it to them from PCO Services."
+            ));
+            Ok(())
+        }
         None => {
             out.say(&format!(
-                "No welcome template chosen: people the sync creates in PCO get no welcome email. Choose one with `pcosync account edit \"{name}\" --welcome-template NAME`."
+                "No welcome template chosen: reports do not list the people the sync creates in PCO for a welcome email (PCO's API cannot send it; you send it from Services). Choose one with `pcosync account edit \"{name}\" --welcome-template NAME`."
             ));
             Ok(())
         }

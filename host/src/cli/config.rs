@@ -821,24 +821,7 @@ pub async fn choices(
     account: &AccountConfig,
 ) -> Result<AccountChoices, Reach> {
     let name = &account.name;
-    let secret = account
-        .secret
-        .resolve(&format!("account \"{name}\" secret"))
-        .map_err(Reach::Secret)?;
-    let endpoint = Endpoint {
-        name: name.clone(),
-        base_url: config.pco.api_url.clone(),
-        upload_url: config.pco.upload_url.clone(),
-        app_id: account.app_id.clone(),
-        secret,
-    };
-    let options = HttpOptions {
-        timeout: Duration::from_secs(20),
-        attempts: 2,
-        rate_limit_retries: 3,
-        ..HttpOptions::default()
-    };
-    let pco = HttpPco::new(vec![endpoint], options).map_err(Reach::Secret)?;
+    let pco = check_client(config, account)?;
     let capabilities = Capabilities {
         rock: Arc::new(crate::testing::Unreachable),
         pco: Arc::new(pco),
@@ -865,6 +848,121 @@ pub async fn choices(
             "cannot read account \"{name}\" from Planning Center: {error}"
         ))),
     }
+}
+
+/// An HTTP client for one account, quick to give up (a check, not a sync).
+fn check_client(config: &Config, account: &AccountConfig) -> Result<HttpPco, Reach> {
+    let secret = account
+        .secret
+        .resolve(&format!("account \"{}\" secret", account.name))
+        .map_err(Reach::Secret)?;
+    let endpoint = Endpoint {
+        name: account.name.clone(),
+        base_url: config.pco.api_url.clone(),
+        upload_url: config.pco.upload_url.clone(),
+        app_id: account.app_id.clone(),
+        secret,
+    };
+    let options = HttpOptions {
+        timeout: Duration::from_secs(20),
+        attempts: 2,
+        rate_limit_retries: 3,
+        ..HttpOptions::default()
+    };
+    HttpPco::new(vec![endpoint], options).map_err(Reach::Secret)
+}
+
+/// Who the account's token belongs to and what they may do, from `GET /people/v2/me` and
+/// `/services/v2/me` (issue 14.4).
+pub struct TokenUser {
+    pub name: String,
+    pub site_administrator: bool,
+    pub people: Option<String>,
+    pub services: Option<String>,
+}
+
+impl TokenUser {
+    /// "Jo Doe: organization administrator" or "Jo Doe: People Editor, Services Scheduler".
+    pub fn describe(&self) -> String {
+        let role = |r: &Option<String>| r.clone().unwrap_or_else(|| "no access".into());
+        if self.site_administrator {
+            format!("{}: organization administrator", self.name)
+        } else {
+            format!(
+                "{}: People {}, Services {}",
+                self.name,
+                role(&self.people),
+                role(&self.services)
+            )
+        }
+    }
+
+    /// What the user lacks for a sync to write, with the fix (the guest refuses a run on the
+    /// same rules: `pco_api::TokenRoles::refusal`).
+    pub fn lacks(&self) -> Option<String> {
+        if self.site_administrator {
+            return None;
+        }
+        let people = self.people.as_deref().unwrap_or("").trim().to_lowercase();
+        if people != "editor" && people != "manager" {
+            return Some("needs Editor (or Manager) in PCO People to write people: give that user the role in People, or use another user's token".into());
+        }
+        let services = self.services.as_deref().unwrap_or("").trim().to_lowercase();
+        if !["scheduler", "editor", "administrator"].contains(&services.as_str()) {
+            return Some("needs Scheduler or above in PCO Services (below it PCO hides who is an organization administrator): give that user the role in Services, or use another user's token".into());
+        }
+        None
+    }
+}
+
+pub async fn token_user(config: &Config, account: &AccountConfig) -> Result<TokenUser, Reach> {
+    use crate::bindings::pco::{Method, Request};
+    use crate::pco::Pco;
+    let pco = check_client(config, account)?;
+    let me = |path: &str, version: &str| Request {
+        method: Method::Get,
+        path: path.into(),
+        query: vec![],
+        headers: vec![("X-PCO-API-Version".into(), version.into())],
+        body: None,
+    };
+    let read =
+        |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).unwrap_or_default() };
+    let people = match pco
+        .send(&account.name, &me("/people/v2/me", "2023-03-21"))
+        .await
+    {
+        Ok(response) => read(&response.body),
+        Err(error) if error.kind == ErrorKind::Unauthorized => {
+            return Err(Reach::Refused(error.message));
+        }
+        Err(error) => return Err(Reach::Failed(error.message)),
+    };
+    let services = pco
+        .send(&account.name, &me("/services/v2/me", "2018-11-01"))
+        .await
+        .ok()
+        .map(|r| read(&r.body));
+    let attributes = &people["data"]["attributes"];
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string)
+    };
+    Ok(TokenUser {
+        name: text(&attributes["name"])
+            .or_else(|| {
+                let first = text(&attributes["first_name"])?;
+                Some(format!(
+                    "{first} {}",
+                    text(&attributes["last_name"]).unwrap_or_default()
+                ))
+            })
+            .unwrap_or_else(|| "(unnamed)".into()),
+        site_administrator: attributes["site_administrator"].as_bool().unwrap_or(false),
+        people: text(&attributes["people_permissions"]),
+        services: services.and_then(|s| text(&s["data"]["attributes"]["permissions"])),
+    })
 }
 
 /// Rock, reached with the configured key; quick to give up (a check, not a sync).
@@ -1255,10 +1353,23 @@ async fn check(
                 continue;
             }
         };
+        match token_user(&config, account).await {
+            Ok(user) => match user.lacks() {
+                None => checks.ok(&format!("{what} PCO user"), &user.describe()),
+                Some(why) => checks.failed(
+                    &format!("{what} PCO user"),
+                    &format!("{}: the token's user {why}", user.describe()),
+                ),
+            },
+            Err(why) => checks.failed(&format!("{what} PCO user"), why.message()),
+        }
         match &account.welcome_template {
-            Some(template) if choices.welcome_templates.contains(template) => {
-                checks.ok(&format!("{what} welcome_template"), &format!("\"{template}\""))
-            }
+            Some(template) if choices.welcome_templates.contains(template) => checks.ok(
+                &format!("{what} welcome_template"),
+                &format!(
+                    "\"{template}\": Planning Center's API cannot send it, so each run's report lists the people it created for you to send it from PCO Services"
+                ),
+            ),
             Some(template) => checks.failed(
                 &format!("{what} welcome_template"),
                 &format!(
@@ -1271,7 +1382,7 @@ async fn check(
             None => checks.note(
                 &format!("{what} welcome_template"),
                 &format!(
-                    "none: people the sync creates in PCO get no welcome email (choose one with `pcosync account edit \"{}\" --welcome-template NAME`)",
+                    "none: reports do not list the people the sync creates in PCO for a welcome email (choose one with `pcosync account edit \"{}\" --welcome-template NAME`; PCO's API cannot send it, you send it from Services)",
                     account.name
                 ),
             ),

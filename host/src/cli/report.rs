@@ -2,6 +2,8 @@
 
 use std::io::IsTerminal;
 
+use crate::ops::text::{WELCOME_HELP, welcome_needed};
+
 use crate::bindings::engine::Report;
 pub use crate::ops::text::{counts_line, describe_with, printable};
 
@@ -38,6 +40,14 @@ pub fn print_report_with(report: &Report, values: bool) {
                 describe_with(action, report.kind, report.dry_run, values)
             );
         }
+    }
+    let welcome = welcome_needed(report);
+    if !welcome.is_empty() {
+        println!(
+            "  {WELCOME_HELP} these {} people created in PCO: {}",
+            welcome.len(),
+            welcome.join(", ")
+        );
     }
     println!();
 }

@@ -2,7 +2,7 @@
 //! and outcomes, counts, times, saved values, a report's actions. The command line prints
 //! them, the web admin shows them.
 
-use crate::bindings::engine::{Action, Counts, Direction, RunKind, RunOutcome};
+use crate::bindings::engine::{Action, Counts, Direction, Report, RunKind, RunOutcome};
 use crate::bindings::types::{Address, Date, ErrorKind, FieldValue, Gender, PermissionLevel};
 
 pub fn level_name(level: Option<PermissionLevel>) -> &'static str {
@@ -42,6 +42,34 @@ fn one_line(text: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How the guest's report marks a person created this run who still needs the Services welcome
+/// email (guest `services::WELCOME_NEEDED`): PCO's API cannot send it.
+pub const WELCOME_NEEDED: &str = "welcome email to send from PCO Services";
+
+/// What the administrator is told to do about the welcome emails of a run.
+pub const WELCOME_HELP: &str =
+    "Planning Center's API cannot send its welcome email: send it from PCO Services to";
+
+/// The people of a report who still need the welcome email sent from Services, e.g.
+/// `PCO 123 (Rock 45)`.
+pub fn welcome_needed(report: &Report) -> Vec<String> {
+    report
+        .people
+        .iter()
+        .filter(|p| {
+            p.actions
+                .iter()
+                .any(|a| matches!(a, Action::Flagged(note) if note.starts_with(WELCOME_NEEDED)))
+        })
+        .map(|p| match (p.rock_id, &p.pco_id) {
+            (Some(rock), Some(pco)) => format!("PCO {pco} (Rock {rock})"),
+            (_, Some(pco)) => format!("PCO {pco}"),
+            (Some(rock), None) => format!("Rock {rock}"),
+            (None, None) => "?".into(),
+        })
+        .collect()
 }
 
 pub fn kind_name(kind: RunKind) -> &'static str {

@@ -41,6 +41,9 @@ pub struct HttpOptions {
     pub backoff_cap: Duration,
     /// Longest Retry-After honoured; a longer one is cut to this.
     pub max_retry_after: Duration,
+    /// How long to wait before asking Services once more for a person it answered 404 for
+    /// right after People gave them the Services app (the profile is still being provisioned).
+    pub provisioning_wait: Duration,
 }
 
 impl Default for HttpOptions {
@@ -53,6 +56,7 @@ impl Default for HttpOptions {
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(120),
+            provisioning_wait: Duration::from_secs(2),
         }
     }
 }
@@ -284,6 +288,38 @@ impl Pco for HttpPco {
         self.execute(account, request).await
     }
 
+    /// In order, one answer each. A Services request for a person given the Services app
+    /// earlier in the batch that meets 404 is asked once more after a short wait: Services
+    /// may still be creating the profile (issue 14.7).
+    async fn send_batch(
+        &self,
+        account: &str,
+        requests: &[Request],
+    ) -> Vec<Result<Response, Error>> {
+        let account = match self.account(account) {
+            Ok(account) => account,
+            Err(error) => return requests.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let mut granted: Vec<&str> = Vec::new();
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut answer = self.execute(account, request).await;
+            let provisioning = services_person(&request.path).is_some_and(|p| granted.contains(&p));
+            if provisioning && matches!(&answer, Err(e) if e.kind == ErrorKind::NotFound) {
+                tracing::debug!(account = %account.endpoint.name, path = %request.path, "Services profile not there yet; asking again");
+                pause(self.options.provisioning_wait).await;
+                answer = self.execute(account, request).await;
+            }
+            if answer.is_ok()
+                && let Some(person) = granted_person(request)
+            {
+                granted.push(person);
+            }
+            answers.push(answer);
+        }
+        answers
+    }
+
     async fn upload(
         &self,
         account: &str,
@@ -327,6 +363,19 @@ impl Pco for HttpPco {
             .map_err(|f| f.into_error(&account.endpoint.name, false))?;
         upload_id(&response.body)
     }
+}
+
+/// The person of `POST /people/v2/people/{id}/person_apps`.
+fn granted_person(request: &Request) -> Option<&str> {
+    let rest = request.path.strip_prefix("/people/v2/people/")?;
+    let (person, tail) = rest.split_once('/')?;
+    (request.method == Method::Post && tail == "person_apps").then_some(person)
+}
+
+/// The person of a `/services/v2/people/{id}[/...]` path.
+fn services_person(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/services/v2/people/")?;
+    rest.split('/').next().filter(|p| !p.is_empty())
 }
 
 /// Waits `wait`, and not at all for zero: tokio's timer rounds a deadline up to its next
@@ -410,11 +459,17 @@ impl Failure {
                     400 | 405 | 422 => ErrorKind::Invalid,
                     _ => ErrorKind::Unavailable,
                 };
-                let message = match kind {
-                    ErrorKind::Unauthorized => format!(
+                let message = match (kind, status) {
+                    // 403: the credentials are good, their user lacks a permission (issue
+                    // 14.4; planningcenter/developers#113, #442).
+                    (ErrorKind::Unauthorized, 403) => format!(
+                        "PCO account \"{account}\": the token's user lacks the permission for this ({status}: {detail}); give that user the role in PCO (People Editor to write people, Services Scheduler or above to see organization administrators), or use another user's token"
+                    ),
+                    // 401: PCO's body says what it could not authenticate.
+                    (ErrorKind::Unauthorized, _) => format!(
                         "PCO refused the credentials of account \"{account}\" ({status}: {detail}); check its app_id and secret in the configuration"
                     ),
-                    ErrorKind::Unavailable => {
+                    (ErrorKind::Unavailable, _) => {
                         format!("PCO account \"{account}\" answered {status}: {detail}{uncertain}")
                     }
                     _ => format!("PCO account \"{account}\" answered {status}: {detail}"),

@@ -247,15 +247,13 @@ impl World {
         self.rock.clear_requests();
     }
 
-    /// Welcome emails PCO sent, by PCO person id.
-    pub fn welcomes(&self) -> BTreeMap<String, usize> {
-        let mut by_person = BTreeMap::new();
-        for email in self.pco.outbox() {
-            if email.kind == EmailKind::Welcome {
-                *by_person.entry(email.person_id).or_default() += 1;
-            }
-        }
-        by_person
+    /// Welcome emails PCO sent through the API (none: it cannot send them, issue 14.1).
+    pub fn welcome_emails_sent(&self) -> usize {
+        self.pco
+            .outbox()
+            .iter()
+            .filter(|e| e.kind == EmailKind::Welcome)
+            .count()
     }
 
     /// Everything the PCO sandbox holds about a person (`Null` when there is no such person).
@@ -413,6 +411,20 @@ pub fn linked(report: &Report) -> BTreeMap<i64, String> {
 }
 
 /// Every action a report holds for one Rock person.
+/// The Rock people a report lists for the welcome email an administrator sends from Services.
+pub fn welcome_needed(report: &Report) -> BTreeSet<i64> {
+    report
+        .people
+        .iter()
+        .filter(|p| {
+            p.actions.iter().any(
+                |a| matches!(a, Action::Flagged(note) if note.starts_with("welcome email to send")),
+            )
+        })
+        .filter_map(|p| p.rock_id)
+        .collect()
+}
+
 pub fn actions_of(report: &Report, rock_id: i64) -> Vec<Action> {
     report
         .people

@@ -17,8 +17,8 @@
 //! println!("{} {} {}", sandbox.base_url(), main.app_id, main.secret);
 //! // ... run the code under test, then look at what happened:
 //! assert!(sandbox.requests().iter().all(|r| r.status != 429));
-//! let welcomes = sandbox.outbox().iter().filter(|e| e.kind == pco_sandbox::EmailKind::Welcome).count();
-//! # let _ = welcomes;
+//! let raised = sandbox.outbox().iter().filter(|e| e.kind == pco_sandbox::EmailKind::PermissionRaised).count();
+//! # let _ = raised;
 //! # Ok(())
 //! # }
 //! ```
@@ -29,6 +29,7 @@
 //!   `/people/v2/{emails,phone_numbers,addresses}[/{id}]` (list, read, patch, delete),
 //!   `/people/v2/people/{id}/person_apps` (list, create), `/people/v2/apps`, `/people/v2/me`,
 //!   `/people/v2/person_mergers`, `/people/v2` (the organization).
+//! - `/services/v2/me`: the token's user in Services.
 //! - Services v2: `/services/v2/people[/{id}]` (list, read, patch `permissions`),
 //!   `/services/v2/people/{id}/tags`, `POST /services/v2/people/{id}/assign_tags`,
 //!   `/services/v2/tag_groups[/{id}[/tags]]`, `/services/v2/tags`, `/services/v2/email_templates[/{id}]`.
@@ -50,19 +51,21 @@
 //! before 2023-03-21) shapes; the default is the latest.
 //!
 //! # Emails PCO would send (the outbox)
-//! PCO has no documented API for sending its welcome email (research §7.5). The sandbox uses
-//! the shape a 2017 PCO payload showed: **give the person the Services app with a template**:
+//! PCO's v2 API has no way to send the Services welcome email (planningcenter/developers#89:
+//! "the People v2 API does not support this attribute"; #250: "there is no way to send emails
+//! via the API"). Giving a person the Services app takes `app_id` and nothing else
+//! (developer.planning.center/docs/#/apps/people/2022-07-14/vertices/person_app,
+//! `create_assignable: ["app_id"]`):
 //!
 //! ```text
 //! POST /people/v2/people/{id}/person_apps
-//! {"data": {"type": "PersonApp", "attributes": {"app_id": 2, "email_template_id": 80001}}}
+//! {"data": {"type": "PersonApp", "attributes": {"app_id": 2}}}
 //! ```
 //!
-//! `app_id` is the Services app (`GET /people/v2/apps`); `email_template_id` is one of the
-//! account's Services email templates (`GET /services/v2/email_templates`; every account has
-//! "Planning Center Welcome E-Mail"). Without `email_template_id` no welcome is sent; an unknown
-//! one is a 422. The outbox ([`PcoSandbox::outbox`]) then records:
-//! - [`EmailKind::Welcome`] for that request;
+//! and any other attribute, `email_template_id` included, is PCO's 422 `Forbidden Attribute`
+//! ("email_template_id cannot be assigned"). The new Services profile starts at the
+//! organization's default level ([`PcoSandbox::set_new_services_level`]). So the outbox never
+//! holds an [`EmailKind::Welcome`]; it records:
 //! - [`EmailKind::PermissionRaised`] whenever `PATCH /services/v2/people/{id}` raises
 //!   `permissions` (or gives an archived person a level again) — seeds 002/004;
 //! - [`EmailKind::OrgAdminLowered`] when an organization administrator's Services permission is
@@ -132,6 +135,7 @@ pub use faults::{Fault, FaultConfig};
 pub use model::{SERVICES_APP_ID, WELCOME_TEMPLATE};
 pub use ratelimit::{RateLimitConfig, UNLIMITED};
 pub use records::{EmailKind, OutboxEmail, RequestRecord};
+pub use state::TokenUser;
 
 use crate::clock::{Clock, lock};
 use crate::state::Shared;
@@ -326,6 +330,25 @@ impl PcoSandbox {
         lock(&self.shared.outbox).clear();
     }
 
+    /// The level a new Services profile starts at (Scheduled Viewer unless set): an
+    /// organization administrator can raise the account's default in PCO.
+    pub fn set_new_services_level(&self, level: congregation::Level) {
+        lock(&self.shared.behaviour).new_services_level = level;
+    }
+
+    /// How many Services requests for a person answer 404 right after they are given the
+    /// Services app (0 unless set): PCO provisions the profile asynchronously.
+    pub fn set_provisioning_lag(&self, requests: u32) {
+        lock(&self.shared.behaviour).provisioning_lag = requests;
+    }
+
+    /// The roles of the user the accounts' tokens belong to (an organization administrator
+    /// unless set): what `GET /people/v2/me` and `/services/v2/me` say, what People writes
+    /// and Services' role attributes need.
+    pub fn set_token_user(&self, user: TokenUser) {
+        lock(&self.shared.behaviour).token_user = user;
+    }
+
     /// Moves the sandbox clock forward (whole seconds).
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
@@ -334,6 +357,57 @@ impl PcoSandbox {
     /// The sandbox clock as PCO would write it (`2024-05-01T12:00:00Z`).
     pub fn now(&self) -> String {
         clock::format_time(self.shared.clock.now())
+    }
+
+    /// Adds an email template to `account` (an id after every existing one), as an
+    /// administrator would in Services: an account can hold more than a page of them.
+    pub fn add_email_template(&self, account: &str, subject: &str) -> Option<String> {
+        let mut store = lock(&self.shared.store);
+        let id = 1 + store
+            .accounts
+            .iter()
+            .flat_map(|a| a.templates.iter().map(|t| t.id))
+            .max()
+            .unwrap_or(0);
+        let now = self.shared.clock.now();
+        let account = store.accounts.iter_mut().find(|a| a.name == account)?;
+        account.templates.push(model::EmailTemplate {
+            id,
+            subject: subject.to_string(),
+            kind: "custom".into(),
+            created_at: now,
+        });
+        Some(id.to_string())
+    }
+
+    /// Adds a person tag group with its tags to `account` (ids after every existing one).
+    pub fn add_tag_group(&self, account: &str, name: &str, tags: &[&str]) -> Option<()> {
+        let mut store = lock(&self.shared.store);
+        let group_id = 1 + store
+            .accounts
+            .iter()
+            .flat_map(|a| a.tag_groups.iter().map(|g| g.id))
+            .max()
+            .unwrap_or(0);
+        let last_tag = store
+            .accounts
+            .iter()
+            .flat_map(|a| a.tags.iter().map(|t| t.id))
+            .max()
+            .unwrap_or(0);
+        let account = store.accounts.iter_mut().find(|a| a.name == account)?;
+        account.tag_groups.push(model::TagGroup {
+            id: group_id,
+            name: name.to_string(),
+        });
+        for (n, tag) in tags.iter().enumerate() {
+            account.tags.push(model::Tag {
+                id: last_tag + 1 + n as u64,
+                group_id,
+                name: tag.to_string(),
+            });
+        }
+        Some(())
     }
 
     /// How many People people the account holds.

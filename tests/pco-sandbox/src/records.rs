@@ -23,7 +23,8 @@ pub struct RequestRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailKind {
-    /// A new person was given Services with a welcome template (see the crate docs).
+    /// Services' welcome email. The API never sends one (see the crate docs): an administrator
+    /// sends it from Services; kept so that a test can assert none was sent.
     Welcome,
     /// A Services permission went up, or an archived person was given a level again (seeds 002/004).
     PermissionRaised,

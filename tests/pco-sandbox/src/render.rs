@@ -23,6 +23,8 @@ pub struct View<'a> {
     pub base: &'a str,
     pub version: Version,
     pub account: &'a Account,
+    /// Whether the token's user sees Services' role attributes.
+    pub sees_services_roles: bool,
 }
 
 /// PCO's empty value for attributes the sandbox does not model.
@@ -306,12 +308,31 @@ pub fn organization(view: View) -> Resource {
     )
 }
 
+/// An attribute the token's user may not see (None: left out of the document).
+#[derive(Debug)]
+pub struct Hidden<T>(Option<T>);
+
+impl<T> Hidden<T> {
+    fn is_hidden(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl<T: Serialize> Serialize for Hidden<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// Services' Person attributes.
 #[derive(Debug, Serialize)]
 pub struct ServicesPersonAttributes {
     anniversary: Option<String>,
-    archived: bool,
-    archived_at: Option<String>,
+    /// Hidden below Scheduler, with `archived_at` and `site_administrator`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archived: Option<bool>,
+    #[serde(skip_serializing_if = "Hidden::is_hidden")]
+    archived_at: Hidden<Option<String>>,
     assigned_to_rehearsal_team: bool,
     /// Services renders birthdate as a date_time (research §7.1).
     birthdate: Option<String>,
@@ -332,7 +353,8 @@ pub struct ServicesPersonAttributes {
     permissions: &'static str,
     photo_thumbnail_url: String,
     photo_url: String,
-    site_administrator: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site_administrator: Option<bool>,
     song_permissions: &'static str,
     status: &'static str,
     updated_at: String,
@@ -346,10 +368,11 @@ pub fn services_person(
     include: &[String],
     included: &mut Included,
 ) -> Resource {
+    let roles = view.sees_services_roles;
     let attributes = ServicesPersonAttributes {
         anniversary: date(p.anniversary),
-        archived: s.archived_at.is_some(),
-        archived_at: s.archived_at.map(format_time),
+        archived: roles.then_some(s.archived_at.is_some()),
+        archived_at: Hidden(roles.then(|| s.archived_at.map(format_time))),
         assigned_to_rehearsal_team: false,
         birthdate: p.birthdate.map(|d| format!("{}T00:00:00Z", format_date(d))),
         created_at: format_time(s.created_at),
@@ -369,7 +392,7 @@ pub fn services_person(
         permissions: s.permissions(),
         photo_thumbnail_url: avatar_url(p),
         photo_url: avatar_url(p),
-        site_administrator: p.site_administrator,
+        site_administrator: roles.then_some(p.site_administrator),
         song_permissions: "Viewer",
         status: p.status(),
         updated_at: format_time(s.updated_at),

@@ -193,7 +193,18 @@ async fn api_request(
         }
         _ => {}
     }
-    req.extensions_mut().insert(Ctx { account, version });
+    let user = lock(&shared.behaviour).token_user;
+    if !user.can_edit_people() && is_people_write(req.method(), req.uri().path()) {
+        return Ok(with_rate_headers(
+            ApiError::forbidden("You do not have access to this resource").into_response(),
+            rate,
+        ));
+    }
+    req.extensions_mut().insert(Ctx {
+        account,
+        version,
+        user,
+    });
     let mut response = route(router, req.map(Body::new)).await;
     response.headers_mut().insert(
         "x-pco-api-processed-as-version",
@@ -206,6 +217,11 @@ async fn api_request(
         _ => response,
     };
     Ok(with_rate_headers(response, rate))
+}
+
+/// A write to People (people, their contacts, their apps): refused below People Editor.
+fn is_people_write(method: &axum::http::Method, path: &str) -> bool {
+    method != axum::http::Method::GET && path.starts_with("/people/v2/")
 }
 
 /// The list `offset` a request asks for (0 when none or unreadable).

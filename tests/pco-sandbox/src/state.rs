@@ -20,7 +20,40 @@ pub struct Shared {
     pub limiter: Mutex<RateLimiter>,
     pub log: Mutex<Vec<RequestRecord>>,
     pub outbox: Mutex<Vec<OutboxEmail>>,
+    pub behaviour: Mutex<Behaviour>,
+    /// Services profiles still being provisioned: (account, person) -> 404s left.
+    pub provisioning: Mutex<std::collections::HashMap<(usize, u64), u32>>,
     seq: AtomicU64,
+}
+
+/// How the organization is set up, where PCO lets an organization choose and the API does not
+/// say: tests run the sync against more than one choice.
+#[derive(Clone, Debug)]
+pub struct Behaviour {
+    /// The level a new Services profile starts at. PCO's docs do not say which: the person_apps
+    /// create takes only `app_id` (developer.planning.center/docs/#/apps/people/2022-07-14/
+    /// vertices/person_app, `create_assignable`), and the maintainers' way to give a level is a
+    /// separate Services PATCH of `permissions` after the grant (planningcenter/developers#249),
+    /// so the profile starts at whatever the organization's default is, Scheduled Viewer unless
+    /// an administrator raised it.
+    pub new_services_level: congregation::Level,
+    /// How many Services requests for a person answer 404 right after People gave them the
+    /// Services app, while Services creates the profile. PCO's products provision a new person
+    /// asynchronously: Giving answered 404 on the first request after a create and the data on
+    /// the next (planningcenter/developers#716, acknowledged by PCO). 0 (none) by default.
+    pub provisioning_lag: u32,
+    /// Who the account's token belongs to.
+    pub token_user: TokenUser,
+}
+
+impl Default for Behaviour {
+    fn default() -> Behaviour {
+        Behaviour {
+            new_services_level: congregation::Level::ScheduledViewer,
+            provisioning_lag: 0,
+            token_user: TokenUser::ORGANIZATION_ADMINISTRATOR,
+        }
+    }
 }
 
 /// Which account a request runs as, and which API version it asked for; set by the front
@@ -29,6 +62,49 @@ pub struct Shared {
 pub struct Ctx {
     pub account: usize,
     pub version: Version,
+    /// What the token's user may see and do.
+    pub user: TokenUser,
+}
+
+/// The roles of the user a personal access token belongs to: a token can do what its user can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenUser {
+    /// Organization administrator: every product, every permission.
+    pub site_administrator: bool,
+    /// People's `people_permissions` as `GET /people/v2/me` shows it (real traffic shows
+    /// "Editor"; null for no access).
+    pub people: Option<&'static str>,
+    /// Services' `permissions` as `GET /services/v2/me` shows it.
+    pub services: Option<congregation::Level>,
+}
+
+impl TokenUser {
+    /// An organization administrator (the sandbox's default token user).
+    pub const ORGANIZATION_ADMINISTRATOR: TokenUser = TokenUser {
+        site_administrator: true,
+        people: Some("Manager"),
+        services: Some(congregation::Level::Administrator),
+    };
+
+    /// Writes to People need at least Editor "at the general level" (maintainer answers in
+    /// planningcenter/developers#220, #442; #74: below it PCO answers 403 "You do not have
+    /// access to this resource").
+    pub fn can_edit_people(self) -> bool {
+        self.site_administrator
+            || self.people.is_some_and(|p| {
+                p.eq_ignore_ascii_case("editor") || p.eq_ignore_ascii_case("manager")
+            })
+    }
+
+    /// Services shows `site_administrator` and `archived` only to Schedulers and above
+    /// (developer.planning.center/docs/#/apps/services/2018-11-01/vertices/person:
+    /// `permission_level: scheduler`; `archived_at` likewise, planningcenter/developers#756).
+    pub fn sees_services_roles(self) -> bool {
+        self.site_administrator
+            || self
+                .services
+                .is_some_and(|l| l >= congregation::Level::Scheduler)
+    }
 }
 
 /// The parts of PCO's API versions (research §6.1) that change shapes the sync reads.
@@ -123,7 +199,33 @@ impl Shared {
             limiter: Mutex::new(limiter),
             log: Mutex::new(Vec::new()),
             outbox: Mutex::new(Vec::new()),
+            behaviour: Mutex::new(Behaviour::default()),
+            provisioning: Mutex::new(std::collections::HashMap::new()),
             seq: AtomicU64::new(1),
+        }
+    }
+
+    /// A new Services profile is being provisioned for `person`: the next
+    /// [`Behaviour::provisioning_lag`] Services requests for them answer 404.
+    pub fn start_provisioning(&self, account: usize, person: u64) {
+        let lag = lock(&self.behaviour).provisioning_lag;
+        if lag > 0 {
+            lock(&self.provisioning).insert((account, person), lag);
+        }
+    }
+
+    /// True (and one fewer left) while `person`'s Services profile is still being provisioned.
+    pub fn still_provisioning(&self, account: usize, person: u64) -> bool {
+        let mut pending = lock(&self.provisioning);
+        match pending.get_mut(&(account, person)) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                if *left == 0 {
+                    pending.remove(&(account, person));
+                }
+                true
+            }
+            _ => false,
         }
     }
 

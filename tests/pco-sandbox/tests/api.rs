@@ -511,7 +511,7 @@ async fn assign_tags_replaces_the_whole_set() {
 }
 
 #[tokio::test]
-async fn outbox_records_welcome_raise_and_org_admin_notices() {
+async fn outbox_records_raise_and_org_admin_notices_and_never_a_welcome() {
     let sandbox = empty_sandbox().await;
     let client = Client::new(&sandbox, 0);
     let (_, templates) = client.get("/services/v2/email_templates").await;
@@ -524,12 +524,24 @@ async fn outbox_records_welcome_raise_and_org_admin_notices() {
     let welcome_id = welcome["id"].as_str().unwrap();
     let (_, apps) = client.get("/people/v2/apps?where[name]=Services").await;
     let services = apps["data"][0]["id"].as_str().unwrap().to_string();
-    // Created with a template: one welcome.
     let id = client
         .create_person("Dee", "Lopez", Some("dee@example.com"))
         .await;
+    // PersonApp's only assignable attribute is app_id: a template is PCO's 422 (issue 14.1).
     let (status, body) = client
         .post(&format!("/people/v2/people/{id}/person_apps"), json!({"data": {"type": "PersonApp", "attributes": {"app_id": services, "email_template_id": welcome_id}}}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["title"], "Forbidden Attribute", "{body}");
+    assert_eq!(
+        body["errors"][0]["detail"], "email_template_id cannot be assigned",
+        "{body}"
+    );
+    let (status, body) = client
+        .post(
+            &format!("/people/v2/people/{id}/person_apps"),
+            json!({"data": {"type": "PersonApp", "attributes": {"app_id": services}}}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let (status, _) = client
@@ -546,12 +558,7 @@ async fn outbox_records_welcome_raise_and_org_admin_notices() {
         )
         .await;
     assert_eq!(status, 403);
-    let outbox = sandbox.outbox();
-    assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox[0].kind, EmailKind::Welcome);
-    assert_eq!(outbox[0].to_address.as_deref(), Some("dee@example.com"));
-    assert_eq!(outbox[0].template_id.as_deref(), Some(welcome_id));
-    // Without a template: no welcome.
+    assert!(sandbox.outbox().is_empty(), "the API sends no welcome");
     let quiet = client.create_person("Eve", "Moore", None).await;
     client
         .post(
@@ -559,7 +566,6 @@ async fn outbox_records_welcome_raise_and_org_admin_notices() {
             json!({"data": {"attributes": {"app_id": 2}}}),
         )
         .await;
-    assert_eq!(sandbox.outbox().len(), 1);
     // Raise: notice; same level again: nothing; lower: nothing for a non-admin.
     let services_person = format!("/services/v2/people/{id}");
     let perms =
@@ -893,4 +899,49 @@ async fn parallel_writes_get_unique_ids_and_distinct_stamps() {
         next = body["links"]["next"].as_str().map(str::to_string);
     }
     assert_eq!(stamps.len(), 200, "no two writes share an updated_at");
+}
+
+// Issue 14.3: `id` is not in People's `can_order`; the default order is ascending id.
+#[tokio::test]
+async fn people_cannot_be_ordered_by_id_and_come_in_id_order() {
+    let (sandbox, _) = seeded_sandbox(60, 3).await;
+    let client = Client::new(&sandbox, 0);
+    let (status, body) = client.get("/people/v2/people?order=id").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["errors"][0]["detail"].as_str().unwrap().contains("id"));
+    let (status, body) = client.get("/people/v2/people?per_page=100").await;
+    assert_eq!(status, 200);
+    let ids: Vec<u64> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let (status, body) = client.get("/people/v2/people?order=-remote_id").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+// Issue 14.2: a new Services profile starts at the organization's default, which may be above
+// Scheduled Viewer.
+#[tokio::test]
+async fn a_new_services_profile_starts_at_the_organization_default() {
+    let sandbox = empty_sandbox().await;
+    let client = Client::new(&sandbox, 0);
+    for (level, name) in [
+        (Level::ScheduledViewer, "Scheduled Viewer"),
+        (Level::Viewer, "Viewer"),
+    ] {
+        sandbox.set_new_services_level(level);
+        let id = client.create_person("Dee", name, None).await;
+        let (status, body) = client
+            .post(
+                &format!("/people/v2/people/{id}/person_apps"),
+                json!({"data": {"type": "PersonApp", "attributes": {"app_id": 2}}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (_, person) = client.get(&format!("/services/v2/people/{id}")).await;
+        assert_eq!(person["data"]["attributes"]["permissions"], name);
+    }
 }

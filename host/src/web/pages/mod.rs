@@ -147,6 +147,7 @@ pub(crate) fn report_view(account: &str, report: &Report) -> Markup {
             })
         })
         .collect();
+    let welcome = crate::ops::text::welcome_needed(report);
     html! {
         section.report aria-label="Report" {
             p {
@@ -156,6 +157,12 @@ pub(crate) fn report_view(account: &str, report: &Report) -> Markup {
             ul.counts aria-label="Counts" {
                 @for item in counts_line(report.kind, &report.counts).split(" · ") {
                     li { (item) }
+                }
+            }
+            @if !welcome.is_empty() {
+                section.welcome aria-label="Welcome emails to send" {
+                    p { (crate::ops::text::WELCOME_HELP) " these " (welcome.len()) " people created in PCO:" }
+                    ul { @for who in &welcome { li { (who) } } }
                 }
             }
             @if rows.is_empty() {

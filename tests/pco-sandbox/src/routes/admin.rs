@@ -237,6 +237,7 @@ pub fn raw_person_state(shared: &Shared, account_name: &str, id: u64) -> Option<
         base: &shared.base_url,
         version,
         account,
+        sees_services_roles: true,
     };
     let mut people_included = Included::default();
     let all = ["emails", "phone_numbers", "addresses", "person_apps"].map(String::from);

@@ -57,6 +57,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 .patch(contacts::update)
                 .delete(contacts::destroy),
         )
+        .route("/services/v2/me", get(people::services_me))
         .route("/services/v2/people", get(services::list))
         .route(
             "/services/v2/people/{id}",
@@ -124,6 +125,7 @@ pub fn view<'a>(shared: &'a Shared, ctx: Ctx, account: &'a Account) -> View<'a> 
         base: &shared.base_url,
         version: ctx.version,
         account,
+        sees_services_roles: ctx.user.sees_services_roles(),
     }
 }
 

@@ -37,22 +37,54 @@ pub async fn organization(State(shared): SharedState, Extension(ctx): Extension<
     Ok(document(StatusCode::OK, body))
 }
 
-/// The person the credentials belong to: the account's first organization administrator.
+/// The person the credentials belong to (the account's first organization administrator), with
+/// the token user's roles: `site_administrator` and `people_permissions` are what a client reads
+/// to know what its token may do (maintainer answer, planningcenter/developers#113).
 pub async fn me(State(shared): SharedState, Extension(ctx): Extension<Ctx>) -> ApiResult {
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
-    let p = account
+    let p = token_person(account)?;
+    let v = view(&shared, ctx, account);
+    let mut included = Included::default();
+    let mut data = render::person(v, p, &[], &mut included).to_value();
+    data["attributes"]["site_administrator"] = json!(ctx.user.site_administrator);
+    data["attributes"]["people_permissions"] = json!(ctx.user.people);
+    let body = json!({ "data": data, "included": included.into_vec(), "meta": {} });
+    Ok(document(StatusCode::OK, body))
+}
+
+/// The token's user in Services, with their Services `permissions`
+/// (`GET /services/v2/me`, planningcenter/developers#182).
+pub async fn services_me(State(shared): SharedState, Extension(ctx): Extension<Ctx>) -> ApiResult {
+    let store = lock(&shared.store);
+    let account = &store.accounts[ctx.account];
+    let p = token_person(account)?;
+    let v = view(&shared, ctx, account);
+    let services = ServicesPerson {
+        level: ctx.user.services.unwrap_or(Level::ScheduledViewer),
+        archived_at: None,
+        tags: Default::default(),
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    };
+    let mut data =
+        render::services_person(v, p, &services, &[], &mut Included::default()).to_value();
+    if ctx.user.services.is_none() {
+        return Err(ApiError::forbidden("You do not have access to this resource").into());
+    }
+    data["attributes"]["site_administrator"] = json!(ctx.user.site_administrator);
+    Ok(document(
+        StatusCode::OK,
+        json!({ "data": data, "included": [], "meta": {} }),
+    ))
+}
+
+fn token_person(account: &crate::model::Account) -> Result<&Person, ApiError> {
+    account
         .people
         .values()
         .find(|p| p.site_administrator)
-        .ok_or_else(ApiError::not_found)?;
-    let v = view(&shared, ctx, account);
-    let mut included = Included::default();
-    let data = render::person(v, p, &[], &mut included);
-    Ok(document(
-        StatusCode::OK,
-        single(v, data, included, CAN_INCLUDE),
-    ))
+        .ok_or_else(ApiError::not_found)
 }
 
 pub async fn apps(
@@ -292,9 +324,10 @@ pub async fn person_apps(
     Ok(document(StatusCode::OK, body))
 }
 
-/// Gives a person an app. For Services this creates their Services record (level Scheduled
-/// Viewer, PCO's default for new Services people, inferred) and, when the request names an
-/// `email_template_id`, records the welcome email (see the crate docs).
+/// Gives a person an app. For Services this creates their Services record at the
+/// organization's default level for new profiles ([`crate::state::Behaviour`]). No email is
+/// sent: PCO's v2 API has no way to send the Services welcome email (planningcenter/developers#89,
+/// #250); an administrator sends it from Services.
 pub async fn grant_app(
     State(shared): SharedState,
     Extension(ctx): Extension<Ctx>,
@@ -304,60 +337,32 @@ pub async fn grant_app(
     let id = parse_id(&id)?;
     let data = request_data(&body)?;
     let attrs = attributes(&data)?;
-    let request = GrantRequest::read(&data, &attrs)?;
+    let app_id = granted_app(&data, &attrs)?;
+    let default_level = lock(&shared.behaviour).new_services_level;
     let mut store = lock(&shared.store);
     let (account, next) = store.split(ctx.account);
-    let template = match request.template_id {
-        Some(t) => Some(
-            account
-                .template(t)
-                .cloned()
-                .ok_or_else(|| ApiError::resource_not_found("email_template_id", "PersonApp"))?,
-        ),
-        None => None,
-    };
     let p = account
         .people
         .get_mut(&id)
         .ok_or_else(ApiError::not_found)?;
-    if p.apps.iter().any(|a| a.app_id == request.app_id) {
+    if p.apps.iter().any(|a| a.app_id == app_id) {
         return Err(ApiError::validation("app", "has already been taken", "PersonApp").into());
     }
     let now = shared.clock.tick();
     let app = PersonApp {
         id: Counters::take(&mut next.person_app),
-        app_id: request.app_id,
+        app_id,
     };
     p.apps.push(app.clone());
-    if request.app_id == SERVICES_APP_ID && p.services.is_none() {
+    if app_id == SERVICES_APP_ID && p.services.is_none() {
+        shared.start_provisioning(ctx.account, id);
         p.services = Some(ServicesPerson {
-            level: Level::ScheduledViewer,
+            level: default_level,
             archived_at: None,
             tags: Default::default(),
             created_at: now,
             updated_at: now,
         });
-    }
-    let to_address = p
-        .emails
-        .iter()
-        .find(|e| e.primary)
-        .or(p.emails.first())
-        .map(|e| e.address.clone());
-    if let Some(t) = template {
-        shared.send_email(
-            ctx.account,
-            NewEmail {
-                kind: EmailKind::Welcome,
-                person_id: id,
-                recipients: vec![id],
-                subject: t.subject.clone(),
-                template_id: Some(t.id),
-                from_permissions: None,
-                to_permissions: Some(Level::ScheduledViewer.pco_name().into()),
-                to_address,
-            },
-        );
     }
     let v = view(&shared, ctx, account);
     Ok(document(
@@ -371,60 +376,32 @@ pub async fn grant_app(
     ))
 }
 
-/// The body of a person_apps create: `attributes.app_id` (or `relationships.app`), and the
-/// sandbox's `attributes.email_template_id`.
-struct GrantRequest {
-    app_id: u64,
-    template_id: Option<u64>,
-}
-
-impl GrantRequest {
-    fn read(
-        data: &Map<String, Value>,
-        attrs: &Map<String, Value>,
-    ) -> Result<GrantRequest, ApiErrors> {
-        for key in attrs.keys() {
-            match key.as_str() {
-                "app_id" | "email_template_id" => {}
-                // Determined by Services permissions; PCO refuses them since 2017 (#249, #328).
-                "allow_pco_login" | "people_permissions" => {
-                    return Err(ApiError::forbidden(format!(
-                        "{key} cannot be assigned; permissions are set in each app"
-                    ))
-                    .into());
-                }
-                _ => return Err(ApiError::forbidden_attribute(key, "PersonApp").into()),
+/// The app of a person_apps create: `attributes.app_id` (or `relationships.app`). `app_id` is
+/// the only assignable attribute (developer.planning.center/docs/#/apps/people/2022-07-14/
+/// vertices/person_app: `create_assignable: ["app_id"]`); any other, `email_template_id`
+/// included, is PCO's 422 "Forbidden Attribute ... cannot be assigned".
+fn granted_app(data: &Map<String, Value>, attrs: &Map<String, Value>) -> Result<u64, ApiErrors> {
+    for key in attrs.keys() {
+        match key.as_str() {
+            "app_id" => {}
+            // Determined by Services permissions; PCO refuses them since 2017 (#249, #328).
+            "allow_pco_login" | "people_permissions" => {
+                return Err(ApiError::forbidden(format!(
+                    "{key} cannot be assigned; permissions are set in each app"
+                ))
+                .into());
             }
+            _ => return Err(ApiError::forbidden_attribute(key, "PersonApp").into()),
         }
-        let from_relationship = data
-            .get("relationships")
-            .and_then(|r| r["app"]["data"]["id"].as_str().map(Value::from));
-        let app = attrs.get("app_id").cloned().or(from_relationship);
-        let app_id = app
-            .as_ref()
-            .and_then(id_value)
-            .filter(|id| APPS.iter().any(|(a, _)| a == id));
-        let app_id = app_id.ok_or_else(|| ApiError::resource_not_found("app_id", "PersonApp"))?;
-        let template_id =
-            match attrs.get("email_template_id") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(id_value(v).ok_or_else(|| {
-                    ApiError::resource_not_found("email_template_id", "PersonApp")
-                })?),
-            };
-        if template_id.is_some() && app_id != SERVICES_APP_ID {
-            return Err(ApiError::validation(
-                "email_template_id",
-                "is only used with the Services app",
-                "PersonApp",
-            )
-            .into());
-        }
-        Ok(GrantRequest {
-            app_id,
-            template_id,
-        })
     }
+    let from_relationship = data
+        .get("relationships")
+        .and_then(|r| r["app"]["data"]["id"].as_str().map(Value::from));
+    let app = attrs.get("app_id").cloned().or(from_relationship);
+    app.as_ref()
+        .and_then(id_value)
+        .filter(|id| APPS.iter().any(|(a, _)| a == id))
+        .ok_or_else(|| ApiError::resource_not_found("app_id", "PersonApp").into())
 }
 
 /// An id given as a JSON number or a numeric string.

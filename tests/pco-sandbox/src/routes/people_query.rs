@@ -34,7 +34,11 @@ pub const QUERY: &[&str] = &[
     "updated_at",
 ];
 
+/// People's `can_order` (developer.planning.center/docs/#/apps/people/2022-07-14/vertices/
+/// person): `id` is not among them (the default order is ascending id), so `order=id` is
+/// refused like any other attribute PCO cannot order by.
 pub const ORDER: &[&str] = &[
+    "accounting_administrator",
     "anniversary",
     "birthdate",
     "child",
@@ -42,11 +46,14 @@ pub const ORDER: &[&str] = &[
     "first_name",
     "gender",
     "given_name",
-    "id",
+    "grade",
+    "graduation_year",
+    "inactivated_at",
     "last_name",
     "membership",
     "middle_name",
     "nickname",
+    "people_permissions",
     "remote_id",
     "site_administrator",
     "status",

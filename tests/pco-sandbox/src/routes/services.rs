@@ -108,6 +108,15 @@ fn services_where(p: &Person, field: &str, value: &str) -> bool {
     }
 }
 
+/// 404 while the person's new Services profile is still being provisioned (see
+/// [`crate::state::Behaviour::provisioning_lag`]).
+fn provisioned(shared: &Shared, ctx: Ctx, id: u64) -> Result<(), ApiError> {
+    if shared.still_provisioning(ctx.account, id) {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
 /// A person with their Services record, 404 until they were given Services (#1417, #1328).
 fn services_person(account: &Account, id: u64) -> Result<(&Person, &ServicesPerson), ApiError> {
     let p = account.people.get(&id).ok_or_else(ApiError::not_found)?;
@@ -124,6 +133,7 @@ pub async fn show(
     let params = ListParams::parse(q.as_deref())?;
     params.check(PERSON_INCLUDE, &[], &[])?;
     let id = parse_id(&id)?;
+    provisioned(&shared, ctx, id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
     let (p, s) = services_person(account, id)?;
@@ -160,6 +170,7 @@ pub async fn update(
     let data = request_data(&body)?;
     let attrs = attributes(&data)?;
     let wanted = requested_permissions(&attrs)?;
+    provisioned(&shared, ctx, id)?;
     let mut store = lock(&shared.store);
     let account = &mut store.accounts[ctx.account];
     services_person(account, id)?;
@@ -303,6 +314,7 @@ pub async fn assign_tags(
     let id = parse_id(&id)?;
     let data = request_data(&body)?;
     let wanted = requested_tags(&data)?;
+    provisioned(&shared, ctx, id)?;
     let mut store = lock(&shared.store);
     let account = &mut store.accounts[ctx.account];
     services_person(account, id)?;

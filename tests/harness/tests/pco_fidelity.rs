@@ -1,0 +1,251 @@
+//! The guest against a PCO sandbox that answers as the real Planning Center does (issue 14):
+//! what PCO refuses, what it leaves to the organization, how its lists page.
+
+use congregation::Level;
+use pcosync::bindings::engine::{Action, Report};
+use pcosync::bindings::types::PermissionLevel;
+use pcosync_harness::Harness;
+
+/// The Rock people of a report who were created in PCO this run.
+fn created(report: &Report) -> Vec<i64> {
+    report
+        .people
+        .iter()
+        .filter(|p| p.actions.iter().any(|a| matches!(a, Action::Created(_))))
+        .filter_map(|p| p.rock_id)
+        .collect()
+}
+
+fn failures(report: &Report) -> Vec<String> {
+    report
+        .people
+        .iter()
+        .flat_map(|p| &p.actions)
+        .filter_map(|a| match a {
+            Action::Failed(e) => Some(e.message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The level each Rock person was raised to this run, by Rock id.
+fn raised_to(report: &Report) -> Vec<(i64, PermissionLevel)> {
+    report
+        .people
+        .iter()
+        .flat_map(|p| {
+            p.actions.iter().filter_map(move |a| match a {
+                Action::Raised((None, to)) => Some((p.rock_id?, *to)),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+fn pco_name(level: PermissionLevel) -> &'static str {
+    match level {
+        PermissionLevel::ScheduledViewer => "Scheduled Viewer",
+        PermissionLevel::Viewer => "Viewer",
+        PermissionLevel::Scheduler => "Scheduler",
+        PermissionLevel::Editor => "Editor",
+        PermissionLevel::Administrator => "Administrator",
+    }
+}
+
+// R4, R15 (issue 14.1): with a welcome template configured, every grant carries only `app_id`
+// (PCO refuses `email_template_id` with 422), so nobody fails, and every person created is
+// listed for the welcome an administrator sends from Services.
+#[tokio::test]
+async fn grants_succeed_with_a_welcome_template_and_list_who_needs_the_welcome() {
+    let harness = Harness::new(80, 5).await;
+    assert!(harness.account().welcome_template.is_some());
+    let report = harness.sync(false).await.expect("the sync runs");
+    assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+    let created = created(&report);
+    assert!(!created.is_empty());
+    let links = harness.links();
+    for rock_id in &created {
+        let pco = &links[rock_id];
+        assert!(
+            harness.pco_permission(pco).is_some(),
+            "Rock {rock_id} has no Services access"
+        );
+    }
+    let grants: Vec<_> = harness
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/person_apps"))
+        .collect();
+    assert!(grants.iter().all(|r| r.status == 201), "{grants:?}");
+    assert_eq!(harness.emails("Welcome"), 0);
+}
+
+// R15 (issue 14.2): a new Services profile starts at the organization's default; with that
+// default at Viewer, a person whose groups give Scheduled Viewer still ends at Scheduled Viewer.
+#[tokio::test]
+async fn every_grant_sets_the_level_even_scheduled_viewer() {
+    for default in [Level::ScheduledViewer, Level::Viewer] {
+        let harness = Harness::new(80, 5).await;
+        harness.sandbox.set_new_services_level(default);
+        let report = harness.sync(false).await.expect("the sync runs");
+        assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+        let raised = raised_to(&report);
+        assert!(
+            raised
+                .iter()
+                .any(|(_, l)| *l == PermissionLevel::ScheduledViewer),
+            "no one granted Scheduled Viewer: the test proves nothing"
+        );
+        let links = harness.links();
+        for (rock_id, level) in raised {
+            assert_eq!(
+                harness.pco_permission(&links[&rock_id]).as_deref(),
+                Some(pco_name(level)),
+                "Rock {rock_id} with the organization default at {default:?}"
+            );
+        }
+    }
+}
+
+// R20 (issue 14.3): PCO cannot order People by id; the guest asks for the default order.
+#[tokio::test]
+async fn people_are_read_without_an_order_pco_refuses() {
+    let harness = Harness::new(80, 5).await;
+    let report = harness.sync(false).await.expect("the sync runs");
+    assert_eq!(report.counts.failed, 0);
+    let refused: Vec<_> = harness
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 400 || r.status == 422)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+// R15 (issue 14.7): Services may 404 for a moment after People gave a person the app; the
+// level and tags are asked again after a short wait instead of failing the person.
+#[tokio::test]
+async fn a_profile_still_being_provisioned_is_asked_again() {
+    let harness = Harness::new(30, 7).await;
+    harness.sandbox.set_provisioning_lag(1);
+    let report = harness.sync(false).await.expect("the sync runs");
+    assert!(
+        report.counts.created > 0,
+        "nobody created: the test proves nothing"
+    );
+    assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+    let links = harness.links();
+    for rock_id in created(&report) {
+        assert!(harness.pco_permission(&links[&rock_id]).is_some());
+    }
+    let lagged = harness
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/services/v2/people/") && r.status == 404)
+        .count();
+    assert!(
+        lagged > 0,
+        "the sandbox never lagged: the test proves nothing"
+    );
+}
+
+// R14, R36 (issues 14.9, 15.11): an account with more than a page of tag groups: a tag of the
+// last group is found and given.
+#[tokio::test]
+async fn tags_beyond_the_first_page_of_tag_groups_are_found() {
+    let mut harness = Harness::new(80, 5).await;
+    let account = harness.world.account.name.clone();
+    for n in 0..110 {
+        harness
+            .sandbox
+            .add_tag_group(&account, &format!("Extra {n:03}"), &["Late"])
+            .unwrap();
+    }
+    // The first tag the account maps moves to the last tag group: same Rock group, a tag PCO
+    // lists on the second page only.
+    let mapping = harness
+        .world
+        .account
+        .tag_groups
+        .first_mut()
+        .expect("the demo account maps a tag");
+    mapping.tag = "Extra 109:Late".into();
+    let group = mapping.group_id;
+    let report = harness.sync(false).await.expect("the sync runs");
+    assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+    let member = harness
+        .world
+        .rock
+        .data
+        .lock()
+        .unwrap()
+        .members
+        .iter()
+        .filter(|m| m.group_id == group)
+        .map(|m| m.person_id)
+        .find(|id| harness.links().contains_key(id))
+        .expect("a synced member of the group");
+    let state = harness.pco_state(&harness.links()[&member]);
+    assert!(
+        state["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("Extra 109:Late")),
+        "Rock {member} lacks the tag: {}",
+        state["tags"]
+    );
+}
+
+// R50, R53 (issue 14.4): a token whose user cannot write People, or is below Scheduler in
+// Services (which hides who is an organization administrator), writes nothing: the run refuses
+// with the role the user needs. A dry run still shows the plan.
+#[tokio::test]
+async fn a_token_without_the_roles_the_sync_needs_writes_nothing() {
+    for (user, needed) in [
+        (
+            pco_sandbox::TokenUser {
+                site_administrator: false,
+                people: Some("Viewer"),
+                services: Some(Level::Administrator),
+            },
+            "Editor",
+        ),
+        (
+            pco_sandbox::TokenUser {
+                site_administrator: false,
+                people: Some("Editor"),
+                services: Some(Level::Viewer),
+            },
+            "Scheduler",
+        ),
+    ] {
+        let harness = Harness::new(40, 5).await;
+        harness.sandbox.set_token_user(user);
+        let dry = harness.sync(true).await.expect("a dry run still plans");
+        assert!(dry.counts.created > 0);
+        harness.sandbox.clear_requests();
+        let error = harness.sync(false).await.unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(needed), "{user:?}: {message}");
+        assert_eq!(harness.pco_writes(), 0, "{user:?}");
+        assert!(
+            harness
+                .world
+                .rock
+                .calls()
+                .iter()
+                .all(|c| !c.starts_with("create") && !c.starts_with("update"))
+        );
+    }
+    // An organization administrator's token, or Editor and Scheduler, is enough.
+    let harness = Harness::new(40, 5).await;
+    harness.sandbox.set_token_user(pco_sandbox::TokenUser {
+        site_administrator: false,
+        people: Some("Editor"),
+        services: Some(Level::Scheduler),
+    });
+    let report = harness.sync(false).await.expect("the sync runs");
+    assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+}
