@@ -825,7 +825,8 @@ fn push_outcome(report: &mut Report, mut entry: Entry) {
     });
 }
 
-/// One page of the account's PCO people, in id order, with what the R10 fields need.
+/// One page of the account's PCO people, in PCO's default (ascending id) order, with what the
+/// R10 fields need.
 fn people_page(offset: u64) -> Request {
     Request {
         method: Method::Get,
@@ -837,7 +838,8 @@ fn people_page(offset: u64) -> Request {
             ),
             ("per_page".to_string(), PAGE_SIZE.to_string()),
             ("offset".to_string(), offset.to_string()),
-            ("order".to_string(), "id".to_string()),
+            // No `order`: PCO refuses `order=id` (id is not in People's `can_order_by`), and
+            // its default order is already ascending id, which the import's offsets rely on.
         ],
         headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
         body: None,

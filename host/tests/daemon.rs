@@ -562,14 +562,40 @@ async fn the_daemon_imports_first_when_asked_then_syncs() {
     let (_sandbox, pco) = pcosync::demo::pco_sandbox(&congregation, false)
         .await
         .unwrap();
-    let group = world.rock.data.lock().unwrap().groups[0].id;
+    // The import takes, for each level, a group that syncs to the account at that level and
+    // whose type is enabled (R40): the demo world's own level groups.
+    let (levels, kinds) = {
+        use pcosync::bindings::types::PermissionLevel as L;
+        let data = world.rock.data.lock().unwrap();
+        let mut levels = Vec::new();
+        let mut kinds = BTreeSet::new();
+        for (key, level) in [
+            ("scheduled_viewer", L::ScheduledViewer),
+            ("viewer", L::Viewer),
+            ("scheduler", L::Scheduler),
+            ("editor", L::Editor),
+            ("administrator", L::Administrator),
+        ] {
+            if let Some(group) = data.groups.iter().find(|g| {
+                g.level == Some(level)
+                    && g.pco_account.as_deref() == Some(world.account.name.as_str())
+            }) {
+                levels.push(format!("{key} = {}", group.id));
+                kinds.insert(group.group_type.name.clone());
+            }
+        }
+        (levels, kinds)
+    };
+    assert!(!levels.is_empty(), "the demo world has no level groups");
     let config: &'static pcosync::config::Config = Box::leak(Box::new(
         pcosync::config::Config::parse(&format!(
             "[[accounts]]\nname = {:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\n\
+             enabled_group_types = {:?}\n\
              brake_percent = 100\n[accounts.import]\nconnection_status = \"Prospect\"\n\
-             groups = {{ scheduled_viewer = {group}, viewer = {group}, scheduler = {group}, \
-             editor = {group}, administrator = {group} }}\n",
-            world.account.name
+             groups = {{ {} }}\n",
+            world.account.name,
+            kinds.into_iter().collect::<Vec<_>>(),
+            levels.join(", ")
         ))
         .unwrap(),
     ));
