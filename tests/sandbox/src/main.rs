@@ -124,13 +124,13 @@ fn write_config(
             types = group_types.into_iter().collect::<Vec<_>>(),
         )?;
         for (index, group) in congregation.groups.iter().enumerate() {
-            if let (Some(tag), Some(id)) = (&group.tag, rock.group_id(index)) {
-                if group.pco_account.as_deref() == Some(&account.name) {
-                    write!(
-                        text,
-                        "\n[[accounts.tag_groups]]\ntag = {tag:?}\ngroup_id = {id}\n"
-                    )?;
-                }
+            if let (Some(tag), Some(id)) = (&group.tag, rock.group_id(index))
+                && group.pco_account.as_deref() == Some(&account.name)
+            {
+                write!(
+                    text,
+                    "\n[[accounts.tag_groups]]\ntag = {tag:?}\ngroup_id = {id}\n"
+                )?;
             }
         }
     }
