@@ -261,20 +261,7 @@ impl Runtime {
             from_cache,
         };
         let version = self
-            .call(
-                &guest,
-                &null_capabilities(),
-                "",
-                Access::ReadOnly,
-                |plugin, store| {
-                    Box::pin(async move {
-                        plugin
-                            .rockpco_sync_engine()
-                            .call_contract_version(store)
-                            .await
-                    })
-                },
-            )
+            .contract_version(&guest)
             .await
             .map_err(|e| LoadError::SelfCheck(e.to_string()))?;
         if !accepts(&version) {
