@@ -13,6 +13,7 @@ pub mod engine;
 pub mod fields;
 pub mod import;
 pub mod linking;
+pub mod missing;
 pub mod pco_api;
 pub mod pco_people;
 pub mod permissions;

@@ -32,6 +32,9 @@ pub struct Inputs<'a> {
     /// PCO people an interrupted import created a Rock person for, by that Rock id (R6, R42):
     /// the import had not linked them yet.
     pub by_import: &'a BTreeMap<i64, String>,
+    /// Linked PCO ids missing from a full read that PCO merged into another person (asked for
+    /// one by one, see `missing`), and the id of the person kept.
+    pub merged_in_pco: &'a BTreeMap<String, String>,
     pub index: &'a Index,
     /// Services people by id; None in updates-only mode (Services cannot be asked for changes).
     pub services: Option<&'a BTreeMap<String, ServicesPerson>>,
@@ -323,8 +326,18 @@ fn link(
         if !inputs.pco_complete || inputs.pco.contains_key(&record.pco) {
             return (LinkStep::Kept, Some(record.pco.clone()));
         }
+        if let Some(kept) = inputs.merged_in_pco.get(&record.pco) {
+            flags.push(format!(
+                "PCO merged the linked PCO person {} into PCO person {kept}: the link follows",
+                record.pco
+            ));
+            return (
+                LinkStep::Found(kept.clone(), "as PCO merged their PCO person into"),
+                Some(kept.clone()),
+            );
+        }
         flags.push(format!(
-            "the linked PCO person {} is gone (merged or deleted in PCO); matched again",
+            "the linked PCO person {} was deleted in PCO (PCO answers 404 and lists no merge of them); matched again",
             record.pco
         ));
     }

@@ -18,7 +18,7 @@ use crate::api::{
 };
 use crate::audit::{self, AuditedWrite, PersonAudit, RunLog, System};
 use crate::bindings::rockpco::sync::pco::{Method, Request, Response};
-use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate};
+use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate, Protection};
 use crate::bindings::rockpco::sync::state::Write;
 use crate::clock::minus_minutes;
 use crate::fields::{self, Side, Snapshot};
@@ -71,6 +71,7 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         pco_complete: world.pco_complete,
         by_remote: &world.by_remote,
         by_import: &world.by_import,
+        merged_in_pco: &world.merged_in_pco,
         index: &world.index,
         services: world.services.as_ref(),
         services_read: &world.services_read,
@@ -131,6 +132,8 @@ struct World {
     pco_complete: bool,
     by_remote: BTreeMap<i64, String>,
     by_import: BTreeMap<i64, String>,
+    /// Linked PCO ids that PCO merged into another person, and that person's id.
+    merged_in_pco: BTreeMap<String, String>,
     index: Index,
     services: Option<BTreeMap<String, ServicesPerson>>,
     /// Updates-only: Services records read one by one (see `plan::needs_services_read`).
@@ -168,11 +171,33 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
             .map(|p| (p.id.clone(), p))
             .collect();
     let pco_complete = since.is_none();
+    let confirmed = if pco_complete {
+        crate::missing::confirm_missing(ports, &account.name, &records, &mut pco)?
+    } else {
+        crate::missing::Confirmed::default()
+    };
     // An interrupted import may have created Rock people it has not linked yet (R6, R42).
     let by_import: BTreeMap<i64, String> = crate::import::created_unlinked(ports)?
         .into_iter()
         .filter(|(rock_id, _)| synced.contains_key(rock_id) && !records.contains_key(rock_id))
         .collect();
+    // Who may be created needs a search where the list cannot prove there is nobody to
+    // match: in updates-only runs (the list holds only people updated lately), after a full
+    // list found short (issue 14.5), and for protected people, whose match found by email is
+    // left for an administrator rather than duplicated (R4).
+    let unlinked: Vec<&Person> = synced
+        .keys()
+        .filter(|id| !records.contains_key(id))
+        .filter_map(|id| rock.get(id))
+        .filter(|person| {
+            !pco_complete
+                || confirmed.listed_short
+                || matches!(person.protection, Protection::High | Protection::Extreme)
+        })
+        .collect();
+    for found in search_candidates(ports, &account.name, &unlinked, &intents)? {
+        pco.insert(found.id.clone(), found);
+    }
     if !pco_complete {
         for pco_id in by_import.values() {
             if !pco.contains_key(pco_id)
@@ -180,14 +205,6 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
             {
                 pco.insert(found.id.clone(), found);
             }
-        }
-        let unlinked: Vec<&Person> = synced
-            .keys()
-            .filter(|id| !records.contains_key(id))
-            .filter_map(|id| rock.get(id))
-            .collect();
-        for found in search_candidates(ports, &account.name, &unlinked, &intents)? {
-            pco.insert(found.id.clone(), found);
         }
     }
     let by_remote = pco
@@ -218,6 +235,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         pco_complete,
         by_remote,
         by_import,
+        merged_in_pco: confirmed.merged,
         index,
         services,
         services_read,

@@ -284,6 +284,46 @@ async fn a_burst_stays_under_the_rate_limit() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 0);
 }
 
+/// Issue 14.10: PCO's limit is per user. Two accounts whose tokens belong to one person,
+/// each synced by its own process (its own pacer), share one budget: each reads the count PCO
+/// reports, and together they rarely meet a 429.
+#[tokio::test]
+async fn two_tokens_of_one_user_share_the_rate_limit() {
+    let (sandbox, congregation) = sandbox(congregation::TWO_ACCOUNTS_FROM).await;
+    assert!(
+        congregation.accounts.len() >= 2,
+        "precondition: two accounts"
+    );
+    let (first, second) = (&congregation.accounts[0], &congregation.accounts[1]);
+    sandbox.same_token_user(&[first, second]);
+    sandbox.set_rate_limit(RateLimitConfig {
+        enabled: true,
+        limit: 20,
+        period_secs: 1,
+        ..RateLimitConfig::default()
+    });
+    let one = HttpPco::new(vec![endpoint(&sandbox, first)], quick()).unwrap();
+    let other = HttpPco::new(vec![endpoint(&sandbox, second)], quick()).unwrap();
+    let burst: Vec<Request> = (0..60)
+        .map(|_| get("/people/v2/people", &[("per_page", "1")]))
+        .collect();
+    let (a, b) = tokio::join!(
+        one.send_batch(first, &burst),
+        other.send_batch(second, &burst)
+    );
+    assert!(a.iter().chain(b.iter()).all(Result::is_ok));
+    // Each pacer alone would let 19 a second through, 38 together against PCO's 20: about
+    // half would meet a 429. Reading PCO's count, they only race at the edge of a window.
+    let statuses = statuses(&sandbox);
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        statuses.len(),
+        120 + refused,
+        "only refused requests were repeated"
+    );
+    assert!(refused <= 6, "{refused} of 120 requests met a 429");
+}
+
 #[tokio::test]
 async fn paths_outside_the_account_api_are_refused_before_sending() {
     let (sandbox, congregation) = sandbox(10).await;

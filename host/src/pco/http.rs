@@ -209,8 +209,12 @@ impl HttpPco {
         let headers = response.headers().clone();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         account.pacer.lock().await.observe(
-            header("x-pco-api-request-rate-limit"),
-            header("x-pco-api-request-rate-period"),
+            tokio::time::Instant::now(),
+            super::pacer::RateHeaders {
+                limit: header("x-pco-api-request-rate-limit"),
+                period: header("x-pco-api-request-rate-period"),
+                count: header("x-pco-api-request-rate-count"),
+            },
         );
         let mut body = Vec::new();
         loop {

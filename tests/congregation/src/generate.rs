@@ -21,7 +21,8 @@ const TAGS: &[(&str, &[&str])] = &[
 ];
 
 /// Below this many people the congregation has a single PCO account.
-const TWO_ACCOUNTS_FROM: usize = 50;
+/// Congregations of at least this many people have two PCO accounts (SPEC R3).
+pub const TWO_ACCOUNTS_FROM: usize = 50;
 
 pub(crate) fn generate(people: usize, seed: u64) -> Congregation {
     let mut g = Generator::new(seed);

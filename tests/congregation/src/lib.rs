@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 mod generate;
+
+pub use generate::TWO_ACCOUNTS_FROM;
 mod names;
 
 /// Rock's gender enum (0 unknown, 1 male, 2 female).

@@ -747,7 +747,7 @@ async fn a_pco_person_gone_is_matched_again() {
     assert!(
         actions_of(&report, rock_id)
             .iter()
-            .any(|a| matches!(a, Action::Flagged(n) if n.contains("gone")))
+            .any(|a| matches!(a, Action::Flagged(n) if n.contains("was deleted in PCO")))
     );
     let again = harness.sync(false).await.unwrap();
     assert_eq!(again.counts.created + again.counts.failed, 0);

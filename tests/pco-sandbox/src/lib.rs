@@ -135,7 +135,7 @@ pub use faults::{Fault, FaultConfig};
 pub use model::{SERVICES_APP_ID, WELCOME_TEMPLATE};
 pub use ratelimit::{RateLimitConfig, UNLIMITED};
 pub use records::{EmailKind, OutboxEmail, RequestRecord};
-pub use state::TokenUser;
+pub use state::{ListDrift, TokenUser};
 
 use crate::clock::{Clock, lock};
 use crate::state::Shared;
@@ -314,6 +314,18 @@ impl PcoSandbox {
         lock(&self.shared.limiter).set(config);
     }
 
+    /// The tokens of these accounts belong to one PCO user (one person's tokens for several
+    /// organizations): PCO counts their requests against one rate limit. Unknown names are
+    /// ignored.
+    pub fn same_token_user(&self, accounts: &[&str]) {
+        let credentials: Vec<String> = accounts
+            .iter()
+            .filter_map(|name| self.account(name))
+            .map(|c| c.app_id)
+            .collect();
+        lock(&self.shared.limiter).same_user(&credentials);
+    }
+
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.log).clone()
     }
@@ -334,6 +346,12 @@ impl PcoSandbox {
     /// organization administrator can raise the account's default in PCO.
     pub fn set_new_services_level(&self, level: congregation::Level) {
         lock(&self.shared.behaviour).new_services_level = level;
+    }
+
+    /// Makes the People list move under a reader as [`ListDrift`] says (a fault; none by
+    /// default).
+    pub fn set_list_drift(&self, drift: ListDrift) {
+        lock(&self.shared.behaviour).list_drift = drift;
     }
 
     /// How many Services requests for a person answer 404 right after they are given the

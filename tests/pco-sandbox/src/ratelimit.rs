@@ -1,4 +1,8 @@
-//! PCO's rate limit: a number of requests per period per credential (research §4).
+//! PCO's rate limit: a number of requests per period per user (research §4), across every
+//! token and app of that user (docs /overview/rate-limiting: "100 requests per 20 seconds per
+//! authenticated user"; planningcenter/developers#691, #835: no per-application limits), and
+//! every response carries the user's `X-PCO-API-Request-Rate-Count`. Each credential is its
+//! own user unless a test says that several belong to one ([`RateLimiter::same_user`]).
 //!
 //! A fixed window opens at a credential's first request and closes `period` later; every
 //! request counts, refused ones too (PCO's sample 429 reports "118 of 100"), so a client that
@@ -58,6 +62,8 @@ pub struct RateDecision {
 pub struct RateLimiter {
     config: RateLimitConfig,
     windows: HashMap<String, Window>,
+    /// Credential -> the user it belongs to, where that is another credential's user.
+    users: HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -71,6 +77,7 @@ impl RateLimiter {
         RateLimiter {
             config,
             windows: HashMap::new(),
+            users: HashMap::new(),
         }
     }
 
@@ -84,10 +91,25 @@ impl RateLimiter {
         self.windows.clear();
     }
 
+    /// The credentials belong to one user: their requests count in one window.
+    pub fn same_user(&mut self, credentials: &[String]) {
+        let Some(first) = credentials.first() else {
+            return;
+        };
+        for credential in credentials {
+            self.users.insert(credential.clone(), first.clone());
+        }
+        self.windows.clear();
+    }
+
     /// Counts one request of `credential` asking for list `offset` (0 when none).
     pub fn check(&mut self, credential: &str, offset: usize) -> RateDecision {
         let period = Duration::from_secs(self.config.period_secs.max(1));
         let now = Instant::now();
+        let credential = self
+            .users
+            .get(credential)
+            .map_or(credential, String::as_str);
         let high = self.config.high_offset_limit > 0 && offset > self.config.high_offset_from;
         let (key, limit) = if high {
             (

@@ -25,6 +25,8 @@ pub struct View<'a> {
     pub account: &'a Account,
     /// Whether the token's user sees Services' role attributes.
     pub sees_services_roles: bool,
+    /// How the People list moves under a reader (a fault; none by default).
+    pub list_drift: crate::state::ListDrift,
 }
 
 /// PCO's empty value for attributes the sandbox does not model.

@@ -44,6 +44,8 @@ pub struct Behaviour {
     pub provisioning_lag: u32,
     /// Who the account's token belongs to.
     pub token_user: TokenUser,
+    /// How the People list moves under a client paging through it (none by default).
+    pub list_drift: ListDrift,
 }
 
 impl Default for Behaviour {
@@ -52,8 +54,23 @@ impl Default for Behaviour {
             new_services_level: congregation::Level::ScheduledViewer,
             provisioning_lag: 0,
             token_user: TokenUser::ORGANIZATION_ADMINISTRATOR,
+            list_drift: ListDrift::default(),
         }
     }
+}
+
+/// The People list (`GET /people/v2/people`) as it moves while a client reads it page by
+/// page. PCO pages by offset (developer.planning.center/docs/#/overview/pagination: `offset`
+/// and `per_page`, `links.next`), so people deleted or merged away before a client's window
+/// while it reads shift the rest down and some are never seen; a past API version capped
+/// `meta.total_count` at 10,000 (issue 14.5; the People changelog). A fault, off by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListDrift {
+    /// People who vanish before the window for each page already read: page `p` (offset
+    /// `p * per_page`) starts `p * skipped_per_page` rows further on.
+    pub skipped_per_page: usize,
+    /// `meta.total_count` says at most this.
+    pub total_count_cap: Option<usize>,
 }
 
 /// Which account a request runs as, and which API version it asked for; set by the front

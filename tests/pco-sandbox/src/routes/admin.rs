@@ -238,6 +238,7 @@ pub fn raw_person_state(shared: &Shared, account_name: &str, id: u64) -> Option<
         version,
         account,
         sees_services_roles: true,
+        list_drift: Default::default(),
     };
     let mut people_included = Included::default();
     let all = ["emails", "phone_numbers", "addresses", "person_apps"].map(String::from);

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
+use crate::clock::lock;
 use crate::jsonapi::ApiError;
 use crate::model::{Account, Counters, Store};
 use crate::query::{ListParams, page};
@@ -126,6 +127,7 @@ pub fn view<'a>(shared: &'a Shared, ctx: Ctx, account: &'a Account) -> View<'a> 
         version: ctx.version,
         account,
         sees_services_roles: ctx.user.sees_services_roles(),
+        list_drift: lock(&shared.behaviour).list_drift,
     }
 }
 
@@ -180,7 +182,27 @@ pub fn list_window<'r, T: 'r>(
     caps: &Capabilities,
     mut render: impl FnMut(&T, &mut Included) -> Resource,
 ) -> Document {
-    let page = page(&format!("{}{path}", view.base), params, total);
+    let drift = if path == "/people/v2/people" {
+        view.list_drift
+    } else {
+        Default::default()
+    };
+    let drifted;
+    let params = if drift.skipped_per_page > 0 && params.offset > 0 {
+        let pages_read = params.offset / params.per_page.max(1);
+        drifted = ListParams {
+            offset: params.offset + pages_read * drift.skipped_per_page,
+            ..params.clone()
+        };
+        &drifted
+    } else {
+        params
+    };
+    let mut page = page(&format!("{}{path}", view.base), params, total);
+    if let Some(cap) = drift.total_count_cap {
+        page.meta
+            .insert("total_count".into(), json!(total.min(cap)));
+    }
     let mut included = Included::default();
     let data: Vec<Resource> = window(page.start..page.end)
         .into_iter()
