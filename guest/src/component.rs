@@ -8,6 +8,9 @@ use crate::bindings::rockpco::sync::{log, pco, rock, state};
 use crate::ports::{Level, Ports};
 use crate::types::Error;
 
+/// The most requests the host takes in one `send-batch` (the contract says 1000).
+const MAX_BATCH: usize = 1000;
+
 struct Component;
 
 impl Guest for Component {
@@ -133,7 +136,11 @@ impl Ports for Imports {
         account: &str,
         requests: &[pco::Request],
     ) -> Vec<Result<pco::Response, Error>> {
-        pco::send_batch(account, requests)
+        // The host takes at most MAX_BATCH requests a call (the contract's `send-batch`).
+        requests
+            .chunks(MAX_BATCH)
+            .flat_map(|chunk| pco::send_batch(account, chunk))
+            .collect()
     }
 
     fn state_get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {

@@ -746,6 +746,32 @@ mod contained {
         assert!(world.pco.requests().is_empty(), "nothing reached PCO");
     }
 
+    /// Issue 16 item 10: a batch or a scan larger than the contract allows is refused by the
+    /// host with a message, before anything is sent or read, and the run fails cleanly.
+    #[tokio::test]
+    async fn oversized_batches_and_scans_are_refused_with_a_message() {
+        let world = world(Limits::default()).await;
+        for (mode, says) in [("huge-batch", "1000"), ("huge-scan", "10000")] {
+            let outcome = world
+                .runtime
+                .sync(
+                    &world.guest,
+                    &world.capabilities,
+                    &account(mode),
+                    &options(false),
+                )
+                .await;
+            match outcome {
+                Err(RunError::Guest(error)) => {
+                    assert_eq!(error.kind, ErrorKind::Invalid, "{mode}: {}", error.message);
+                    assert!(error.message.contains(says), "{mode}: {}", error.message);
+                }
+                other => panic!("{mode} was let through: {other:?}"),
+            }
+        }
+        assert!(world.pco.requests().is_empty(), "nothing reached PCO");
+    }
+
     /// R30: a dry run writes nothing, refused by the host whatever the guest tries.
     #[tokio::test]
     async fn a_dry_run_cannot_write_through_any_capability() {

@@ -9,8 +9,25 @@ pub mod pacer;
 use async_trait::async_trait;
 
 use crate::bindings::pco::{Host, Request, Response};
-use crate::bindings::types::Error;
+use crate::bindings::types::{Error, ErrorKind};
 use crate::runtime::HostState;
+
+/// The most requests one `send-batch` may carry (the contract says so). Each answer is
+/// bounded by the transport, so this bounds what one call holds in the host's memory and
+/// copies into the guest's.
+pub const MAX_BATCH_REQUESTS: usize = 1000;
+
+/// The answer to a batch longer than [`MAX_BATCH_REQUESTS`]: nothing sent, an `invalid`
+/// error for each request, so the guest's run fails on it with the reason.
+fn refused_batch(len: usize) -> Vec<Result<Response, Error>> {
+    let error = Error {
+        kind: ErrorKind::Invalid,
+        message: format!(
+            "a batch of {len} PCO requests is longer than the host accepts ({MAX_BATCH_REQUESTS}): nothing was sent; the component must send at most {MAX_BATCH_REQUESTS} at a time"
+        ),
+    };
+    vec![Err(error); len]
+}
 
 #[async_trait]
 pub trait Pco: Send + Sync {
@@ -50,6 +67,9 @@ impl Host for HostState {
         account: String,
         requests: Vec<Request>,
     ) -> Answer<Vec<Result<Response, Error>>> {
+        if requests.len() > MAX_BATCH_REQUESTS {
+            return Ok(refused_batch(requests.len()));
+        }
         Ok(self.capabilities.pco.send_batch(&account, &requests).await)
     }
 

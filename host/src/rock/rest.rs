@@ -562,7 +562,20 @@ impl RestRock {
                 _ => return Err(garbled(&call, "a list")),
             };
             let full = page.len() >= self.page_size;
-            after = page.last().and_then(|r| int(r, "Id"));
+            let last = page.last().and_then(|r| int(r, "Id"));
+            // A page that does not move past the last one would be asked for forever: Rock
+            // ordered by Id never answers it, a broken proxy or cache might.
+            if let (Some(before), Some(now)) = (after, last)
+                && now <= before
+            {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "Rock's {controller} list did not advance: a page after Id {before} ended at Id {now}; stopped reading rather than read it again (is a proxy or cache in front of Rock answering stale pages?)"
+                    ),
+                ));
+            }
+            after = last;
             rows.extend(page);
             if !full || after.is_none() {
                 return Ok(rows);

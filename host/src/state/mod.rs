@@ -31,6 +31,11 @@ pub trait StateStore: Send + Sync {
     fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError>;
 }
 
+/// The most entries one `scan` may ask for (the contract says so): a scan's answer is held in
+/// the host's memory and copied into the guest's, so it is bounded; the guest pages with
+/// `after`.
+pub const MAX_SCAN_LIMIT: u32 = 10_000;
+
 fn to_guest(error: StateError) -> Error {
     Error::new(ErrorKind::Internal, error.to_string())
 }
@@ -53,6 +58,14 @@ impl Host for HostState {
         after: Option<String>,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<Entry>, Error>> {
+        if limit > MAX_SCAN_LIMIT {
+            return Ok(Err(Error::new(
+                ErrorKind::Invalid,
+                format!(
+                    "a state scan of {limit} entries is more than the host answers at once ({MAX_SCAN_LIMIT}): page with `after`"
+                ),
+            )));
+        }
         Ok(self
             .capabilities
             .state

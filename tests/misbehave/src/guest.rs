@@ -12,6 +12,10 @@
 //!   fails with the error it got, or answers a report when it was let through;
 //! - `write`: tries a state commit, a PCO POST and a Rock update, and fails with what became
 //!   of each (`state=ok; pco=unauthorized; rock=...`): what a dry run must refuse;
+//! - `huge-batch`: sends one PCO batch of 1001 reads of its own account and fails with the
+//!   first error (the host refuses batches longer than 1000, sending nothing);
+//! - `huge-scan`: scans its state for 100000 entries at once and fails with the error (the
+//!   host refuses scans of more than 10000);
 //! - anything else: answers an empty report.
 //!
 //! Features make the variants a host must refuse: `wrong-version` answers contract 0.3.0,
@@ -67,6 +71,18 @@ impl Guest for Misbehaving {
             }
             "other-account" => {
                 pco::send("someone-else", &get_me())?;
+                Ok(empty_report(&account, &options))
+            }
+            "huge-batch" => {
+                let requests = vec![get_me(); 1001];
+                let answers = pco::send_batch(&account.name, &requests);
+                match answers.into_iter().find_map(Result::err) {
+                    Some(error) => Err(error),
+                    None => Ok(empty_report(&account, &options)),
+                }
+            }
+            "huge-scan" => {
+                state::scan("", None, 100_000)?;
                 Ok(empty_report(&account, &options))
             }
             "write" => Err(Error {
