@@ -128,14 +128,14 @@ async fn install_to_next_run() {
     let (_sandbox, pco) = pcosync::demo::pco_sandbox(&congregation, false)
         .await
         .unwrap();
-    let config: &'static pcosync::config::Config = Box::leak(Box::new(
-        pcosync::config::Config::parse(&format!(
-            "[[accounts]]\nname = {:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\n\
-             brake_percent = 100\n",
-            world.account.name
-        ))
-        .unwrap(),
-    ));
+    let text = format!(
+        "[[accounts]]\nname = {:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\n\
+         brake_percent = 100\n",
+        world.account.name
+    );
+    let config = pcosync::config::Config::parse(&text).unwrap();
+    // The daemon owns its configuration; the installs below read the same file's.
+    let plugins = pcosync::config::Config::parse(&text).unwrap().plugins;
     let capabilities = Capabilities {
         rock: world.rock.clone(),
         pco: Arc::new(pco),
@@ -146,7 +146,7 @@ async fn install_to_next_run() {
     let install_runtime = Runtime::new(Limits::default()).unwrap();
     let shipped = tmp.path().join("guest.wasm");
     std::fs::write(&shipped, pcosync::DEFAULT_GUEST).unwrap();
-    pcosync::plugin::install(&install_runtime, &config.plugins, &data, &shipped)
+    pcosync::plugin::install(&install_runtime, &plugins, &data, &shipped)
         .await
         .unwrap();
 
@@ -174,7 +174,7 @@ async fn install_to_next_run() {
     let next_path = tmp.path().join("guest-next.wasm");
     std::fs::write(&next_path, &next).unwrap();
     let started = Instant::now();
-    let installed = pcosync::plugin::install(&install_runtime, &config.plugins, &data, &next_path)
+    let installed = pcosync::plugin::install(&install_runtime, &plugins, &data, &next_path)
         .await
         .unwrap();
     let installed_at = Instant::now();

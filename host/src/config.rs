@@ -106,7 +106,7 @@ fn default_upload_url() -> url::Url {
 }
 
 /// One PCO account (R31): its credentials by reference and its sync settings.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     pub name: String,
@@ -133,12 +133,16 @@ pub struct AccountConfig {
     /// When the daemon (`pcosync run`) syncs the account: cron syntax, or none for the
     /// default, every two hours.
     pub schedule: Option<String>,
+    /// Updates-only accounts (R21): a full run (lowering, archiving, re-matching people gone
+    /// from PCO, PCO's tag edits) at most this many hours after the last one. Default 24.
+    #[serde(default = "default_full_sync_hours")]
+    pub full_sync_hours: u32,
     /// The one-time import from PCO (R40-R41).
     pub import: Option<ImportConfig>,
 }
 
 /// Where an import puts PCO people in Rock (R40-R41).
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportConfig {
     /// Connection status of the people the import creates in Rock, by name (R41).
@@ -150,7 +154,7 @@ pub struct ImportConfig {
     pub groups: ImportGroups,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportGroups {
     pub scheduled_viewer: Option<i64>,
@@ -196,7 +200,7 @@ pub enum NameSource {
     FirstName,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagGroupConfig {
     /// `tag group:tag`, as PCO shows it.
@@ -206,6 +210,17 @@ pub struct TagGroupConfig {
 
 fn default_brake_percent() -> u8 {
     10
+}
+
+/// A day: an updates-only account's people are read whole once a day (R21, R17, R18, R7).
+pub const DEFAULT_FULL_SYNC_HOURS: u32 = 24;
+
+/// A year: beyond it, "never" would be the honest setting, and updates-only runs alone never
+/// lower, archive or re-match anyone.
+pub const MAX_FULL_SYNC_HOURS: u32 = 24 * 366;
+
+fn default_full_sync_hours() -> u32 {
+    DEFAULT_FULL_SYNC_HOURS
 }
 
 /// The fields of SPEC R10 that an account can switch off.
@@ -280,6 +295,11 @@ impl AccountConfig {
         {
             return Err(format!(
                 "account \"{name}\": app_id holds a space or a colon; copy the application id alone from PCO's personal access token page"
+            ));
+        }
+        if !(1..=MAX_FULL_SYNC_HOURS).contains(&self.full_sync_hours) {
+            return Err(format!(
+                "account \"{name}\": full_sync_hours must be between 1 and {MAX_FULL_SYNC_HOURS} (the default, {DEFAULT_FULL_SYNC_HOURS}, makes an updates-only account's first run each day a full one)"
             ));
         }
         if !(1..=100).contains(&self.brake_percent) {
@@ -415,7 +435,7 @@ pub fn default_path() -> Option<PathBuf> {
 pub const CONFIG_ENV: &str = "PCOSYNC_CONFIG";
 
 /// The keys an account may have, for suggestions.
-const ACCOUNT_KEYS: [&str; 14] = [
+const ACCOUNT_KEYS: [&str; 15] = [
     "name",
     "app_id",
     "secret",
@@ -429,6 +449,7 @@ const ACCOUNT_KEYS: [&str; 14] = [
     "tag_groups",
     "brake_percent",
     "schedule",
+    "full_sync_hours",
     "import",
 ];
 

@@ -10,6 +10,12 @@
 //!   install` or `rollback` takes effect at the next run, without a restart. A component that
 //!   was loaded already is reused; a new one comes from the compile cache that the install
 //!   filled.
+//! - Before every run the daemon reads its configuration file again: an account added,
+//!   removed or changed (its settings, its schedule, a rotated secret, a revoked trusted key)
+//!   takes effect at the next run. A file that no longer parses is refused, loudly, and the
+//!   configuration last read stays in force until it is fixed. Only `data_dir` and `[limits]`
+//!   need a restart (the daemon says so).
+//! - Updates-only accounts get a full run every `full_sync_hours` (see [`crate::ops::full_sync`]).
 //! - Runs are one at a time in this process, and every run holds its account's lock
 //!   ([`crate::state::lock`]), so a one-shot `pcosync sync` or a second daemon cannot sync the
 //!   same account at the same moment: the later one is refused and says who holds it.
@@ -18,6 +24,7 @@
 //!   between two host calls, which the guest's write order makes safe (a run stopped anywhere
 //!   and run again neither loses nor duplicates anyone, R6), and the lock is released.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +35,7 @@ use tokio::sync::watch;
 
 use crate::bindings::engine::{AdminOptions, Counts, ImportOptions, LevelGroup, SyncOptions};
 use crate::config::{AccountConfig, Config};
+use crate::ops::full_sync::{self, Mode};
 use crate::plugin::{self, GuestSource};
 use crate::runtime::{Capabilities, Guest, Runtime};
 use crate::state::lock::{self, Locks};
@@ -35,6 +43,9 @@ use crate::state::sqlite::SqliteState;
 
 /// The default schedule: every two hours (SPEC R20).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+
+/// With no account configured, the daemon looks at its configuration file this often.
+const IDLE_SECS: i64 = 60;
 
 /// When an account is synced.
 #[derive(Clone, Debug)]
@@ -125,6 +136,9 @@ pub struct RunRecord {
     pub account: String,
     /// What ran: "sync", or "import" (`pcosync run --import`).
     pub kind: Job,
+    /// A sync's mode: "full" or "updates-only" (see [`crate::ops::full_sync`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
     pub run_id: String,
     pub outcome: Outcome,
     /// sha256 of the component that ran (empty when none could be loaded).
@@ -159,9 +173,10 @@ impl RunRecord {
                 self.component_source
             )
         };
-        let kind = match self.kind {
-            Job::Sync => "",
-            Job::Import => " import",
+        let kind = match (self.kind, self.mode.as_deref()) {
+            (Job::Import, _) => " import",
+            (Job::Sync, Some("updates-only")) => " updates-only",
+            (Job::Sync, _) => "",
         };
         let mut line = format!(
             "{} {}{kind}: {:?} [{}, run {}]",
@@ -205,54 +220,76 @@ pub enum Connector {
 /// Signals, counted: 0 run on; 1 finish the run in flight, then stop; 2 stop now.
 pub type Stop = watch::Receiver<u8>;
 
-pub struct Daemon<'a> {
-    config: &'a Config,
+pub struct Daemon {
+    config: Config,
+    /// The file `config` was read from, read again before each run; None keeps `config`.
+    config_file: Option<ConfigFile>,
     data_dir: PathBuf,
     runtime: Runtime,
     connector: Connector,
     /// The state file: the accounts' locks, and the state of runs from the configuration.
     store: Arc<SqliteState>,
-    accounts: Vec<(&'a AccountConfig, Schedule, Option<DateTime<Local>>)>,
+    /// When each account's last run in this process started, by account name.
+    last_started: BTreeMap<String, DateTime<Local>>,
+    /// `pcosync run --interval`: one schedule for every account.
+    schedule_override: Option<Schedule>,
     guest: Option<Guest>,
     import_at_start: bool,
 }
 
-impl<'a> Daemon<'a> {
+/// The configuration file as the daemon last read it.
+struct ConfigFile {
+    path: PathBuf,
+    /// Its text when last read (parsed or refused), so an unchanged file is not parsed again.
+    text: Option<String>,
+}
+
+impl Daemon {
     /// Checks every account's schedule and opens the lock store (the state file).
     pub fn new(
-        config: &'a Config,
+        config: Config,
         data_dir: PathBuf,
         runtime: Runtime,
         connector: Connector,
-    ) -> anyhow::Result<Daemon<'a>> {
+    ) -> anyhow::Result<Daemon> {
         if config.accounts.is_empty() {
             anyhow::bail!(
                 "the configuration has no [[accounts]]: add one (see README, Configuration)"
             );
         }
-        let accounts = config
-            .accounts
-            .iter()
-            .map(|account| Ok((account, Schedule::of(account)?, None)))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(anyhow::Error::msg)?;
+        check_schedules(&config).map_err(anyhow::Error::msg)?;
         let store = Arc::new(crate::connect::open_state(&data_dir)?);
         Ok(Daemon {
             config,
+            config_file: None,
             data_dir,
             runtime,
             connector,
             store,
-            accounts,
+            last_started: BTreeMap::new(),
+            schedule_override: None,
             guest: None,
             import_at_start: false,
         })
     }
 
+    /// Reads `path` again before each run (the configuration given to [`Daemon::new`] came
+    /// from it).
+    pub fn reread_before_each_run(&mut self, path: PathBuf) {
+        let text = std::fs::read_to_string(&path).ok();
+        self.config_file = Some(ConfigFile { path, text });
+    }
+
     /// Replaces every account's schedule with `schedule` (`pcosync run --interval`).
     pub fn override_schedules(&mut self, schedule: Schedule) {
-        for (_, own, _) in &mut self.accounts {
-            *own = schedule.clone();
+        self.schedule_override = Some(schedule);
+    }
+
+    fn schedule_of(&self, account: &AccountConfig) -> Schedule {
+        match &self.schedule_override {
+            Some(schedule) => schedule.clone(),
+            // Checked when the configuration was read.
+            None => Schedule::of(account).unwrap_or(Schedule::Every(DEFAULT_INTERVAL)),
         }
     }
 
@@ -265,28 +302,87 @@ impl<'a> Daemon<'a> {
 
     /// Each account's schedule, for the start-up message.
     pub fn schedules(&self) -> Vec<(String, String)> {
-        self.accounts
+        self.config
+            .accounts
             .iter()
-            .map(|(account, schedule, _)| (account.name.clone(), schedule.describe()))
+            .map(|account| (account.name.clone(), self.schedule_of(account).describe()))
             .collect()
+    }
+
+    /// Reads the configuration file again, if there is one and it changed. A file that cannot
+    /// be read or is not valid is refused loudly and the configuration in force is kept.
+    fn reread_config(&mut self) {
+        let Some(file) = &mut self.config_file else {
+            return;
+        };
+        let text = match std::fs::read_to_string(&file.path) {
+            Ok(text) => text,
+            Err(error) => {
+                refused_config(&format!(
+                    "cannot read the configuration {}: {error}",
+                    file.path.display()
+                ));
+                return;
+            }
+        };
+        if file.text.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        file.text = Some(text.clone());
+        let read = Config::parse(&text).and_then(|config| {
+            check_schedules(&config)?;
+            Ok(config)
+        });
+        let config = match read {
+            Ok(config) => config,
+            Err(message) => {
+                refused_config(&format!(
+                    "the configuration {} is not valid: {message}",
+                    file.path.display()
+                ));
+                return;
+            }
+        };
+        let changes = describe_changes(&self.config, &config);
+        tracing::info!("configuration re-read: {changes}");
+        eprintln!("pcosync run: configuration re-read: {changes}");
+        self.last_started
+            .retain(|name, _| config.accounts.iter().any(|a| &a.name == name));
+        self.config = config;
+    }
+
+    /// The account due next and when, by the configuration in force; None without accounts.
+    fn next_due(&self, now: DateTime<Local>) -> Option<(String, DateTime<Local>)> {
+        self.config
+            .accounts
+            .iter()
+            .map(|account| {
+                let last = self.last_started.get(&account.name).copied();
+                (
+                    account.name.clone(),
+                    self.schedule_of(account).next(last, now),
+                )
+            })
+            .min_by_key(|(_, due)| *due)
     }
 
     /// Runs until `stop` says so; `report` gets every run as it ends.
     pub async fn run(mut self, mut stop: Stop, mut report: impl FnMut(&RunRecord)) {
         if self.import_at_start {
-            let importing: Vec<&AccountConfig> = self
+            let importing: Vec<AccountConfig> = self
+                .config
                 .accounts
                 .iter()
-                .map(|(account, _, _)| *account)
                 .filter(|account| account.import.is_some())
+                .cloned()
                 .collect();
             for account in importing {
                 if *stop.borrow() >= 1 {
                     return;
                 }
                 let record = tokio::select! {
-                    record = self.run_job(account, Job::Import) => record,
-                    _ = signalled(&mut stop, 2) => interrupted(account, Job::Import),
+                    record = self.run_job(&account, Job::Import) => record,
+                    _ = signalled(&mut stop, 2) => interrupted(&account, Job::Import),
                 };
                 report(&record);
                 if record.outcome == Outcome::Interrupted {
@@ -298,14 +394,12 @@ impl<'a> Daemon<'a> {
             if *stop.borrow() >= 1 {
                 return;
             }
+            self.reread_config();
             let now = Local::now();
-            let (index, due) = self
-                .accounts
-                .iter()
-                .enumerate()
-                .map(|(i, (_, schedule, last))| (i, schedule.next(*last, now)))
-                .min_by_key(|(_, due)| *due)
-                .expect("at least one account");
+            // Without accounts (all removed from the file), look at the file again later.
+            let (name, due) = self
+                .next_due(now)
+                .unwrap_or_else(|| (String::new(), now + chrono::Duration::seconds(IDLE_SECS)));
             let wait = (due - now).to_std().unwrap_or(Duration::ZERO);
             if !wait.is_zero() {
                 tokio::select! {
@@ -313,11 +407,22 @@ impl<'a> Daemon<'a> {
                     _ = signalled(&mut stop, 1) => return,
                 }
             }
-            self.accounts[index].2 = Some(Local::now());
-            let account = self.accounts[index].0;
+            // What changed while waiting counts: a removed account is not run, a changed one
+            // runs with its new settings.
+            self.reread_config();
+            let Some(account) = self
+                .config
+                .accounts
+                .iter()
+                .find(|a| a.name == name)
+                .cloned()
+            else {
+                continue;
+            };
+            self.last_started.insert(name, Local::now());
             let record = tokio::select! {
-                record = self.run_job(account, Job::Sync) => record,
-                _ = signalled(&mut stop, 2) => interrupted(account, Job::Sync),
+                record = self.run_job(&account, Job::Sync) => record,
+                _ = signalled(&mut stop, 2) => interrupted(&account, Job::Sync),
             };
             report(&record);
             if record.outcome == Outcome::Interrupted {
@@ -334,6 +439,7 @@ impl<'a> Daemon<'a> {
         let mut record = RunRecord {
             account: account.name.clone(),
             kind: job,
+            mode: None,
             run_id: run_id.clone(),
             outcome: Outcome::Failed,
             component: String::new(),
@@ -373,7 +479,7 @@ impl<'a> Daemon<'a> {
         let reused = self.guest.as_ref().map(|g| g.digest.clone());
         let (source, guest) = plugin::load_current(
             &self.runtime,
-            self.config,
+            &self.config,
             &self.data_dir,
             self.guest.take(),
         )
@@ -407,20 +513,24 @@ impl<'a> Daemon<'a> {
         let mut capabilities = match &self.connector {
             Connector::Fixed(capabilities) => capabilities.clone(),
             Connector::FromConfig => {
-                crate::connect::capabilities_over(self.config, self.store.clone())
+                crate::connect::capabilities_over(&self.config, self.store.clone())
                     .await
                     .map_err(|e| format!("{e:#}"))?
             }
         };
         // A run that loses its lock (it stalled, another process took over) writes no more.
         capabilities.state = guard.fenced(capabilities.state);
+        let started = lock::now();
+        let mode = full_sync::mode(capabilities.state.as_ref(), account, None, started)
+            .map_err(|e| e.to_string())?;
         let report = match job {
             Job::Sync => {
+                record.mode = Some(mode.describe().to_string());
                 let options = SyncOptions {
                     run_id,
                     started_at,
                     dry_run: false,
-                    updates_only: None,
+                    updates_only: mode.as_option(),
                     confirm: None,
                 };
                 self.runtime
@@ -440,6 +550,10 @@ impl<'a> Daemon<'a> {
             record.peak_memory_bytes = usage.peak_memory_bytes as u64;
         }
         let report = report?;
+        if job == Job::Sync && mode == Mode::Full && !report.held {
+            full_sync::record_full(capabilities.state.as_ref(), &account.name, started)
+                .map_err(|e| e.to_string())?;
+        }
         record.outcome = if report.held {
             record.message = Some(format!(
                 "the safety brake held this run: nothing was written. Review it with `pcosync \
@@ -455,6 +569,65 @@ impl<'a> Daemon<'a> {
         };
         record.counts = Some(report.counts);
         Ok(())
+    }
+}
+
+/// Every account's schedule, checked: the first that is not valid, naming its account.
+fn check_schedules(config: &Config) -> Result<(), String> {
+    config
+        .accounts
+        .iter()
+        .try_for_each(|account| Schedule::of(account).map(drop))
+}
+
+/// Says, on stderr and in the log, that a re-read configuration was refused.
+fn refused_config(why: &str) {
+    tracing::error!("{why}; the configuration read before stays in force until it is fixed");
+    eprintln!(
+        "pcosync run: error: {why}\npcosync run: the configuration read before stays in force until the file is fixed"
+    );
+}
+
+/// What a re-read changed, in a few words: accounts added, removed and changed, and the
+/// settings that wait for a restart.
+fn describe_changes(old: &Config, new: &Config) -> String {
+    let names = |config: &Config| -> Vec<String> {
+        config.accounts.iter().map(|a| a.name.clone()).collect()
+    };
+    let (before, after) = (names(old), names(new));
+    let mut parts = Vec::new();
+    let added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
+    let removed: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|name| {
+            let a = old.accounts.iter().find(|a| &&a.name == name);
+            let b = new.accounts.iter().find(|a| &&a.name == name);
+            matches!((a, b), (Some(a), Some(b)) if format!("{a:?}") != format!("{b:?}"))
+        })
+        .collect();
+    let quoted = |list: &[&String]| -> String {
+        list.iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !added.is_empty() {
+        parts.push(format!("accounts added: {}", quoted(&added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("accounts removed: {}", quoted(&removed)));
+    }
+    if !changed.is_empty() {
+        parts.push(format!("accounts changed: {}", quoted(&changed)));
+    }
+    if old.data_dir != new.data_dir || format!("{:?}", old.limits) != format!("{:?}", new.limits) {
+        parts.push("data_dir and [limits] take effect when the daemon is restarted".into());
+    }
+    if parts.is_empty() {
+        "no account changed".into()
+    } else {
+        parts.join("; ")
     }
 }
 
@@ -499,6 +672,7 @@ fn interrupted(account: &AccountConfig, job: Job) -> RunRecord {
     RunRecord {
         account: account.name.clone(),
         kind: job,
+        mode: None,
         run_id: String::new(),
         outcome: Outcome::Interrupted,
         component: String::new(),

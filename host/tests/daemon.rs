@@ -479,13 +479,11 @@ async fn the_daemon_skips_a_run_whose_account_another_process_holds() {
         .await
         .unwrap();
     let account = world.account.name.clone();
-    // The daemon borrows its configuration; the spawned task outlives this frame's borrow.
-    let config: &'static pcosync::config::Config = Box::leak(Box::new(
+    let config =
         pcosync::config::Config::parse(&format!(
         "[[accounts]]\nname = {account:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\nbrake_percent = 100\n"
         ))
-        .unwrap(),
-    ));
+        .unwrap();
     let capabilities = pcosync::Capabilities {
         rock: world.rock.clone(),
         pco: Arc::new(pco),
@@ -587,18 +585,16 @@ async fn the_daemon_imports_first_when_asked_then_syncs() {
         (levels, kinds)
     };
     assert!(!levels.is_empty(), "the demo world has no level groups");
-    let config: &'static pcosync::config::Config = Box::leak(Box::new(
-        pcosync::config::Config::parse(&format!(
-            "[[accounts]]\nname = {:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\n\
+    let config = pcosync::config::Config::parse(&format!(
+        "[[accounts]]\nname = {:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\n\
              enabled_group_types = {:?}\n\
              brake_percent = 100\n[accounts.import]\nconnection_status = \"Prospect\"\n\
              groups = {{ {} }}\n",
-            world.account.name,
-            kinds.into_iter().collect::<Vec<_>>(),
-            levels.join(", ")
-        ))
-        .unwrap(),
-    ));
+        world.account.name,
+        kinds.into_iter().collect::<Vec<_>>(),
+        levels.join(", ")
+    ))
+    .unwrap();
     let capabilities = pcosync::Capabilities {
         rock: world.rock.clone(),
         pco: Arc::new(pco),
@@ -647,4 +643,105 @@ async fn the_daemon_imports_first_when_asked_then_syncs() {
     );
     assert_eq!(records[1].kind, Job::Sync);
     assert_eq!(records[1].outcome, Outcome::Ok, "{:?}", records[1]);
+}
+
+/// The configuration file with `edit` applied to its text.
+fn edit_config(sandboxes: &Sandboxes, edit: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(sandboxes.config()).unwrap();
+    std::fs::write(sandboxes.config(), edit(text)).unwrap();
+}
+
+/// The runs that come before `stop` returns true for one, that one included.
+async fn records_until(daemon: &Daemon, mut stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let record = daemon.next_record().await;
+        let done = stop(&record);
+        seen.push(record);
+        if done {
+            return seen;
+        }
+        assert!(seen.len() < 20, "{seen:#?}\n{}", daemon.stderr());
+    }
+}
+
+// Issue 16 item 8: the daemon reads its configuration before each run. A broken file is
+// refused loudly and the configuration in force stays; a renamed account (one removed, one
+// added) is synced under its new name without a restart, and the old name is run no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reads_its_configuration_again_before_each_run() {
+    let sandboxes = Sandboxes::start(30, 43, None).await;
+    let daemon = Daemon::start(&sandboxes, &["--interval", "1"]);
+    let first = daemon.next_record().await;
+    assert_eq!(first["account"], sandboxes.account.as_str(), "{first}");
+
+    edit_config(&sandboxes, |text| format!("{text}\nbrake_persent = 5\n"));
+    records_until(&daemon, |_| daemon.stderr().contains("is not valid")).await;
+    let after_break = daemon.next_record().await;
+    assert_eq!(after_break["account"], sandboxes.account.as_str());
+    assert_ne!(after_break["outcome"], "failed", "{after_break}");
+    let stderr = daemon.stderr();
+    assert!(stderr.contains("brake_persent"), "{stderr}");
+    assert!(stderr.contains("stays in force"), "{stderr}");
+
+    // Renamed: the state of the old name is not the new one's, so the new one is linked
+    // afresh; what matters here is which name the daemon runs.
+    let renamed = "Renamed Campus";
+    edit_config(&sandboxes, |text| {
+        text.replace("\nbrake_persent = 5\n", "\n").replace(
+            &format!("name = {:?}", sandboxes.account),
+            &format!("name = {renamed:?}"),
+        )
+    });
+    let seen = records_until(&daemon, |r| r["account"] == renamed).await;
+    let later = records_until(&daemon, |_| true).await;
+    assert_eq!(later[0]["account"], renamed, "{seen:#?} {later:#?}");
+    let stderr = daemon.stderr();
+    assert!(
+        stderr.contains("accounts added: \"Renamed Campus\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("accounts removed: \"{}\"", sandboxes.account)),
+        "{stderr}"
+    );
+}
+
+// R21, R20 (issue 15 item 2): an updates-only account run by the daemon is read whole at its
+// first run and once `full_sync_hours` have passed since the last full run; the runs between
+// ask PCO only for people updated lately.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updates_only_account_gets_its_periodic_full_run_from_the_daemon() {
+    let sandboxes = Sandboxes::start(30, 47, None).await;
+    edit_config(&sandboxes, |text| {
+        text.replacen(
+            "brake_percent = 100\n",
+            "brake_percent = 100\nupdates_only = true\nfull_sync_hours = 2\n",
+            1,
+        )
+    });
+    let updated_since = |pco: &PcoSandbox| {
+        pco.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/people/v2/people?") && r.path.contains("updated_at"))
+            .count()
+    };
+    let daemon = Daemon::start(&sandboxes, &["--interval", "1"]);
+    let first = daemon.next_record().await;
+    assert_eq!(first["mode"], "full", "{first}");
+    assert_eq!(updated_since(&sandboxes.pco), 0);
+    let second = daemon.next_record().await;
+    assert_eq!(second["mode"], "updates-only", "{second}");
+    assert!(updated_since(&sandboxes.pco) > 0);
+
+    // Three hours later (the last full run's time moved back), the next run is a full one.
+    let state = pcosync::connect::open_state(&sandboxes.data()).unwrap();
+    let last = pcosync::ops::full_sync::last_full(&state, &sandboxes.account)
+        .unwrap()
+        .expect("the first run was recorded as a full one");
+    pcosync::ops::full_sync::record_full(&state, &sandboxes.account, last - 3 * 3600).unwrap();
+    let seen = records_until(&daemon, |r| r["mode"] == "full").await;
+    assert!(seen.len() <= 2, "{seen:#?}");
+    let after = daemon.next_record().await;
+    assert_eq!(after["mode"], "updates-only", "{after}");
 }

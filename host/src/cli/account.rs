@@ -91,6 +91,12 @@ pub const ACCOUNT_KEYS: &[KeySpec] = &[
         help: "when `pcosync run` syncs it, cron (default every two hours)",
     },
     KeySpec {
+        key: "full_sync_hours",
+        path: &["full_sync_hours"],
+        kind: Kind::Number,
+        help: "updates-only accounts: hours between full runs (default 24)",
+    },
+    KeySpec {
         key: "import.connection_status",
         path: &["import", "connection_status"],
         kind: Kind::Text,

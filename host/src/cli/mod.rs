@@ -229,7 +229,7 @@ async fn run(
         Command::Runs { command } => runs::run(&config, &data_dir, command).await,
         Command::Revert(args) => revert::run(&config, &data_dir, args).await,
         Command::Plugin { command } => plugin::run(&config, &data_dir, command).await,
-        Command::Run(args) => run::run(&config, &data_dir, args).await,
+        Command::Run(args) => run::run(config, &location, &data_dir, args).await,
         Command::Account { command } => account::run(&location, &config, &data_dir, command).await,
         Command::Tag { command } => tag::run(&location, &config, &data_dir, command).await,
         Command::GroupTypes { command } => {

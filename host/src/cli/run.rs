@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::cli::config::ConfigLocation;
 use crate::config::Config;
 use crate::daemon::{self, Connector, Daemon, Schedule};
 use crate::runtime::Runtime;
@@ -27,7 +28,12 @@ pub struct RunArgs {
 
 /// Exit status: 0 stopped by SIGTERM or ctrl-c; 2 bad configuration (e.g. a schedule);
 /// 1 the daemon could not start.
-pub async fn run(config: &Config, data_dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config: Config,
+    location: &ConfigLocation,
+    data_dir: &Path,
+    args: RunArgs,
+) -> anyhow::Result<ExitCode> {
     for account in &config.accounts {
         if let Err(error) = Schedule::of(account) {
             eprintln!("error: {error}");
@@ -41,6 +47,10 @@ pub async fn run(config: &Config, data_dir: &Path, args: RunArgs) -> anyhow::Res
         runtime,
         Connector::FromConfig,
     )?;
+    // The configuration came from this file: it is read again before each run.
+    if let Some(path) = location.path.clone().filter(|p| p.is_file()) {
+        daemon.reread_before_each_run(path);
+    }
     if args.import {
         daemon.import_at_start();
     }

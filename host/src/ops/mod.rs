@@ -5,8 +5,10 @@
 //! - [`Session`]: the runtime, the loaded guest and the capabilities, for one operation.
 //! - [`admin`]: status, refresh, link, delete, run detail, revert (one guest call each).
 //! - [`runs`]: sync and import of one account, holding the account's lock.
+//! - [`full_sync`]: when an updates-only account's next run reads everyone.
 
 pub mod admin;
+pub mod full_sync;
 pub mod runs;
 pub mod text;
 

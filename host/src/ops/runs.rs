@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Session;
+use super::full_sync::{self, Mode};
 use crate::bindings::engine::{AdminOptions, ImportOptions, LevelGroup, Report, SyncOptions};
 use crate::cli::{new_run_id, now_rfc3339};
 use crate::config::AccountConfig;
@@ -79,18 +80,27 @@ pub async fn sync(
 ) -> Result<Report, RunFailure> {
     let lock = lock_account(locks, account, request.dry_run, command)?;
     let capabilities = fenced(session, lock.as_ref());
+    let started = lock::now();
+    let asked = request.updates_only.then_some(Mode::UpdatesOnly);
+    let mode = full_sync::mode(capabilities.state.as_ref(), account, asked, started)
+        .map_err(|e| RunFailure::Host(e.into()))?;
     let options = SyncOptions {
         run_id: new_run_id(),
         started_at: now_rfc3339(),
         dry_run: request.dry_run,
-        updates_only: request.updates_only.then_some(true),
+        updates_only: mode.as_option(),
         confirm: request.confirm.clone(),
     };
-    session
+    let report = session
         .runtime
         .sync(&session.guest, &capabilities, &account.to_guest(), &options)
         .await
-        .map_err(RunFailure::Run)
+        .map_err(RunFailure::Run)?;
+    if mode == Mode::Full && !request.dry_run && !report.held {
+        full_sync::record_full(capabilities.state.as_ref(), &account.name, started)
+            .map_err(|e| RunFailure::Host(e.into()))?;
+    }
+    Ok(report)
 }
 
 /// The example the errors about missing import settings show.
