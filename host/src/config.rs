@@ -465,11 +465,11 @@ fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
         .as_deref()
         .is_some_and(|k| k == "secret" || k == "token" || k == "admin_token")
         || message.contains("SecretRef")
-        || message.contains("expected `env` or `file`");
+        || message.contains("expected one of `env`, `file`");
     let what = if secret_line {
         let key = key.as_deref().unwrap_or("secret");
         format!(
-            "`{key}` names where the secret is kept, never the secret itself: write `{key} = {{ env = \"VARIABLE\" }}` or `{key} = {{ file = \"/path/to/file\" }}` (a file readable by its owner only)"
+            "`{key}` names where the secret is kept, never the secret itself: write `{key} = {{ env = \"VARIABLE\" }}` or `{key} = {{ file = \"/path/to/file\" }}` (a file readable by its owner only; `{{ symlink = \"/path\" }}` follows a symbolic link to it)"
         )
     } else if let Some(unknown) = between(&message, "unknown field `", "`") {
         let expected: Vec<&str> = message

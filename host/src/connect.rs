@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{AccountConfig, Config};
 use crate::pco::http::{Endpoint, HttpOptions, HttpPco};
 use crate::runtime::Capabilities;
 use crate::state::StateStore;
@@ -15,27 +15,42 @@ use crate::state::sqlite::SqliteState;
 /// The state file's name inside the data directory.
 pub const STATE_FILE: &str = "state.sqlite";
 
+/// The capabilities of every configured account, over the state file in `data_dir` (tools
+/// and tests that sync each account in turn).
 pub async fn capabilities(config: &Config, data_dir: &Path) -> anyhow::Result<Capabilities> {
-    capabilities_over(config, Arc::new(open_state(data_dir)?)).await
-}
-
-/// The capabilities, over a state already open (the one whose locks the run holds, so that its
-/// fenced commits are one transaction).
-pub async fn capabilities_over(
-    config: &Config,
-    state: Arc<dyn StateStore>,
-) -> anyhow::Result<Capabilities> {
+    let state: Arc<dyn StateStore> = Arc::new(open_state(data_dir)?);
     Ok(Capabilities {
         rock: connect_rock(config).await?,
-        pco: Arc::new(connect_pco(config)?),
+        pco: Arc::new(connect_pco(config, config.accounts.iter())?),
         state,
         reporter: Arc::new(crate::log::TracingReporter),
     })
 }
 
-pub fn connect_pco(config: &Config) -> anyhow::Result<HttpPco> {
+/// The capabilities of one account's operations, over a state already open (the one whose
+/// locks the run holds, so that its fenced commits are one transaction). Only that account's
+/// PCO credentials are read and loaded: a guest working for one account never holds another's
+/// token, even in the host's memory beside it (issue 16 item 5).
+pub async fn capabilities_for(
+    config: &Config,
+    account: &AccountConfig,
+    state: Arc<dyn StateStore>,
+) -> anyhow::Result<Capabilities> {
+    Ok(Capabilities {
+        rock: connect_rock(config).await?,
+        pco: Arc::new(connect_pco(config, std::iter::once(account))?),
+        state,
+        reporter: Arc::new(crate::log::TracingReporter),
+    })
+}
+
+/// PCO over HTTPS with the credentials of `accounts`, each secret read now.
+pub fn connect_pco<'a>(
+    config: &Config,
+    accounts: impl Iterator<Item = &'a AccountConfig>,
+) -> anyhow::Result<HttpPco> {
     let mut endpoints = Vec::new();
-    for account in &config.accounts {
+    for account in accounts {
         let secret = account
             .secret
             .resolve(&format!("account \"{}\" secret", account.name))

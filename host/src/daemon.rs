@@ -513,7 +513,7 @@ impl Daemon {
         let mut capabilities = match &self.connector {
             Connector::Fixed(capabilities) => capabilities.clone(),
             Connector::FromConfig => {
-                crate::connect::capabilities_over(&self.config, self.store.clone())
+                crate::connect::capabilities_for(&self.config, account, self.store.clone())
                     .await
                     .map_err(|e| format!("{e:#}"))?
             }

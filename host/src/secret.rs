@@ -11,8 +11,13 @@ use serde::Deserialize;
 pub enum SecretRef {
     /// An environment variable of the host process.
     Env(String),
-    /// A file readable by its owner only (mode 0600 or stricter).
+    /// A file readable by its owner only (mode 0600 or stricter), named itself: a symbolic
+    /// link is refused, since whoever can change the link chooses the secret.
     File(PathBuf),
+    /// A file reached through a symbolic link, asked for explicitly (secrets mounted by an
+    /// orchestrator, e.g. Kubernetes, are links into a versioned directory): the link is
+    /// followed, and the file it leads to is held to the same owner and mode rules.
+    Symlink(PathBuf),
 }
 
 /// A secret value. Its `Debug` and `Display` print `[redacted]`, so it cannot leak through a
@@ -50,7 +55,8 @@ impl SecretRef {
             SecretRef::Env(name) => std::env::var(name).map_err(|_| {
                 format!("{what}: the environment variable {name} is not set (export it, or point to a file with `{{ file = \"...\" }}`)")
             })?,
-            SecretRef::File(path) => read_private_file(path, what)?,
+            SecretRef::File(path) => read_private_file(path, what, false)?,
+            SecretRef::Symlink(path) => read_private_file(path, what, true)?,
         };
         let value = value.trim().to_string();
         if value.is_empty() {
@@ -66,14 +72,16 @@ impl SecretRef {
         match self {
             SecretRef::Env(name) => format!("environment variable {name}"),
             SecretRef::File(path) => format!("file {}", path.display()),
+            SecretRef::Symlink(path) => format!("file linked from {}", path.display()),
         }
     }
 }
 
-/// Opens the file once (no symbolic link followed at its last component), then checks the very
-/// file it opened: its owner (this user, or root) and its mode (nobody else may read it). No
-/// race between a check and the read: both are on one open file.
-fn read_private_file(path: &Path, what: &str) -> Result<String, String> {
+/// Opens the file once (no symbolic link followed at its last component unless
+/// `follow_symlink`), then checks the very file it opened: its owner (this user, or root) and
+/// its mode (nobody else may read it). No race between a check and the read: both are on one
+/// open file.
+fn read_private_file(path: &Path, what: &str, follow_symlink: bool) -> Result<String, String> {
     use std::io::Read as _;
     let cannot = |e: std::io::Error| {
         format!(
@@ -84,12 +92,15 @@ fn read_private_file(path: &Path, what: &str) -> Result<String, String> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    if !follow_symlink {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    }
     let mut file = options.open(path).map_err(|e| {
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
             return format!(
-                "{what}: the secret file {} is a symbolic link; name the file itself",
+                "{what}: the secret file {} is a symbolic link; name the file itself, or write `{{ symlink = \"{}\" }}` to follow it (for secrets an orchestrator mounts as links)",
+                path.display(),
                 path.display()
             );
         }
@@ -164,7 +175,19 @@ mod tests {
         // A link to it is refused: the file itself must be named.
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&path, &link).unwrap();
-        let error = SecretRef::File(link).resolve("x").unwrap_err();
+        let error = SecretRef::File(link.clone()).resolve("x").unwrap_err();
         assert!(error.contains("symbolic link"), "{error}");
+        assert!(error.contains("symlink = "), "{error}");
+        // Asked for, the link is followed, and the file it leads to is checked all the same.
+        assert_eq!(
+            SecretRef::Symlink(link.clone())
+                .resolve("x")
+                .unwrap()
+                .expose(),
+            "s3cret"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = SecretRef::Symlink(link).resolve("x").unwrap_err();
+        assert!(error.contains("chmod 600"), "{error}");
     }
 }

@@ -360,7 +360,7 @@ async fn the_daemon_swaps_components_between_two_runs_without_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_concurrent_sync_of_an_account_is_refused_and_says_who_holds_it() {
+async fn a_second_concurrent_sync_or_any_write_of_an_account_is_refused_and_says_who_holds_it() {
     let sandboxes = Sandboxes::start(30, 42, Some(40)).await;
     // Compile the guest once, so both processes start at once.
     let out = sandboxes.pcosync(&["check"]);
@@ -390,6 +390,29 @@ async fn a_second_concurrent_sync_of_an_account_is_refused_and_says_who_holds_it
     );
     assert!(stderr.contains("has held it since 20"), "{stderr}");
     assert!(stderr.contains("Nothing was run"), "{stderr}");
+    // Issue 16 item 3: every other operation that writes waits for the account too, with the
+    // same message and exit status, and writes nothing.
+    for args in [
+        vec!["link", "--account", &account, "1", "2"],
+        vec!["refresh", "--account", &account],
+        vec!["delete", "--account", &account, "--yes", "2"],
+    ] {
+        let refused = sandboxes.pcosync(&args);
+        let stderr = text(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(5), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is being synced by another process"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !sandboxes
+            .pco
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE"),
+        "the refused delete reached PCO"
+    );
     // A dry run needs no lock: it writes nothing.
     let dry = sandboxes.pcosync(&["sync", "--account", &account, "--dry-run", "--json"]);
     assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
@@ -744,4 +767,47 @@ async fn an_updates_only_account_gets_its_periodic_full_run_from_the_daemon() {
     assert!(seen.len() <= 2, "{seen:#?}");
     let after = daemon.next_record().await;
     assert_eq!(after["mode"], "updates-only", "{after}");
+}
+
+// Issue 16 item 5, R3: an operation of one account reads that account's credentials alone. A
+// second account whose secret is missing (its variable unset) does not stop the first from
+// syncing, and its secret is never read for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_runs_with_its_own_credentials_alone() {
+    let sandboxes = Sandboxes::start(30, 53, None).await;
+    edit_config(&sandboxes, |text| {
+        format!(
+            "{text}\n[[accounts]]\nname = \"Elsewhere\"\napp_id = \"other-app\"\n\
+             secret = {{ env = \"PCOSYNC_TEST_SECRET_NEVER_SET\" }}\n"
+        )
+    });
+    let account = sandboxes.account.clone();
+    for args in [
+        vec!["sync", "--account", &account],
+        vec!["status", "--account", &account],
+    ] {
+        let out = sandboxes
+            .command(&args)
+            .env_remove("PCOSYNC_TEST_SECRET_NEVER_SET")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // The other account, asked for, names its missing secret.
+    let other = sandboxes
+        .command(&["status", "--account", "Elsewhere"])
+        .env_remove("PCOSYNC_TEST_SECRET_NEVER_SET")
+        .output()
+        .unwrap();
+    assert_ne!(other.status.code(), Some(0));
+    assert!(
+        text(&other.stderr).contains("PCOSYNC_TEST_SECRET_NEVER_SET"),
+        "{}",
+        text(&other.stderr)
+    );
 }

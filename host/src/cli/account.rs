@@ -569,6 +569,7 @@ fn account_json(a: &AccountConfig) -> serde_json::Value {
     let secret = match &a.secret {
         crate::secret::SecretRef::Env(name) => json!({ "env": name }),
         crate::secret::SecretRef::File(path) => json!({ "file": path }),
+        crate::secret::SecretRef::Symlink(path) => json!({ "symlink": path }),
     };
     json!({
         "name": a.name,

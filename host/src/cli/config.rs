@@ -1087,6 +1087,7 @@ pub fn secret_place(secret: &SecretRef) -> String {
     match secret {
         SecretRef::Env(name) => format!("env {name}"),
         SecretRef::File(path) => format!("file {}", path.display()),
+        SecretRef::Symlink(path) => format!("file linked from {}", path.display()),
     }
 }
 

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::admin_failure;
 use super::report::print_report;
-use super::status::{Session, pick_account, plain};
+use super::status::{Session, pick_account};
 use crate::bindings::engine::Report;
 use crate::config::Config;
 use crate::ops::admin;
@@ -43,9 +44,9 @@ pub async fn run(config: &Config, data_dir: &Path, args: DeleteArgs) -> anyhow::
         );
         return Ok(ExitCode::from(2));
     }
-    let session = Session::open(config, data_dir).await?;
+    let session = Session::open(config, data_dir, account).await?;
     let delete = |dry_run: bool| admin::delete(&session, account, &args.pco_ids, dry_run);
-    let failed = |e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e));
+    let failed = |e| admin_failure(&account.name, e);
 
     if !args.yes {
         let plan = delete(true).await.map_err(failed)?;

@@ -54,12 +54,14 @@ pub async fn run(config: &Config, data_dir: &Path, args: ImportArgs) -> anyhow::
             return Ok(ExitCode::from(2));
         }
     };
-    let mut session = Session::open(config, data_dir).await?;
+    let mut session = Session::open(config, data_dir, account).await?;
     let progress = Arc::new(ProgressReporter::new(std::io::stderr().is_terminal()));
     session.report_to(progress.clone());
     // One run of an account at a time, across processes (the daemon, cron, people); a dry run
     // writes nothing, so it needs no lock.
-    let locks: Arc<dyn Locks> = Arc::new(crate::connect::open_state(data_dir)?);
+    // The lock lives in the session's own state connection, so each commit checks it in the
+    // same transaction as its writes.
+    let locks: Arc<dyn Locks> = session.locks.clone();
     let result = runs::import(&session, locks, account, &options, "pcosync import").await;
     progress.finish();
     match result {

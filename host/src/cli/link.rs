@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::status::{Session, pick_account, plain};
+use super::admin_failure;
+use super::status::{Session, pick_account};
 use crate::config::Config;
 use crate::ops::admin;
 
@@ -22,10 +23,10 @@ pub struct LinkArgs {
 
 pub async fn run(config: &Config, data_dir: &Path, args: LinkArgs) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, args.account.as_deref())?;
-    let session = Session::open(config, data_dir).await?;
+    let session = Session::open(config, data_dir, account).await?;
     let person = admin::link(&session, account, args.rock_id, &args.pco_id)
         .await
-        .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;
+        .map_err(|e| admin_failure(&account.name, e))?;
     println!(
         "Rock person {} is linked to PCO person {} in \"{}\". The next sync merges their values.",
         args.rock_id,

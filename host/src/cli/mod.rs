@@ -32,6 +32,24 @@ use crate::runtime::{Guest, Runtime};
 
 pub use report::print_report;
 
+/// Exit status of a command refused because another process holds the account (a sync, an
+/// import, a link...): nothing was done; try again when it is finished.
+pub const EXIT_ACCOUNT_BUSY: u8 = 5;
+
+/// Another process holds the account's lock: the command did nothing (exit status 5).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AccountBusy(pub String);
+
+/// An administration operation's failure as the command line reports it: the account's lock
+/// held elsewhere exits 5 ([`AccountBusy`]), anything else names the account.
+pub fn admin_failure(account: &str, error: crate::runtime::RunError) -> anyhow::Error {
+    match error {
+        crate::runtime::RunError::Locked(message) => AccountBusy(message).into(),
+        other => anyhow::anyhow!("account \"{account}\": {}", crate::ops::plain(&other)),
+    }
+}
+
 /// Keeps a church's people in step between Rock RMS (the master list) and Planning Center
 /// Online. The sync rules run in a sandboxed WebAssembly component; this program holds the
 /// credentials and carries out what the component decides.
@@ -199,7 +217,11 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(1)
+            if error.downcast_ref::<AccountBusy>().is_some() {
+                ExitCode::from(EXIT_ACCOUNT_BUSY)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::admin_failure;
 use super::report::print_report;
 use crate::config::Config;
 use crate::ops::{Session, admin};
@@ -32,10 +33,10 @@ pub async fn run(config: &Config, data_dir: &Path, args: RevertArgs) -> anyhow::
     let account = config
         .account(&args.account)
         .map_err(|e| anyhow::anyhow!(e))?;
-    let session = Session::open(config, data_dir).await?;
+    let session = Session::open(config, data_dir, account).await?;
     let report = admin::revert(&session, account, &args.run_id, args.person, args.dry_run)
         .await
-        .map_err(|e| anyhow::anyhow!("account \"{}\": {e}", account.name))?;
+        .map_err(|e| admin_failure(&account.name, e))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -42,7 +42,7 @@ pub async fn run(
 
 async fn show(config: &Config, data_dir: &Path, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, args.account.as_deref())?;
-    let session = Session::open(config, data_dir).await?;
+    let session = Session::open(config, data_dir, account).await?;
     let detail = admin::run_detail(&session, account, &args.run_id)
         .await
         .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;

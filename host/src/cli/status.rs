@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::admin_failure;
 use crate::bindings::engine::{AccountStatus, StatusOptions};
 use crate::config::{AccountConfig, Config};
 use crate::ops::admin;
@@ -51,7 +52,6 @@ pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::
     if accounts.is_empty() {
         anyhow::bail!("the configuration has no [[accounts]]: add one (see README, Configuration)");
     }
-    let session = Session::open(config, data_dir).await?;
     let options = StatusOptions {
         with_values: args.values,
         rock_ids: args.people.clone(),
@@ -59,6 +59,8 @@ pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::
     };
     let mut code = ExitCode::SUCCESS;
     for account in accounts {
+        // Each account's session holds that account's credentials alone.
+        let session = Session::open(config, data_dir, account).await?;
         match admin::status(&session, account, &options).await {
             Ok(status) if args.json => println!("{}", serde_json::to_string(&status)?),
             Ok(status) => print_status(&status, args.values),
@@ -77,10 +79,10 @@ pub async fn refresh(
     args: RefreshArgs,
 ) -> anyhow::Result<ExitCode> {
     let account = pick_account(config, args.account.as_deref())?;
-    let session = Session::open(config, data_dir).await?;
+    let session = Session::open(config, data_dir, account).await?;
     let status = admin::refresh(&session, account)
         .await
-        .map_err(|e| anyhow::anyhow!("account \"{}\": {}", account.name, plain(&e)))?;
+        .map_err(|e| admin_failure(&account.name, e))?;
     if args.json {
         println!("{}", serde_json::to_string(&status)?);
     } else {

@@ -45,10 +45,6 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
     if accounts.is_empty() {
         anyhow::bail!("the configuration has no [[accounts]]: add one (see README, Configuration)");
     }
-    let session = Session::open(config, data_dir).await?;
-    // One run of an account at a time, across processes (the daemon, cron, people). A dry run
-    // writes nothing, so it needs no lock.
-    let locks: std::sync::Arc<dyn Locks> = session.locks.clone();
     let mut status = ExitCode::SUCCESS;
     let sync = SyncRequest {
         dry_run: request.dry_run,
@@ -56,7 +52,12 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
         confirm: request.confirm.clone(),
     };
     for account in accounts {
-        match runs::sync(&session, locks.clone(), account, &sync, "pcosync sync").await {
+        // Each account's session holds that account's credentials alone.
+        let session = Session::open(config, data_dir, account).await?;
+        // One run of an account at a time, across processes (the daemon, cron, people). A dry
+        // run writes nothing, so it needs no lock.
+        let locks: std::sync::Arc<dyn Locks> = session.locks.clone();
+        match runs::sync(&session, locks, account, &sync, "pcosync sync").await {
             Ok(report) => {
                 if request.json {
                     println!("{}", serde_json::to_string(&report)?);

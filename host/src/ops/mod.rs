@@ -117,10 +117,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects Rock, PCO and the state as the configuration says, and loads the guest.
-    pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Session> {
+    /// Connects Rock, `account`'s PCO and the state as the configuration says, and loads the
+    /// guest: a session works for one account, with that account's credentials alone.
+    pub async fn open(
+        config: &Config,
+        data_dir: &Path,
+        account: &AccountConfig,
+    ) -> anyhow::Result<Session> {
         let store = Arc::new(crate::connect::open_state(data_dir)?);
-        let capabilities = crate::connect::capabilities_over(config, store.clone()).await?;
+        let capabilities = crate::connect::capabilities_for(config, account, store.clone()).await?;
         let runtime = Runtime::new(config.limits())?;
         let guest = crate::cli::load_guest(&runtime, config, data_dir, None).await?;
         Ok(Session {

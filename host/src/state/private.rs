@@ -173,16 +173,24 @@ fn tighten_entry(_: &Dir, _: &std::ffi::OsStr, _: &cap_std::fs::Metadata, _: u32
 
 #[cfg(unix)]
 fn warn_foreign_owner(owner: u32, path: &Path) {
-    let me = effective_uid();
-    // root may keep a directory it prepared for a service user, and reads everything anyway.
-    if owner != me && me != 0 {
-        tracing::warn!(
+    if let Some(warning) = foreign_owner_warning(owner, effective_uid(), path) {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// What to say when `path`, owned by `owner`, is used by a pcosync running as `me`: its owner
+/// can read it and widen its mode again, whatever pcosync tightens. Root is no such risk (it
+/// reads everything anyway); a pcosync run as root on a service user's directory is.
+#[cfg(unix)]
+fn foreign_owner_warning(owner: u32, me: u32, path: &Path) -> Option<String> {
+    (owner != me && owner != 0).then(|| {
+        format!(
             "{} belongs to user {owner}, not to the user pcosync runs as ({me}): that user can \
              read and change pcosync's state; run `chown -R {me} {}`",
             path.display(),
             path.display()
-        );
-    }
+        )
+    })
 }
 
 /// The user this process acts as.
@@ -219,6 +227,24 @@ mod tests {
         assert_eq!(mode(&path.join("file")), 0o600);
         create_file(&dir, "empty").unwrap();
         assert_eq!(mode(&path.join("empty")), 0o600);
+    }
+
+    // Issue 16 item 1, R53: a file of another user is reported, whoever pcosync runs as.
+    #[test]
+    fn a_file_of_another_user_is_reported_with_the_fix() {
+        let path = Path::new("/var/lib/pcosync/state.sqlite");
+        let warning = foreign_owner_warning(1000, 1001, path).expect("another user's file");
+        assert!(warning.contains("belongs to user 1000"), "{warning}");
+        assert!(
+            warning.contains("chown -R 1001 /var/lib/pcosync/state.sqlite"),
+            "{warning}"
+        );
+        assert!(
+            foreign_owner_warning(1000, 0, path).is_some(),
+            "run as root on a service user's directory"
+        );
+        assert_eq!(foreign_owner_warning(1000, 1000, path), None);
+        assert_eq!(foreign_owner_warning(0, 1000, path), None, "root's file");
     }
 
     #[test]

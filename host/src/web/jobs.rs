@@ -255,12 +255,13 @@ async fn execute(app: &App, job: &Arc<Job>) -> Result<Report, String> {
         JobKind::Import { dry_run } => Some(runs::import_options(account, *dry_run)?),
         JobKind::Sync(_) => None,
     };
-    let mut session = Session::open(&config, &app.data_dir)
+    let mut session = Session::open(&config, &app.data_dir, account)
         .await
         .map_err(|e| format!("{e:#}"))?;
     session.report_to(Arc::new(JobReporter(job.clone())));
-    let locks: Arc<dyn crate::state::lock::Locks> =
-        Arc::new(crate::connect::open_state(&app.data_dir).map_err(|e| format!("{e:#}"))?);
+    // The lock lives in the session's own state connection, so each commit checks it in the
+    // same transaction as its writes.
+    let locks = session.locks.clone();
     let result = match (&job.kind, import) {
         (JobKind::Sync(request), _) => {
             runs::sync(&session, locks, account, request, "pcosync serve").await

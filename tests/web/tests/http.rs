@@ -309,6 +309,59 @@ async fn other_hosts_are_refused_and_pages_carry_security_headers() {
     assert!(!page.body.contains("<script>"), "inline script on the page");
 }
 
+// Issue 16 item 7: served beyond loopback (`--allow-remote`, behind a proxy), the web admin
+// answers only requests naming a host of `[web] allowed_hosts` or loopback; any other name, a
+// rebinding attacker's included, is refused before any page is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_allow_remote_only_the_allowed_hosts_are_served() {
+    let w = world().await;
+    let text = w.config().replace(
+        "[web]\n",
+        "[web]\nallowed_hosts = [\"admin.example.org\"]\n",
+    );
+    assert!(
+        text.contains("allowed_hosts"),
+        "precondition: a [web] table"
+    );
+    std::fs::write(w.config_path(), text).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let options = pcosync::web::WebOptions {
+        config_path: w.config_path(),
+        data_dir: w.data_dir(),
+        admin_token: pcosync::secret::Secret::new(pcosync_web_tests::ADMIN_TOKEN),
+        allow_remote: true,
+    };
+    tokio::spawn(pcosync::web::serve(
+        listener,
+        options,
+        std::future::pending(),
+    ));
+    let web = Web::new(&base);
+    let status = |host: &'static str| {
+        let web = &web;
+        async move {
+            web.send(
+                web.builder(reqwest::Method::GET, "/login")
+                    .header("host", host),
+            )
+            .await
+            .status
+        }
+    };
+    for (host, expected) in [
+        ("admin.example.org", 200),
+        ("ADMIN.example.org:443", 200),
+        ("localhost:8080", 200),
+        ("127.0.0.1", 200),
+        ("evil.example", 421),
+        ("admin.example.org.evil.example", 421),
+        ("example.org", 421),
+    ] {
+        assert_eq!(status(host).await, expected, "Host: {host}");
+    }
+}
+
 /// The sign-in form of a fresh client: the client (with the form's cookie) and the form value.
 async fn sign_in_form(w: &World) -> (Web, String) {
     let mut web = Web::new(&w.base);

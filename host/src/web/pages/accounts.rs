@@ -28,7 +28,7 @@ fn yes_no(value: bool) -> &'static str {
 fn secret_kind(secret: &SecretRef) -> &'static str {
     match secret {
         SecretRef::Env(_) => "set (environment variable)",
-        SecretRef::File(_) => "set (file)",
+        SecretRef::File(_) | SecretRef::Symlink(_) => "set (file)",
     }
 }
 

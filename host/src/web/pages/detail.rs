@@ -42,13 +42,16 @@ fn info(text: impl Into<String>) -> Flash {
 pub(crate) async fn session(
     app: &App,
     config: &crate::config::Config,
+    account: &crate::config::AccountConfig,
 ) -> Result<Session, WebError> {
-    Session::open(config, &app.data_dir).await.map_err(|e| {
-        WebError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("pcosync cannot reach what this page needs: {e:#}"),
-        )
-    })
+    Session::open(config, &app.data_dir, account)
+        .await
+        .map_err(|e| {
+            WebError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("pcosync cannot reach what this page needs: {e:#}"),
+            )
+        })
 }
 
 fn level_rank(level: Option<PermissionLevel>) -> i32 {
@@ -211,7 +214,7 @@ pub(crate) async fn overview(
 ) -> Result<Response, WebError> {
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let options = StatusOptions {
         with_values: false,
         rock_ids: Vec::new(),
@@ -394,7 +397,7 @@ pub(crate) async fn person(
     let id = rock_id(&id)?;
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let options = StatusOptions {
         with_values: true,
         rock_ids: vec![id],
@@ -476,7 +479,7 @@ pub(crate) async fn link(
     };
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let flash = match admin::link(&session, account, id, &pco_id).await {
         Ok(person) => {
             let mut flash = vec![info(format!(
@@ -499,7 +502,7 @@ pub(crate) async fn refresh(
 ) -> Result<Response, WebError> {
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let flash = match admin::refresh(&session, account).await {
         Ok(status) => vec![info(format!(
             "People list refreshed from the groups: {} people, {} waiting for their first sync. Nothing was written to PCO.",
@@ -530,7 +533,7 @@ pub(crate) async fn delete_preview(
     }
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let plan = admin::delete(&session, account, &ids, true)
         .await
         .map_err(|e| WebError::internal(format!("account \"{name}\": {}", plain(&e))))?;
@@ -586,7 +589,7 @@ pub(crate) async fn delete_confirm(
     }
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let report = admin::delete(&session, account, &ids, false)
         .await
         .map_err(|e| {

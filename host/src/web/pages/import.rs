@@ -96,7 +96,7 @@ pub(crate) async fn page(
     let config = app.config()?;
     let account = account(&config, &name)?;
     let mut extra: Vec<Flash> = Vec::new();
-    let status = match session(&app, &config).await {
+    let status = match session(&app, &config, account).await {
         Ok(session) => {
             let options = StatusOptions {
                 with_values: false,

@@ -31,7 +31,7 @@ pub(crate) async fn list(
 ) -> Result<Response, WebError> {
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let options = StatusOptions {
         with_values: false,
         rock_ids: vec![0],
@@ -95,7 +95,7 @@ pub(crate) async fn detail(
 ) -> Result<Response, WebError> {
     let config = app.config()?;
     let account = account(&config, &name)?;
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let detail = admin::run_detail(&session, account, &run_id)
         .await
         .map_err(|e| {
@@ -190,7 +190,7 @@ pub(crate) async fn revert(
         })?),
     };
     let apply = fields.text("step") == "apply";
-    let session = session(&app, &config).await?;
+    let session = session(&app, &config, account).await?;
     let report = admin::revert(&session, account, &run_id, person, !apply)
         .await
         .map_err(|e| WebError::internal(format!("account \"{name}\": {}", plain(&e))))?;
