@@ -1127,3 +1127,37 @@ async fn change_times_reach_the_guest_in_utc_when_the_zone_is_known() {
         "Chicago is 5 or 6 hours behind UTC: {local} -> {utc}"
     );
 }
+
+// R26: the sandbox keeps Rock's organization time zone with its daylight saving rules (as
+// `RockDateTime.OrgTimeZoneInfo` does), so the client's conversion to UTC is tried on both
+// sides of the change: seed rows are stamped a week before the clock's start, in CDT (UTC-5)
+// in July and CST (UTC-6) in January, and both come back as the same UTC instant.
+#[tokio::test]
+async fn change_times_convert_to_utc_in_summer_and_winter_alike() {
+    let congregation = Congregation::generate(3, 7);
+    for (start, expected) in [
+        (1_720_440_000, "2024-07-01T12:00:00Z"),
+        (1_705_320_000, "2024-01-08T12:00:00Z"),
+    ] {
+        let sandbox = RockSandbox::start_with(
+            SandboxOptions {
+                clock: ClockMode::Fixed(start),
+                ..sandbox_options()
+            },
+            &congregation,
+        )
+        .await
+        .unwrap();
+        let id = sandbox
+            .person_id(congregation.rock_people().next().unwrap().key)
+            .unwrap();
+        let rock = RestRock::connect(RestRockOptions {
+            time_zone: Some(jiff::tz::TimeZone::get("America/Chicago").unwrap()),
+            ..options(&sandbox, TOKEN)
+        })
+        .await
+        .unwrap();
+        let modified = rock.people(&[id]).await.unwrap()[0].modified.clone();
+        assert_eq!(modified.as_deref(), Some(expected), "clock at {start}");
+    }
+}

@@ -67,6 +67,8 @@ fn best_match(store: &Store, wanted: &Row) -> Option<i64> {
     }
     store
         .rows(Entity::Person)
+        // `FindPersons` starts from `Queryable( includeDeceased, includeBusinesses )`.
+        .filter(|p| listed(store, p))
         .filter(|p| text(p, "LastName").is_some_and(|l| l.to_lowercase() == last))
         .filter(|p| int(p, "AccountProtectionProfile").unwrap_or(0) < PROTECTION_HIGH)
         .map(|p| (match_score(wanted, p), int(p, "Id").unwrap_or(0)))
@@ -144,6 +146,18 @@ fn add_to_new_family(store: &mut Store, person: i64, adult: bool) {
     }
 }
 
+/// `PersonService.Queryable( PersonQueryOptions )` (Rock/Model/CRM/Person/PersonService.cs)
+/// with its defaults, behind `GET api/People`, `api/People/{id}` and `GetByPersonAliasId`
+/// (Rock.Rest/Controllers/PeopleController.Partial.cs) and the Export (`GetPeopleExport`): nameless people (and rows without a
+/// record type) and the Anonymous Visitor are never listed.
+pub fn listed(store: &Store, row: &Row) -> bool {
+    let nameless =
+        int(row, "RecordTypeValueId").is_none_or(|t| t == store.known.record_type_nameless);
+    let anonymous = text(row, "Guid")
+        .is_some_and(|g| g.eq_ignore_ascii_case(crate::guids::PERSON_ANONYMOUS_VISITOR));
+    !nameless && !anonymous
+}
+
 // ---- Export ---------------------------------------------------------------------------------
 
 /// Parameters of `GET /api/People/Export`.
@@ -196,6 +210,7 @@ pub fn export(store: &Store, q: &ExportQuery) -> Value {
     let since = q.modified_since.as_deref().and_then(parse_datetime);
     let matching: Vec<&Row> = store
         .rows(Entity::Person)
+        .filter(|p| listed(store, p))
         .filter(|p| match since {
             Some(since) => text(p, "ModifiedDateTime")
                 .and_then(parse_datetime)

@@ -239,6 +239,8 @@ fn resolve_known(store: &Store) -> Known {
         record_active: dv(g::DV_RECORD_ACTIVE),
         record_type_person: dv(g::DV_RECORD_TYPE_PERSON),
         record_type_rest_user: dv(g::DV_RECORD_TYPE_RESTUSER),
+        record_type_business: dv(g::DV_RECORD_TYPE_BUSINESS),
+        record_type_nameless: dv(g::DV_RECORD_TYPE_NAMELESS),
         connection_visitor: dv(g::DV_CONNECTION_VISITOR),
         marital_married: dv(g::DV_MARITAL_MARRIED),
         marital_single: dv(g::DV_MARITAL_SINGLE),
@@ -262,6 +264,39 @@ pub fn rest_user(store: &mut Store) {
     );
     let alias = people::create_primary_alias(store, id);
     store.rest_alias_id = Some(alias);
+}
+
+/// The "Anonymous Visitor" person Rock ships for visitor tracking
+/// (`Rock.SystemGuid.Person.ANONYMOUS_VISITOR`), whom `GET api/People` never lists.
+pub fn anonymous_visitor(store: &mut Store) {
+    let known = store.known.clone();
+    let id = add(
+        store,
+        Entity::Person,
+        json!({"Guid": g::PERSON_ANONYMOUS_VISITOR, "IsSystem": true, "FirstName": "Anonymous",
+        "NickName": "Anonymous", "LastName": "Visitor", "RecordTypeValueId": known.record_type_person,
+        "RecordStatusValueId": known.record_active, "ConnectionStatusValueId": known.connection_visitor}),
+    );
+    people::create_primary_alias(store, id);
+}
+
+/// A nameless person, as Rock makes one for an SMS from an unknown number (record type
+/// Nameless, the number as their only phone).
+pub fn nameless_person(store: &mut Store, number: &str) -> i64 {
+    let known = store.known.clone();
+    let id = add(
+        store,
+        Entity::Person,
+        json!({"RecordTypeValueId": known.record_type_nameless, "RecordStatusValueId": known.record_active}),
+    );
+    people::create_primary_alias(store, id);
+    let mut phone = Store::blank(Entity::PhoneNumber);
+    set(&mut phone, "PersonId", id);
+    set(&mut phone, "NumberTypeValueId", known.phone_mobile);
+    set(&mut phone, "Number", number);
+    rewrites::before_save(store, Entity::PhoneNumber, &mut phone, None);
+    store.insert_unchecked(Entity::PhoneNumber, phone);
+    id
 }
 
 // ---- The congregation -----------------------------------------------------------------------
