@@ -766,6 +766,11 @@ impl RestRock {
     fn person(&self, row: &Value, homes: &HashMap<i64, Address>) -> Option<Person> {
         let ids = &self.ids;
         let phone = |kind: i64| phone_of(row, kind);
+        if let Some(person) = int(row, "Id") {
+            for kind in [ids.phone_home, ids.phone_work, ids.phone_mobile] {
+                warn_duplicate_phones(person, row, kind);
+            }
+        }
         Some(Person {
             id: int(row, "Id")?,
             first_name: string(row, "FirstName"),
@@ -870,12 +875,8 @@ impl RestRock {
         phones: &[(i64, Option<String>)],
     ) -> Result<(), Error> {
         for (kind, number) in phones {
-            let existing: Vec<&Value> = row["PhoneNumbers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|p| int(p, "NumberTypeValueId") == Some(*kind))
-                .collect();
+            // The row written is the one read: the lowest Id of this type (see `phone_rows`).
+            let existing = phone_rows(row, *kind);
             match (number, existing.first()) {
                 (Some(number), Some(current)) => {
                     if digits(&string(current, "Number")) == digits(number) {
@@ -1975,14 +1976,41 @@ fn is_blank(a: &Address) -> bool {
         .all(|f| f.trim().is_empty())
 }
 
-/// The number of the person's first phone of this type, as Rock formats it.
-fn phone_of(row: &Value, kind: i64) -> Option<String> {
-    let phones = row["PhoneNumbers"].as_array()?;
-    let phone = phones
-        .iter()
+/// The person's PhoneNumber rows of one type, lowest Id first. Rock allows several (its
+/// `PhoneNumber` model, Rock/Model/CRM/PhoneNumber/PhoneNumber.cs, has no unique index on
+/// person and type, and `POST api/PhoneNumbers` adds one more), and answers them in no
+/// promised order; the sync reads and writes the first of this list, always the same row.
+fn phone_rows(row: &Value, kind: i64) -> Vec<&Value> {
+    let mut rows: Vec<&Value> = row["PhoneNumbers"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter(|p| int(p, "NumberTypeValueId") == Some(kind))
-        .min_by_key(|p| int(p, "Id"))?;
+        .collect();
+    rows.sort_by_key(|p| int(p, "Id"));
+    rows
+}
+
+/// The number of the person's phone of this type (the lowest Id), as Rock formats it.
+fn phone_of(row: &Value, kind: i64) -> Option<String> {
+    let phone = *phone_rows(row, kind).first()?;
     text(phone, "NumberFormatted").or_else(|| text(phone, "Number"))
+}
+
+/// Says once per read that a person has several phones of one type: the sync keeps to the
+/// lowest Id and leaves the others as they are. Names the person by id, never the numbers
+/// (R53).
+fn warn_duplicate_phones(person: i64, row: &Value, kind: i64) {
+    let rows = phone_rows(row, kind);
+    if rows.len() > 1 {
+        tracing::warn!(
+            person,
+            number_type = kind,
+            count = rows.len(),
+            "Rock person {person} has {} phone numbers of one type (NumberTypeValueId {kind}); the sync reads and writes only the one with the lowest Id and leaves the others as they are",
+            rows.len()
+        );
+    }
 }
 
 fn digits(number: &str) -> String {

@@ -1188,3 +1188,25 @@ async fn a_requirement_that_must_be_met_to_add_refuses_who_does_not_meet_it() {
         .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn a_second_phone_of_one_type_is_allowed() {
+    // Rock/Model/CRM/PhoneNumber/PhoneNumber.cs: no unique index on person and type.
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let person = rock.get(&format!("/api/People/{john}")).await;
+    let mobile = person["PhoneNumbers"][0]["NumberTypeValueId"].clone();
+    let second = json!({"PersonId": john, "NumberTypeValueId": mobile, "Number": "2175550111"});
+    let (status, _) = rock
+        .call(Method::POST, "/api/PhoneNumbers", Some(second))
+        .await;
+    assert_eq!(status, 201);
+    let person = rock.get(&format!("/api/People/{john}")).await;
+    let of_type = person["PhoneNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["NumberTypeValueId"] == mobile)
+        .count();
+    assert_eq!(of_type, 2);
+}
