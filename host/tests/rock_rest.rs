@@ -1267,3 +1267,94 @@ async fn with_two_phones_of_a_type_the_lowest_id_is_read_and_written() {
         assert!(!log.contains(mobile.as_str()), "{log}");
     }
 }
+
+fn home(street1: &str, city: &str, state: &str, country: &str) -> Address {
+    Address {
+        street1: street1.into(),
+        street2: String::new(),
+        city: city.into(),
+        state: state.into(),
+        postal_code: "62701".into(),
+        country: country.into(),
+    }
+}
+
+// R10: SaveAddress answers 500 for an address missing what its country requires
+// (LocationService.ValidateAddressRequirements); the client tries once and reports invalid
+// input naming the person and the missing field.
+#[tokio::test]
+async fn an_address_rock_refuses_is_invalid_input_tried_once() {
+    let (sandbox, c) = start(30).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.address.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    sandbox.clear_requests();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(Some(home(
+                "1 Elm St", "", "IL", "US",
+            )))],
+        }])
+        .await;
+    let error = results[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid, "{error:?}");
+    assert!(
+        error.message.contains(&format!("person {id}")),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("lacks City"), "{}", error.message);
+    let tries = writes(&sandbox)
+        .iter()
+        .filter(|w| w.starts_with("PUT /api/Groups/SaveAddress/"))
+        .count();
+    assert_eq!(tries, 1, "a 500 for bad input is not tried again");
+    let unknown = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(Some(home(
+                "1 Elm St",
+                "Springfield",
+                "IL",
+                "Narnia",
+            )))],
+        }])
+        .await;
+    let error = unknown[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid);
+    assert!(error.message.contains("Narnia"), "{}", error.message);
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(
+        person.home_address.map(|a| a.street1),
+        m.address.as_ref().map(|a| a.street1.clone())
+    );
+}
+
+// R27: an address Rock's SaveAddress takes for blank (only a state) is a removal, not a
+// save Rock would silently skip.
+#[tokio::test]
+async fn an_address_with_only_a_state_removes_the_home_address() {
+    let (sandbox, c) = start(30).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.address.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(Some(Address {
+                state: "IL".into(),
+                postal_code: String::new(),
+                ..home("", "", "", "")
+            }))],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(
+        !writes(&sandbox).iter().any(|w| w.contains("SaveAddress")),
+        "{:?}",
+        writes(&sandbox)
+    );
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(person.home_address, None);
+}

@@ -920,7 +920,9 @@ impl RestRock {
                 format!("Rock person {person} belongs to no family, so has no home address"),
             ));
         };
-        match address.filter(|a| !is_blank(a)) {
+        // What SaveAddress takes for no address at all (GroupService.AddNewGroupAddress):
+        // it would answer 204 and save nothing, so such an address is a removal here.
+        match address.filter(|a| !blank_for_save_address(a)) {
             Some(a) => {
                 let call = Call::put(format!(
                     "/api/Groups/SaveAddress/{family}/{}",
@@ -931,8 +933,27 @@ impl RestRock {
                 .query("city", &a.city)
                 .query("state", &a.state)
                 .query("postalCode", &a.postal_code)
-                .query("country", &a.country);
-                self.http.send(&call).await?;
+                .query("country", &a.country)
+                .no_retry_on_server_error();
+                match self.http.send_raw(&call).await {
+                    Ok(_) => {}
+                    // LocationService.Get throws for an address missing what its country
+                    // requires (ValidateAddressRequirements): Rock's unhandled-exception 500,
+                    // the same for every try.
+                    Err(Failure::Status {
+                        status: 500,
+                        detail,
+                    }) => {
+                        return Err(Error::new(
+                            ErrorKind::Invalid,
+                            format!(
+                                "Rock refused the home address of person {person}: {}",
+                                address_problem(&detail)
+                            ),
+                        ));
+                    }
+                    Err(failure) => return Err(failure.into_error(&call)),
+                }
             }
             None => {
                 let filter = format!(
@@ -1970,6 +1991,31 @@ fn address(location: &Value) -> Option<Address> {
     (!is_blank(&address)).then_some(address)
 }
 
+/// SaveAddress's own test for "no address" (GroupService.AddNewGroupAddress in
+/// Rock/Model/Group/Group/GroupService.cs): street1, street2, city, postal code and country
+/// all blank; the state alone does not count.
+fn blank_for_save_address(a: &Address) -> bool {
+    [&a.street1, &a.street2, &a.city, &a.postal_code, &a.country]
+        .iter()
+        .all(|f| f.trim().is_empty())
+}
+
+/// What was wrong with an address Rock refused, from its exception message
+/// (`LocationService.ValidateAddressRequirements`): the fields its country requires, or the
+/// country it does not know.
+fn address_problem(detail: &str) -> String {
+    if let Some(fields) = detail.split("The following fields are required: ").nth(1) {
+        let fields = fields.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+        return format!(
+            "the address lacks {fields}, which Rock requires for its country (Rock: {detail})"
+        );
+    }
+    if detail.contains("Country value") {
+        return format!("Rock does not know its country (Rock: {detail})");
+    }
+    format!("Rock answered 500 ({detail})")
+}
+
 fn is_blank(a: &Address) -> bool {
     [&a.street1, &a.street2, &a.city, &a.state, &a.postal_code]
         .iter()
@@ -2173,6 +2219,9 @@ struct Call {
     body: Option<Value>,
     /// Safe to send again when a try may have reached Rock (reads, PUT, PATCH, DELETE).
     repeatable: bool,
+    /// Whether a 5xx is worth another try; false where Rock answers 500 for input it
+    /// refuses, which a retry only repeats (SaveAddress).
+    retry_server_errors: bool,
     /// The answer is JSON (else raw bytes, e.g. a photo).
     json: bool,
 }
@@ -2185,6 +2234,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             repeatable: true,
+            retry_server_errors: true,
             json: true,
         }
     }
@@ -2215,6 +2265,12 @@ impl Call {
 
     fn query(mut self, name: &str, value: impl Into<String>) -> Call {
         self.query.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// A 500 is Rock's answer to this input, not a passing fault: not tried again.
+    fn no_retry_on_server_error(mut self) -> Call {
+        self.retry_server_errors = false;
         self
     }
 
@@ -2344,7 +2400,9 @@ impl Http {
             maybe_done |= failure.may_have_reached_rock();
             let retry = attempt < self.attempts
                 && match &failure {
-                    Failure::Status { status, .. } => *status >= 500 && call.repeatable,
+                    Failure::Status { status, .. } => {
+                        *status >= 500 && call.repeatable && call.retry_server_errors
+                    }
                     Failure::Transport { before_sending, .. } => call.repeatable || *before_sending,
                     Failure::Malformed(_) => call.repeatable,
                     Failure::TooLarge { .. } => false,
@@ -2540,6 +2598,12 @@ fn detail_suffix(detail: &str) -> String {
 fn rock_message(body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if let Some(message) = parsed.as_ref().and_then(|b| b["Message"].as_str()) {
+        // An unhandled exception's 500 says "An error has occurred." and puts what happened
+        // in `ExceptionMessage`.
+        let message = match parsed.as_ref().and_then(|b| b["ExceptionMessage"].as_str()) {
+            Some(exception) => format!("{message} {exception}"),
+            None => message.to_string(),
+        };
         return message.chars().take(500).collect();
     }
     let text: String = String::from_utf8_lossy(body).chars().take(200).collect();

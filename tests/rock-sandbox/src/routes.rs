@@ -790,10 +790,16 @@ fn save_address(app: &App, segs: &[&str], r: &ApiRequest) -> Response {
         postal_code: field("postalCode"),
         country: field("country"),
     };
-    let status = people::save_address(&mut app.store(), group, location_type, &address);
-    StatusCode::from_u16(status)
-        .unwrap_or(StatusCode::NO_CONTENT)
-        .into_response()
+    // `CheckCanEdit` is not called by SaveAddress (GroupsController.Partial.cs).
+    match people::save_address(&mut app.store(), group, location_type, &address) {
+        people::Saved::Done => StatusCode::NO_CONTENT.into_response(),
+        people::Saved::NotFound => StatusCode::NOT_FOUND.into_response(),
+        // `throw new Exception( validationError )` escapes the action: Web API's 500.
+        people::Saved::Failed(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"Message": "An error has occurred.", "ExceptionMessage": e, "ExceptionType": "System.Exception"}),
+        ),
+    }
 }
 
 fn photo_upload(app: &App, r: &ApiRequest) -> Response {

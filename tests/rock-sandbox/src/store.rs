@@ -56,6 +56,9 @@ pub struct Store {
     /// what Rock learns by running the type's query (`GroupRequirement.PersonMeetsGroupRequirement`
     /// in Rock/Model/Group/GroupRequirement/GroupRequirement.Logic.cs), set by tests here.
     pub requirements_met: HashSet<(i64, i64)>,
+    /// The location types each group type allows (Rock's GroupTypeLocationType rows,
+    /// `GroupType.LocationTypes`), by group type id.
+    pub location_types: HashMap<i64, Vec<i64>>,
     guid_state: u64,
 }
 
@@ -93,6 +96,7 @@ impl Store {
             blobs: HashMap::new(),
             rest_alias_id: None,
             requirements_met: HashSet::new(),
+            location_types: HashMap::new(),
             guid_state: guid_seed ^ 0x5eed_0fa1_1b0b,
         }
     }

@@ -1210,3 +1210,158 @@ async fn a_second_phone_of_one_type_is_allowed() {
         .count();
     assert_eq!(of_type, 2);
 }
+
+/// The family of person `key`, and the ids of the Home and Previous location types.
+async fn family_and_types(rock: &Rock, key: u32) -> (i64, i64, i64) {
+    let person = rock.sandbox.person_id(key).unwrap();
+    let family = rock.get(&format!("/api/People/{person}")).await["PrimaryFamilyId"]
+        .as_i64()
+        .unwrap();
+    let mut ids = Vec::new();
+    for guid in [guids::DV_LOCATION_HOME, guids::DV_LOCATION_PREVIOUS] {
+        let found = rock
+            .get(&format!("/api/DefinedValues?$filter=Guid eq guid'{guid}'"))
+            .await;
+        ids.push(found[0]["Id"].as_i64().unwrap());
+    }
+    (family, ids[0], ids[1])
+}
+
+async fn links(rock: &Rock, group: i64) -> Vec<Value> {
+    rock.get(&format!(
+        "/api/GroupLocations?$filter=GroupId eq {group}&$expand=Location&$orderby=Id"
+    ))
+    .await
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+#[tokio::test]
+async fn save_address_follows_rocks_blank_and_country_rules() {
+    // GroupService.AddNewGroupAddress and LocationService.Get / ValidateAddressRequirements.
+    let rock = Rock::start(&small()).await;
+    let (family, home, _) = family_and_types(&rock, 0).await;
+    let before = links(&rock, family).await;
+    let save = |query: &str| format!("/api/Groups/SaveAddress/{family}/{home}?{query}");
+    // The state alone is "no address": 204, nothing saved.
+    assert_eq!(rock.call(Method::PUT, &save("state=IL"), None).await.0, 204);
+    assert_eq!(links(&rock, family).await, before);
+    // The country alone is an address, missing what the US requires: 500.
+    let (status, body) = rock.call(Method::PUT, &save("country=US"), None).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. The following fields are required: Address Line 1, City, State."
+    );
+    let (status, body) = rock
+        .call(
+            Method::PUT,
+            &save("street1=1%20Elm%20St&state=IL&postalCode=62701&country=US"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. The following fields are required: City."
+    );
+    // No country at all is not defaulted: Country is required.
+    let (status, body) = rock
+        .call(
+            Method::PUT,
+            &save("street1=1%20Elm%20St&city=Springfield&state=IL"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. The following fields are required: Country."
+    );
+    let (status, body) = rock
+        .call(
+            Method::PUT,
+            &save("street1=1%20Elm%20St&city=Springfield&state=IL&country=Narnia"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. Country value \"Narnia\" is invalid."
+    );
+    assert_eq!(
+        links(&rock, family).await,
+        before,
+        "nothing saved by a refusal"
+    );
+    // Any defined value is a location type to the route; a missing one is 404.
+    let (status, _) = rock
+        .call(
+            Method::PUT,
+            &format!("/api/Groups/SaveAddress/{family}/999999?street1=x"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn save_address_is_silent_for_a_location_type_the_group_type_does_not_allow() {
+    // AddNewGroupAddress looks the type up in GroupType.LocationTypeValues and does nothing
+    // when it is not there; the location itself is still found or created first.
+    let rock = Rock::start(&small()).await;
+    let (_, home, _) = family_and_types(&rock, 0).await;
+    let team = rock.sandbox.group_id(0).unwrap();
+    let query = "street1=5%20Church%20Rd&city=Springfield&state=IL&postalCode=62701&country=US";
+    let path = format!("/api/Groups/SaveAddress/{team}/{home}?{query}");
+    assert_eq!(rock.call(Method::PUT, &path, None).await.0, 204);
+    assert!(links(&rock, team).await.is_empty());
+    let found = rock
+        .get("/api/Locations?$filter=Street1 eq '5 Church Rd'")
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn saving_a_previous_address_again_retypes_its_old_link() {
+    // AddNewGroupAddress: the group's existing link to the location is re-typed, keeping its
+    // (Previous: false) mailing and mapped flags, rather than a second link made.
+    let rock = Rock::start(&small()).await;
+    let (family, home, previous) = family_and_types(&rock, 0).await;
+    let original = links(&rock, family).await;
+    assert_eq!(original.len(), 1);
+    let old = &original[0]["Location"];
+    let new = "street1=9%20Elm%20Ave&city=Springfield&state=IL&postalCode=62702&country=US";
+    let save = |query: String| format!("/api/Groups/SaveAddress/{family}/{home}?{query}");
+    assert_eq!(rock.call(Method::PUT, &save(new.into()), None).await.0, 204);
+    let back = format!(
+        "street1={}&city={}&state={}&postalCode={}&country={}",
+        old["Street1"].as_str().unwrap().replace(' ', "%20"),
+        old["City"].as_str().unwrap(),
+        old["State"].as_str().unwrap(),
+        old["PostalCode"].as_str().unwrap(),
+        old["Country"].as_str().unwrap()
+    );
+    assert_eq!(rock.call(Method::PUT, &save(back), None).await.0, 204);
+    let after = links(&rock, family).await;
+    assert_eq!(after.len(), 2, "no third link: {after:?}");
+    assert_eq!(after[0]["Id"], original[0]["Id"]);
+    assert_eq!(after[0]["GroupLocationTypeValueId"], home);
+    assert_eq!(
+        after[0]["IsMailingLocation"], false,
+        "flags kept from Previous"
+    );
+    assert_eq!(after[1]["GroupLocationTypeValueId"], previous);
+    // Re-casing an existing location updates it rather than making another.
+    let shouting = "street1=9%20ELM%20AVE&city=SPRINGFIELD&state=IL&postalCode=62702&country=US";
+    assert_eq!(
+        rock.call(Method::PUT, &save(shouting.into()), None).await.0,
+        204
+    );
+    let after = links(&rock, family).await;
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[1]["Location"]["Street1"], "9 ELM AVE");
+    assert_eq!(after[1]["GroupLocationTypeValueId"], home);
+}
