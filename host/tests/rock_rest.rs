@@ -1127,3 +1127,234 @@ async fn change_times_reach_the_guest_in_utc_when_the_zone_is_known() {
         "Chicago is 5 or 6 hours behind UTC: {local} -> {utc}"
     );
 }
+
+// R26: the sandbox keeps Rock's organization time zone with its daylight saving rules (as
+// `RockDateTime.OrgTimeZoneInfo` does), so the client's conversion to UTC is tried on both
+// sides of the change: seed rows are stamped a week before the clock's start, in CDT (UTC-5)
+// in July and CST (UTC-6) in January, and both come back as the same UTC instant.
+#[tokio::test]
+async fn change_times_convert_to_utc_in_summer_and_winter_alike() {
+    let congregation = Congregation::generate(3, 7);
+    for (start, expected) in [
+        (1_720_440_000, "2024-07-01T12:00:00Z"),
+        (1_705_320_000, "2024-01-08T12:00:00Z"),
+    ] {
+        let sandbox = RockSandbox::start_with(
+            SandboxOptions {
+                clock: ClockMode::Fixed(start),
+                ..sandbox_options()
+            },
+            &congregation,
+        )
+        .await
+        .unwrap();
+        let id = sandbox
+            .person_id(congregation.rock_people().next().unwrap().key)
+            .unwrap();
+        let rock = RestRock::connect(RestRockOptions {
+            time_zone: Some(jiff::tz::TimeZone::get("America/Chicago").unwrap()),
+            ..options(&sandbox, TOKEN)
+        })
+        .await
+        .unwrap();
+        let modified = rock.people(&[id]).await.unwrap()[0].modified.clone();
+        assert_eq!(modified.as_deref(), Some(expected), "clock at {start}");
+    }
+}
+
+/// Log lines written while it is installed (this thread only), as text.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+async fn post_json(sandbox: &RockSandbox, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", sandbox.base_url()))
+        .header("Authorization-Token", TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+// R10, R12: Rock allows several PhoneNumber rows of one type (PhoneNumber.cs has no unique
+// index); the client reads and writes the one with the lowest Id, leaves the other alone, and
+// warns naming the person by id, never the numbers (R53).
+#[tokio::test]
+async fn with_two_phones_of_a_type_the_lowest_id_is_read_and_written() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (sandbox, c) = start(30).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.mobile_phone.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    let phones = || sandbox.person_dump(id).unwrap()["PhoneNumbers"].clone();
+    let first = phones()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Number"].as_str().map(str::to_string) == m.mobile_phone)
+        .unwrap()
+        .clone();
+    let kind = first["NumberTypeValueId"].clone();
+    let body =
+        serde_json::json!({"PersonId": id, "NumberTypeValueId": kind, "Number": "4025550777"});
+    let (status, second) = post_json(&sandbox, "/api/PhoneNumbers", body).await;
+    assert_eq!(status, 201);
+    assert!(second.as_i64().unwrap() > first["Id"].as_i64().unwrap());
+
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(digits(person.mobile_phone.as_deref()), m.mobile_phone);
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::MobilePhone(Some("402-555-0888".into()))],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    let number_of = |row: i64| {
+        phones()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["Id"] == row)
+            .map(|p| p["Number"].clone())
+    };
+    assert_eq!(
+        number_of(first["Id"].as_i64().unwrap()),
+        Some("4025550888".into())
+    );
+    assert_eq!(
+        number_of(second.as_i64().unwrap()),
+        Some("4025550777".into()),
+        "left alone"
+    );
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(person.mobile_phone.as_deref(), Some("(402) 555-0888"));
+
+    let log = captured.text();
+    assert!(
+        log.contains(&format!("Rock person {id} has 2 phone numbers of one type")),
+        "{log}"
+    );
+    assert!(log.contains("lowest Id"), "{log}");
+    for number in ["4025550777", "4025550888", "555-0777", "555-0888"] {
+        assert!(!log.contains(number), "a number in the log: {log}");
+    }
+    if let Some(mobile) = &m.mobile_phone {
+        assert!(!log.contains(mobile.as_str()), "{log}");
+    }
+}
+
+fn home(street1: &str, city: &str, state: &str, country: &str) -> Address {
+    Address {
+        street1: street1.into(),
+        street2: String::new(),
+        city: city.into(),
+        state: state.into(),
+        postal_code: "62701".into(),
+        country: country.into(),
+    }
+}
+
+// R10: SaveAddress answers 500 for an address missing what its country requires
+// (LocationService.ValidateAddressRequirements); the client tries once and reports invalid
+// input naming the person and the missing field.
+#[tokio::test]
+async fn an_address_rock_refuses_is_invalid_input_tried_once() {
+    let (sandbox, c) = start(30).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.address.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    sandbox.clear_requests();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(Some(home(
+                "1 Elm St", "", "IL", "US",
+            )))],
+        }])
+        .await;
+    let error = results[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid, "{error:?}");
+    assert!(
+        error.message.contains(&format!("person {id}")),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("lacks City"), "{}", error.message);
+    let tries = writes(&sandbox)
+        .iter()
+        .filter(|w| w.starts_with("PUT /api/Groups/SaveAddress/"))
+        .count();
+    assert_eq!(tries, 1, "a 500 for bad input is not tried again");
+    let unknown = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(Some(home(
+                "1 Elm St",
+                "Springfield",
+                "IL",
+                "Narnia",
+            )))],
+        }])
+        .await;
+    let error = unknown[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid);
+    assert!(error.message.contains("Narnia"), "{}", error.message);
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(
+        person.home_address.map(|a| a.street1),
+        m.address.as_ref().map(|a| a.street1.clone())
+    );
+}
+
+// R27: an address Rock's SaveAddress takes for blank (only a state) is a removal, not a
+// save Rock would silently skip.
+#[tokio::test]
+async fn an_address_with_only_a_state_removes_the_home_address() {
+    let (sandbox, c) = start(30).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.address.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id,
+            changes: vec![FieldValue::HomeAddress(Some(Address {
+                state: "IL".into(),
+                postal_code: String::new(),
+                ..home("", "", "", "")
+            }))],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(
+        !writes(&sandbox).iter().any(|w| w.contains("SaveAddress")),
+        "{:?}",
+        writes(&sandbox)
+    );
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(person.home_address, None);
+}

@@ -779,6 +779,11 @@ impl RestRock {
     fn person(&self, row: &Value, homes: &HashMap<i64, Address>) -> Option<Person> {
         let ids = &self.ids;
         let phone = |kind: i64| phone_of(row, kind);
+        if let Some(person) = int(row, "Id") {
+            for kind in [ids.phone_home, ids.phone_work, ids.phone_mobile] {
+                warn_duplicate_phones(person, row, kind);
+            }
+        }
         Some(Person {
             id: int(row, "Id")?,
             first_name: string(row, "FirstName"),
@@ -883,12 +888,8 @@ impl RestRock {
         phones: &[(i64, Option<String>)],
     ) -> Result<(), Error> {
         for (kind, number) in phones {
-            let existing: Vec<&Value> = row["PhoneNumbers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|p| int(p, "NumberTypeValueId") == Some(*kind))
-                .collect();
+            // The row written is the one read: the lowest Id of this type (see `phone_rows`).
+            let existing = phone_rows(row, *kind);
             match (number, existing.first()) {
                 (Some(number), Some(current)) => {
                     if digits(&string(current, "Number")) == digits(number) {
@@ -932,7 +933,9 @@ impl RestRock {
                 format!("Rock person {person} belongs to no family, so has no home address"),
             ));
         };
-        match address.filter(|a| !is_blank(a)) {
+        // What SaveAddress takes for no address at all (GroupService.AddNewGroupAddress):
+        // it would answer 204 and save nothing, so such an address is a removal here.
+        match address.filter(|a| !blank_for_save_address(a)) {
             Some(a) => {
                 let call = Call::put(format!(
                     "/api/Groups/SaveAddress/{family}/{}",
@@ -943,8 +946,27 @@ impl RestRock {
                 .query("city", &a.city)
                 .query("state", &a.state)
                 .query("postalCode", &a.postal_code)
-                .query("country", &a.country);
-                self.http.send(&call).await?;
+                .query("country", &a.country)
+                .no_retry_on_server_error();
+                match self.http.send_raw(&call).await {
+                    Ok(_) => {}
+                    // LocationService.Get throws for an address missing what its country
+                    // requires (ValidateAddressRequirements): Rock's unhandled-exception 500,
+                    // the same for every try.
+                    Err(Failure::Status {
+                        status: 500,
+                        detail,
+                    }) => {
+                        return Err(Error::new(
+                            ErrorKind::Invalid,
+                            format!(
+                                "Rock refused the home address of person {person}: {}",
+                                address_problem(&detail)
+                            ),
+                        ));
+                    }
+                    Err(failure) => return Err(failure.into_error(&call)),
+                }
             }
             None => {
                 let filter = format!(
@@ -1982,20 +2004,72 @@ fn address(location: &Value) -> Option<Address> {
     (!is_blank(&address)).then_some(address)
 }
 
+/// SaveAddress's own test for "no address" (GroupService.AddNewGroupAddress in
+/// Rock/Model/Group/Group/GroupService.cs): street1, street2, city, postal code and country
+/// all blank; the state alone does not count.
+fn blank_for_save_address(a: &Address) -> bool {
+    [&a.street1, &a.street2, &a.city, &a.postal_code, &a.country]
+        .iter()
+        .all(|f| f.trim().is_empty())
+}
+
+/// What was wrong with an address Rock refused, from its exception message
+/// (`LocationService.ValidateAddressRequirements`): the fields its country requires, or the
+/// country it does not know.
+fn address_problem(detail: &str) -> String {
+    if let Some(fields) = detail.split("The following fields are required: ").nth(1) {
+        let fields = fields.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+        return format!(
+            "the address lacks {fields}, which Rock requires for its country (Rock: {detail})"
+        );
+    }
+    if detail.contains("Country value") {
+        return format!("Rock does not know its country (Rock: {detail})");
+    }
+    format!("Rock answered 500 ({detail})")
+}
+
 fn is_blank(a: &Address) -> bool {
     [&a.street1, &a.street2, &a.city, &a.state, &a.postal_code]
         .iter()
         .all(|f| f.trim().is_empty())
 }
 
-/// The number of the person's first phone of this type, as Rock formats it.
-fn phone_of(row: &Value, kind: i64) -> Option<String> {
-    let phones = row["PhoneNumbers"].as_array()?;
-    let phone = phones
-        .iter()
+/// The person's PhoneNumber rows of one type, lowest Id first. Rock allows several (its
+/// `PhoneNumber` model, Rock/Model/CRM/PhoneNumber/PhoneNumber.cs, has no unique index on
+/// person and type, and `POST api/PhoneNumbers` adds one more), and answers them in no
+/// promised order; the sync reads and writes the first of this list, always the same row.
+fn phone_rows(row: &Value, kind: i64) -> Vec<&Value> {
+    let mut rows: Vec<&Value> = row["PhoneNumbers"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter(|p| int(p, "NumberTypeValueId") == Some(kind))
-        .min_by_key(|p| int(p, "Id"))?;
+        .collect();
+    rows.sort_by_key(|p| int(p, "Id"));
+    rows
+}
+
+/// The number of the person's phone of this type (the lowest Id), as Rock formats it.
+fn phone_of(row: &Value, kind: i64) -> Option<String> {
+    let phone = *phone_rows(row, kind).first()?;
     text(phone, "NumberFormatted").or_else(|| text(phone, "Number"))
+}
+
+/// Says once per read that a person has several phones of one type: the sync keeps to the
+/// lowest Id and leaves the others as they are. Names the person by id, never the numbers
+/// (R53).
+fn warn_duplicate_phones(person: i64, row: &Value, kind: i64) {
+    let rows = phone_rows(row, kind);
+    if rows.len() > 1 {
+        tracing::warn!(
+            person,
+            number_type = kind,
+            count = rows.len(),
+            "Rock person {person} has {} phone numbers of one type (NumberTypeValueId {kind}); the sync reads and writes only the one with the lowest Id and leaves the others as they are",
+            rows.len()
+        );
+    }
 }
 
 fn digits(number: &str) -> String {
@@ -2158,6 +2232,9 @@ struct Call {
     body: Option<Value>,
     /// Safe to send again when a try may have reached Rock (reads, PUT, PATCH, DELETE).
     repeatable: bool,
+    /// Whether a 5xx is worth another try; false where Rock answers 500 for input it
+    /// refuses, which a retry only repeats (SaveAddress).
+    retry_server_errors: bool,
     /// The answer is JSON (else raw bytes, e.g. a photo).
     json: bool,
 }
@@ -2170,6 +2247,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             repeatable: true,
+            retry_server_errors: true,
             json: true,
         }
     }
@@ -2200,6 +2278,12 @@ impl Call {
 
     fn query(mut self, name: &str, value: impl Into<String>) -> Call {
         self.query.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// A 500 is Rock's answer to this input, not a passing fault: not tried again.
+    fn no_retry_on_server_error(mut self) -> Call {
+        self.retry_server_errors = false;
         self
     }
 
@@ -2329,7 +2413,9 @@ impl Http {
             maybe_done |= failure.may_have_reached_rock();
             let retry = attempt < self.attempts
                 && match &failure {
-                    Failure::Status { status, .. } => *status >= 500 && call.repeatable,
+                    Failure::Status { status, .. } => {
+                        *status >= 500 && call.repeatable && call.retry_server_errors
+                    }
                     Failure::Transport { before_sending, .. } => call.repeatable || *before_sending,
                     Failure::Malformed(_) => call.repeatable,
                     Failure::TooLarge { .. } => false,
@@ -2525,6 +2611,12 @@ fn detail_suffix(detail: &str) -> String {
 fn rock_message(body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if let Some(message) = parsed.as_ref().and_then(|b| b["Message"].as_str()) {
+        // An unhandled exception's 500 says "An error has occurred." and puts what happened
+        // in `ExceptionMessage`.
+        let message = match parsed.as_ref().and_then(|b| b["ExceptionMessage"].as_str()) {
+            Some(exception) => format!("{message} {exception}"),
+            None => message.to_string(),
+        };
         return message.chars().take(500).collect();
     }
     let text: String = String::from_utf8_lossy(body).chars().take(200).collect();

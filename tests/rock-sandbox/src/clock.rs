@@ -1,14 +1,19 @@
 //! The organisation's clock.
 //!
 //! Rock stamps `CreatedDateTime`/`ModifiedDateTime` with `RockDateTime.Now`: the organisation's
-//! *local* time, serialised without an offset. The sandbox keeps a fixed UTC offset for the
-//! organisation and either follows the wall clock or starts frozen at a given instant; tests can
-//! move it forward to make `modifiedSince` windows observable.
+//! *local* time, serialised without an offset. `RockDateTime` (Rock.Common/RockDateTime.cs,
+//! formerly Rock/RockDateTime.cs) converts UTC to `OrgTimeZoneInfo`, the `TimeZoneInfo` named
+//! by web.config's `OrgTimeZone` (e.g. "Central Standard Time"), daylight saving rules and
+//! all; the sandbox keeps the IANA
+//! equivalent (America/Chicago by default) so stamps jump an hour at the DST changes as a real
+//! Rock's do. The clock either follows the wall clock or starts frozen at a given instant;
+//! tests can move it forward to make `modifiedSince` windows observable.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use jiff::tz::TimeZone;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 /// Where the clock starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,15 +28,15 @@ pub enum ClockMode {
 #[derive(Debug)]
 pub struct Clock {
     mode: ClockMode,
-    offset: UtcOffset,
+    zone: TimeZone,
     advanced_ms: Mutex<i64>,
 }
 
 impl Clock {
-    pub fn new(mode: ClockMode, offset: UtcOffset) -> Clock {
+    pub fn new(mode: ClockMode, zone: TimeZone) -> Clock {
         Clock {
             mode,
-            offset,
+            zone,
             advanced_ms: Mutex::new(0),
         }
     }
@@ -47,10 +52,14 @@ impl Clock {
         let advanced = time::Duration::milliseconds(*lock(&self.advanced_ms));
         // An absurd advance (from the admin route) pins the clock instead of overflowing.
         let moved = base.checked_add(advanced).unwrap_or(base);
-        let local = moved.checked_to_offset(self.offset).unwrap_or(moved);
-        let millis = local.millisecond();
+        let millis = i64::try_from(moved.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let offset = jiff::Timestamp::from_millisecond(millis)
+            .map(|t| self.zone.to_offset(t).seconds())
+            .unwrap_or(0);
+        let offset = time::UtcOffset::from_whole_seconds(offset).unwrap_or(time::UtcOffset::UTC);
+        let local = moved.checked_to_offset(offset).unwrap_or(moved);
         let local = local
-            .replace_nanosecond(u32::from(millis) * 1_000_000)
+            .replace_nanosecond(u32::from(local.millisecond()) * 1_000_000)
             .unwrap_or(local);
         PrimitiveDateTime::new(local.date(), local.time())
     }
@@ -181,15 +190,27 @@ mod tests {
 
     #[test]
     fn fixed_clock_is_local_and_advances() {
-        let clock = Clock::new(
-            ClockMode::Fixed(1_714_521_600),
-            UtcOffset::from_hms(-5, 0, 0).unwrap(),
-        );
+        let chicago = TimeZone::get("America/Chicago").unwrap();
+        // 2024-05-01T00:00:00Z: daylight saving time, UTC-5.
+        let clock = Clock::new(ClockMode::Fixed(1_714_521_600), chicago.clone());
         assert_eq!(format_datetime(clock.now()), "2024-04-30T19:00:00");
         clock.advance(Duration::from_secs(90));
         assert_eq!(format_datetime(clock.now()), "2024-04-30T19:01:30");
         clock.advance(Duration::from_secs(u64::MAX));
         clock.advance(Duration::from_secs(u64::MAX));
         let _ = clock.now();
+        // 2024-01-15T12:00:00Z: standard time, UTC-6.
+        let winter = Clock::new(ClockMode::Fixed(1_705_320_000), chicago);
+        assert_eq!(format_datetime(winter.now()), "2024-01-15T06:00:00");
+    }
+
+    #[test]
+    fn local_time_jumps_at_the_daylight_saving_change() {
+        // 2024-03-10T07:59:59Z is 01:59:59 CST; a second later it is 03:00:00 CDT.
+        let chicago = TimeZone::get("America/Chicago").unwrap();
+        let clock = Clock::new(ClockMode::Fixed(1_710_057_599), chicago);
+        assert_eq!(format_datetime(clock.now()), "2024-03-10T01:59:59");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(format_datetime(clock.now()), "2024-03-10T03:00:00");
     }
 }

@@ -59,3 +59,9 @@ pub const FIELDTYPE_DATE: &str = "6b6aa175-4758-453f-8d83-fcd8044b5f36";
 pub const FIELDTYPE_BOOLEAN: &str = "1edafded-dfe6-4334-b019-6eecba89e05a";
 
 pub const BINARYFILETYPE_PERSON_IMAGE: &str = "03bd8476-8a9f-4078-b628-5b538f967afc";
+
+/// `Rock.SystemGuid.Person.ANONYMOUS_VISITOR`: the person core ships for visitor tracking.
+pub const PERSON_ANONYMOUS_VISITOR: &str = "7ebc167b-512d-4683-9d80-98b6bb02e1b9";
+
+/// `Rock.SystemGuid.DefinedType.LOCATION_COUNTRIES`: one value per country, its ISO code.
+pub const DT_LOCATION_COUNTRIES: &str = "d7979ea1-44e9-46e2-bf37-ddaf7f741378";

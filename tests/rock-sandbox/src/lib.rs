@@ -13,7 +13,7 @@
 //!
 //! # Rock's API as served
 //! Controller names are case-insensitive; JSON is PascalCase, dates have no offset (the
-//! organisation's local time, see [`SandboxOptions::utc_offset`]), enums are integers in JSON
+//! organisation's local time, see [`SandboxOptions::time_zone`]), enums are integers in JSON
 //! but strings in `$filter` (`GroupMemberStatus eq 'Active'` or `'1'`; `eq 1` is a 400, as
 //! OData v3 types enums `Edm.String`), errors are `{"Message": "..."}`. Authentication: `Authorization-Token: <key>` or `?apikey=<key>`;
 //! anything else is 401 with an empty body.
@@ -111,10 +111,10 @@ use tokio::task::JoinHandle;
 
 pub use clock::ClockMode;
 pub use faults::{FaultConfig, FaultKind, RequestRecord};
+pub use jiff::tz::TimeZone;
 pub use people::EXPORT_MAX_PAGE;
 pub use security::Right;
 pub use seed::{PCO_ACCOUNT_KEY, PCO_LEVEL_KEY, PCO_TAG_KEY, PCO_TAGS_KEY, SeedIds};
-pub use time::UtcOffset;
 
 use auth::Auth;
 use clock::{Clock, lock};
@@ -131,8 +131,11 @@ pub struct SandboxOptions {
     /// An optional second key with View rights only.
     pub view_only_token: Option<String>,
     pub clock: ClockMode,
-    /// The organisation's time zone (fixed offset) for every timestamp Rock writes.
-    pub utc_offset: UtcOffset,
+    /// The organisation's time zone for every timestamp Rock writes: America/Chicago by
+    /// default, a named zone with daylight saving as every Rock's `OrgTimeZone` is
+    /// (`RockDateTime.OrgTimeZoneInfo`, Rock.Common/RockDateTime.cs), so clients meet the hour
+    /// that repeats and the hour that is skipped.
+    pub time_zone: TimeZone,
     /// Faults active from the start.
     pub faults: FaultConfig,
     /// OData's `MaxNodeCount` for `$filter`: `Some(100)` by default, as on every Rock (its
@@ -151,7 +154,7 @@ impl Default for SandboxOptions {
             token: "rock-sandbox-rest-key".into(),
             view_only_token: None,
             clock: ClockMode::Wall,
-            utc_offset: UtcOffset::from_hms(-6, 0, 0).unwrap_or(UtcOffset::UTC),
+            time_zone: TimeZone::get("America/Chicago").unwrap_or(TimeZone::UTC),
             faults: FaultConfig::default(),
             max_node_count: Some(100),
             seed: 0,
@@ -219,7 +222,7 @@ impl RockSandbox {
         options: SandboxOptions,
         congregation: Option<&Congregation>,
     ) -> std::io::Result<RockSandbox> {
-        let clock = Arc::new(Clock::new(options.clock, options.utc_offset));
+        let clock = Arc::new(Clock::new(options.clock, options.time_zone.clone()));
         let (store, seed_ids) = build_store(clock.clone(), options.seed, congregation);
         let app = Arc::new(App {
             store: Mutex::new(store),
@@ -327,6 +330,23 @@ impl RockSandbox {
             })
     }
 
+    /// Adds a nameless person (record type Nameless, as Rock makes for an SMS from an unknown
+    /// number) with `number` as their mobile phone; returns their id.
+    pub fn add_nameless_person(&self, number: &str) -> i64 {
+        seed::nameless_person(&mut self.app.store(), number)
+    }
+
+    /// Says that `person` meets (or no longer meets) the SQL or data view requirement of
+    /// GroupRequirementType `requirement_type`, as the type's query would find in Rock.
+    pub fn meet_requirement(&self, requirement_type: i64, person: i64, met: bool) {
+        let mut store = self.app.store();
+        if met {
+            store.requirements_met.insert((requirement_type, person));
+        } else {
+            store.requirements_met.remove(&(requirement_type, person));
+        }
+    }
+
     /// Takes a right away from the REST key (see [`Right`]).
     pub fn deny(&self, right: Right) {
         lock(&self.app.security).deny(right);
@@ -379,6 +399,7 @@ fn build_store(
     let mut store = Store::new(clock.clone(), seed);
     seed::system(&mut store);
     seed::rest_user(&mut store);
+    seed::anonymous_visitor(&mut store);
     let ids = congregation
         .map(|c| seed::congregation(&mut store, c))
         .unwrap_or_default();

@@ -67,6 +67,8 @@ fn best_match(store: &Store, wanted: &Row) -> Option<i64> {
     }
     store
         .rows(Entity::Person)
+        // `FindPersons` starts from `Queryable( includeDeceased, includeBusinesses )`.
+        .filter(|p| listed(store, p))
         .filter(|p| text(p, "LastName").is_some_and(|l| l.to_lowercase() == last))
         .filter(|p| int(p, "AccountProtectionProfile").unwrap_or(0) < PROTECTION_HIGH)
         .map(|p| (match_score(wanted, p), int(p, "Id").unwrap_or(0)))
@@ -144,6 +146,18 @@ fn add_to_new_family(store: &mut Store, person: i64, adult: bool) {
     }
 }
 
+/// `PersonService.Queryable( PersonQueryOptions )` (Rock/Model/CRM/Person/PersonService.cs)
+/// with its defaults, behind `GET api/People`, `api/People/{id}` and `GetByPersonAliasId`
+/// (Rock.Rest/Controllers/PeopleController.Partial.cs) and the Export (`GetPeopleExport`): nameless people (and rows without a
+/// record type) and the Anonymous Visitor are never listed.
+pub fn listed(store: &Store, row: &Row) -> bool {
+    let nameless =
+        int(row, "RecordTypeValueId").is_none_or(|t| t == store.known.record_type_nameless);
+    let anonymous = text(row, "Guid")
+        .is_some_and(|g| g.eq_ignore_ascii_case(crate::guids::PERSON_ANONYMOUS_VISITOR));
+    !nameless && !anonymous
+}
+
 // ---- Export ---------------------------------------------------------------------------------
 
 /// Parameters of `GET /api/People/Export`.
@@ -196,6 +210,7 @@ pub fn export(store: &Store, q: &ExportQuery) -> Value {
     let since = q.modified_since.as_deref().and_then(parse_datetime);
     let matching: Vec<&Row> = store
         .rows(Entity::Person)
+        .filter(|p| listed(store, p))
         .filter(|p| match since {
             Some(since) => text(p, "ModifiedDateTime")
                 .and_then(parse_datetime)
@@ -423,108 +438,236 @@ pub struct Address {
     pub country: String,
 }
 
-impl Address {
-    fn is_blank(&self) -> bool {
-        [
-            &self.street1,
-            &self.street2,
-            &self.city,
-            &self.state,
-            &self.postal_code,
-        ]
-        .iter()
-        .all(|f| f.trim().is_empty())
-    }
+/// How `SaveAddress` ended.
+#[derive(Debug, PartialEq)]
+pub enum Saved {
+    /// 204, whether or not anything changed.
+    Done,
+    /// 404: no such group or defined value.
+    NotFound,
+    /// 500: `LocationService.Get` threw this message (an address missing what its country
+    /// requires), an unhandled exception in Rock.
+    Failed(String),
 }
 
-/// `GroupService.AddNewGroupAddress(moveExistingToPrevious: true)`: finds or creates the
-/// location, re-types the group's current location of that type to Previous, and makes the
-/// new one the mailing and mapped location of that type. Returns the status code.
-pub fn save_address(store: &mut Store, group: i64, location_type: i64, address: &Address) -> u16 {
-    if store.get(Entity::Group, group).is_none() {
-        return 404;
+/// `SaveAddress` (Rock.Rest/Controllers/GroupsController.Partial.cs) and what it calls,
+/// `GroupService.AddNewGroupAddress( …, moveExistingToPrevious: true )`
+/// (Rock/Model/Group/Group/GroupService.cs):
+/// - 404 when the group or the defined value `locationTypeId` does not exist (any defined
+///   value will do here; `GroupService.Get` finds archived groups too);
+/// - nothing (204) when street1, street2, city, postal code and country are all blank: the
+///   state alone does not count, the country does;
+/// - nothing (204) when the group's type does not allow that location type
+///   (`GroupType.LocationTypeValues`), or the group already has this location with that type;
+/// - else the group's current locations of that type become Previous (not mailing, not
+///   mapped) when the group type allows Previous; the group's existing link to this location
+///   (a Previous one, say) is re-typed, keeping its mailing and mapped flags; or a new link
+///   is made, mailing and mapped unless the type is Previous.
+pub fn save_address(store: &mut Store, group: i64, location_type: i64, a: &Address) -> Saved {
+    let Some(group_type) = store
+        .get(Entity::Group, group)
+        .and_then(|g| int(g, "GroupTypeId"))
+    else {
+        return Saved::NotFound;
+    };
+    if store.get(Entity::DefinedValue, location_type).is_none() {
+        return Saved::NotFound;
     }
-    let known = store.known.clone();
-    let allowed = [
-        known.location_home,
-        known.location_work,
-        known.location_previous,
-    ];
+    let blank = [&a.street1, &a.street2, &a.city, &a.postal_code, &a.country]
+        .iter()
+        .all(|f| f.trim().is_empty());
+    if blank {
+        return Saved::Done;
+    }
+    let location = match find_or_create_location(store, group, a) {
+        Ok(Some(location)) => location,
+        Ok(None) => return Saved::Done,
+        Err(message) => return Saved::Failed(message),
+    };
+    let allowed = store
+        .location_types
+        .get(&group_type)
+        .cloned()
+        .unwrap_or_default();
     if !allowed.contains(&location_type) {
-        return 404;
+        return Saved::Done;
     }
-    if address.is_blank() {
-        return 204;
-    }
-    let location = find_or_create_location(store, address);
-    let current: Vec<Row> = store
+    let links: Vec<Row> = store
         .find_by(Entity::GroupLocation, "GroupId", group)
         .into_iter()
-        .filter(|gl| int(gl, "GroupLocationTypeValueId") == Some(location_type))
         .cloned()
         .collect();
-    if current
+    let of_type = |gl: &Row| int(gl, "GroupLocationTypeValueId") == Some(location_type);
+    if links
         .iter()
-        .any(|gl| int(gl, "LocationId") == Some(location))
+        .any(|gl| of_type(gl) && int(gl, "LocationId") == Some(location))
     {
-        return 204; // already this address: nothing changes
+        return Saved::Done;
     }
-    for old in &current {
-        if let Some(id) = int(old, "Id") {
-            store.modify(Entity::GroupLocation, id, |r| {
-                set(r, "GroupLocationTypeValueId", known.location_previous);
-                set(r, "IsMailingLocation", false);
-                set(r, "IsMappedLocation", false);
-            });
+    let previous = store.known.location_previous;
+    if allowed.contains(&previous) {
+        for old in links.iter().filter(|gl| of_type(gl)) {
+            if let Some(id) = int(old, "Id") {
+                store.modify(Entity::GroupLocation, id, |r| {
+                    set(r, "GroupLocationTypeValueId", previous);
+                    set(r, "IsMailingLocation", false);
+                    set(r, "IsMappedLocation", false);
+                });
+            }
         }
     }
-    let mut link = Store::blank(Entity::GroupLocation);
-    set(&mut link, "GroupId", group);
-    set(&mut link, "LocationId", location);
-    set(&mut link, "GroupLocationTypeValueId", location_type);
-    set(&mut link, "IsMailingLocation", true);
-    set(&mut link, "IsMappedLocation", true);
-    store.insert_unchecked(Entity::GroupLocation, link);
-    204
+    let existing = store
+        .find_by(Entity::GroupLocation, "GroupId", group)
+        .into_iter()
+        .filter(|gl| int(gl, "LocationId") == Some(location))
+        .find_map(|gl| int(gl, "Id"));
+    match existing {
+        Some(id) => {
+            store.modify(Entity::GroupLocation, id, |r| {
+                set(r, "GroupLocationTypeValueId", location_type);
+            });
+        }
+        None => {
+            let flags = location_type != previous;
+            let mut link = Store::blank(Entity::GroupLocation);
+            set(&mut link, "GroupId", group);
+            set(&mut link, "LocationId", location);
+            set(&mut link, "GroupLocationTypeValueId", location_type);
+            set(&mut link, "IsMailingLocation", flags);
+            set(&mut link, "IsMappedLocation", flags);
+            store.insert_unchecked(Entity::GroupLocation, link);
+        }
+    }
+    Saved::Done
 }
 
-fn find_or_create_location(store: &mut Store, a: &Address) -> i64 {
-    let same = |stored: Option<&str>, wanted: &str| {
-        stored
-            .unwrap_or("")
-            .trim()
-            .eq_ignore_ascii_case(wanted.trim())
-    };
-    let existing = store.rows(Entity::Location).find(|l| {
-        same(text(l, "Street1"), &a.street1)
-            && same(text(l, "Street2"), &a.street2)
-            && same(text(l, "City"), &a.city)
-            && same(text(l, "State"), &a.state)
-            && same(text(l, "PostalCode"), &a.postal_code)
-    });
-    if let Some(id) = existing.and_then(|l| int(l, "Id")) {
-        return id;
-    }
-    let mut location = Store::blank(Entity::Location);
-    let fields: [(&str, String); 6] = [
-        ("Street1", fix_case(a.street1.trim())),
-        ("Street2", fix_case(a.street2.trim())),
-        ("City", fix_case(a.city.trim())),
-        ("State", a.state.trim().to_string()),
-        ("PostalCode", a.postal_code.trim().to_string()),
-        (
-            "Country",
-            if a.country.trim().is_empty() {
-                "US".to_string()
-            } else {
-                a.country.trim().to_string()
-            },
-        ),
+/// `LocationService.Get( street1, …, country, group, verifyLocation )`
+/// (Rock/Model/Core/Location/LocationService.cs): values trimmed; an existing location with
+/// the same six fields (compared as SQL Server does, ignoring case; the group's own first) is
+/// reused, and re-cased to the values sent when they differ in case only; otherwise street and
+/// city are `FixCase`d, searched again, and a new location is created once it passes
+/// `ValidateAddressRequirements`, whose message is thrown (`Err`) when it does not.
+fn find_or_create_location(
+    store: &mut Store,
+    group: i64,
+    a: &Address,
+) -> Result<Option<i64>, String> {
+    let sent = [
+        a.street1.trim().to_string(),
+        a.street2.trim().to_string(),
+        a.city.trim().to_string(),
+        a.state.trim().to_string(),
+        a.postal_code.trim().to_string(),
+        a.country.trim().to_string(),
     ];
-    for (column, value) in fields {
+    if sent.iter().all(String::is_empty) {
+        return Ok(None);
+    }
+    const COLUMNS: [&str; 6] = [
+        "Street1",
+        "Street2",
+        "City",
+        "State",
+        "PostalCode",
+        "Country",
+    ];
+    if let Some((id, exact)) = search_location(store, group, &sent) {
+        if !exact {
+            store.modify(Entity::Location, id, |l| {
+                for (column, value) in COLUMNS.iter().zip(&sent) {
+                    set(l, column, value.clone());
+                }
+            });
+        }
+        return Ok(Some(id));
+    }
+    let mut fixed = sent.clone();
+    for value in fixed.iter_mut().take(3) {
+        *value = fix_case(value);
+    }
+    if let Some((id, _)) = search_location(store, group, &fixed) {
+        return Ok(Some(id));
+    }
+    validate_address(store, &fixed)?;
+    let mut location = Store::blank(Entity::Location);
+    for (column, value) in COLUMNS.iter().zip(fixed) {
         set(&mut location, column, value);
     }
-    store.insert_unchecked(Entity::Location, location)
+    Ok(Some(store.insert_unchecked(Entity::Location, location)))
+}
+
+/// `LocationService.Search`: the group's own locations first, then every location; returns
+/// the id and whether the stored values match the wanted ones exactly (case included).
+fn search_location(store: &Store, group: i64, wanted: &[String; 6]) -> Option<(i64, bool)> {
+    const COLUMNS: [&str; 6] = [
+        "Street1",
+        "Street2",
+        "City",
+        "State",
+        "PostalCode",
+        "Country",
+    ];
+    let compare = |l: &Row, exact: bool| {
+        COLUMNS.iter().zip(wanted).all(|(column, value)| {
+            let stored = text(l, column).unwrap_or("");
+            if exact {
+                stored == value
+            } else {
+                stored.to_lowercase() == value.to_lowercase()
+            }
+        })
+    };
+    let own: Vec<i64> = store
+        .find_by(Entity::GroupLocation, "GroupId", group)
+        .into_iter()
+        .filter_map(|gl| int(gl, "LocationId"))
+        .collect();
+    let found = own
+        .iter()
+        .filter_map(|id| store.get(Entity::Location, *id))
+        .find(|l| compare(l, false))
+        .or_else(|| store.rows(Entity::Location).find(|l| compare(l, false)))?;
+    Some((int(found, "Id")?, compare(found, true)))
+}
+
+/// `LocationService.ValidateAddressRequirements`: the country must be one of the Countries
+/// defined type's values; its requirements are the attribute values of that value, which
+/// default (the `AddDefinedTypeAttribute` defaults of the migration that added them, the same
+/// as United States' values) to Address Line 1, City and State required, the rest optional.
+fn validate_address(store: &Store, a: &[String; 6]) -> Result<(), String> {
+    let countries = store.id_of_guid(Entity::DefinedType, crate::guids::DT_LOCATION_COUNTRIES);
+    let country = &a[5];
+    let known = store
+        .find_by(Entity::DefinedValue, "DefinedTypeId", countries)
+        .into_iter()
+        .any(|v| text(v, "Value").is_some_and(|c| c.eq_ignore_ascii_case(country)));
+    let mut missing: Vec<&str> = Vec::new();
+    if known {
+        for (value, label) in [(&a[0], "Address Line 1"), (&a[2], "City"), (&a[3], "State")] {
+            if value.trim().is_empty() {
+                missing.push(label);
+            }
+        }
+    } else if !country.is_empty() {
+        return Err(format!(
+            "Incomplete Address. Country value \"{country}\" is invalid."
+        ));
+    } else {
+        missing.push("Country");
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "Incomplete Address. The following fields are required: {}.",
+            missing.join(", ")
+        ));
+    }
+    if [&a[0], &a[1], &a[2], &a[3], &a[4]]
+        .iter()
+        .all(|f| f.trim().is_empty())
+    {
+        return Err("Invalid Address. At least one field is required.".into());
+    }
+    Ok(())
 }
 
 // ---- Photos ---------------------------------------------------------------------------------

@@ -120,10 +120,9 @@ fn person(store: &Store, row: &mut Row) {
         let first = row.get("FirstName").cloned().unwrap_or(Value::Null);
         row.insert("NickName".into(), first);
     }
-    if let Some(email) = text(row, "Email") {
-        let trimmed = email.trim().to_string();
-        set(row, "Email", trimmed);
-    }
+    // No trim of the email: Person.SaveHook.cs `PreSave` (Rock/Model/CRM/Person/) leaves it as
+    // sent, and the `[RegularExpression]` on `Person.Email` (Person.cs) accepts whitespace
+    // around the address (`\s*(…)\s*`), so " ann@example.com " is stored with its spaces.
     let known = &store.known;
     default_int(row, "RecordTypeValueId", known.record_type_person);
     default_int(row, "RecordStatusValueId", known.record_active);
@@ -287,16 +286,24 @@ fn spouses(store: &Store, id: i64) -> Vec<i64> {
         .collect()
 }
 
+/// The `[RegularExpression]` on `Person.Email` (Rock/Model/CRM/Person/Person.cs), which must
+/// match the whole value: `\s*(\w+(?:[-+.]*\w+)*@\w+(?:[-.]\w+)*\.\w+(?:[-.]\w+)*)\s*`.
 fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let Some((local, domain)) = email.trim().split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(char::is_whitespace)
+    // Local part: word characters, with runs of - + . only between them.
+    let local_ok = local.starts_with(word)
+        && local.ends_with(word)
+        && local
+            .chars()
+            .all(|c| word(c) || matches!(c, '-' | '+' | '.'));
+    // Domain: words joined by single - or ., at least one of them a dot.
+    let parts: Vec<&str> = domain.split(['-', '.']).collect();
+    let domain_ok =
+        domain.contains('.') && parts.iter().all(|p| !p.is_empty() && p.chars().all(word));
+    local_ok && domain_ok
 }
 
 // ---- PhoneNumber ----------------------------------------------------------------------------
@@ -410,7 +417,159 @@ fn group_member_rules(store: &Store, row: &Row, prior: Option<&Row>, errors: &mu
             full_name(person),
             text(role, "Name").unwrap_or("").to_lowercase(),
         ));
+        return;
     }
+    let group_type = group_type.and_then(|t| store.get(Entity::GroupType, t));
+    if let Some(error) = role_above_max(store, row, prior, role, group_type) {
+        errors.push(error);
+        return;
+    }
+    if let Some(error) = unmet_requirements(store, row, prior, group) {
+        errors.push(error);
+    }
+}
+
+/// `ValidateGroupMembership` in Rock/Model/Group/GroupMember/GroupMember.Logic.cs, "Verify max
+/// group role membership": an active member added to a role with a `MaxCount`, or an existing
+/// one whose status, role or archived flag changes, may not make the role's active members
+/// more than `MaxCount`.
+fn role_above_max(
+    store: &Store,
+    row: &Row,
+    prior: Option<&Row>,
+    role: &Row,
+    group_type: Option<&Row>,
+) -> Option<String> {
+    let max = int(role, "MaxCount")?;
+    if int(row, "GroupMemberStatus") != Some(MEMBER_ACTIVE) {
+        return None;
+    }
+    // `IsStatusOrRoleModified` for an existing member; always checked for a new one.
+    let changed = prior.is_none_or(|p| {
+        ["GroupMemberStatus", "GroupRoleId", "IsArchived"]
+            .iter()
+            .any(|c| p.get(*c) != row.get(*c))
+    });
+    if !changed {
+        return None;
+    }
+    let me = prior.and_then(|p| int(p, "Id"));
+    let others = store
+        .find_by(Entity::GroupMember, "GroupId", int(row, "GroupId")?)
+        .into_iter()
+        .filter(|m| {
+            int(m, "Id") != me
+                && !flag(m, "IsArchived")
+                && int(m, "GroupRoleId") == int(row, "GroupRoleId")
+                && int(m, "GroupMemberStatus") == Some(MEMBER_ACTIVE)
+        })
+        .count();
+    // Rock's test: `memberCountInRole + 1 > MaxCount`.
+    if (others as i64) < max {
+        return None;
+    }
+    let term = |column: &str, default: &str| {
+        group_type
+            .and_then(|t| text(t, column))
+            .unwrap_or(default)
+            .to_lowercase()
+    };
+    // Rock writes `GroupMemberTerm.Pluralize( MaxCount == 1 )`: Humanizer's argument says the
+    // word is known to be singular, so the term comes out plural either way.
+    Some(format!(
+        "The number of {} for this {} is above its maximum allowed limit of {} active {}.",
+        pluralize(&text(role, "Name").unwrap_or("").to_lowercase()),
+        term("GroupTerm", "Group"),
+        thousands(max),
+        pluralize(&term("GroupMemberTerm", "Member")),
+    ))
+}
+
+/// `ValidateGroupMembership` (GroupMember.Logic.cs): a member being added (or whose person or
+/// role changes, who is restored from the archive or made active) must meet every requirement
+/// of the group and its group type marked `MustMeetRequirementToAddMember` that applies to
+/// their role (Group.Logic.cs `GetGroupRequirements`; a requirement for another role is
+/// NotApplicable in GroupRequirement.Logic.cs), manual requirements excepted.
+fn unmet_requirements(
+    store: &Store,
+    row: &Row,
+    prior: Option<&Row>,
+    group: &Row,
+) -> Option<String> {
+    let is_new_or_changed = prior.is_none_or(|p| {
+        p.get("PersonId") != row.get("PersonId")
+            || p.get("GroupRoleId") != row.get("GroupRoleId")
+            || (flag(p, "IsArchived") && !flag(row, "IsArchived"))
+            || (int(p, "GroupMemberStatus") != Some(MEMBER_ACTIVE)
+                && int(row, "GroupMemberStatus") == Some(MEMBER_ACTIVE))
+    });
+    if !is_new_or_changed {
+        return None;
+    }
+    let (group_id, group_type) = (int(group, "Id"), int(group, "GroupTypeId"));
+    let person = int(row, "PersonId")?;
+    let role = int(row, "GroupRoleId");
+    let mut unmet: Vec<(String, i64)> = store
+        .rows(Entity::GroupRequirement)
+        .filter(|r| {
+            (int(r, "GroupId").is_some() && int(r, "GroupId") == group_id)
+                || (int(r, "GroupTypeId").is_some() && int(r, "GroupTypeId") == group_type)
+        })
+        .filter(|r| flag(r, "MustMeetRequirementToAddMember"))
+        .filter(|r| int(r, "GroupRoleId").is_none_or(|wanted| Some(wanted) == role))
+        .filter_map(|r| {
+            let kind = int(r, "GroupRequirementTypeId")?;
+            let kind_row = store.get(Entity::GroupRequirementType, kind)?;
+            let manual = int(kind_row, "RequirementCheckType") == Some(REQUIREMENT_MANUAL);
+            let met = store.requirements_met.contains(&(kind, person));
+            (!manual && !met).then(|| (text(kind_row, "Name").unwrap_or("").to_string(), kind))
+        })
+        .collect();
+    if unmet.is_empty() {
+        return None;
+    }
+    // `PersonMeetsGroupRequirements` goes through them ordered by the type's name.
+    unmet.sort();
+    let names: Vec<String> = unmet.into_iter().map(|(name, _)| name).collect();
+    Some(format!(
+        "This person must meet the following requirements before they are added or made an active member in this group: {}",
+        names.join(", ")
+    ))
+}
+
+/// `RequirementCheckType.Manual` (Rock/Model/Group/GroupRequirementType/RequirementCheckType.cs).
+const REQUIREMENT_MANUAL: i64 = 2;
+
+/// English plurals as Humanizer makes them for the words group terms and roles use.
+fn pluralize(word: &str) -> String {
+    let consonant_y = word.ends_with('y')
+        && !word.ends_with("ay")
+        && !word.ends_with("ey")
+        && !word.ends_with("oy")
+        && !word.ends_with("uy");
+    if consonant_y {
+        format!("{}ies", &word[..word.len() - 1])
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| word.ends_with(e))
+    {
+        format!("{word}es")
+    } else {
+        format!("{word}s")
+    }
+}
+
+/// .NET's `{n:N0}`: thousands separated by commas.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 pub fn full_name(person: &Row) -> String {

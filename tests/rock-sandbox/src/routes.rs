@@ -197,10 +197,18 @@ fn odata_error(detail: String) -> Response {
 // ---- Reads ----------------------------------------------------------------------------------
 
 /// Rows a v1 query can see: no archived group members, no deceased people (nor their
-/// memberships) unless `includeDeceased=true`.
-fn visible(store: &Store, entity: Entity, row: &Row, include_deceased: bool) -> bool {
+/// memberships) unless `includeDeceased=true`, and in lists no archived groups.
+fn visible(
+    store: &Store,
+    entity: Entity,
+    row: &Row,
+    include_deceased: bool,
+    listing: bool,
+) -> bool {
     match entity {
-        Entity::Person => include_deceased || !flag(row, "IsDeceased"),
+        Entity::Person => {
+            (include_deceased || !flag(row, "IsDeceased")) && people::listed(store, row)
+        }
         Entity::GroupMember => {
             !flag(row, "IsArchived")
                 && (include_deceased
@@ -208,6 +216,10 @@ fn visible(store: &Store, entity: Entity, row: &Row, include_deceased: bool) -> 
                         .and_then(|p| store.get(Entity::Person, p))
                         .is_some_and(|p| flag(p, "IsDeceased")))
         }
+        // `GroupService.Queryable()` (Rock/Model/Group/Group/GroupService.cs) leaves archived
+        // groups out of every query, so of `GET api/Groups`; `GET api/Groups/{id}` goes through
+        // `Service.Get( id )` (Rock/Data/Service.cs), which reads `AsNoFilter()` and finds them.
+        Entity::Group => !listing || !flag(row, "IsArchived"),
         _ => true,
     }
 }
@@ -226,7 +238,7 @@ fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
     let include_deceased = r.flag("includeDeceased");
     let rows = store
         .rows(entity)
-        .filter(|row| visible(&store, entity, row, include_deceased));
+        .filter(|row| visible(&store, entity, row, include_deceased, true));
     let mut picked: Vec<Row> = odata::select_rows(rows, &query)
         .into_iter()
         .cloned()
@@ -302,7 +314,7 @@ fn get_one(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
     let store = app.store();
     let Some(row) = store
         .get(entity, id)
-        .filter(|row| visible(&store, entity, row, true))
+        .filter(|row| visible(&store, entity, row, true, false))
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -332,8 +344,11 @@ fn export(app: &App, r: &ApiRequest) -> Response {
 
 fn by_email(app: &App, email: &str) -> Response {
     let store = app.store();
+    // `PersonService.GetByEmail( email, true )`: deceased people in, businesses out.
+    let business = store.known.record_type_business;
     let found: Vec<Row> = store
         .rows(Entity::Person)
+        .filter(|p| people::listed(&store, p) && int(p, "RecordTypeValueId") != Some(business))
         .filter(|p| text(p, "Email").is_some_and(|e| e.eq_ignore_ascii_case(email)))
         .cloned()
         .collect();
@@ -775,10 +790,16 @@ fn save_address(app: &App, segs: &[&str], r: &ApiRequest) -> Response {
         postal_code: field("postalCode"),
         country: field("country"),
     };
-    let status = people::save_address(&mut app.store(), group, location_type, &address);
-    StatusCode::from_u16(status)
-        .unwrap_or(StatusCode::NO_CONTENT)
-        .into_response()
+    // `CheckCanEdit` is not called by SaveAddress (GroupsController.Partial.cs).
+    match people::save_address(&mut app.store(), group, location_type, &address) {
+        people::Saved::Done => StatusCode::NO_CONTENT.into_response(),
+        people::Saved::NotFound => StatusCode::NOT_FOUND.into_response(),
+        // `throw new Exception( validationError )` escapes the action: Web API's 500.
+        people::Saved::Failed(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"Message": "An error has occurred.", "ExceptionMessage": e, "ExceptionType": "System.Exception"}),
+        ),
+    }
 }
 
 fn photo_upload(app: &App, r: &ApiRequest) -> Response {

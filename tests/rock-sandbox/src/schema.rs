@@ -112,6 +112,8 @@ entities! {
     EntityType => "EntityTypes", 15;
     BinaryFile => "BinaryFiles", 8_000;
     BinaryFileType => "BinaryFileTypes", 5;
+    GroupRequirementType => "GroupRequirementTypes", 60;
+    GroupRequirement => "GroupRequirements", 80;
 }
 
 impl Entity {
@@ -268,6 +270,8 @@ pub fn enum_members(column: &str) -> &'static [(&'static str, i64)] {
             ("PushNotification", 3),
         ],
         "AccountProtectionProfile" => &[("Low", 0), ("Medium", 1), ("High", 2), ("Extreme", 3)],
+        // Rock/Model/Group/GroupRequirementType/RequirementCheckType.cs
+        "RequirementCheckType" => &[("Sql", 0), ("Dataview", 1), ("Manual", 2)],
         _ => &[],
     }
 }
@@ -555,6 +559,24 @@ fn build_columns(entity: Entity) -> Vec<Column> {
                 .text("Name", 100)
                 .text_unbounded("Description");
             c.boolean("RequiresViewSecurity", false);
+        }
+        // Rock/Model/Group/GroupRequirementType/GroupRequirementType.cs (the columns the
+        // sandbox uses: who meets an SQL or data view requirement is set by the test, see
+        // `RockSandbox::meet_requirement`).
+        Entity::GroupRequirementType => {
+            c.text("Name", 50)
+                .text_unbounded("Description")
+                .enumeration("RequirementCheckType", 0);
+            c.text("PositiveLabel", 150).text("NegativeLabel", 150);
+        }
+        // Rock/Model/Group/GroupRequirement/GroupRequirement.cs: on a group or on every group
+        // of a group type, optionally for one role.
+        Entity::GroupRequirement => {
+            c.int_opt("GroupId")
+                .int_opt("GroupTypeId")
+                .int("GroupRequirementTypeId");
+            c.int_opt("GroupRoleId")
+                .boolean("MustMeetRequirementToAddMember", false);
         }
     }
     c.0

@@ -152,6 +152,12 @@ pub fn system(store: &mut Store) {
             (g::DV_MARITAL_SINGLE, "Single"),
         ],
     );
+    let countries: Vec<(String, &str)> = COUNTRIES
+        .split_whitespace()
+        .map(|code| (store.new_guid(), code))
+        .collect();
+    let countries: Vec<(&str, &str)> = countries.iter().map(|(g, c)| (g.as_str(), *c)).collect();
+    defined_type(store, g::DT_LOCATION_COUNTRIES, "Countries", &countries);
     add(
         store,
         Entity::BinaryFileType,
@@ -159,7 +165,26 @@ pub fn system(store: &mut Store) {
     );
     group_types(store);
     store.known = resolve_known(store);
+    // The Family group type allows Home, Work and Previous locations (GroupTypeLocationType).
+    let known = store.known.clone();
+    store.location_types.insert(
+        known.family_type,
+        vec![
+            known.location_home,
+            known.location_work,
+            known.location_previous,
+        ],
+    );
 }
+
+/// The Countries defined type's values: ISO 3166-1 alpha-2 codes, as Rock ships them.
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
+    KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT \
+    MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW \
+    SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG \
+    UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
 fn defined_type(store: &mut Store, guid: &str, name: &str, values: &[(&str, &str)]) {
     let type_id = add(
@@ -239,6 +264,8 @@ fn resolve_known(store: &Store) -> Known {
         record_active: dv(g::DV_RECORD_ACTIVE),
         record_type_person: dv(g::DV_RECORD_TYPE_PERSON),
         record_type_rest_user: dv(g::DV_RECORD_TYPE_RESTUSER),
+        record_type_business: dv(g::DV_RECORD_TYPE_BUSINESS),
+        record_type_nameless: dv(g::DV_RECORD_TYPE_NAMELESS),
         connection_visitor: dv(g::DV_CONNECTION_VISITOR),
         marital_married: dv(g::DV_MARITAL_MARRIED),
         marital_single: dv(g::DV_MARITAL_SINGLE),
@@ -262,6 +289,39 @@ pub fn rest_user(store: &mut Store) {
     );
     let alias = people::create_primary_alias(store, id);
     store.rest_alias_id = Some(alias);
+}
+
+/// The "Anonymous Visitor" person Rock ships for visitor tracking
+/// (`Rock.SystemGuid.Person.ANONYMOUS_VISITOR`), whom `GET api/People` never lists.
+pub fn anonymous_visitor(store: &mut Store) {
+    let known = store.known.clone();
+    let id = add(
+        store,
+        Entity::Person,
+        json!({"Guid": g::PERSON_ANONYMOUS_VISITOR, "IsSystem": true, "FirstName": "Anonymous",
+        "NickName": "Anonymous", "LastName": "Visitor", "RecordTypeValueId": known.record_type_person,
+        "RecordStatusValueId": known.record_active, "ConnectionStatusValueId": known.connection_visitor}),
+    );
+    people::create_primary_alias(store, id);
+}
+
+/// A nameless person, as Rock makes one for an SMS from an unknown number (record type
+/// Nameless, the number as their only phone).
+pub fn nameless_person(store: &mut Store, number: &str) -> i64 {
+    let known = store.known.clone();
+    let id = add(
+        store,
+        Entity::Person,
+        json!({"RecordTypeValueId": known.record_type_nameless, "RecordStatusValueId": known.record_active}),
+    );
+    people::create_primary_alias(store, id);
+    let mut phone = Store::blank(Entity::PhoneNumber);
+    set(&mut phone, "PersonId", id);
+    set(&mut phone, "NumberTypeValueId", known.phone_mobile);
+    set(&mut phone, "Number", number);
+    rewrites::before_save(store, Entity::PhoneNumber, &mut phone, None);
+    store.insert_unchecked(Entity::PhoneNumber, phone);
+    id
 }
 
 // ---- The congregation -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! The in-memory database: one table of JSON rows per entity, and the save pipeline every
 //! write goes through (Rock's save hooks, validation, audit stamps).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -31,6 +31,8 @@ pub struct Known {
     pub record_active: i64,
     pub record_type_person: i64,
     pub record_type_rest_user: i64,
+    pub record_type_business: i64,
+    pub record_type_nameless: i64,
     pub connection_visitor: i64,
     pub marital_married: i64,
     pub marital_single: i64,
@@ -50,6 +52,13 @@ pub struct Store {
     pub blobs: HashMap<i64, Vec<u8>>,
     /// The PersonAlias of the REST key's person: stamped as `ModifiedByPersonAliasId` on writes.
     pub rest_alias_id: Option<i64>,
+    /// (GroupRequirementType id, person id) pairs that meet an SQL or data view requirement:
+    /// what Rock learns by running the type's query (`GroupRequirement.PersonMeetsGroupRequirement`
+    /// in Rock/Model/Group/GroupRequirement/GroupRequirement.Logic.cs), set by tests here.
+    pub requirements_met: HashSet<(i64, i64)>,
+    /// The location types each group type allows (Rock's GroupTypeLocationType rows,
+    /// `GroupType.LocationTypes`), by group type id.
+    pub location_types: HashMap<i64, Vec<i64>>,
     guid_state: u64,
 }
 
@@ -86,6 +95,8 @@ impl Store {
             known: Known::default(),
             blobs: HashMap::new(),
             rest_alias_id: None,
+            requirements_met: HashSet::new(),
+            location_types: HashMap::new(),
             guid_state: guid_seed ^ 0x5eed_0fa1_1b0b,
         }
     }

@@ -477,8 +477,8 @@ async fn modified_date_time_moves_only_on_real_changes() {
     let path = format!("/api/People/{id}");
     let seeded = rock.get(&path).await["ModifiedDateTime"].clone();
     assert_eq!(
-        seeded, "2024-04-23T18:00:00",
-        "seed data is a week old, org-local, no offset"
+        seeded, "2024-04-23T19:00:00",
+        "seed data is a week old, org-local (America/Chicago, CDT in May), no offset"
     );
     rock.sandbox.advance_clock(Duration::from_secs(3600));
     let same = rock.get(&path).await["NickName"].clone();
@@ -500,14 +500,14 @@ async fn modified_date_time_moves_only_on_real_changes() {
     .await;
     assert_eq!(
         rock.get(&format!("/api/PhoneNumbers/{phone_id}")).await["ModifiedDateTime"],
-        "2024-04-30T19:00:00"
+        "2024-04-30T20:00:00"
     );
     assert_eq!(rock.get(&path).await["ModifiedDateTime"], seeded);
     rock.call(Method::PATCH, &path, Some(json!({"NickName": "Annie"})))
         .await;
     assert_eq!(
         rock.get(&path).await["ModifiedDateTime"],
-        "2024-04-30T19:00:00"
+        "2024-04-30T20:00:00"
     );
 }
 
@@ -544,7 +544,7 @@ async fn attribute_values_are_set_with_202_and_read_back() {
             person["Attributes"]["PCOTags"]["Id"]
         ))
         .await;
-    assert_eq!(values[0]["ModifiedDateTime"], "2024-04-30T18:01:00");
+    assert_eq!(values[0]["ModifiedDateTime"], "2024-04-30T19:01:00");
     // Issue 13 item 9: an unknown key, or the right key in the wrong case, is a 400 whose
     // text is the reason phrase, with an empty body.
     for key in ["Nope", "pcotags"] {
@@ -913,7 +913,7 @@ async fn member_status_changes_stamp_the_inactive_date() {
     rock.call(Method::PATCH, &path, Some(json!({"GroupMemberStatus": 0})))
         .await;
     let inactive = rock.get(&path).await;
-    assert_eq!(inactive["InactiveDateTime"], "2024-04-30T18:00:00");
+    assert_eq!(inactive["InactiveDateTime"], "2024-04-30T19:00:00");
     assert_ne!(inactive["ModifiedDateTime"], member["ModifiedDateTime"]);
     let active = rock
         .get(&format!(
@@ -964,4 +964,404 @@ async fn helper_lookups_and_an_optional_node_limit() {
             .unwrap()
             .contains("node count limit of '100'")
     );
+}
+
+#[tokio::test]
+async fn archived_groups_are_left_out_of_lists_but_found_by_id() {
+    // GroupService.Queryable() hides archived groups; Service.Get( id ) reads AsNoFilter().
+    let rock = Rock::start(&small()).await;
+    let group = rock.sandbox.group_id(2).unwrap();
+    let filter = format!("/api/Groups?$filter=Id eq {group}");
+    assert_eq!(ids(&rock.get(&filter).await), vec![group]);
+    let archive = json!({"IsArchived": true});
+    let path = format!("/api/Groups/{group}");
+    assert_eq!(rock.call(Method::PATCH, &path, Some(archive)).await.0, 204);
+    assert!(
+        ids(&rock.get(&filter).await).is_empty(),
+        "hidden from lists"
+    );
+    assert!(!ids(&rock.get("/api/Groups").await).contains(&group));
+    let by_id = rock.get(&path).await;
+    assert_eq!(
+        (by_id["Id"].as_i64(), &by_id["IsArchived"]),
+        (Some(group), &json!(true))
+    );
+}
+
+#[tokio::test]
+async fn nameless_people_and_the_anonymous_visitor_are_never_listed() {
+    // PersonService.Queryable( PersonQueryOptions ): IncludeNameless and
+    // IncludeAnonymousVisitor are false by default.
+    let c = small();
+    let rock = Rock::start(&c).await;
+    let nameless = rock.sandbox.add_nameless_person("2175550199");
+    let everyone = ids(&rock.get("/api/People?$select=Id").await);
+    assert_eq!(everyone.len(), c.rock_people().count() + 1, "{everyone:?}");
+    assert!(!everyone.contains(&nameless));
+    let anonymous = rock
+        .get(&format!(
+            "/api/PersonAlias?$filter=AliasPersonGuid eq guid'{}'",
+            guids::PERSON_ANONYMOUS_VISITOR
+        ))
+        .await[0]["PersonId"]
+        .as_i64()
+        .expect("Rock ships the Anonymous Visitor");
+    assert!(!everyone.contains(&anonymous));
+    for id in [nameless, anonymous] {
+        let (status, _) = rock
+            .call(Method::GET, &format!("/api/People/{id}"), None)
+            .await;
+        assert_eq!(
+            status, 404,
+            "GetById reads Get( true ): nameless and anonymous left out"
+        );
+    }
+    let deceased_too = ids(&rock
+        .get("/api/People?includeDeceased=true&$select=Id")
+        .await);
+    assert!(!deceased_too.contains(&nameless) && !deceased_too.contains(&anonymous));
+    let export = rock.get("/api/People/Export?pageSize=1000").await;
+    assert_eq!(export["TotalCount"], c.rock_people().count() + 1);
+}
+
+#[tokio::test]
+async fn an_email_is_stored_as_sent_spaces_and_all() {
+    // Person.SaveHook.cs PreSave does not trim Email; Person.cs's RegularExpression allows
+    // whitespace around the address.
+    let rock = Rock::start(&small()).await;
+    let ann = rock.sandbox.person_id(3).unwrap();
+    let path = format!("/api/People/{ann}");
+    let spaced = json!({"Email": "  ann.new@example.org "});
+    assert_eq!(rock.call(Method::PATCH, &path, Some(spaced)).await.0, 204);
+    assert_eq!(rock.get(&path).await["Email"], "  ann.new@example.org ");
+    for bad in [
+        "ann new@example.org",
+        "ann@example",
+        "@example.org",
+        "ann.@example.org",
+    ] {
+        let (status, body) = rock
+            .call(Method::PATCH, &path, Some(json!({"Email": bad})))
+            .await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(body["Message"], "The Email address is invalid", "{bad}");
+    }
+}
+
+/// The Id of the first role named `name` of the group's type.
+async fn role_of(rock: &Rock, group: i64, name: &str) -> (i64, i64) {
+    let group_type = rock.get(&format!("/api/Groups/{group}")).await["GroupTypeId"]
+        .as_i64()
+        .unwrap();
+    let roles = rock
+        .get(&format!(
+            "/api/GroupTypeRoles?$filter=GroupTypeId eq {group_type} and Name eq '{name}'"
+        ))
+        .await;
+    (group_type, roles[0]["Id"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_role_full_to_its_max_count_refuses_another_active_member() {
+    // GroupMember.Logic.cs ValidateGroupMembership, "Verify max group role membership".
+    let c = small();
+    let rock = Rock::start(&c).await;
+    let group = rock.sandbox.group_id(2).unwrap();
+    let (_, leader) = role_of(&rock, group, "Leader").await;
+    let patch = json!({"MaxCount": 1});
+    let role_path = format!("/api/GroupTypeRoles/{leader}");
+    assert_eq!(
+        rock.call(Method::PATCH, &role_path, Some(patch)).await.0,
+        204
+    );
+    let add = |person: i64, status: i64| json!({"GroupId": group, "PersonId": person, "GroupRoleId": leader, "GroupMemberStatus": status});
+    let (john, ann) = (
+        rock.sandbox.person_id(0).unwrap(),
+        rock.sandbox.person_id(3).unwrap(),
+    );
+    let (status, first) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(add(john, 1)))
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(add(ann, 1)))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["Message"],
+        "The number of leaders for this group is above its maximum allowed limit of 1 active members."
+    );
+    // Inactive members do not count, and may be added.
+    let (status, second) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(add(ann, 0)))
+        .await;
+    assert_eq!(status, 201);
+    let activate = json!({"GroupMemberStatus": 1});
+    let (status, _) = rock
+        .call(
+            Method::PATCH,
+            &format!("/api/GroupMembers/{second}"),
+            Some(activate),
+        )
+        .await;
+    assert_eq!(status, 400, "made active, the role would be over its max");
+    let inactivate = json!({"GroupMemberStatus": 0});
+    let path = format!("/api/GroupMembers/{first}");
+    assert_eq!(
+        rock.call(Method::PATCH, &path, Some(inactivate)).await.0,
+        204
+    );
+    let activate = json!({"GroupMemberStatus": 1});
+    let path = format!("/api/GroupMembers/{second}");
+    assert_eq!(rock.call(Method::PATCH, &path, Some(activate)).await.0, 204);
+}
+
+#[tokio::test]
+async fn a_requirement_that_must_be_met_to_add_refuses_who_does_not_meet_it() {
+    // GroupMember.Logic.cs ValidateGroupMembership: MustMeetRequirementToAddMember.
+    let rock = Rock::start(&small()).await;
+    let group = rock.sandbox.group_id(2).unwrap();
+    let (group_type, member_role) = role_of(&rock, group, "Member").await;
+    let (_, leader) = role_of(&rock, group, "Leader").await;
+    let kind = json!({"Name": "Background Check", "RequirementCheckType": 1});
+    let (status, check) = rock
+        .call(Method::POST, "/api/GroupRequirementTypes", Some(kind))
+        .await;
+    assert_eq!(status, 201);
+    let manual = json!({"Name": "Signed Covenant", "RequirementCheckType": 2});
+    let (_, covenant) = rock
+        .call(Method::POST, "/api/GroupRequirementTypes", Some(manual))
+        .await;
+    for (kind, role) in [(&check, Value::Null), (&covenant, Value::Null)] {
+        let requirement = json!({"GroupTypeId": group_type, "GroupRequirementTypeId": kind,
+            "GroupRoleId": role, "MustMeetRequirementToAddMember": true});
+        let (status, _) = rock
+            .call(Method::POST, "/api/GroupRequirements", Some(requirement))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let ann = rock.sandbox.person_id(3).unwrap();
+    let add = |role: i64| json!({"GroupId": group, "PersonId": ann, "GroupRoleId": role});
+    let (status, body) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(add(member_role)))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["Message"],
+        "This person must meet the following requirements before they are added or made an active member in this group: Background Check",
+        "manual requirements are not checked"
+    );
+    rock.sandbox
+        .meet_requirement(check.as_i64().unwrap(), ann, true);
+    let (status, _) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(add(member_role)))
+        .await;
+    assert_eq!(status, 201);
+    // A requirement for one role only does not apply to another (NotApplicable).
+    let training = json!({"Name": "Leader Training", "RequirementCheckType": 0});
+    let (_, training) = rock
+        .call(Method::POST, "/api/GroupRequirementTypes", Some(training))
+        .await;
+    let only_leaders = json!({"GroupId": group, "GroupRequirementTypeId": training,
+        "GroupRoleId": leader, "MustMeetRequirementToAddMember": true});
+    let (status, _) = rock
+        .call(Method::POST, "/api/GroupRequirements", Some(only_leaders))
+        .await;
+    assert_eq!(status, 201);
+    let mary = rock.sandbox.person_id(1).unwrap();
+    rock.sandbox
+        .meet_requirement(check.as_i64().unwrap(), mary, true);
+    let join = |role: i64| json!({"GroupId": group, "PersonId": mary, "GroupRoleId": role});
+    let (status, body) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(join(leader)))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .ends_with(": Leader Training"),
+        "{body}"
+    );
+    let (status, _) = rock
+        .call(Method::POST, "/api/GroupMembers", Some(join(member_role)))
+        .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_second_phone_of_one_type_is_allowed() {
+    // Rock/Model/CRM/PhoneNumber/PhoneNumber.cs: no unique index on person and type.
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let person = rock.get(&format!("/api/People/{john}")).await;
+    let mobile = person["PhoneNumbers"][0]["NumberTypeValueId"].clone();
+    let second = json!({"PersonId": john, "NumberTypeValueId": mobile, "Number": "2175550111"});
+    let (status, _) = rock
+        .call(Method::POST, "/api/PhoneNumbers", Some(second))
+        .await;
+    assert_eq!(status, 201);
+    let person = rock.get(&format!("/api/People/{john}")).await;
+    let of_type = person["PhoneNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["NumberTypeValueId"] == mobile)
+        .count();
+    assert_eq!(of_type, 2);
+}
+
+/// The family of person `key`, and the ids of the Home and Previous location types.
+async fn family_and_types(rock: &Rock, key: u32) -> (i64, i64, i64) {
+    let person = rock.sandbox.person_id(key).unwrap();
+    let family = rock.get(&format!("/api/People/{person}")).await["PrimaryFamilyId"]
+        .as_i64()
+        .unwrap();
+    let mut ids = Vec::new();
+    for guid in [guids::DV_LOCATION_HOME, guids::DV_LOCATION_PREVIOUS] {
+        let found = rock
+            .get(&format!("/api/DefinedValues?$filter=Guid eq guid'{guid}'"))
+            .await;
+        ids.push(found[0]["Id"].as_i64().unwrap());
+    }
+    (family, ids[0], ids[1])
+}
+
+async fn links(rock: &Rock, group: i64) -> Vec<Value> {
+    rock.get(&format!(
+        "/api/GroupLocations?$filter=GroupId eq {group}&$expand=Location&$orderby=Id"
+    ))
+    .await
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+#[tokio::test]
+async fn save_address_follows_rocks_blank_and_country_rules() {
+    // GroupService.AddNewGroupAddress and LocationService.Get / ValidateAddressRequirements.
+    let rock = Rock::start(&small()).await;
+    let (family, home, _) = family_and_types(&rock, 0).await;
+    let before = links(&rock, family).await;
+    let save = |query: &str| format!("/api/Groups/SaveAddress/{family}/{home}?{query}");
+    // The state alone is "no address": 204, nothing saved.
+    assert_eq!(rock.call(Method::PUT, &save("state=IL"), None).await.0, 204);
+    assert_eq!(links(&rock, family).await, before);
+    // The country alone is an address, missing what the US requires: 500.
+    let (status, body) = rock.call(Method::PUT, &save("country=US"), None).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. The following fields are required: Address Line 1, City, State."
+    );
+    let (status, body) = rock
+        .call(
+            Method::PUT,
+            &save("street1=1%20Elm%20St&state=IL&postalCode=62701&country=US"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. The following fields are required: City."
+    );
+    // No country at all is not defaulted: Country is required.
+    let (status, body) = rock
+        .call(
+            Method::PUT,
+            &save("street1=1%20Elm%20St&city=Springfield&state=IL"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. The following fields are required: Country."
+    );
+    let (status, body) = rock
+        .call(
+            Method::PUT,
+            &save("street1=1%20Elm%20St&city=Springfield&state=IL&country=Narnia"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["ExceptionMessage"],
+        "Incomplete Address. Country value \"Narnia\" is invalid."
+    );
+    assert_eq!(
+        links(&rock, family).await,
+        before,
+        "nothing saved by a refusal"
+    );
+    // Any defined value is a location type to the route; a missing one is 404.
+    let (status, _) = rock
+        .call(
+            Method::PUT,
+            &format!("/api/Groups/SaveAddress/{family}/999999?street1=x"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn save_address_is_silent_for_a_location_type_the_group_type_does_not_allow() {
+    // AddNewGroupAddress looks the type up in GroupType.LocationTypeValues and does nothing
+    // when it is not there; the location itself is still found or created first.
+    let rock = Rock::start(&small()).await;
+    let (_, home, _) = family_and_types(&rock, 0).await;
+    let team = rock.sandbox.group_id(0).unwrap();
+    let query = "street1=5%20Church%20Rd&city=Springfield&state=IL&postalCode=62701&country=US";
+    let path = format!("/api/Groups/SaveAddress/{team}/{home}?{query}");
+    assert_eq!(rock.call(Method::PUT, &path, None).await.0, 204);
+    assert!(links(&rock, team).await.is_empty());
+    let found = rock
+        .get("/api/Locations?$filter=Street1 eq '5 Church Rd'")
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn saving_a_previous_address_again_retypes_its_old_link() {
+    // AddNewGroupAddress: the group's existing link to the location is re-typed, keeping its
+    // (Previous: false) mailing and mapped flags, rather than a second link made.
+    let rock = Rock::start(&small()).await;
+    let (family, home, previous) = family_and_types(&rock, 0).await;
+    let original = links(&rock, family).await;
+    assert_eq!(original.len(), 1);
+    let old = &original[0]["Location"];
+    let new = "street1=9%20Elm%20Ave&city=Springfield&state=IL&postalCode=62702&country=US";
+    let save = |query: String| format!("/api/Groups/SaveAddress/{family}/{home}?{query}");
+    assert_eq!(rock.call(Method::PUT, &save(new.into()), None).await.0, 204);
+    let back = format!(
+        "street1={}&city={}&state={}&postalCode={}&country={}",
+        old["Street1"].as_str().unwrap().replace(' ', "%20"),
+        old["City"].as_str().unwrap(),
+        old["State"].as_str().unwrap(),
+        old["PostalCode"].as_str().unwrap(),
+        old["Country"].as_str().unwrap()
+    );
+    assert_eq!(rock.call(Method::PUT, &save(back), None).await.0, 204);
+    let after = links(&rock, family).await;
+    assert_eq!(after.len(), 2, "no third link: {after:?}");
+    assert_eq!(after[0]["Id"], original[0]["Id"]);
+    assert_eq!(after[0]["GroupLocationTypeValueId"], home);
+    assert_eq!(
+        after[0]["IsMailingLocation"], false,
+        "flags kept from Previous"
+    );
+    assert_eq!(after[1]["GroupLocationTypeValueId"], previous);
+    // Re-casing an existing location updates it rather than making another.
+    let shouting = "street1=9%20ELM%20AVE&city=SPRINGFIELD&state=IL&postalCode=62702&country=US";
+    assert_eq!(
+        rock.call(Method::PUT, &save(shouting.into()), None).await.0,
+        204
+    );
+    let after = links(&rock, family).await;
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[1]["Location"]["Street1"], "9 ELM AVE");
+    assert_eq!(after[1]["GroupLocationTypeValueId"], home);
 }
