@@ -59,15 +59,7 @@ fn valid_pco_id(id: &str) -> bool {
 
 /// `GET /people/v2/people/{id}`, at the People version this guest reads.
 fn person_request(id: &str) -> crate::bindings::rockpco::sync::pco::Request {
-    use crate::bindings::rockpco::sync::pco::{Method, Request};
-    use crate::pco_api::{API_VERSION_HEADER, PEOPLE_API_VERSION};
-    Request {
-        method: Method::Get,
-        path: format!("/people/v2/people/{id}"),
-        query: vec![],
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
-    }
+    crate::pco_people::get_person(id)
 }
 
 fn log(ports: &dyn Ports, level: crate::ports::Level, message: &str, fields: &[(&str, String)]) {

@@ -41,10 +41,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{Account, Action, ImportOptions, PersonOutcome, Report, RunKind};
 use crate::audit::{self, AuditedWrite, PersonAudit, RunLog, System};
-use crate::bindings::rockpco::sync::pco::{Method, Request};
+use crate::bindings::rockpco::sync::pco::Request;
 use crate::bindings::rockpco::sync::rock::{Membership, NewPerson, Person};
 use crate::bindings::rockpco::sync::state::Write;
-use crate::pco_api::{API_VERSION_HEADER, PAGE_SIZE, PEOPLE_API_VERSION};
+use crate::pco_api::PAGE_SIZE;
 use crate::pco_people::{self, PcoPersonFull};
 use crate::permissions::{granted_by_group, rank};
 use crate::ports::{Level, Ports};
@@ -311,7 +311,7 @@ impl<'a> Importer<'a> {
         loop {
             let response = self
                 .ports
-                .pco_send(&self.account.name, &people_page(offset))?;
+                .pco_send(&self.account.name, &pco_people::list_people(offset, &[]))?;
             let (people, total) = pco_people::parse_people_document(&response.body)?;
             let count = people.len() as u64;
             let last = count < u64::from(PAGE_SIZE) || total.is_some_and(|t| offset + count >= t);
@@ -344,7 +344,7 @@ impl<'a> Importer<'a> {
             .iter()
             .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
             .collect();
-        let requests: Vec<Request> = ids.iter().map(|id| person_request(id)).collect();
+        let requests: Vec<Request> = ids.iter().map(|id| pco_people::get_person(id)).collect();
         let mut people = Vec::new();
         for answer in self.ports.pco_send_batch(&self.account.name, &requests) {
             match answer {
@@ -823,40 +823,6 @@ fn push_outcome(report: &mut Report, mut entry: Entry) {
         pco_id: Some(entry.person.id),
         actions: entry.actions,
     });
-}
-
-/// One page of the account's PCO people, in PCO's default (ascending id) order, with what the
-/// R10 fields need.
-fn people_page(offset: u64) -> Request {
-    Request {
-        method: Method::Get,
-        path: "/people/v2/people".into(),
-        query: vec![
-            (
-                "include".to_string(),
-                "emails,phone_numbers,addresses".to_string(),
-            ),
-            ("per_page".to_string(), PAGE_SIZE.to_string()),
-            ("offset".to_string(), offset.to_string()),
-            // No `order`: PCO refuses `order=id` (id is not in People's `can_order_by`), and
-            // its default order is already ascending id, which the import's offsets rely on.
-        ],
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
-    }
-}
-
-fn person_request(id: &str) -> Request {
-    Request {
-        method: Method::Get,
-        path: format!("/people/v2/people/{id}"),
-        query: vec![(
-            "include".to_string(),
-            "emails,phone_numbers,addresses".to_string(),
-        )],
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
-    }
 }
 
 fn log(ports: &dyn Ports, level: Level, message: &str, fields: &[(&str, &str)]) {

@@ -65,7 +65,7 @@ fn read_people(
     ids: &[String],
     pco: &mut BTreeMap<String, PcoPersonFull>,
 ) -> Result<Vec<String>, Error> {
-    let requests: Vec<Request> = ids.iter().map(|id| person_request(id)).collect();
+    let requests: Vec<Request> = ids.iter().map(|id| pco_people::get_person(id)).collect();
     let mut gone = Vec::new();
     for (id, response) in ids.iter().zip(ports.pco_send_batch(account, &requests)) {
         match response {
@@ -104,19 +104,6 @@ fn follow_merge(
         current = kept;
     }
     Ok(None)
-}
-
-fn person_request(id: &str) -> Request {
-    Request {
-        method: Method::Get,
-        path: format!("/people/v2/people/{id}"),
-        query: vec![(
-            "include".to_string(),
-            "emails,phone_numbers,addresses".to_string(),
-        )],
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
-    }
 }
 
 /// PCO documents `where[person_to_remove_id]` on `GET /people/v2/person_mergers`

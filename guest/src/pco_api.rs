@@ -262,15 +262,23 @@ impl TokenRoles {
 
 /// The token user's roles in People and Services.
 pub fn token_roles(ports: &dyn Ports, account: &str) -> Result<TokenRoles, Error> {
-    let me = |path: &str, version: &str| Request {
+    // Only the roles are asked for (sparse fieldsets): nothing else of the user reaches the
+    // guest (R53).
+    let me = |path: &str, version: &str, fields: &str| Request {
         method: Method::Get,
         path: path.to_string(),
-        query: vec![],
+        query: vec![("fields[Person]".to_string(), fields.to_string())],
         headers: vec![(API_VERSION_HEADER.into(), version.into())],
         body: None,
     };
-    let people =
-        parse_document(&ports.pco_send(account, &me("/people/v2/me", PEOPLE_API_VERSION))?)?;
+    let people = parse_document(&ports.pco_send(
+        account,
+        &me(
+            "/people/v2/me",
+            PEOPLE_API_VERSION,
+            "site_administrator,people_permissions",
+        ),
+    )?)?;
     let attributes = &people["data"]["attributes"];
     let text = |v: &Value| {
         v.as_str()
@@ -279,7 +287,11 @@ pub fn token_roles(ports: &dyn Ports, account: &str) -> Result<TokenRoles, Error
     };
     let services = match ports.pco_send(
         account,
-        &me("/services/v2/me", crate::services::SERVICES_API_VERSION),
+        &me(
+            "/services/v2/me",
+            crate::services::SERVICES_API_VERSION,
+            "permissions",
+        ),
     ) {
         Ok(response) => text(&parse_document(&response)?["data"]["attributes"]["permissions"]),
         // No access to Services at all.

@@ -19,6 +19,58 @@ use crate::types::{Error, ErrorKind};
 
 const PEOPLE_PATH: &str = "/people/v2/people";
 
+/// The contact records read with a person.
+pub const CONTACTS: &str = "emails,phone_numbers,addresses";
+
+/// What the sync reads of a Person, named in every read of people (`fields[Person]`, sparse
+/// fieldsets: research/pco-api.md §2.4, planningcenter/developers#256): less to parse, and
+/// nothing else of a person (medical notes, background checks, giving) ever reaches the guest
+/// (R53). JSON:API's fieldsets cover relationships too, so the contacts are named as well.
+pub const PERSON_FIELDS: &str = "remote_id,first_name,given_name,nickname,middle_name,last_name,\
+gender,birthdate,anniversary,site_administrator,status,updated_at,emails,phone_numbers,addresses";
+
+/// The query of every read of people: their contacts, and only the fields the sync reads.
+pub fn read_query() -> Vec<(String, String)> {
+    vec![
+        ("include".to_string(), CONTACTS.to_string()),
+        ("fields[Person]".to_string(), PERSON_FIELDS.to_string()),
+    ]
+}
+
+/// `GET /people/v2/people/{id}` with [`read_query`].
+pub fn get_person(id: &str) -> Request {
+    Request {
+        method: Method::Get,
+        path: format!("{PEOPLE_PATH}/{id}"),
+        query: read_query(),
+        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
+        body: None,
+    }
+}
+
+/// `GET /people/v2/people` at `offset` with [`read_query`] and `filters` (`where[...]`), in
+/// PCO's default order (ascending id; `order=id` is refused: id is not in `can_order_by`).
+pub fn list_people(offset: u64, filters: &[(&str, &str)]) -> Request {
+    let mut query = read_query();
+    query.push((
+        "per_page".to_string(),
+        crate::pco_api::PAGE_SIZE.to_string(),
+    ));
+    query.push(("offset".to_string(), offset.to_string()));
+    query.extend(
+        filters
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string())),
+    );
+    Request {
+        method: Method::Get,
+        path: PEOPLE_PATH.to_string(),
+        query,
+        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
+        body: None,
+    }
+}
+
 /// A PCO People person with everything the field merge reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PcoPersonFull {

@@ -459,6 +459,7 @@ pub fn remembered_services(record: &Record) -> ServicesPerson {
         level: record.level,
         archived: record.level.is_none(),
         site_administrator: false,
+        unknown_level: None,
         tags: BTreeSet::new(),
     }
 }
@@ -484,6 +485,12 @@ fn level_step(
         flag_contact_access(None, wanted, flags);
         return LevelStep::Grant(wanted);
     };
+    if let Some(unknown) = &current.unknown_level {
+        flags.push(format!(
+            "PCO Services shows the level \"{unknown}\", which this version does not know: left as it is"
+        ));
+        return LevelStep::Keep;
+    }
     match current.level {
         None => {
             flag_contact_access(None, wanted, flags);

@@ -13,11 +13,10 @@ use crate::api::{
     Account, Action, Direction, FieldChange, PersonOutcome, Report, RevertOptions, RunKind,
 };
 use crate::audit::{self, AuditedWrite, PersonAudit, RunLog, System};
-use crate::bindings::rockpco::sync::pco::{Method, Request};
+use crate::bindings::rockpco::sync::pco::Request;
 use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate};
 use crate::bindings::rockpco::sync::state::Write;
 use crate::fields::{self, Field, Snapshot};
-use crate::pco_api::{API_VERSION_HEADER, PEOPLE_API_VERSION};
 use crate::pco_people::{self, PcoPersonFull};
 use crate::permissions::rank;
 use crate::ports::Ports;
@@ -106,7 +105,10 @@ impl Current {
             .iter()
             .filter_map(|p| p.pco_id.clone())
             .collect();
-        let requests: Vec<Request> = pco_ids.iter().map(|id| person_request(id)).collect();
+        let requests: Vec<Request> = pco_ids
+            .iter()
+            .map(|id| pco_people::get_person(id))
+            .collect();
         for result in ports.pco_send_batch(&account.name, &requests) {
             match result {
                 Ok(response) => {
@@ -130,16 +132,6 @@ impl Current {
             now.directory = Some(services::fetch_directory(ports, &account.name)?);
         }
         Ok(now)
-    }
-}
-
-fn person_request(id: &str) -> Request {
-    Request {
-        method: Method::Get,
-        path: format!("/people/v2/people/{id}"),
-        query: vec![("include".into(), "emails,phone_numbers,addresses".into())],
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
     }
 }
 

@@ -17,13 +17,13 @@ use crate::api::{
     Account, Action, Direction, FieldChange, PersonOutcome, Report, RunKind, SyncOptions,
 };
 use crate::audit::{self, AuditedWrite, PersonAudit, RunLog, System};
-use crate::bindings::rockpco::sync::pco::{Method, Request, Response};
+use crate::bindings::rockpco::sync::pco::{Request, Response};
 use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate, Protection};
 use crate::bindings::rockpco::sync::state::Write;
 use crate::clock::minus_minutes;
 use crate::fields::{self, Side, Snapshot};
 use crate::linking::Index;
-use crate::pco_api::{API_VERSION_HEADER, PAGE_SIZE, PEOPLE_API_VERSION, PcoPerson, fetch_pages};
+use crate::pco_api::{PcoPerson, fetch_pages};
 use crate::pco_people::{self, PcoPersonFull};
 use crate::plan::{Inputs, LevelStep, LinkStep, PersonPlan, plan};
 use crate::ports::{Level, Ports};
@@ -339,23 +339,9 @@ fn follow_merges(
 }
 
 fn people_request(offset: u64, since: Option<&str>) -> Request {
-    let mut query = vec![
-        (
-            "include".to_string(),
-            "emails,phone_numbers,addresses".to_string(),
-        ),
-        ("per_page".to_string(), PAGE_SIZE.to_string()),
-        ("offset".to_string(), offset.to_string()),
-    ];
-    if let Some(since) = since {
-        query.push(("where[updated_at][gte]".to_string(), since.to_string()));
-    }
-    Request {
-        method: Method::Get,
-        path: "/people/v2/people".into(),
-        query,
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
+    match since {
+        Some(since) => pco_people::list_people(offset, &[("where[updated_at][gte]", since)]),
+        None => pco_people::list_people(offset, &[]),
     }
 }
 
@@ -399,11 +385,7 @@ fn search_candidates(
 }
 
 fn search(filter: (&str, &str)) -> Request {
-    let mut request = people_request(0, None);
-    request
-        .query
-        .push((filter.0.to_string(), filter.1.to_string()));
-    request
+    pco_people::list_people(0, &[filter])
 }
 
 fn matchable(person: &PcoPersonFull) -> PcoPerson {
@@ -718,10 +700,7 @@ fn fetch_person(
     account: &str,
     id: &str,
 ) -> Result<Option<PcoPersonFull>, Error> {
-    let mut request = people_request(0, None);
-    request.path = format!("/people/v2/people/{id}");
-    request.query.retain(|(key, _)| key == "include");
-    match ports.pco_send(account, &request) {
+    match ports.pco_send(account, &pco_people::get_person(id)) {
         Ok(response) => Ok(pco_people::parse_people_document(&response.body)?
             .0
             .into_iter()

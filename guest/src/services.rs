@@ -43,6 +43,9 @@ pub struct ServicesPerson {
     pub archived: bool,
     /// Organization administrators: never lowered or archived by the sync (R50).
     pub site_administrator: bool,
+    /// A `permissions` value this guest does not know (PCO added a level, or renamed one):
+    /// read without failing the run, and never changed, since where it ranks is unknown.
+    pub unknown_level: Option<String>,
     /// Tag ids.
     pub tags: BTreeSet<String>,
 }
@@ -161,11 +164,15 @@ fn parse_person(resource: &Value) -> Result<(String, ServicesPerson), Error> {
     let attributes = &resource["attributes"];
     let archived =
         attributes["archived"].as_bool().unwrap_or(false) || attributes["archived_at"].is_string();
-    let level = if archived {
-        None
-    } else {
-        attributes["permissions"].as_str().and_then(parse_level)
-    };
+    // Services' enums are read tolerantly (issue 14.12): an unknown level is kept as text.
+    let permissions = attributes["permissions"]
+        .as_str()
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !archived);
+    let level = permissions.and_then(parse_level);
+    let unknown_level = permissions
+        .filter(|p| level.is_none() && !p.eq_ignore_ascii_case("archived"))
+        .map(str::to_string);
     let tags = resource
         .pointer("/relationships/tags/data")
         .and_then(Value::as_array)
@@ -181,6 +188,7 @@ fn parse_person(resource: &Value) -> Result<(String, ServicesPerson), Error> {
             level,
             archived,
             site_administrator: attributes["site_administrator"].as_bool().unwrap_or(false),
+            unknown_level,
             tags,
         },
     ))
@@ -367,7 +375,8 @@ pub fn raise_existing(
     let below = current
         .level
         .is_none_or(|l| crate::permissions::rank(l) < crate::permissions::rank(level));
-    if current.site_administrator || !(current.archived || below) {
+    let unknown = current.unknown_level.is_some();
+    if current.site_administrator || unknown || !(current.archived || below) {
         return Vec::new();
     }
     vec![set_level(person, Some(level))]
@@ -429,6 +438,23 @@ mod tests {
         assert_eq!(person.tags, BTreeSet::from(["4".to_string()]));
     }
 
+    // Issue 14.12: a level PCO adds later is read without failing the run, kept as text, and
+    // never changed: neither a grant nor a raise touches it (R17).
+    #[test]
+    fn an_unknown_services_level_is_read_and_left_alone() {
+        let resource = json!({"type": "Person", "id": "9", "attributes": {
+            "permissions": "Limited Scheduler", "archived": false, "site_administrator": false}});
+        let (_, person) = parse_person(&resource).unwrap();
+        assert_eq!(person.level, None);
+        assert!(!person.archived);
+        assert_eq!(person.unknown_level.as_deref(), Some("Limited Scheduler"));
+        assert!(raise_existing("9", &person, PermissionLevel::Administrator).is_empty());
+        let known = json!({"type": "Person", "id": "9", "attributes": {"permissions": "viewer"}});
+        let (_, known) = parse_person(&known).unwrap();
+        assert_eq!(known.level, Some(PermissionLevel::Viewer));
+        assert_eq!(known.unknown_level, None);
+    }
+
     #[test]
     fn reads_tags_with_their_groups() {
         let document = json!({
@@ -470,6 +496,7 @@ mod tests {
             level,
             archived,
             site_administrator,
+            unknown_level: None,
             tags: BTreeSet::new(),
         };
         let viewer = PermissionLevel::Viewer;

@@ -324,6 +324,21 @@ async fn two_tokens_of_one_user_share_the_rate_limit() {
     assert!(refused <= 6, "{refused} of 120 requests met a 429");
 }
 
+// Issue 14.12: the guest is given the response headers it needs (the version PCO answered
+// with), not the rate-limit counters, cookies or request ids that are the host's business.
+#[tokio::test]
+async fn the_guest_gets_only_the_response_headers_it_needs() {
+    let (sandbox, congregation) = sandbox(10).await;
+    let account = &congregation.accounts[0];
+    let pco = HttpPco::new(vec![endpoint(&sandbox, account)], quick()).unwrap();
+    let response = pco
+        .send(account, &get("/people/v2/people", &[("per_page", "1")]))
+        .await
+        .unwrap();
+    let names: Vec<&str> = response.headers.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["x-pco-api-processed-as-version"]);
+}
+
 #[tokio::test]
 async fn paths_outside_the_account_api_are_refused_before_sending() {
     let (sandbox, congregation) = sandbox(10).await;

@@ -328,6 +328,7 @@ mod tests {
             level,
             archived,
             site_administrator: false,
+            unknown_level: None,
             tags: Default::default(),
         }
     }

@@ -64,6 +64,10 @@ impl Default for HttpOptions {
 /// Headers the guest may set; anything else it sends is dropped.
 const GUEST_HEADERS: [&str; 1] = ["x-pco-api-version"];
 
+/// Response headers the guest is given: the API version PCO answered with. The rest (rate
+/// limits, cookies, request ids) are the host's business (issue 14.12).
+const HEADERS_FOR_GUEST: [&str; 1] = ["x-pco-api-processed-as-version"];
+
 pub struct HttpPco {
     client: reqwest::Client,
     accounts: HashMap<String, Account>,
@@ -268,6 +272,7 @@ impl HttpPco {
             status,
             headers: headers
                 .iter()
+                .filter(|(k, _)| HEADERS_FOR_GUEST.contains(&k.as_str()))
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect(),
             body,

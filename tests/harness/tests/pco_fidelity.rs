@@ -249,3 +249,142 @@ async fn a_token_without_the_roles_the_sync_needs_writes_nothing() {
     let report = harness.sync(false).await.expect("the sync runs");
     assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
 }
+
+/// PCO as the guest meets it, every answer kept: (path and query, body), and every request's
+/// (path, version header).
+struct Recording {
+    inner: std::sync::Arc<pcosync::pco::http::HttpPco>,
+    answers: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+    versions: std::sync::Mutex<Vec<(String, Option<String>)>>,
+}
+
+#[async_trait::async_trait]
+impl pcosync::pco::Pco for Recording {
+    async fn send(
+        &self,
+        account: &str,
+        request: &pcosync::bindings::pco::Request,
+    ) -> Result<pcosync::bindings::pco::Response, pcosync::bindings::types::Error> {
+        let version = request
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("x-pco-api-version"))
+            .map(|(_, value)| value.clone());
+        self.versions
+            .lock()
+            .unwrap()
+            .push((request.path.clone(), version));
+        let response = self.inner.send(account, request).await?;
+        let query: Vec<String> = request
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        self.answers.lock().unwrap().push((
+            format!("{:?} {}?{}", request.method, request.path, query.join("&")),
+            response.body.clone(),
+        ));
+        Ok(response)
+    }
+
+    async fn upload(
+        &self,
+        account: &str,
+        content_type: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<String, pcosync::bindings::types::Error> {
+        self.inner.upload(account, content_type, name, bytes).await
+    }
+}
+
+// R53, issue 14.11: the guest asks PCO only for the Person fields it syncs (sparse
+// fieldsets, honoured by PCO and the sandbox), so medical notes and background checks never
+// reach it; every read of people names them.
+#[tokio::test]
+async fn people_are_read_with_only_the_fields_the_sync_needs() {
+    let harness = Harness::new(60, 13).await;
+    harness.sync(false).await.expect("the first sync runs");
+    let recording = std::sync::Arc::new(Recording {
+        inner: harness.pco.clone(),
+        answers: Default::default(),
+        versions: Default::default(),
+    });
+    let mut capabilities = harness.capabilities();
+    capabilities.pco = recording.clone();
+    harness
+        .runtime
+        .sync(
+            &harness.guest,
+            &capabilities,
+            &harness.account(),
+            &pcosync_harness::options(false),
+        )
+        .await
+        .unwrap();
+    let answers = recording.answers.lock().unwrap();
+    let people_reads: Vec<&(String, Vec<u8>)> = answers
+        .iter()
+        .filter(|(request, _)| {
+            request.starts_with("Method::Get /people/v2/people")
+                || request.starts_with("Method::Get /people/v2/me")
+        })
+        .filter(|(request, _)| !request.contains("/person_apps"))
+        .collect();
+    assert!(
+        !people_reads.is_empty(),
+        "precondition: people were read: {:?}",
+        answers.iter().map(|(r, _)| r).collect::<Vec<_>>()
+    );
+    for (request, body) in people_reads {
+        assert!(request.contains("fields[Person]="), "{request}");
+        let body = String::from_utf8_lossy(body);
+        for private in ["medical_notes", "passed_background_check", "\"avatar\""] {
+            assert!(!body.contains(private), "{request} answered {private}");
+        }
+        assert!(body.contains("\"site_administrator\""), "{request}: {body}");
+    }
+}
+
+// Issue 14.12: every request names the API version of its product, pinned by the guest:
+// People's for /people/v2 (apps and person_apps included), Services' for /services/v2.
+#[tokio::test]
+async fn every_request_names_its_products_api_version() {
+    let harness = Harness::new(60, 17).await;
+    let recording = std::sync::Arc::new(Recording {
+        inner: harness.pco.clone(),
+        answers: Default::default(),
+        versions: Default::default(),
+    });
+    let mut capabilities = harness.capabilities();
+    capabilities.pco = recording.clone();
+    let report = harness
+        .runtime
+        .sync(
+            &harness.guest,
+            &capabilities,
+            &harness.account(),
+            &pcosync_harness::options(false),
+        )
+        .await
+        .unwrap();
+    assert!(report.counts.created > 0, "precondition: grants were made");
+    let versions = recording.versions.lock().unwrap();
+    let mut products = std::collections::BTreeSet::new();
+    for (path, version) in versions.iter() {
+        let expected = if path.starts_with("/people/v2") {
+            "2023-03-21"
+        } else if path.starts_with("/services/v2") {
+            "2018-11-01"
+        } else {
+            continue;
+        };
+        products.insert(&path[..11]);
+        assert_eq!(version.as_deref(), Some(expected), "{path}");
+    }
+    assert_eq!(products.len(), 2, "precondition: both products were asked");
+    assert!(
+        versions.iter().any(|(p, _)| p.ends_with("/person_apps")),
+        "precondition: a grant was sent"
+    );
+}

@@ -117,6 +117,7 @@ mod resource;
 mod routes;
 mod seed;
 mod server;
+mod sparse;
 mod state;
 
 use std::fmt;

@@ -205,7 +205,11 @@ async fn api_request(
         version,
         user,
     });
+    let fieldsets = crate::sparse::fieldsets(req.uri().query());
     let mut response = route(router, req.map(Body::new)).await;
+    if !fieldsets.is_empty() {
+        response = sparse(response, &fieldsets).await;
+    }
     response.headers_mut().insert(
         "x-pco-api-processed-as-version",
         HeaderValue::from_static(version.processed_as),
@@ -300,6 +304,24 @@ fn with_rate_headers(mut response: Response<Body>, rate: RateDecision) -> Respon
         HeaderValue::from(rate.period_secs),
     );
     response
+}
+
+/// The response with only the fields the request's sparse fieldsets name (see
+/// [`crate::sparse`]); a body that is not JSON (an error page) passes as it is.
+async fn sparse(
+    response: Response<Body>,
+    fieldsets: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let Ok(mut document) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    crate::sparse::apply(&mut document, fieldsets);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(document.to_string()))
 }
 
 fn malformed(response: Response<Body>) -> Response<Body> {
