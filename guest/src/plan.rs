@@ -42,6 +42,9 @@ pub struct Inputs<'a> {
     /// the sync may change (R17, R50: a level is changed only against PCO's current one).
     /// None: PCO has no Services record for that person.
     pub services_read: &'a BTreeMap<String, Option<ServicesPerson>>,
+    /// Why this account does not archive for now: PCO refused `permissions: "Archived"`
+    /// lately (issue 14.6; see `store::archive_refusal`).
+    pub archive_refused: Option<&'a str>,
     pub tags: &'a Tags,
 }
 
@@ -650,6 +653,11 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
         flags.push(
             "organization administrator: no longer synced, but never archived by the sync".into(),
         );
+        LevelStep::Keep
+    } else if let Some(why) = inputs.archive_refused {
+        flags.push(format!(
+            "no longer synced and would be archived, but {why}: archive them by hand in PCO Services"
+        ));
         LevelStep::Keep
     } else {
         LevelStep::Archive {

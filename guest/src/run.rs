@@ -75,6 +75,7 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         index: &world.index,
         services: world.services.as_ref(),
         services_read: &world.services_read,
+        archive_refused: world.archive_refused.as_deref(),
         tags: &tags,
     };
     let plans = plan(&inputs);
@@ -138,6 +139,8 @@ struct World {
     services: Option<BTreeMap<String, ServicesPerson>>,
     /// Updates-only: Services records read one by one (see `plan::needs_services_read`).
     services_read: BTreeMap<String, Option<ServicesPerson>>,
+    /// Why the account archives nobody for now (PCO refused it lately), if it does not.
+    archive_refused: Option<String>,
     directory: Directory,
     /// Rock people whose PCO person this sync created and has not finished setting up (R6):
     /// they are still listed as needing the welcome email when their Services access is granted.
@@ -239,6 +242,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         index,
         services,
         services_read,
+        archive_refused: store::archive_refusal(ports, &options.started_at)?,
         directory,
         intents,
         started_at: options.started_at.clone(),
@@ -537,8 +541,21 @@ fn apply(
             }
         }
     }
+    let mut archive_refused = false;
     for (index, applied) in &outcomes {
         let plan = &plans[*index];
+        // PCO refusing `permissions: "Archived"` (undocumented, issue 14.6) refuses every
+        // archive of the account: remembered, so later runs say so instead of failing people.
+        if let (LevelStep::Archive { .. }, Some(error)) = (&plan.level, &applied.failure)
+            && error.kind == ErrorKind::Invalid
+            && !archive_refused
+        {
+            archive_refused = true;
+            writes.push(store::put_archive_refusal(&store::ArchiveRefusal {
+                at: world.started_at.clone(),
+                message: error.message.clone(),
+            }));
+        }
         if applied.failure.is_none()
             && let Some(record) = next_record(world, plan, applied.pco_id.as_deref(), applied.photo)
         {

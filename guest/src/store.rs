@@ -34,6 +34,10 @@ const PERSON: &str = "person/";
 const INTENT: &str = "intent/";
 const HELD: &str = "held/";
 const CURSOR: &str = "cursor";
+const ARCHIVE_REFUSED: &str = "archive-refused";
+
+/// How long a refusal to archive stands before archiving is tried again.
+const ARCHIVE_REFUSAL_DAYS: i64 = 7;
 const SCHEMA_KEY: &str = "schema";
 const SCAN_PAGE: u32 = 1000;
 
@@ -192,6 +196,40 @@ pub fn put_held(run_id: &str, held: &Held) -> Write {
 
 pub fn delete_held(run_id: &str) -> Write {
     Write::Delete(format!("{HELD}{run_id}"))
+}
+
+/// PCO refused to archive (a 422 to `permissions: "Archived"`, which its docs do not
+/// promise): when, and what it said.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveRefusal {
+    pub at: String,
+    pub message: String,
+}
+
+/// Why archiving is off for the account, if PCO refused it within the last
+/// [`ARCHIVE_REFUSAL_DAYS`] days before `now` (RFC 3339); after that it is tried again.
+pub fn archive_refusal(ports: &dyn Ports, now: &str) -> Result<Option<String>, Error> {
+    let value = ports.state_get(&[ARCHIVE_REFUSED.to_string()])?;
+    let Some(bytes) = value.into_iter().next().flatten() else {
+        return Ok(None);
+    };
+    let refusal: ArchiveRefusal =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(ARCHIVE_REFUSED, e))?;
+    // RFC 3339 UTC text of one form orders as time does.
+    let until = crate::clock::minus_minutes(&refusal.at, -ARCHIVE_REFUSAL_DAYS * 24 * 60);
+    Ok((until.as_str() > now).then(|| {
+        format!(
+            "PCO refused archiving on {} (\"{}\"), so this account archives nobody until {until}",
+            refusal.at, refusal.message
+        )
+    }))
+}
+
+pub fn put_archive_refusal(refusal: &ArchiveRefusal) -> Write {
+    Write::Put(Entry {
+        key: ARCHIVE_REFUSED.to_string(),
+        value: serde_json::to_vec(refusal).unwrap_or_default(),
+    })
 }
 
 pub fn put_cursor(started_at: &str) -> Write {

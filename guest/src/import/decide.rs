@@ -48,7 +48,12 @@ pub fn group_for(
     groups: &[(PermissionLevel, i64)],
 ) -> Result<(PermissionLevel, i64), String> {
     let Some(services) = services else {
-        return Err("not in PCO Services, so no permission level to import them at".into());
+        // PCO may leave archived people out of its Services list (issue 14.6): either way
+        // there is no level to import them at.
+        return Err(
+            "not in PCO Services, or archived there, so no permission level to import them at"
+                .into(),
+        );
     };
     if services.archived {
         return Err(

@@ -388,3 +388,101 @@ async fn every_request_names_its_products_api_version() {
         "precondition: a grant was sent"
     );
 }
+
+/// A synced world whose account lowers and archives (R17-R18), after its first sync; and an
+/// ordinary linked person (neither an organization administrator nor in several accounts)
+/// with a Services level.
+async fn downgrading_world(
+    seed: u64,
+) -> (Harness, pcosync::bindings::engine::Account, i64, String) {
+    let harness = Harness::new(60, seed).await;
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    account.brake_percent = 100;
+    harness
+        .sync_as(&account, false)
+        .await
+        .expect("the first sync runs");
+    let (rock_id, pco_id) = harness
+        .links()
+        .into_iter()
+        .find(|(_, pco)| {
+            let state = harness.pco_state(pco);
+            state["services"]["attributes"]["site_administrator"] != true
+                && harness.pco_permission(pco).is_some_and(|p| p != "Archived")
+        })
+        .expect("precondition: a linked person with a Services level");
+    (harness, account, rock_id, pco_id)
+}
+
+// R18, R4, issue 14.6: PCO may leave archived people out of `/services/v2/people` (the
+// sandbox does by default). A linked person archived by the sync who comes back to a synced
+// group is read by id and given their level again: no second grant (PCO answers 422 "has
+// already been taken"), no failure.
+#[tokio::test]
+async fn an_archived_person_missing_from_the_services_list_gets_their_level_back() {
+    let (harness, account, rock_id, pco_id) = downgrading_world(19).await;
+    let groups: Vec<i64> = {
+        let data = harness.world.rock.data.lock().unwrap();
+        data.members
+            .iter()
+            .filter(|m| m.person_id == rock_id)
+            .map(|m| m.group_id)
+            .collect()
+    };
+    let level = harness.pco_permission(&pco_id);
+    harness.leave_everything(rock_id);
+    harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(harness.pco_permission(&pco_id).as_deref(), Some("Archived"));
+    for group in groups {
+        harness.join_group(group, rock_id);
+    }
+    harness.sandbox.clear_requests();
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+    assert_eq!(harness.pco_permission(&pco_id), level);
+    let grants = harness
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.path
+                    .starts_with(&format!("/people/v2/people/{pco_id}/person_apps"))
+        })
+        .count();
+    assert_eq!(grants, 0, "granted again instead of given a level");
+}
+
+// R18, issue 14.6: archiving with `permissions: "Archived"` is not in PCO's docs. Where PCO
+// refuses it (422), the run says why, the account stops archiving for a while, and the next
+// runs flag whom they would archive instead of failing them again.
+#[tokio::test]
+async fn a_pco_that_refuses_archiving_stops_the_account_archiving() {
+    let (harness, account, rock_id, pco_id) = downgrading_world(23).await;
+    harness.sandbox.set_archive_refused(true);
+    harness.leave_everything(rock_id);
+    let first = harness.sync_as(&account, false).await.unwrap();
+    let failed = failures(&first);
+    assert!(failed.iter().any(|f| f.contains("Archived")), "{failed:?}");
+    assert_ne!(harness.pco_permission(&pco_id).as_deref(), Some("Archived"));
+    harness.sandbox.clear_requests();
+    let second = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(second.counts.failed, 0, "{:?}", failures(&second));
+    let archive_patches = harness
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "PATCH" && r.path.starts_with(&format!("/services/v2/people/{pco_id}"))
+        })
+        .count();
+    assert_eq!(archive_patches, 0, "the refused archive was sent again");
+    let flagged = second
+        .people
+        .iter()
+        .filter(|p| p.rock_id == Some(rock_id))
+        .flat_map(|p| &p.actions)
+        .any(|a| matches!(a, Action::Flagged(n) if n.contains("PCO refused archiving")));
+    assert!(flagged, "{:?}", second.people);
+}

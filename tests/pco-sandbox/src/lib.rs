@@ -349,6 +349,16 @@ impl PcoSandbox {
         lock(&self.shared.behaviour).new_services_level = level;
     }
 
+    /// Whether `GET /services/v2/people` lists archived people (not by default).
+    pub fn set_archived_listed(&self, listed: bool) {
+        lock(&self.shared.behaviour).archived_listed = listed;
+    }
+
+    /// Whether PCO refuses to archive with `permissions: "Archived"` (422; not by default).
+    pub fn set_archive_refused(&self, refused: bool) {
+        lock(&self.shared.behaviour).archive_refused = refused;
+    }
+
     /// Makes the People list move under a reader as [`ListDrift`] says (a fault; none by
     /// default).
     pub fn set_list_drift(&self, drift: ListDrift) {

@@ -46,6 +46,14 @@ pub struct Behaviour {
     pub token_user: TokenUser,
     /// How the People list moves under a client paging through it (none by default).
     pub list_drift: ListDrift,
+    /// Whether `GET /services/v2/people` lists archived people. PCO's docs do not say; a
+    /// client must find an archived person it linked either way (issue 14.6), so the sandbox
+    /// leaves them out by default, the case that breaks a client that trusts the list.
+    pub archived_listed: bool,
+    /// Whether PCO refuses `permissions: "Archived"` with a 422. Archiving that way is not in
+    /// PCO's docs (only seed 000's plugin does it; research/pco-api.md §7.2): off by default,
+    /// for the tests of a PCO that refuses it.
+    pub archive_refused: bool,
 }
 
 impl Default for Behaviour {
@@ -55,6 +63,8 @@ impl Default for Behaviour {
             provisioning_lag: 0,
             token_user: TokenUser::ORGANIZATION_ADMINISTRATOR,
             list_drift: ListDrift::default(),
+            archived_listed: false,
+            archive_refused: false,
         }
     }
 }

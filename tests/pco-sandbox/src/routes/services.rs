@@ -51,12 +51,14 @@ pub async fn list(
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
     params.check(PERSON_INCLUDE, PERSON_QUERY, PERSON_ORDER)?;
+    let archived_listed = lock(&shared.behaviour).archived_listed;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
     let mut rows: Vec<(&Person, &ServicesPerson)> = account
         .people
         .values()
         .filter_map(|p| p.services.as_ref().map(|s| (p, s)))
+        .filter(|(_, s)| archived_listed || s.archived_at.is_none())
         .filter(|(p, _)| {
             params
                 .wheres
@@ -170,6 +172,14 @@ pub async fn update(
     let data = request_data(&body)?;
     let attrs = attributes(&data)?;
     let wanted = requested_permissions(&attrs)?;
+    if wanted == Some(None) && lock(&shared.behaviour).archive_refused {
+        return Err(ApiError::validation(
+            "permissions",
+            "Archived is not included in the list".to_string(),
+            "Person",
+        )
+        .into());
+    }
     provisioned(&shared, ctx, id)?;
     let mut store = lock(&shared.store);
     let account = &mut store.accounts[ctx.account];
