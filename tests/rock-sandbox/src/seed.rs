@@ -291,6 +291,21 @@ pub fn rest_user(store: &mut Store) {
     store.rest_alias_id = Some(alias);
 }
 
+/// The person of the staff key: a REST key is a person of record type "RestUser" in Rock
+/// (Rock/Model/CRM/Person: `PERSON_RECORD_TYPE_RESTUSER`), listed among the people like the
+/// sync's own key.
+pub fn staff_user(store: &mut Store) {
+    let known = store.known.clone();
+    let id = add(
+        store,
+        Entity::Person,
+        json!({"LastName": "Staff Editor Key", "FirstName": "", "NickName": "",
+        "RecordTypeValueId": known.record_type_rest_user, "RecordStatusValueId": known.record_active}),
+    );
+    let alias = people::create_primary_alias(store, id);
+    store.staff_alias_id = Some(alias);
+}
+
 /// The "Anonymous Visitor" person Rock ships for visitor tracking
 /// (`Rock.SystemGuid.Person.ANONYMOUS_VISITOR`), whom `GET api/People` never lists.
 pub fn anonymous_visitor(store: &mut Store) {
