@@ -1509,3 +1509,54 @@ async fn r26_the_keys_own_writes_give_no_rock_change_time() {
     assert!(results[0].is_ok(), "{results:?}");
     assert_eq!(stamp(id)["ModifiedByPersonAliasId"].as_i64(), staff_alias);
 }
+
+// R4, R41: Rock's POST api/People is find-or-create (PeopleController.Partial.cs,
+// PersonService.FindPerson): a person Rock already holds comes back as theirs (200), with
+// nothing else written, and the client counts it as a link to an existing person.
+#[tokio::test]
+async fn a_create_rock_matches_is_a_link_to_the_existing_person() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| {
+        m.email.is_some() && m.gender != congregation::Gender::Unknown && m.birthdate.is_some()
+    });
+    let id = sandbox.person_id(m.key).unwrap();
+    let gender = match m.gender {
+        congregation::Gender::Male => Gender::Male,
+        congregation::Gender::Female => Gender::Female,
+        congregation::Gender::Unknown => Gender::Unknown,
+    };
+    let fields = vec![
+        FieldValue::FirstName(m.first_name.clone()),
+        FieldValue::LastName(m.last_name.clone()),
+        FieldValue::Email(m.email.clone()),
+        FieldValue::Gender(gender),
+        FieldValue::Birthdate(m.birthdate.as_ref().map(date)),
+        FieldValue::MobilePhone(Some("4025550142".into())),
+    ];
+    sandbox.clear_requests();
+    let results = rock
+        .create_people(&[NewPerson {
+            fields: fields.clone(),
+            connection_status: String::new(),
+        }])
+        .await;
+    assert_eq!(results[0].as_ref().ok(), Some(&id), "{results:?}");
+    assert_eq!(rock.matched_existing(), 1);
+    assert_eq!(
+        writes(&sandbox),
+        ["POST /api/People"],
+        "nothing else written"
+    );
+    // Sent as Unknown gender, the same person is no match for Rock: a new person.
+    let mut unknown = fields;
+    unknown[3] = FieldValue::Gender(Gender::Unknown);
+    let results = rock
+        .create_people(&[NewPerson {
+            fields: unknown,
+            connection_status: String::new(),
+        }])
+        .await;
+    assert_ne!(results[0].as_ref().ok(), Some(&id), "{results:?}");
+    assert_eq!(rock.matched_existing(), 1);
+}

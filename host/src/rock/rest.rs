@@ -190,6 +190,8 @@ pub struct RestRock {
     /// The person aliases of the REST key's own person (`GET api/People/GetCurrentPerson`):
     /// what Rock stamps as `ModifiedByPersonAliasId` on everything this client writes.
     own_aliases: BTreeSet<i64>,
+    /// How many creates Rock answered with an existing person (200, not 201).
+    matched_existing: AtomicUsize,
 }
 
 impl RestRock {
@@ -212,7 +214,14 @@ impl RestRock {
             attribute_defs: Mutex::new(None),
             photos_unreadable: AtomicBool::new(false),
             own_aliases,
+            matched_existing: AtomicUsize::new(0),
         })
+    }
+
+    /// How many people this client asked Rock to create were taken for people Rock already
+    /// held (`POST api/People` answered 200 with their id): each is a link, not a new person.
+    pub fn matched_existing(&self) -> usize {
+        self.matched_existing.load(Ordering::Relaxed)
     }
 
     /// Creates, when missing, what the sync needs in Rock: the PCO Tags person attribute
@@ -1068,9 +1077,19 @@ impl RestRock {
             .as_i64()
             .ok_or_else(|| garbled(&call, "the new person's id"))?;
         if answer.status == 200 {
-            // Rock's POST is find-or-create: it matched someone it already holds. Their
-            // phones and address are theirs; the guest sees and updates them like anyone's.
-            tracing::info!(person = id, "Rock matched a new person to an existing one");
+            // Rock's POST is find-or-create (`Post` in Rock.Rest/Controllers/
+            // PeopleController.Partial.cs runs `PersonService.FindPerson` first): 200 with
+            // someone it already holds. Nobody was created; the answer links the new person
+            // to that Rock person. Their phones and address are theirs: nothing more is
+            // written here, and the guest sees and updates them like anyone's. The contract
+            // answers an id only, so this log line is where the link shows.
+            tracing::info!(
+                rock_person = id,
+                status = 200,
+                "Rock took a person to create for its existing person {id} (its duplicate \
+                 rules matched them): linked to that person, nobody created"
+            );
+            self.matched_existing.fetch_add(1, Ordering::Relaxed);
             return Ok(id);
         }
         let finish = async {

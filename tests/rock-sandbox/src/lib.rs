@@ -358,6 +358,42 @@ impl RockSandbox {
         seed::nameless_person(&mut self.app.store(), number)
     }
 
+    /// Records a last name `person` had (a PersonPreviousName row on their primary alias), as
+    /// Rock's person edit block does when staff change a last name.
+    pub fn add_previous_name(&self, person: i64, last_name: &str) {
+        let mut store = self.app.store();
+        let Some(alias) = store
+            .get(schema::Entity::Person, person)
+            .and_then(|p| store::int(p, "PrimaryAliasId"))
+        else {
+            return;
+        };
+        let mut row = Store::blank(schema::Entity::PersonPreviousName);
+        row.insert("PersonAliasId".into(), alias.into());
+        row.insert("LastName".into(), last_name.into());
+        store.insert_unchecked(schema::Entity::PersonPreviousName, row);
+    }
+
+    /// Records an email `person` had (a PersonSearchKey of type Email on their primary alias).
+    pub fn add_previous_email(&self, person: i64, email: &str) {
+        let mut store = self.app.store();
+        let Some(alias) = store
+            .get(schema::Entity::Person, person)
+            .and_then(|p| store::int(p, "PrimaryAliasId"))
+        else {
+            return;
+        };
+        let kind = store.id_of_guid(
+            schema::Entity::DefinedValue,
+            guids::DV_PERSON_SEARCH_KEYS_EMAIL,
+        );
+        let mut row = Store::blank(schema::Entity::PersonSearchKey);
+        row.insert("PersonAliasId".into(), alias.into());
+        row.insert("SearchTypeValueId".into(), kind.into());
+        row.insert("SearchValue".into(), email.into());
+        store.insert_unchecked(schema::Entity::PersonSearchKey, row);
+    }
+
     /// Says that `person` meets (or no longer meets) the SQL or data view requirement of
     /// GroupRequirementType `requirement_type`, as the type's query would find in Rock.
     pub fn meet_requirement(&self, requirement_type: i64, person: i64, met: bool) {
@@ -435,6 +471,7 @@ fn build_store(
     if staff {
         seed::staff_user(&mut store);
     }
+    seed::search_keys(&mut store);
     // Seed rows date from a week before the sandbox starts, so "modified since start" is empty.
     let stamp = clock::format_datetime(clock.now() - time::Duration::days(7));
     store.stamp_all(&stamp);

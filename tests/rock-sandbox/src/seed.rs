@@ -279,6 +279,17 @@ fn resolve_known(store: &Store) -> Known {
 }
 
 /// The REST key's own person (record type "Rest User"), whose alias stamps every API write.
+/// The "Person Search Keys" defined type (previous emails are kept as its "Email" value),
+/// seeded after the rest of the system data so no other id moves.
+pub fn search_keys(store: &mut Store) {
+    defined_type(
+        store,
+        g::DT_PERSON_SEARCH_KEYS,
+        "Person Search Keys",
+        &[(g::DV_PERSON_SEARCH_KEYS_EMAIL, "Email")],
+    );
+}
+
 pub fn rest_user(store: &mut Store) {
     let known = store.known.clone();
     let id = add(

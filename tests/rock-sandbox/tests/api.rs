@@ -340,6 +340,54 @@ async fn post_people_finds_an_existing_person_or_creates_one_in_a_new_family() {
     assert!(body["Message"].as_str().unwrap().contains("Email"));
 }
 
+// `Post` in Rock.Rest/Controllers/PeopleController.Partial.cs and `FindPersons` in
+// Rock/Model/CRM/Person/PersonService.cs: gender and birthday narrow the last-name candidates;
+// previous names and emails bring people in whatever their gender.
+#[tokio::test]
+async fn post_people_matches_as_rocks_find_person() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let post = async |body: Value| {
+        let (status, body) = rock.call(Method::POST, "/api/People", Some(body)).await;
+        (status, body.as_i64())
+    };
+    // Sent as Unknown gender: only Unknown-gender people are candidates, John is Male.
+    let unknown = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org", "Gender": 0});
+    let (status, id) = post(unknown).await;
+    assert_eq!(
+        status, 201,
+        "an Unknown-gender person never meets a Male one"
+    );
+    // The one just created is Unknown: the same post now finds them (15+15+15+3).
+    let again =
+        json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org"});
+    assert_eq!(post(again).await, (200, id));
+    // A different birthday keeps John out (his is known); the same one finds him.
+    let dob = rock.get(&format!("/api/People/{john}")).await;
+    let (month, day) = (dob["BirthMonth"].as_i64(), dob["BirthDay"].as_i64());
+    if let (Some(month), Some(day)) = (month, day) {
+        let other_month = month % 12 + 1;
+        let wrong = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org",
+            "Gender": 1, "BirthMonth": other_month, "BirthDay": 1});
+        assert_ne!(post(wrong).await.1, Some(john));
+        let right = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org",
+            "Gender": 1, "BirthMonth": month, "BirthDay": day});
+        assert_eq!(post(right).await, (200, Some(john)));
+    }
+    // A previous email: first name 15 + last name 15 + previous email 15.
+    rock.sandbox
+        .add_previous_email(john, "old.john@example.org");
+    let previous = json!({"FirstName": "John", "LastName": "Smith", "Email": "old.john@example.org", "Gender": 1});
+    assert_eq!(post(previous).await, (200, Some(john)));
+    // A previous last name: first 15 + previous name 12 + email 15.
+    rock.sandbox.add_previous_name(john, "Maiden");
+    let maiden = json!({"FirstName": "John", "LastName": "Maiden", "Email": "john.smith@example.org", "Gender": 1});
+    assert_eq!(post(maiden).await, (200, Some(john)));
+    // First and last name alone (30) are not enough.
+    let names = json!({"FirstName": "John", "LastName": "Smith", "Gender": 1});
+    assert_eq!(post(names).await.0, 201);
+}
+
 #[tokio::test]
 async fn patch_is_case_sensitive_and_answers_rocks_400s() {
     let rock = Rock::start(&small()).await;
