@@ -730,10 +730,23 @@ async fn set_tags_replaces_the_attribute_value() {
     assert_eq!(results[1].as_ref().unwrap_err().kind, ErrorKind::NotFound);
     assert_eq!(results[2].as_ref().unwrap_err().kind, ErrorKind::Invalid);
     assert_eq!(rock.people(&[id]).await.unwrap()[0].pco_tags, tags);
+    // Only the stamps move: AttributeValue.SaveHook.cs stamps the person with the writer.
+    let unstamped = |dump: &Value| {
+        let mut person = dump["Person"].clone();
+        let row = person.as_object_mut().unwrap();
+        row.remove("ModifiedDateTime");
+        row.remove("ModifiedByPersonAliasId");
+        person
+    };
     let after = sandbox.person_dump(id).unwrap();
     assert_eq!(
-        after["Person"], before["Person"],
+        unstamped(&after),
+        unstamped(&before),
         "the person row is untouched"
+    );
+    assert_eq!(
+        after["Person"]["ModifiedByPersonAliasId"].as_i64(),
+        sandbox.key_aliases().0
     );
     let cleared = rock
         .set_tags(&[PersonTags {
@@ -1357,4 +1370,193 @@ async fn an_address_with_only_a_state_removes_the_home_address() {
     );
     let person = rock.people(&[id]).await.unwrap().remove(0);
     assert_eq!(person.home_address, None);
+}
+
+/// Staff editing Rock with their own REST key (the sandbox's staff key): a request whose
+/// writes Rock stamps with another person's alias than the sync's.
+async fn staff_request(
+    sandbox: &RockSandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let url = format!("{}{path}", sandbox.base_url());
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .header("Authorization-Token", sandbox.staff_token().unwrap());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null)
+}
+
+// R26, R12: Rock moves a person's ModifiedDateTime on their phones, their family's address
+// and their attribute values too, stamping the writer's alias (PhoneNumber.SaveHook.cs,
+// GroupLocation.SaveHook.cs, AttributeValue.SaveHook.cs). What the sync wrote itself is no
+// Rock change time; what staff wrote is.
+#[tokio::test]
+async fn r26_the_keys_own_writes_give_no_rock_change_time() {
+    let options = SandboxOptions {
+        staff_token: Some("staff-key".into()),
+        ..sandbox_options()
+    };
+    let c = Congregation::generate(100, 7);
+    let sandbox = RockSandbox::start_with(options, &c).await.unwrap();
+    let rock = connect(&sandbox).await;
+    let (rest_alias, staff_alias) = sandbox.key_aliases();
+    let family_of = |m: &Member| sandbox.seed_ids().families.get(&m.key).copied();
+    let m = member(&c, |m| {
+        m.address.is_some()
+            && c.rock_people()
+                .any(|o| o.key != m.key && family_of(o) == family_of(m))
+    });
+    let id = sandbox.person_id(m.key).unwrap();
+    let other = c
+        .rock_people()
+        .find(|o| o.key != m.key && family_of(o) == family_of(m))
+        .unwrap();
+    let other = sandbox.person_id(other.key).unwrap();
+    let modified = async |id: i64| rock.people(&[id]).await.unwrap()[0].modified.clone();
+    let stamp = |id: i64| sandbox.person_dump(id).unwrap()["Person"].clone();
+    // Seed rows were entered by nobody the keys stand for.
+    assert!(modified(id).await.is_some());
+
+    // A phone the sync saves: the person is stamped with the sync's alias.
+    sandbox.advance_clock(Duration::from_secs(60));
+    let update = |changes| PersonUpdate { id, changes };
+    let results = rock
+        .update_people(&[update(vec![FieldValue::MobilePhone(Some(
+            "4025550177".into(),
+        ))])])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(stamp(id)["ModifiedByPersonAliasId"].as_i64(), rest_alias);
+    assert_eq!(stamp(id)["ModifiedDateTime"], sandbox.now());
+    assert_eq!(modified(id).await, None, "the sync's own phone write");
+
+    // Staff change that phone: Rock's change time is theirs.
+    sandbox.advance_clock(Duration::from_secs(60));
+    let phone = sandbox.person_dump(id).unwrap()["PhoneNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Number"] == "4025550177")
+        .unwrap()["Id"]
+        .as_i64()
+        .unwrap();
+    let body = serde_json::json!({"Number": "4025550178"});
+    staff_request(
+        &sandbox,
+        reqwest::Method::PATCH,
+        &format!("/api/PhoneNumbers/{phone}"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(stamp(id)["ModifiedByPersonAliasId"].as_i64(), staff_alias);
+    assert!(modified(id).await.is_some(), "a staff phone edit");
+
+    // The family address the sync saves stamps every member of the family.
+    sandbox.advance_clock(Duration::from_secs(60));
+    let address = Address {
+        street1: "77 Sync Road".into(),
+        street2: String::new(),
+        city: "Omaha".into(),
+        state: "NE".into(),
+        postal_code: "68102".into(),
+        country: "US".into(),
+    };
+    let results = rock
+        .update_people(&[update(vec![FieldValue::HomeAddress(Some(address))])])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    for person in [id, other] {
+        assert_eq!(
+            stamp(person)["ModifiedByPersonAliasId"].as_i64(),
+            rest_alias
+        );
+        assert_eq!(stamp(person)["ModifiedDateTime"], sandbox.now());
+        assert_eq!(modified(person).await, None, "the sync's own address write");
+    }
+
+    // A person attribute value: staff pick a tag, then the sync writes the tags.
+    sandbox.advance_clock(Duration::from_secs(60));
+    staff_request(
+        &sandbox,
+        reqwest::Method::POST,
+        &format!("/api/People/AttributeValue/{id}?attributeKey=PCOTags&attributeValue=Main%20Campus%3ATeams%3AKids"),
+        None,
+    )
+    .await;
+    assert_eq!(stamp(id)["ModifiedByPersonAliasId"].as_i64(), staff_alias);
+    assert!(modified(id).await.is_some(), "a staff tag edit");
+    sandbox.advance_clock(Duration::from_secs(60));
+    let results = rock
+        .set_tags(&[PersonTags {
+            person_id: id,
+            tags: vec!["Main Campus:Teams:Band".into()],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(modified(id).await, None, "the sync's own tag write");
+
+    // Deleting a phone staff saved last stamps the person with the phone's last writer
+    // (Rock does not restamp a deleted row): Rock itself says staff changed the person.
+    let results = rock
+        .update_people(&[update(vec![FieldValue::MobilePhone(None)])])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(stamp(id)["ModifiedByPersonAliasId"].as_i64(), staff_alias);
+}
+
+// R4, R41: Rock's POST api/People is find-or-create (PeopleController.Partial.cs,
+// PersonService.FindPerson): a person Rock already holds comes back as theirs (200), with
+// nothing else written, and the client counts it as a link to an existing person.
+#[tokio::test]
+async fn a_create_rock_matches_is_a_link_to_the_existing_person() {
+    let (sandbox, c) = start(100).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| {
+        m.email.is_some() && m.gender != congregation::Gender::Unknown && m.birthdate.is_some()
+    });
+    let id = sandbox.person_id(m.key).unwrap();
+    let gender = match m.gender {
+        congregation::Gender::Male => Gender::Male,
+        congregation::Gender::Female => Gender::Female,
+        congregation::Gender::Unknown => Gender::Unknown,
+    };
+    let fields = vec![
+        FieldValue::FirstName(m.first_name.clone()),
+        FieldValue::LastName(m.last_name.clone()),
+        FieldValue::Email(m.email.clone()),
+        FieldValue::Gender(gender),
+        FieldValue::Birthdate(m.birthdate.as_ref().map(date)),
+        FieldValue::MobilePhone(Some("4025550142".into())),
+    ];
+    sandbox.clear_requests();
+    let results = rock
+        .create_people(&[NewPerson {
+            fields: fields.clone(),
+            connection_status: String::new(),
+        }])
+        .await;
+    assert_eq!(results[0].as_ref().ok(), Some(&id), "{results:?}");
+    assert_eq!(rock.matched_existing(), 1);
+    assert_eq!(
+        writes(&sandbox),
+        ["POST /api/People"],
+        "nothing else written"
+    );
+    // Sent as Unknown gender, the same person is no match for Rock: a new person.
+    let mut unknown = fields;
+    unknown[3] = FieldValue::Gender(Gender::Unknown);
+    let results = rock
+        .create_people(&[NewPerson {
+            fields: unknown,
+            connection_status: String::new(),
+        }])
+        .await;
+    assert_ne!(results[0].as_ref().ok(), Some(&id), "{results:?}");
+    assert_eq!(rock.matched_existing(), 1);
 }

@@ -187,6 +187,11 @@ pub struct RestRock {
     /// Set at the first 403 from `GetImage.ashx`: Rock's Person Image file type is secured,
     /// so no photo can be read with a REST key; later photos are not asked for.
     photos_unreadable: AtomicBool,
+    /// The person aliases of the REST key's own person (`GET api/People/GetCurrentPerson`):
+    /// what Rock stamps as `ModifiedByPersonAliasId` on everything this client writes.
+    own_aliases: BTreeSet<i64>,
+    /// How many creates Rock answered with an existing person (200, not 201).
+    matched_existing: AtomicUsize,
 }
 
 impl RestRock {
@@ -196,6 +201,7 @@ impl RestRock {
         let http = Http::new(&options)?;
         let ids = resolve_ids(&http).await?;
         let accepted = accepted_batch(&http, options.batch_size).await?;
+        let own_aliases = own_aliases(&http).await?;
         Ok(RestRock {
             http,
             names: options.attributes,
@@ -207,7 +213,15 @@ impl RestRock {
             photo_ids: Mutex::new(HashMap::new()),
             attribute_defs: Mutex::new(None),
             photos_unreadable: AtomicBool::new(false),
+            own_aliases,
+            matched_existing: AtomicUsize::new(0),
         })
+    }
+
+    /// How many people this client asked Rock to create were taken for people Rock already
+    /// held (`POST api/People` answered 200 with their id): each is a link, not a new person.
+    pub fn matched_existing(&self) -> usize {
+        self.matched_existing.load(Ordering::Relaxed)
     }
 
     /// Creates, when missing, what the sync needs in Rock: the PCO Tags person attribute
@@ -811,8 +825,25 @@ impl RestRock {
                 _ => Protection::Low,
             },
             pco_tags: split_tags(attribute(row, &self.names.pco_tags).unwrap_or_default()),
-            modified: text(row, "ModifiedDateTime").map(|t| self.utc(&t)),
+            modified: self.modified_by_others(row),
         })
+    }
+
+    /// When someone other than this client last changed the person, for newest-wins (R26).
+    /// Rock moves a person's `ModifiedDateTime` on far more than the person row: a phone
+    /// saved or deleted, a family address saved (for every member), a person attribute value
+    /// changed, the PCO Tags included (the save hooks of PhoneNumber, GroupLocation and
+    /// AttributeValue), each stamping `ModifiedByPersonAliasId` with the writer's alias. The
+    /// sync's own writes would make Rock look newer than a PCO edit made before them, so a
+    /// change stamped with the REST key's own alias is reported as no Rock change time at
+    /// all: the guest then takes PCO's side as the newer one. Such a stamp hides an earlier
+    /// staff edit only when staff saved between the sync's read and its write.
+    fn modified_by_others(&self, row: &Value) -> Option<String> {
+        let by = int(row, "ModifiedByPersonAliasId");
+        if by.is_some_and(|alias| self.own_aliases.contains(&alias)) {
+            return None;
+        }
+        text(row, "ModifiedDateTime").map(|t| self.utc(&t))
     }
 
     /// A Rock change time (org-local, no offset) in UTC, `yyyy-mm-ddThh:mm:ssZ`, when the
@@ -1046,9 +1077,19 @@ impl RestRock {
             .as_i64()
             .ok_or_else(|| garbled(&call, "the new person's id"))?;
         if answer.status == 200 {
-            // Rock's POST is find-or-create: it matched someone it already holds. Their
-            // phones and address are theirs; the guest sees and updates them like anyone's.
-            tracing::info!(person = id, "Rock matched a new person to an existing one");
+            // Rock's POST is find-or-create (`Post` in Rock.Rest/Controllers/
+            // PeopleController.Partial.cs runs `PersonService.FindPerson` first): 200 with
+            // someone it already holds. Nobody was created; the answer links the new person
+            // to that Rock person. Their phones and address are theirs: nothing more is
+            // written here, and the guest sees and updates them like anyone's. The contract
+            // answers an id only, so this log line is where the link shows.
+            tracing::info!(
+                rock_person = id,
+                status = 200,
+                "Rock took a person to create for its existing person {id} (its duplicate \
+                 rules matched them): linked to that person, nobody created"
+            );
+            self.matched_existing.fetch_add(1, Ordering::Relaxed);
             return Ok(id);
         }
         let finish = async {
@@ -1740,6 +1781,25 @@ async fn resolve_ids(http: &Http) -> Result<SystemIds, Error> {
 struct Accepted {
     terms: usize,
     nodes: usize,
+}
+
+/// The aliases of the REST key's person (`GET api/People/GetCurrentPerson`, which loads the
+/// person with `Aliases`, and `PrimaryAliasId` from them): none when the key has no person.
+async fn own_aliases(http: &Http) -> Result<BTreeSet<i64>, Error> {
+    let call = Call::get("/api/People/GetCurrentPerson".into());
+    let person = match http.send(&call).await {
+        Ok(answer) => answer.json,
+        Err(error) if error.kind == ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(error) => return Err(error),
+    };
+    let mut aliases: BTreeSet<i64> = person["Aliases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|alias| int(alias, "Id"))
+        .collect();
+    aliases.extend(int(&person, "PrimaryAliasId"));
+    Ok(aliases)
 }
 
 /// How large a filter this Rock takes. Rock's OData refuses more than `MaxNodeCount` nodes

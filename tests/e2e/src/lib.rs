@@ -24,6 +24,10 @@ use rock_sandbox::RockSandbox;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+/// The REST key tests edit Rock with, as staff: another person than the sync's key, so Rock
+/// stamps staff edits with staff's alias (`ModifiedByPersonAliasId`), as a real install does.
+const STAFF_KEY: &str = "rock-sandbox-staff-key";
+
 /// The welcome template every sandbox account offers.
 const WELCOME: &str = pco_sandbox::WELCOME_TEMPLATE;
 
@@ -75,6 +79,7 @@ impl World {
             .expect("the PCO sandbox starts");
         let rock_options = rock_sandbox::SandboxOptions {
             seed,
+            staff_token: Some(STAFF_KEY.into()),
             ..Default::default()
         };
         let rock = RockSandbox::start_with(rock_options, &congregation)
@@ -305,6 +310,32 @@ impl World {
         self.pco_request(self.http.patch(url).json(&body)).await;
     }
 
+    /// Staff changing a PCO person's phone number of `location` ("Mobile", "Home", "Work"):
+    /// the existing one is patched, else one is added.
+    pub async fn set_pco_phone(&self, pco_id: &str, location: &str, number: &str) {
+        let url = format!("{}/people/v2/people/{pco_id}/phone_numbers", self.pco_url());
+        let list = self.pco_request(self.http.get(&url)).await;
+        let existing = list["data"].as_array().and_then(|phones| {
+            phones
+                .iter()
+                .find(|p| p["attributes"]["location"] == location)
+                .and_then(|p| p["id"].as_str().map(str::to_string))
+        });
+        let attributes = json!({"number": number, "location": location});
+        match existing {
+            Some(id) => {
+                let body =
+                    json!({"data": {"type": "PhoneNumber", "id": id, "attributes": attributes}});
+                let url = format!("{}/people/v2/phone_numbers/{id}", self.pco_url());
+                self.pco_request(self.http.patch(url).json(&body)).await;
+            }
+            None => {
+                let body = json!({"data": {"type": "PhoneNumber", "attributes": attributes}});
+                self.pco_request(self.http.post(url).json(&body)).await;
+            }
+        }
+    }
+
     /// Staff editing a person in Rock: `PATCH /api/People/{id}` with Rock's property names.
     pub async fn edit_rock_person(&self, rock_id: i64, fields: Value) {
         let url = format!("{}/api/People/{rock_id}", self.rock.base_url());
@@ -377,8 +408,9 @@ impl World {
     }
 
     async fn rock_request(&self, request: reqwest::RequestBuilder) -> Value {
+        // Staff's own key: Rock stamps what they change with their person alias.
         let response = request
-            .header("Authorization-Token", self.rock.token())
+            .header("Authorization-Token", STAFF_KEY)
             .send()
             .await
             .expect("Rock answers");
@@ -453,7 +485,8 @@ fn write_config(
 ) -> PathBuf {
     let rock_token = write_secret(dir, "rock.token", rock.token());
     let mut text = format!(
-        "data_dir = {data:?}\n\n[rock]\nurl = {rock_url:?}\ntoken = {{ file = {rock_token:?} }}\n\n\
+        "data_dir = {data:?}\n\n[rock]\nurl = {rock_url:?}\ntoken = {{ file = {rock_token:?} }}\n\
+         time_zone = \"America/Chicago\"\n\n\
          [pco]\napi_url = {pco_url:?}\nupload_url = \"{pco_url}/v2/files\"\n",
         data = dir.join("data").display().to_string(),
         rock_url = rock.base_url(),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use congregation::{Level, Member, Presence, Protection};
-use pcosync::bindings::engine::{Action, Direction};
+use pcosync::bindings::engine::{Action, ConflictPolicy, Direction};
 use pcosync_e2e::{World, actions_of, created, linked, welcome_needed};
 use serde_json::json;
 
@@ -235,6 +235,104 @@ async fn r27_a_second_sync_with_no_changes_writes_nothing() {
         (c.created, c.updated_to_pco, c.updated_to_rock, c.failed),
         (0, 0, 0, 0)
     );
+}
+
+/// The conflict a report holds for one Rock person's field, if any.
+fn conflict_of(
+    report: &pcosync::bindings::engine::Report,
+    rock_id: i64,
+    field: &str,
+) -> Option<pcosync::bindings::engine::FieldChange> {
+    actions_of(report, rock_id)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Conflict(change) if change.field == field => Some(change),
+            _ => None,
+        })
+}
+
+/// R26, R12, R27: with newest-wins, the sync's own Rock writes (a phone here; addresses and
+/// tags stamp the person the same way: PhoneNumber.SaveHook.cs, GroupLocation.SaveHook.cs,
+/// AttributeValue.SaveHook.cs) do not make Rock the newer side: a staff edit in Rock, then a
+/// later PCO edit, then the sync's phone write landing after both still lets PCO's later edit
+/// win. A staff edit in Rock made after the PCO edit does win; a run after that writes nothing.
+#[tokio::test]
+async fn r26_r12_r27_newest_wins_does_not_count_the_syncs_own_rock_writes() {
+    use std::time::Duration;
+    let world = World::start(120, 16).await;
+    let mut account = world.account.clone();
+    account.conflict_policy = ConflictPolicy::NewestWins;
+    world.sync_as(&account).await;
+    let (rock_id, pco_id) = ordinary_links(&world).into_iter().next().expect("a link");
+    let people_path = format!("/people/v2/people/{pco_id}");
+    // The PCO sandbox stamps each write a second after the last, so after a first sync its
+    // clock runs ahead of the wall clock: Rock's is set to the same instant, as two real
+    // systems' clocks would agree.
+    let align = || world.rock.catch_up_with(&world.pco.now());
+
+    // A PCO phone change the next run copies to Rock; its Rock write is held 4 s, during which
+    // staff edit the middle name in Rock and, a second later, someone edits it in PCO.
+    world.set_pco_phone(&pco_id, "Mobile", "402-555-0199").await;
+    world.rock.set_faults(rock_sandbox::FaultConfig {
+        path_contains: Some("/api/PhoneNumbers".into()),
+        script: vec![rock_sandbox::FaultKind::Slow],
+        slow_ms: 4000,
+        ..Default::default()
+    });
+    let edits = async {
+        while !world.rock.faults().script.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        align();
+        world
+            .edit_rock_person(rock_id, json!({"MiddleName": "Staffwrote"}))
+            .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        world
+            .edit_pco(&people_path, json!({"middle_name": "Pcowrote"}))
+            .await;
+    };
+    let (report, ()) = tokio::join!(world.sync_as(&account), edits);
+    world.rock.clear_faults();
+    assert_eq!(report.counts.failed, 0, "{:?}", report.people);
+    assert!(
+        actions_of(&report, rock_id).iter().any(|a| matches!(
+            a,
+            Action::Updated(c) if c.field == "mobile-phone" && c.direction == Direction::PcoToRock
+        )),
+        "{:?}",
+        report.people
+    );
+
+    // Rock's row was last stamped by the sync's phone write, after both edits: not a staff
+    // change, so PCO's edit, the later of the two, wins.
+    let report = world.sync_as(&account).await;
+    let conflict = conflict_of(&report, rock_id, "middle-name").expect("the conflict is reported");
+    assert_eq!(conflict.after.as_deref(), Some("Pcowrote"));
+    assert_eq!(world.rock_person(rock_id)["MiddleName"], "Pcowrote");
+
+    // PCO edits, then staff edit Rock later: Rock's staff edit is newer and wins.
+    align();
+    world
+        .edit_pco(&people_path, json!({"middle_name": "Pcoagain"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    world
+        .edit_rock_person(rock_id, json!({"MiddleName": "Staffagain"}))
+        .await;
+    let report = world.sync_as(&account).await;
+    let conflict = conflict_of(&report, rock_id, "middle-name").expect("the conflict is reported");
+    assert_eq!(conflict.after.as_deref(), Some("Staffagain"));
+    assert_eq!(
+        world.pco_person(&pco_id)["person"]["attributes"]["middle_name"],
+        "Staffagain"
+    );
+
+    // R27: nothing changed since: nothing is written either way.
+    world.clear_request_logs();
+    world.sync_as(&account).await;
+    assert_eq!(world.pco_writes(), Vec::<String>::new(), "writes to PCO");
+    assert_eq!(world.rock_writes(), Vec::<String>::new(), "writes to Rock");
 }
 
 /// A linked person synced only through one group with a level, and the group's index.

@@ -10,15 +10,27 @@ pub struct Auth {
     pub token: String,
     /// A REST key granted View only (its writes are 401).
     pub view_only_token: Option<String>,
+    /// A second REST key with View and Edit, standing for staff editing in Rock: a REST key
+    /// is a person in Rock (record type "RestUser"), so its writes carry its own person alias.
+    pub staff_token: Option<String>,
+}
+
+/// Which key a request came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Rest,
+    ViewOnly,
+    Staff,
 }
 
 impl Auth {
-    pub fn allows(
+    /// The key of a request it lets through; `None` is a 401.
+    pub fn key(
         &self,
         method: &Method,
         headers: &HeaderMap,
         params: &[(String, String)],
-    ) -> bool {
+    ) -> Option<Key> {
         let header = headers
             .get("Authorization-Token")
             .and_then(|v| v.to_str().ok());
@@ -26,13 +38,14 @@ impl Auth {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("apikey"))
             .map(|(_, v)| v.as_str());
-        let Some(key) = header.or(query) else {
-            return false;
-        };
+        let key = header.or(query)?;
         if key == self.token {
-            return true;
+            return Some(Key::Rest);
         }
-        let view_only = self.view_only_token.as_deref().is_some_and(|t| t == key);
-        view_only && (method == Method::GET || method == Method::HEAD)
+        if self.staff_token.as_deref() == Some(key) {
+            return Some(Key::Staff);
+        }
+        let view_only = self.view_only_token.as_deref() == Some(key);
+        (view_only && (method == Method::GET || method == Method::HEAD)).then_some(Key::ViewOnly)
     }
 }

@@ -70,6 +70,26 @@ impl Clock {
         *advanced = advanced.saturating_add(by);
     }
 
+    /// Moves the clock forward to the instant `utc` (RFC 3339, e.g. another system's `now`),
+    /// if it is ahead; never back.
+    pub fn catch_up_with(&self, utc: &str) {
+        let Ok(target) = utc.parse::<jiff::Timestamp>() else {
+            return;
+        };
+        let base = match self.mode {
+            ClockMode::Wall => OffsetDateTime::now_utc(),
+            ClockMode::Fixed(unix) => {
+                OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            }
+        };
+        let base_ms = i64::try_from(base.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let mut advanced = lock(&self.advanced_ms);
+        let ahead = target.as_millisecond() - base_ms - *advanced;
+        if ahead > 0 {
+            *advanced = advanced.saturating_add(ahead);
+        }
+    }
+
     pub fn today(&self) -> Date {
         self.now().date()
     }

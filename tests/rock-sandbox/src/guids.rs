@@ -65,3 +65,9 @@ pub const PERSON_ANONYMOUS_VISITOR: &str = "7ebc167b-512d-4683-9d80-98b6bb02e1b9
 
 /// `Rock.SystemGuid.DefinedType.LOCATION_COUNTRIES`: one value per country, its ISO code.
 pub const DT_LOCATION_COUNTRIES: &str = "d7979ea1-44e9-46e2-bf37-ddaf7f741378";
+
+/// Defined type "Person Search Keys" and its value "Email" (`Rock.SystemGuid.DefinedValue.
+/// PERSON_SEARCH_KEYS_EMAIL`): a person's previous emails are PersonSearchKey rows of it.
+/// (The defined type's GUID is the sandbox's own: clients find the value by its GUID.)
+pub const DT_PERSON_SEARCH_KEYS: &str = "61bcf2a5-ed2c-4b5c-a55b-a0b5e8f1ee1a";
+pub const DV_PERSON_SEARCH_KEYS_EMAIL: &str = "d6cfd200-b33b-4d01-b49f-24325e47d8b8";

@@ -130,6 +130,10 @@ pub struct SandboxOptions {
     pub token: String,
     /// An optional second key with View rights only.
     pub view_only_token: Option<String>,
+    /// An optional key for staff edits: View and Edit like `token`, but the key of another
+    /// person ("Sam Staff"), so what tests write with it is stamped with that person's alias
+    /// (`ModifiedByPersonAliasId`), as an edit by staff in Rock is, not with the sync's.
+    pub staff_token: Option<String>,
     pub clock: ClockMode,
     /// The organisation's time zone for every timestamp Rock writes: America/Chicago by
     /// default, a named zone with daylight saving as every Rock's `OrgTimeZone` is
@@ -153,6 +157,7 @@ impl Default for SandboxOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: "rock-sandbox-rest-key".into(),
             view_only_token: None,
+            staff_token: None,
             clock: ClockMode::Wall,
             time_zone: TimeZone::get("America/Chicago").unwrap_or(TimeZone::UTC),
             faults: FaultConfig::default(),
@@ -223,12 +228,18 @@ impl RockSandbox {
         congregation: Option<&Congregation>,
     ) -> std::io::Result<RockSandbox> {
         let clock = Arc::new(Clock::new(options.clock, options.time_zone.clone()));
-        let (store, seed_ids) = build_store(clock.clone(), options.seed, congregation);
+        let (store, seed_ids) = build_store(
+            clock.clone(),
+            options.seed,
+            congregation,
+            options.staff_token.is_some(),
+        );
         let app = Arc::new(App {
             store: Mutex::new(store),
             auth: Auth {
                 token: options.token.clone(),
                 view_only_token: options.view_only_token.clone(),
+                staff_token: options.staff_token.clone(),
             },
             faults: Mutex::new(Faults::new(options.faults.clone())),
             log: Mutex::new(Vec::new()),
@@ -266,6 +277,17 @@ impl RockSandbox {
     /// The REST key, for the `Authorization-Token` header.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The staff key ([`SandboxOptions::staff_token`]), when there is one.
+    pub fn staff_token(&self) -> Option<&str> {
+        self.app.auth.staff_token.as_deref()
+    }
+
+    /// The person aliases the REST key's and the staff key's writes are stamped with.
+    pub fn key_aliases(&self) -> (Option<i64>, Option<i64>) {
+        let store = self.app.store();
+        (store.rest_alias_id, store.staff_alias_id)
     }
 
     /// Rock ids of the seeded congregation.
@@ -336,6 +358,42 @@ impl RockSandbox {
         seed::nameless_person(&mut self.app.store(), number)
     }
 
+    /// Records a last name `person` had (a PersonPreviousName row on their primary alias), as
+    /// Rock's person edit block does when staff change a last name.
+    pub fn add_previous_name(&self, person: i64, last_name: &str) {
+        let mut store = self.app.store();
+        let Some(alias) = store
+            .get(schema::Entity::Person, person)
+            .and_then(|p| store::int(p, "PrimaryAliasId"))
+        else {
+            return;
+        };
+        let mut row = Store::blank(schema::Entity::PersonPreviousName);
+        row.insert("PersonAliasId".into(), alias.into());
+        row.insert("LastName".into(), last_name.into());
+        store.insert_unchecked(schema::Entity::PersonPreviousName, row);
+    }
+
+    /// Records an email `person` had (a PersonSearchKey of type Email on their primary alias).
+    pub fn add_previous_email(&self, person: i64, email: &str) {
+        let mut store = self.app.store();
+        let Some(alias) = store
+            .get(schema::Entity::Person, person)
+            .and_then(|p| store::int(p, "PrimaryAliasId"))
+        else {
+            return;
+        };
+        let kind = store.id_of_guid(
+            schema::Entity::DefinedValue,
+            guids::DV_PERSON_SEARCH_KEYS_EMAIL,
+        );
+        let mut row = Store::blank(schema::Entity::PersonSearchKey);
+        row.insert("PersonAliasId".into(), alias.into());
+        row.insert("SearchTypeValueId".into(), kind.into());
+        row.insert("SearchValue".into(), email.into());
+        store.insert_unchecked(schema::Entity::PersonSearchKey, row);
+    }
+
     /// Says that `person` meets (or no longer meets) the SQL or data view requirement of
     /// GroupRequirementType `requirement_type`, as the type's query would find in Rock.
     pub fn meet_requirement(&self, requirement_type: i64, person: i64, met: bool) {
@@ -371,6 +429,12 @@ impl RockSandbox {
         self.app.clock.advance(by);
     }
 
+    /// Moves the clock forward to the instant `utc` (RFC 3339) when it is behind it: to keep
+    /// step with another sandbox whose clock runs ahead of the wall clock.
+    pub fn catch_up_with(&self, utc: &str) {
+        self.app.clock.catch_up_with(utc);
+    }
+
     /// The organisation's local time now, as Rock writes it.
     pub fn now(&self) -> String {
         clock::format_datetime(self.app.clock.now())
@@ -395,6 +459,7 @@ fn build_store(
     clock: Arc<Clock>,
     seed: u64,
     congregation: Option<&Congregation>,
+    staff: bool,
 ) -> (Store, SeedIds) {
     let mut store = Store::new(clock.clone(), seed);
     seed::system(&mut store);
@@ -403,6 +468,10 @@ fn build_store(
     let ids = congregation
         .map(|c| seed::congregation(&mut store, c))
         .unwrap_or_default();
+    if staff {
+        seed::staff_user(&mut store);
+    }
+    seed::search_keys(&mut store);
     // Seed rows date from a week before the sandbox starts, so "modified since start" is empty.
     let stamp = clock::format_datetime(clock.now() - time::Duration::days(7));
     store.stamp_all(&stamp);

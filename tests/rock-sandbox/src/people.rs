@@ -1,7 +1,7 @@
 //! Person-specific behaviour: aliases, find-or-create with a new family, the Export endpoint,
 //! merges, the family Home address and profile photos.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
@@ -60,55 +60,141 @@ pub fn find_or_create(store: &mut Store, mut row: Row) -> Result<(u16, i64), Inv
     Ok((201, id))
 }
 
+/// `PersonService.FindPerson( new PersonMatchQuery( FirstName, LastName, Email, null, Gender,
+/// BirthDate, SuffixValueId ), false )`, as `Post` in Rock.Rest/Controllers/PeopleController.Partial.cs
+/// calls it, and `FindPersons` with `PersonMatchResult` (Rock/Model/CRM/Person/PersonService.cs):
+/// - candidates: people (not deceased, nameless, businesses or the anonymous visitor) with the
+///   same last name whose suffix is the same or none, whose birth month and day are the same
+///   or unknown (when a birth date is sent), and whose gender is the one sent or Unknown; a
+///   POST always sends a gender (the model's is not nullable), so a person sent as Unknown
+///   only meets Unknown-gender people this way. Also, whatever their gender or birthday,
+///   people with the email sent among their previous emails (PersonSearchKey, type Email)
+///   and people with the last name sent among their previous names (PersonPreviousName);
+/// - score: first name (or nick name) 15, last name 15, a previous last name 12 (without the
+///   last name), email (primary or previous) 15, birth month and day 10, birth year 5,
+///   gender the same (Unknown too) 3, suffix 10; a match needs 35 and a protection profile
+///   Rock's security settings do not exclude from duplicate detection (High and Extreme
+///   here); the best score wins.
 fn best_match(store: &Store, wanted: &Row) -> Option<i64> {
-    let last = text(wanted, "LastName").unwrap_or("").to_lowercase();
-    if last.is_empty() {
-        return None;
+    let trimmed = |name: &str| text(wanted, name).unwrap_or("").trim().to_string();
+    let last = trimmed("LastName");
+    let first = trimmed("FirstName");
+    let email = trimmed("Email");
+    let gender = int(wanted, "Gender").unwrap_or(0);
+    let suffix = int(wanted, "SuffixValueId");
+    let birth = birth_date(wanted);
+    let same =
+        |a: &str, b: Option<&str>| !a.is_empty() && b.is_some_and(|b| b.eq_ignore_ascii_case(a));
+    let pool = |p: &&Row| {
+        listed(store, p)
+            && !flag(p, "IsDeceased")
+            && int(p, "RecordTypeValueId") != Some(store.known.record_type_business)
+    };
+    let person_of_alias = |alias: Option<i64>| {
+        alias
+            .and_then(|a| store.get(Entity::PersonAlias, a))
+            .and_then(|a| int(a, "PersonId"))
+    };
+    let mut found: BTreeMap<i64, Found> = BTreeMap::new();
+    for p in store.rows(Entity::Person).filter(pool) {
+        let Some(id) = int(p, "Id") else { continue };
+        if !same(&last, text(p, "LastName")) {
+            continue;
+        }
+        if suffix.is_some() && int(p, "SuffixValueId").is_some_and(|s| Some(s) != suffix) {
+            continue;
+        }
+        if let Some((_, month, day)) = birth {
+            let theirs = (int(p, "BirthMonth"), int(p, "BirthDay"));
+            if theirs.0.is_some() && theirs.1.is_some() && theirs != (Some(month), Some(day)) {
+                continue;
+            }
+        }
+        let theirs = int(p, "Gender").unwrap_or(0);
+        if theirs != gender && theirs != 0 {
+            continue;
+        }
+        found.entry(id).or_default();
     }
-    store
-        .rows(Entity::Person)
-        // `FindPersons` starts from `Queryable( includeDeceased, includeBusinesses )`.
-        .filter(|p| listed(store, p))
-        .filter(|p| text(p, "LastName").is_some_and(|l| l.to_lowercase() == last))
-        .filter(|p| int(p, "AccountProtectionProfile").unwrap_or(0) < PROTECTION_HIGH)
-        .map(|p| (match_score(wanted, p), int(p, "Id").unwrap_or(0)))
-        .filter(|(score, _)| *score >= MATCH_CUTOFF)
+    if !email.is_empty() {
+        let email_key = store.id_of_guid(
+            Entity::DefinedValue,
+            crate::guids::DV_PERSON_SEARCH_KEYS_EMAIL,
+        );
+        for key in store.rows(Entity::PersonSearchKey) {
+            if int(key, "SearchTypeValueId") == Some(email_key)
+                && same(&email, text(key, "SearchValue"))
+                && let Some(id) = person_of_alias(int(key, "PersonAliasId"))
+                && store.get(Entity::Person, id).as_ref().is_some_and(pool)
+            {
+                found.entry(id).or_default().previous_email = true;
+            }
+        }
+    }
+    for previous in store.rows(Entity::PersonPreviousName) {
+        if same(&last, text(previous, "LastName"))
+            && let Some(id) = person_of_alias(int(previous, "PersonAliasId"))
+            && store.get(Entity::Person, id).as_ref().is_some_and(pool)
+        {
+            found.entry(id).or_default().previous_name = true;
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|(id, f)| {
+            let p = store.get(Entity::Person, id)?;
+            if int(p, "AccountProtectionProfile").unwrap_or(0) >= PROTECTION_HIGH {
+                return None;
+            }
+            let last_matched = same(&last, text(p, "LastName"));
+            let mut score = 0;
+            if same(&first, text(p, "FirstName")) || same(&first, text(p, "NickName")) {
+                score += 15;
+            }
+            if last_matched {
+                score += 15;
+            }
+            if f.previous_name && !last_matched {
+                score += 12;
+            }
+            if same(&email, text(p, "Email")) || f.previous_email {
+                score += 15;
+            }
+            if let (Some((year, month, day)), Some((their_year, their_month, their_day))) =
+                (birth, birth_date(p))
+                && (month, day) == (their_month, their_day)
+            {
+                score += 10;
+                if year == their_year {
+                    score += 5;
+                }
+            }
+            if int(p, "Gender").unwrap_or(0) == gender {
+                score += 3;
+            }
+            if suffix.is_some() && int(p, "SuffixValueId") == suffix {
+                score += 10;
+            }
+            (score >= MATCH_CUTOFF).then_some((score, id))
+        })
         .max_by_key(|(score, id)| (*score, -id))
         .map(|(_, id)| id)
 }
 
-fn match_score(wanted: &Row, candidate: &Row) -> i64 {
-    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
-        (Some(a), Some(b)) => !a.is_empty() && a.eq_ignore_ascii_case(b),
-        _ => false,
-    };
-    let first = text(wanted, "FirstName");
-    let mut score = 15; // last name: candidates already share it
-    if same(first, text(candidate, "FirstName")) || same(first, text(candidate, "NickName")) {
-        score += 15;
-    }
-    if same(text(wanted, "Email"), text(candidate, "Email")) {
-        score += 15;
-    }
-    let birthday = |r: &Row| (int(r, "BirthMonth"), int(r, "BirthDay"));
-    if birthday(wanted).0.is_some() && birthday(wanted) == birthday(candidate) {
-        score += 10;
-        if int(wanted, "BirthYear").is_some()
-            && int(wanted, "BirthYear") == int(candidate, "BirthYear")
-        {
-            score += 5;
-        }
-    }
-    let gender = int(wanted, "Gender").unwrap_or(0);
-    if gender != 0 && Some(gender) == int(candidate, "Gender") {
-        score += 3;
-    }
-    if int(wanted, "SuffixValueId").is_some()
-        && int(wanted, "SuffixValueId") == int(candidate, "SuffixValueId")
-    {
-        score += 10;
-    }
-    score
+/// What besides the last name brought a candidate in.
+#[derive(Default)]
+struct Found {
+    previous_email: bool,
+    previous_name: bool,
+}
+
+/// `Person.BirthDate` (Rock/Model/CRM/Person/Person.cs, `CalculateBirthDate`): year 1 when the
+/// year is unknown; none without a month and day, or when they make no date in that year.
+fn birth_date(p: &Row) -> Option<(i64, i64, i64)> {
+    let year = int(p, "BirthYear").unwrap_or(1);
+    let (month, day) = (int(p, "BirthMonth")?, int(p, "BirthDay")?);
+    let valid = rewrites::calendar_date(year, month, day).is_some();
+    valid.then_some((year, month, day))
 }
 
 /// `SaveNewPerson`: a new "<LastName> Family" with the person as Adult (or Child under 18).

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::attributes::{self, Mode, SetError};
+use crate::auth::Key;
 use crate::clock::{format_date, format_datetime, parse_datetime};
 use crate::odata::{self, parse_guid};
 use crate::people;
@@ -45,9 +46,9 @@ pub async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response
     let Some(rest) = lower.strip_prefix("/api/").map(|_| &path[5..]) else {
         return no_route(&parts.uri.to_string());
     };
-    if !app.auth.allows(&parts.method, &parts.headers, &params) {
+    let Some(key) = app.auth.key(&parts.method, &parts.headers, &params) else {
         return StatusCode::UNAUTHORIZED.into_response();
-    }
+    };
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -65,7 +66,12 @@ pub async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response
         body,
         uri: parts.uri.to_string(),
     };
-    route(&app, &request)
+    // Each key is a person in Rock: what this request writes is stamped with their alias.
+    let alias = match key {
+        Key::Staff => app.store().staff_alias_id,
+        Key::Rest | Key::ViewOnly => None,
+    };
+    crate::store::acting_as(alias, || route(&app, &request))
 }
 
 struct ApiRequest {
@@ -300,7 +306,7 @@ fn current_person(app: &App, r: &ApiRequest) -> Response {
     let person = {
         let store = app.store();
         store
-            .rest_alias_id
+            .current_alias()
             .and_then(|alias| store.get(Entity::PersonAlias, alias))
             .and_then(|alias| int(alias, "PersonId"))
     };
@@ -705,7 +711,7 @@ fn delete(app: &App, entity: Entity, id: i64) -> Response {
         archived.insert("IsArchived".into(), Value::Bool(true));
         archived.insert(
             "ArchivedByPersonAliasId".into(),
-            store.rest_alias_id.map_or(Value::Null, Value::from),
+            store.current_alias().map_or(Value::Null, Value::from),
         );
         return match store.update(entity, id, archived) {
             Ok(_) => StatusCode::NO_CONTENT.into_response(),

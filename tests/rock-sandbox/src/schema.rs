@@ -114,6 +114,8 @@ entities! {
     BinaryFileType => "BinaryFileTypes", 5;
     GroupRequirementType => "GroupRequirementTypes", 60;
     GroupRequirement => "GroupRequirements", 80;
+    PersonPreviousName => "PersonPreviousNames", 90_000;
+    PersonSearchKey => "PersonSearchKeys", 95_000;
 }
 
 impl Entity {
@@ -571,6 +573,16 @@ fn build_columns(entity: Entity) -> Vec<Column> {
         }
         // Rock/Model/Group/GroupRequirement/GroupRequirement.cs: on a group or on every group
         // of a group type, optionally for one role.
+        // Rock/Model/CRM/PersonPreviousName/PersonPreviousName.cs: a last name the person had.
+        Entity::PersonPreviousName => {
+            c.int("PersonAliasId").text("LastName", 100);
+        }
+        // Rock/Model/CRM/PersonSearchKey/PersonSearchKey.cs: e.g. a previous email.
+        Entity::PersonSearchKey => {
+            c.int("PersonAliasId")
+                .int_opt("SearchTypeValueId")
+                .text("SearchValue", 255);
+        }
         Entity::GroupRequirement => {
             c.int_opt("GroupId")
                 .int_opt("GroupTypeId")

@@ -279,6 +279,17 @@ fn resolve_known(store: &Store) -> Known {
 }
 
 /// The REST key's own person (record type "Rest User"), whose alias stamps every API write.
+/// The "Person Search Keys" defined type (previous emails are kept as its "Email" value),
+/// seeded after the rest of the system data so no other id moves.
+pub fn search_keys(store: &mut Store) {
+    defined_type(
+        store,
+        g::DT_PERSON_SEARCH_KEYS,
+        "Person Search Keys",
+        &[(g::DV_PERSON_SEARCH_KEYS_EMAIL, "Email")],
+    );
+}
+
 pub fn rest_user(store: &mut Store) {
     let known = store.known.clone();
     let id = add(
@@ -289,6 +300,21 @@ pub fn rest_user(store: &mut Store) {
     );
     let alias = people::create_primary_alias(store, id);
     store.rest_alias_id = Some(alias);
+}
+
+/// The person of the staff key: a REST key is a person of record type "RestUser" in Rock
+/// (Rock/Model/CRM/Person: `PERSON_RECORD_TYPE_RESTUSER`), listed among the people like the
+/// sync's own key.
+pub fn staff_user(store: &mut Store) {
+    let known = store.known.clone();
+    let id = add(
+        store,
+        Entity::Person,
+        json!({"LastName": "Staff Editor Key", "FirstName": "", "NickName": "",
+        "RecordTypeValueId": known.record_type_rest_user, "RecordStatusValueId": known.record_active}),
+    );
+    let alias = people::create_primary_alias(store, id);
+    store.staff_alias_id = Some(alias);
 }
 
 /// The "Anonymous Visitor" person Rock ships for visitor tracking

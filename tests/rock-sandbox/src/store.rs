@@ -1,6 +1,7 @@
 //! The in-memory database: one table of JSON rows per entity, and the save pipeline every
 //! write goes through (Rock's save hooks, validation, audit stamps).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -52,6 +53,9 @@ pub struct Store {
     pub blobs: HashMap<i64, Vec<u8>>,
     /// The PersonAlias of the REST key's person: stamped as `ModifiedByPersonAliasId` on writes.
     pub rest_alias_id: Option<i64>,
+    /// The PersonAlias of the staff key's person (a second REST key standing for staff
+    /// editing in Rock), when the sandbox has one.
+    pub staff_alias_id: Option<i64>,
     /// (GroupRequirementType id, person id) pairs that meet an SQL or data view requirement:
     /// what Rock learns by running the type's query (`GroupRequirement.PersonMeetsGroupRequirement`
     /// in Rock/Model/Group/GroupRequirement/GroupRequirement.Logic.cs), set by tests here.
@@ -95,6 +99,7 @@ impl Store {
             known: Known::default(),
             blobs: HashMap::new(),
             rest_alias_id: None,
+            staff_alias_id: None,
             requirements_met: HashSet::new(),
             location_types: HashMap::new(),
             guid_state: guid_seed ^ 0x5eed_0fa1_1b0b,
@@ -185,11 +190,70 @@ impl Store {
             row.insert("CreatedDateTime".into(), now.clone());
         }
         row.insert("ModifiedDateTime".into(), now);
-        let alias = self.rest_alias_id.map_or(Value::Null, Value::from);
+        let alias = self.current_alias().map_or(Value::Null, Value::from);
         row.insert("CreatedByPersonAliasId".into(), alias.clone());
         row.insert("ModifiedByPersonAliasId".into(), alias);
-        self.table_mut(entity).rows.insert(id, row);
+        self.table_mut(entity).rows.insert(id, row.clone());
+        self.touch_people(entity, &row);
         id
+    }
+
+    /// Whose writes these are: the person alias of the key of the request being served
+    /// (`DbContext` stamps `ModifiedByPersonAliasId` with the current person's alias,
+    /// Rock/Data/DbContext.cs); the REST key's outside a request.
+    pub fn current_alias(&self) -> Option<i64> {
+        ACTING_ALIAS.with(Cell::get).or(self.rest_alias_id)
+    }
+
+    /// The persons whose `ModifiedDateTime` Rock moves when a row of `entity` is added,
+    /// changed or deleted, stamped with that row's `ModifiedByPersonAliasId` (on a delete
+    /// the deleted row's last modifier, which `DbContext` does not restamp), always, without
+    /// the person's own save pipeline (Rock's hooks write it with a bulk update or SQL):
+    /// - a PhoneNumber: its person (`PostSave` in Rock/Model/CRM/PhoneNumber/PhoneNumber.SaveHook.cs);
+    /// - a GroupLocation of a family: every member of the family (`PostSave` in
+    ///   Rock/Model/Group/GroupLocation/GroupLocation.SaveHook.cs);
+    /// - an AttributeValue of a person attribute: its person (`PostSave` in
+    ///   Rock/Model/Core/AttributeValue/AttributeValue.SaveHook.cs).
+    fn touch_people(&mut self, entity: Entity, row: &Row) {
+        let people: Vec<i64> = match entity {
+            Entity::PhoneNumber => int(row, "PersonId").into_iter().collect(),
+            Entity::GroupLocation => {
+                let family = int(row, "GroupId")
+                    .and_then(|g| self.get(Entity::Group, g))
+                    .is_some_and(|g| int(g, "GroupTypeId") == Some(self.known.family_type));
+                if family {
+                    let group = int(row, "GroupId");
+                    self.rows(Entity::GroupMember)
+                        .filter(|m| int(m, "GroupId") == group)
+                        .filter_map(|m| int(m, "PersonId"))
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            Entity::AttributeValue => {
+                let of_person = int(row, "AttributeId")
+                    .and_then(|a| self.get(Entity::Attribute, a))
+                    .is_some_and(|a| int(a, "EntityTypeId") == Some(self.known.person_entity_type));
+                if of_person {
+                    int(row, "EntityId").into_iter().collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => return,
+        };
+        let alias = row
+            .get("ModifiedByPersonAliasId")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let now = Value::from(format_datetime(self.clock.now()));
+        for person in people {
+            if let Some(p) = self.raw_mut(Entity::Person, person) {
+                p.insert("ModifiedDateTime".into(), now.clone());
+                p.insert("ModifiedByPersonAliasId".into(), alias.clone());
+            }
+        }
     }
 
     /// Replaces a row through the save pipeline. Returns whether anything really changed:
@@ -208,9 +272,16 @@ impl Store {
                 prior.get(audit).cloned().unwrap_or(Value::Null),
             );
         }
+        let sent = row.clone();
         rewrites::before_save(self, entity, &mut row, Some(&prior));
         rewrites::validate(self, entity, &row, Some(&prior))?;
         if !self.store_if_changed(entity, id, row, &prior) {
+            // A save whose change Rock's own hook undid: Entity Framework still saw the
+            // property modified, so `DbContext` stamps the row (Rock/Data/DbContext.cs) and
+            // the entity's PostSave hook runs, though no value changed.
+            if !same_content(&sent, &prior) {
+                self.stamp(entity, id);
+            }
             return Ok(false);
         }
         rewrites::after_save(self, entity, id, Some(&prior));
@@ -226,10 +297,25 @@ impl Store {
             "ModifiedDateTime".into(),
             Value::from(format_datetime(self.clock.now())),
         );
-        let alias = self.rest_alias_id.map_or(Value::Null, Value::from);
+        let alias = self.current_alias().map_or(Value::Null, Value::from);
         row.insert("ModifiedByPersonAliasId".into(), alias);
-        self.table_mut(entity).rows.insert(id, row);
+        self.table_mut(entity).rows.insert(id, row.clone());
+        self.touch_people(entity, &row);
         true
+    }
+
+    /// Stamps a stored row modified now by the current alias, and runs the person stamps of
+    /// its save hook, though none of its values changed.
+    fn stamp(&mut self, entity: Entity, id: i64) {
+        let now = Value::from(format_datetime(self.clock.now()));
+        let alias = self.current_alias().map_or(Value::Null, Value::from);
+        let Some(row) = self.raw_mut(entity, id) else {
+            return;
+        };
+        row.insert("ModifiedDateTime".into(), now);
+        row.insert("ModifiedByPersonAliasId".into(), alias);
+        let row = row.clone();
+        self.touch_people(entity, &row);
     }
 
     /// Applies `change` to a stored row without hooks (internal side effects such as a
@@ -249,19 +335,42 @@ impl Store {
         self.table_mut(entity).rows.get_mut(&id)
     }
 
-    /// Sets every row's created and modified stamps (seed data is older than the test).
+    /// Sets every row's created and modified stamps (seed data is older than the test, and
+    /// was entered by nobody the REST keys stand for, as Rock's migrations and imports leave
+    /// the person alias stamps null).
     pub fn stamp_all(&mut self, stamp: &str) {
         for table in self.tables.values_mut() {
             for row in table.rows.values_mut() {
                 set(row, "CreatedDateTime", stamp);
                 set(row, "ModifiedDateTime", stamp);
+                if row.contains_key("ModifiedByPersonAliasId") {
+                    row.insert("CreatedByPersonAliasId".into(), Value::Null);
+                    row.insert("ModifiedByPersonAliasId".into(), Value::Null);
+                }
             }
         }
     }
 
+    /// Deletes a row, with the person stamps of its save hook (see `touch_people`).
     pub fn remove(&mut self, entity: Entity, id: i64) -> Option<Row> {
-        self.table_mut(entity).rows.remove(&id)
+        let row = self.table_mut(entity).rows.remove(&id)?;
+        self.touch_people(entity, &row);
+        Some(row)
     }
+}
+
+thread_local! {
+    /// The person alias of the key whose request this thread is serving (see [`acting_as`]).
+    static ACTING_ALIAS: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+/// Runs `f` (the synchronous handling of one request) with `alias` as the current person's
+/// alias, so every row it writes is stamped as Rock stamps the caller's writes.
+pub fn acting_as<T>(alias: Option<i64>, f: impl FnOnce() -> T) -> T {
+    let before = ACTING_ALIAS.with(|a| a.replace(alias));
+    let result = f();
+    ACTING_ALIAS.with(|a| a.set(before));
+    result
 }
 
 fn same_content(a: &Row, b: &Row) -> bool {

@@ -340,6 +340,54 @@ async fn post_people_finds_an_existing_person_or_creates_one_in_a_new_family() {
     assert!(body["Message"].as_str().unwrap().contains("Email"));
 }
 
+// `Post` in Rock.Rest/Controllers/PeopleController.Partial.cs and `FindPersons` in
+// Rock/Model/CRM/Person/PersonService.cs: gender and birthday narrow the last-name candidates;
+// previous names and emails bring people in whatever their gender.
+#[tokio::test]
+async fn post_people_matches_as_rocks_find_person() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let post = async |body: Value| {
+        let (status, body) = rock.call(Method::POST, "/api/People", Some(body)).await;
+        (status, body.as_i64())
+    };
+    // Sent as Unknown gender: only Unknown-gender people are candidates, John is Male.
+    let unknown = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org", "Gender": 0});
+    let (status, id) = post(unknown).await;
+    assert_eq!(
+        status, 201,
+        "an Unknown-gender person never meets a Male one"
+    );
+    // The one just created is Unknown: the same post now finds them (15+15+15+3).
+    let again =
+        json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org"});
+    assert_eq!(post(again).await, (200, id));
+    // A different birthday keeps John out (his is known); the same one finds him.
+    let dob = rock.get(&format!("/api/People/{john}")).await;
+    let (month, day) = (dob["BirthMonth"].as_i64(), dob["BirthDay"].as_i64());
+    if let (Some(month), Some(day)) = (month, day) {
+        let other_month = month % 12 + 1;
+        let wrong = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org",
+            "Gender": 1, "BirthMonth": other_month, "BirthDay": 1});
+        assert_ne!(post(wrong).await.1, Some(john));
+        let right = json!({"FirstName": "John", "LastName": "Smith", "Email": "john.smith@example.org",
+            "Gender": 1, "BirthMonth": month, "BirthDay": day});
+        assert_eq!(post(right).await, (200, Some(john)));
+    }
+    // A previous email: first name 15 + last name 15 + previous email 15.
+    rock.sandbox
+        .add_previous_email(john, "old.john@example.org");
+    let previous = json!({"FirstName": "John", "LastName": "Smith", "Email": "old.john@example.org", "Gender": 1});
+    assert_eq!(post(previous).await, (200, Some(john)));
+    // A previous last name: first 15 + previous name 12 + email 15.
+    rock.sandbox.add_previous_name(john, "Maiden");
+    let maiden = json!({"FirstName": "John", "LastName": "Maiden", "Email": "john.smith@example.org", "Gender": 1});
+    assert_eq!(post(maiden).await, (200, Some(john)));
+    // First and last name alone (30) are not enough.
+    let names = json!({"FirstName": "John", "LastName": "Smith", "Gender": 1});
+    assert_eq!(post(names).await.0, 201);
+}
+
 #[tokio::test]
 async fn patch_is_case_sensitive_and_answers_rocks_400s() {
     let rock = Rock::start(&small()).await;
@@ -470,8 +518,13 @@ async fn anniversary_changes_reach_the_married_spouse() {
     );
 }
 
+// Rock/Data/DbContext.cs stamps a row Entity Framework saw modified; the save hooks of
+// PhoneNumber, GroupLocation and AttributeValue stamp the person too
+// (Rock/Model/CRM/PhoneNumber/PhoneNumber.SaveHook.cs,
+// Rock/Model/Group/GroupLocation/GroupLocation.SaveHook.cs,
+// Rock/Model/Core/AttributeValue/AttributeValue.SaveHook.cs).
 #[tokio::test]
-async fn modified_date_time_moves_only_on_real_changes() {
+async fn modified_date_time_moves_as_rock_stamps_it() {
     let rock = Rock::start(&small()).await;
     let id = rock.sandbox.person_id(3).unwrap();
     let path = format!("/api/People/{id}");
@@ -480,14 +533,33 @@ async fn modified_date_time_moves_only_on_real_changes() {
         seeded, "2024-04-23T19:00:00",
         "seed data is a week old, org-local (America/Chicago, CDT in May), no offset"
     );
+    assert_eq!(
+        rock.get(&path).await["ModifiedByPersonAliasId"],
+        Value::Null
+    );
     rock.sandbox.advance_clock(Duration::from_secs(3600));
     let same = rock.get(&path).await["NickName"].clone();
     rock.call(Method::PATCH, &path, Some(json!({"NickName": same})))
         .await;
+    assert_eq!(
+        rock.get(&path).await["ModifiedDateTime"],
+        seeded,
+        "no change"
+    );
+    // A change Rock's own hook undoes (trimmed back to the same) is still a save.
     rock.call(Method::PATCH, &path, Some(json!({"LastName": " Lee "})))
-        .await; // trimmed back to the same
-    assert_eq!(rock.get(&path).await["ModifiedDateTime"], seeded);
-    // A phone change moves the phone's stamp, not the person's.
+        .await;
+    assert_eq!(
+        rock.get(&path).await["ModifiedDateTime"],
+        "2024-04-30T20:00:00"
+    );
+    let rest_alias = rock.sandbox.key_aliases().0;
+    assert_eq!(
+        rock.get(&path).await["ModifiedByPersonAliasId"].as_i64(),
+        rest_alias
+    );
+    // A phone change stamps the phone and its person.
+    rock.sandbox.advance_clock(Duration::from_secs(60));
     let phones = rock
         .get(&format!("/api/PhoneNumbers?$filter=PersonId eq {id}"))
         .await;
@@ -500,15 +572,56 @@ async fn modified_date_time_moves_only_on_real_changes() {
     .await;
     assert_eq!(
         rock.get(&format!("/api/PhoneNumbers/{phone_id}")).await["ModifiedDateTime"],
-        "2024-04-30T20:00:00"
+        "2024-04-30T20:01:00"
     );
-    assert_eq!(rock.get(&path).await["ModifiedDateTime"], seeded);
-    rock.call(Method::PATCH, &path, Some(json!({"NickName": "Annie"})))
-        .await;
     assert_eq!(
         rock.get(&path).await["ModifiedDateTime"],
-        "2024-04-30T20:00:00"
+        "2024-04-30T20:01:00"
     );
+    // Deleting it stamps the person again.
+    rock.sandbox.advance_clock(Duration::from_secs(60));
+    rock.call(
+        Method::DELETE,
+        &format!("/api/PhoneNumbers/{phone_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        rock.get(&path).await["ModifiedDateTime"],
+        "2024-04-30T20:02:00"
+    );
+    // A family address saved stamps every member of the family.
+    rock.sandbox.advance_clock(Duration::from_secs(60));
+    let family = rock.sandbox.seed_ids().families[&3];
+    let members: Vec<i64> = rock
+        .get(&format!("/api/GroupMembers?$filter=GroupId eq {family}"))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["PersonId"].as_i64())
+        .collect();
+    assert!(!members.is_empty());
+    let home = rock
+        .get("/api/DefinedValues?$filter=Guid eq guid'8C52E53C-2A66-435A-AE6E-5EE307D9A0DC'")
+        .await[0]["Id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = rock
+        .call(
+            Method::PUT,
+            &format!("/api/Groups/SaveAddress/{family}/{home}?street1=9%20Elm%20St&city=Omaha&state=NE&postalCode=68102&country=US"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    for member in members {
+        assert_eq!(
+            rock.get(&format!("/api/People/{member}")).await["ModifiedDateTime"],
+            "2024-04-30T20:03:00",
+            "family member {member}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -534,9 +647,9 @@ async fn attribute_values_are_set_with_202_and_read_back() {
         person["AttributeValues"]["PCOTags"]["Value"],
         "Main Campus:Teams:Worship"
     );
-    assert_eq!(
+    assert_ne!(
         person["ModifiedDateTime"], modified,
-        "an attribute value has its own stamp"
+        "a person attribute value stamps its person (AttributeValue.SaveHook.cs)"
     );
     let values = rock
         .get(&format!(
