@@ -271,3 +271,187 @@ async fn a_run_id_is_never_reused() {
         .unwrap_err();
     assert!(error.to_string().contains("used before"), "{error}");
 }
+
+/// Staff's own call to PCO: the document PCO answers.
+async fn pco_call(
+    harness: &Harness,
+    method: pcosync::bindings::pco::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    use pcosync::pco::Pco;
+    let request = pcosync::bindings::pco::Request {
+        method,
+        path: path.to_string(),
+        query: vec![],
+        headers: vec![],
+        body: (!body.is_null()).then(|| body.to_string().into_bytes()),
+    };
+    let response = harness
+        .pco
+        .send(&harness.world.account.name, &request)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
+}
+
+// R25, R33, R16, R14: a run that raises a level, changes tags and links someone by a match is
+// audited field by field ("permission", "tags", "link"), and reverting it puts the level and
+// the tags back and undoes the link (the PCO person stays: a revert never deletes).
+#[tokio::test]
+async fn permissions_tags_and_links_are_audited_and_reverted() {
+    use pcosync::bindings::engine::Direction;
+    use pcosync::bindings::pco::Method;
+    use pcosync::bindings::types::PermissionLevel;
+    let harness = Harness::new(60, 11).await;
+    harness.sync(false).await.expect("the first sync runs");
+    let account = harness.account();
+    // An ordinary linked person below Administrator, and the account's Administrator group.
+    let admin_group = {
+        let data = harness.world.rock.data.lock().unwrap();
+        data.groups
+            .iter()
+            .find(|g| {
+                g.is_active
+                    && g.pco_account.as_deref() == Some(account.name.as_str())
+                    && g.level == Some(PermissionLevel::Administrator)
+            })
+            .map(|g| g.id)
+            .expect("precondition: an Administrator group")
+    };
+    let (rock_raised, pco_raised) = harness
+        .links()
+        .into_iter()
+        .find(|(_, pco)| {
+            harness.pco_state(pco)["services"]["attributes"]["site_administrator"] != true
+                && harness
+                    .pco_permission(pco)
+                    .is_some_and(|p| p != "Archived" && p != "Administrator")
+        })
+        .expect("precondition: a linked person below Administrator");
+    let level_before = harness.pco_permission(&pco_raised);
+    harness.join_group(admin_group, rock_raised);
+    // A tag of the account no group controls, picked for them in Rock.
+    let tag = {
+        let data = harness.world.rock.data.lock().unwrap();
+        let prefix = format!("{}:", account.name);
+        data.people
+            .values()
+            .flat_map(|p| p.pco_tags.iter())
+            .filter(|t| t.starts_with(&prefix))
+            .filter(|t| !account.tag_groups.iter().any(|m| t.ends_with(&m.tag)))
+            .find(|t| !data.people[&rock_raised].pco_tags.contains(t))
+            .cloned()
+            .expect("precondition: a tag no group controls")
+    };
+    harness.edit_rock(rock_raised, |p| p.pco_tags.push(tag.clone()));
+    // Someone not synced yet, whom PCO already holds by name and email: linked by a match.
+    let rock_linked = *harness
+        .unsynced_rock_people()
+        .iter()
+        .find(|id| {
+            let data = harness.world.rock.data.lock().unwrap();
+            let p = &data.people[id];
+            p.email.is_some()
+                && !matches!(
+                    p.protection,
+                    pcosync::bindings::rock::Protection::High
+                        | pcosync::bindings::rock::Protection::Extreme
+                )
+        })
+        .expect("precondition: an unsynced Rock person with an email");
+    let (first, last, email) = {
+        let data = harness.world.rock.data.lock().unwrap();
+        let p = &data.people[&rock_linked];
+        (
+            p.nick_name.clone(),
+            p.last_name.clone(),
+            p.email.clone().unwrap(),
+        )
+    };
+    let created = pco_call(
+        &harness,
+        Method::Post,
+        "/people/v2/people",
+        serde_json::json!({"data": {"type": "Person", "attributes": {"first_name": first, "last_name": last}}}),
+    )
+    .await;
+    let pco_linked = created["data"]["id"].as_str().unwrap().to_string();
+    pco_call(
+        &harness,
+        Method::Post,
+        &format!("/people/v2/people/{pco_linked}/emails"),
+        serde_json::json!({"data": {"type": "Email", "attributes": {"address": email, "location": "Home", "primary": true}}}),
+    )
+    .await;
+    harness.join_group(admin_group, rock_linked);
+
+    let mut run_account = account.clone();
+    run_account.brake_percent = 100;
+    let run = harness.sync_as(&run_account, false).await.unwrap();
+    assert_eq!(run.counts.failed, 0, "{:?}", run.people);
+    assert_eq!(harness.links().get(&rock_linked), Some(&pco_linked));
+    assert_eq!(
+        harness.pco_permission(&pco_raised).as_deref(),
+        Some("Administrator")
+    );
+    let detail = harness
+        .runtime
+        .run_detail(
+            &harness.guest,
+            &harness.capabilities(),
+            &harness.account(),
+            &run.run_id,
+        )
+        .await
+        .unwrap();
+    let write = |rock: i64, field: &str| {
+        detail
+            .writes
+            .iter()
+            .find(|w| w.rock_id == Some(rock) && w.field == field)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {field} write for {rock}: {:?}", detail.writes))
+    };
+    let raised = write(rock_raised, "permission");
+    assert_eq!(raised.direction, Direction::RockToPco);
+    assert_eq!(raised.before, level_before);
+    assert_eq!(raised.after.as_deref(), Some("Administrator"));
+    let tags = write(rock_raised, "tags");
+    assert!(
+        tags.after
+            .as_deref()
+            .is_some_and(|a| a.contains(tag.split_once(':').unwrap().1)),
+        "{tags:?}"
+    );
+    let link = write(rock_linked, "link");
+    assert_eq!(link.after.as_deref(), Some(pco_linked.as_str()));
+    write(rock_linked, "permission");
+
+    let report = revert(&harness, &run.run_id, None, false).await.unwrap();
+    assert_eq!(report.counts.failed, 0, "{:?}", report.people);
+    assert_eq!(harness.pco_permission(&pco_raised), level_before);
+    assert_eq!(
+        harness.links().get(&rock_linked),
+        None,
+        "the link is undone"
+    );
+    assert!(
+        harness.pco_state(&pco_linked)["person"].is_object(),
+        "a revert never deletes the PCO person"
+    );
+    // PCO's tags are back as the run found them: the next dry run plans the tag again.
+    let again = harness.sync_as(&run_account, true).await.unwrap();
+    let planned: Vec<&Action> = again
+        .people
+        .iter()
+        .filter(|p| p.rock_id == Some(rock_raised))
+        .flat_map(|p| &p.actions)
+        .collect();
+    assert!(
+        planned
+            .iter()
+            .any(|a| matches!(a, Action::Flagged(n) if n.starts_with("tags now:"))),
+        "{planned:?}"
+    );
+}

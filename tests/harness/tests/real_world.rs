@@ -1128,3 +1128,160 @@ fn asked_by_id(harness: &Harness, links: &std::collections::BTreeMap<i64, String
         .filter(|r| r.method == "GET" && ids.contains(r.path.split('?').next().unwrap_or("")))
         .count()
 }
+
+/// A GET of PCO with a query, as staff's tools would make it.
+async fn pco_get(harness: &Harness, path: &str, query: &[(&str, &str)]) -> serde_json::Value {
+    let request = Request {
+        method: pcosync::bindings::pco::Method::Get,
+        path: path.to_string(),
+        query: query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        headers: vec![],
+        body: None,
+    };
+    let response = harness
+        .pco
+        .send(&harness.world.account.name, &request)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+/// The PCO tag ids a person holds in Services.
+async fn services_tags(harness: &Harness, pco_id: &str) -> Vec<String> {
+    let person = pco_get(
+        harness,
+        &format!("/services/v2/people/{pco_id}"),
+        &[("include", "tags")],
+    )
+    .await;
+    person["data"]["relationships"]["tags"]["data"]
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Staff set a person's tags in PCO Services (the whole set, as `assign_tags` takes it).
+async fn assign_tags_in_pco(harness: &Harness, pco_id: &str, tags: &[String]) {
+    let data: Vec<serde_json::Value> = tags
+        .iter()
+        .map(|id| serde_json::json!({"type": "Tag", "id": id}))
+        .collect();
+    pco_call(
+        harness,
+        pcosync::bindings::pco::Method::Post,
+        &format!("/services/v2/people/{pco_id}/assign_tags"),
+        serde_json::json!({"data": {"type": "TagAssignment", "attributes": {},
+            "relationships": {"tags": {"data": data}}}}),
+    )
+    .await;
+}
+
+// R13, R21: tags sync both ways in full runs (a tag staff give someone in PCO reaches their
+// "PCO Tags" in Rock; a tag picked in Rock reaches PCO), while an updates-only run reads no
+// tag edit made in PCO and still carries Rock's to PCO.
+#[tokio::test]
+async fn tags_sync_both_ways_and_updates_only_reads_none_from_pco() {
+    let harness = synced_world().await;
+    let account = harness.account();
+    let groups = pco_get(
+        &harness,
+        "/services/v2/tag_groups",
+        &[
+            ("filter", "person"),
+            ("include", "tags"),
+            ("per_page", "100"),
+        ],
+    )
+    .await;
+    let group_names: std::collections::BTreeMap<String, String> = groups["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["id"].as_str().unwrap().to_string(),
+                g["attributes"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let controlled: std::collections::BTreeSet<&str> =
+        account.tag_groups.iter().map(|t| t.tag.as_str()).collect();
+    let free: Vec<(String, String)> = groups["included"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "Tag")
+        .filter_map(|t| {
+            let group = group_names.get(t["relationships"]["tag_group"]["data"]["id"].as_str()?)?;
+            let name = format!("{group}:{}", t["attributes"]["name"].as_str()?);
+            (!controlled.contains(name.as_str()))
+                .then(|| (t["id"].as_str().unwrap().to_string(), name))
+        })
+        .collect();
+    assert!(
+        free.len() >= 3,
+        "precondition: three tags no group controls: {free:?}"
+    );
+    let (rock_id, pco_id) = harness
+        .links()
+        .into_iter()
+        .find(|(_, pco)| {
+            harness.pco_state(pco)["services"]["attributes"]["site_administrator"] != true
+                && harness.pco_permission(pco).is_some_and(|p| p != "Archived")
+        })
+        .expect("precondition: an ordinary linked person in Services");
+    let rock_value = |name: &str| format!("{}:{name}", account.name);
+    let rock_tags = || {
+        harness.world.rock.data.lock().unwrap().people[&rock_id]
+            .pco_tags
+            .clone()
+    };
+    let (a, b, c) = (&free[0], &free[1], &free[2]);
+    for (_, name) in [a, b, c] {
+        assert!(
+            !rock_tags().contains(&rock_value(name)),
+            "precondition: {name} not held"
+        );
+    }
+
+    // PCO to Rock, in a full run.
+    let mut held = services_tags(&harness, &pco_id).await;
+    held.push(a.0.clone());
+    assign_tags_in_pco(&harness, &pco_id, &held).await;
+    harness.sync(false).await.unwrap();
+    assert!(rock_tags().contains(&rock_value(&a.1)), "{:?}", rock_tags());
+
+    // Rock to PCO, in a full run.
+    harness.edit_rock(rock_id, |p| p.pco_tags.push(rock_value(&b.1)));
+    harness.sync(false).await.unwrap();
+    assert!(services_tags(&harness, &pco_id).await.contains(&b.0));
+
+    // Updates-only: PCO takes A off (and the person is edited, so they are read); Rock adds C.
+    let without_a: Vec<String> = services_tags(&harness, &pco_id)
+        .await
+        .into_iter()
+        .filter(|id| id != &a.0)
+        .collect();
+    assign_tags_in_pco(&harness, &pco_id, &without_a).await;
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"middle_name": "Tagged"}),
+        )
+        .await;
+    harness.edit_rock(rock_id, |p| p.pco_tags.push(rock_value(&c.1)));
+    run(&harness, &account, &updates_only()).await;
+    assert!(
+        rock_tags().contains(&rock_value(&a.1)),
+        "an updates-only run read a tag edit made in PCO: {:?}",
+        rock_tags()
+    );
+    assert!(services_tags(&harness, &pco_id).await.contains(&c.0));
+}

@@ -270,6 +270,36 @@ async fn newest_wins_keeps_the_latest_change() {
     );
 }
 
+// R26: newest-wins in the other direction: Rock changed after PCO, so Rock's value goes to
+// PCO, and the conflict is reported.
+#[tokio::test]
+async fn newest_wins_keeps_rocks_change_when_it_is_the_latest() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = harness.links().into_iter().next().unwrap();
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"middle_name": "Older"}),
+        )
+        .await;
+    harness.edit_rock(rock_id, |p| {
+        p.middle_name = "Newer".into();
+        p.modified = Some("2099-01-01T00:00:00".into());
+    });
+    let mut account = harness.account();
+    account.conflict_policy = pcosync::bindings::engine::ConflictPolicy::NewestWins;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(report.counts.conflicts, 1, "{:?}", report.people);
+    assert_eq!(
+        harness.pco_state(&pco_id)["person"]["attributes"]["middle_name"],
+        "Newer"
+    );
+    assert_eq!(
+        harness.world.rock.data.lock().unwrap().people[&rock_id].middle_name,
+        "Newer"
+    );
+}
+
 // R10: a field switched off is never written either way.
 #[tokio::test]
 async fn a_disabled_field_is_left_alone() {
@@ -291,10 +321,15 @@ async fn a_disabled_field_is_left_alone() {
     );
 }
 
-// R16: the level is the highest of the person's synced groups; R15 order.
+// R16, R17: the level is the highest of the person's synced groups (R15 order): exactly that
+// level once the account may lower levels.
 #[tokio::test]
 async fn levels_follow_the_highest_group() {
     let (harness, _) = synced_world().await;
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    account.brake_percent = 100;
+    harness.sync_as(&account, false).await.unwrap();
     let data = harness.world.rock.data.lock().unwrap().clone();
     let links = harness.links();
     let mut checked = 0;
@@ -318,23 +353,24 @@ async fn levels_follow_the_highest_group() {
         if state["services"]["attributes"]["site_administrator"] == true {
             continue;
         }
-        // Without downgrade a higher PCO level stays; otherwise it is exactly the highest.
-        assert!(
-            pcosync_level_rank(parse(&permission)) >= pcosync_level_rank(*highest),
-            "Rock {rock_id}: {permission} below {highest:?}"
+        assert_eq!(
+            parse(&permission),
+            *highest,
+            "Rock {rock_id}: {permission}, not the highest of {levels:?}"
         );
         checked += 1;
     }
-    assert!(checked > 0);
+    assert!(checked > 0, "precondition: people in level groups");
 }
 
 fn parse(name: &str) -> PermissionLevel {
     match name {
+        "Scheduled Viewer" => PermissionLevel::ScheduledViewer,
         "Viewer" => PermissionLevel::Viewer,
         "Scheduler" => PermissionLevel::Scheduler,
         "Editor" => PermissionLevel::Editor,
         "Administrator" => PermissionLevel::Administrator,
-        _ => PermissionLevel::ScheduledViewer,
+        other => panic!("not a Services level: {other:?}"),
     }
 }
 
@@ -444,9 +480,10 @@ async fn organization_administrators_are_never_lowered() {
             harness.pco_state(pco)["services"]["attributes"]["site_administrator"] == true
         })
         .collect();
-    if admins.is_empty() {
-        return;
-    }
+    assert!(
+        !admins.is_empty(),
+        "precondition: the world has linked organization administrators"
+    );
     let before: Vec<Option<String>> = admins
         .iter()
         .map(|(_, p)| harness.pco_permission(p))
@@ -461,13 +498,23 @@ async fn organization_administrators_are_never_lowered() {
     let mut account = harness.account();
     account.allow_downgrade = true;
     account.brake_percent = 100;
-    harness.sync_as(&account, false).await.unwrap();
+    let report = harness.sync_as(&account, false).await.unwrap();
     let after: Vec<Option<String>> = admins
         .iter()
         .map(|(_, p)| harness.pco_permission(p))
         .collect();
     assert_eq!(before, after);
     assert_eq!(harness.emails("OrgAdminLowered"), 0);
+    // Each is reported, never silently skipped.
+    for (rock_id, _) in &admins {
+        assert!(
+            actions_of(&report, *rock_id).iter().any(
+                |a| matches!(a, Action::Flagged(n) if n.contains("organization administrator"))
+            ),
+            "Rock {rock_id}: {:?}",
+            actions_of(&report, *rock_id)
+        );
+    }
 }
 
 // R19, R30, R52: a dry run writes nothing and shows every raise, flagging contact access.
@@ -579,17 +626,19 @@ async fn the_safety_brake_holds_mass_changes_until_confirmed() {
 async fn mapped_tags_follow_group_membership() {
     let (harness, _) = synced_world().await;
     let account = harness.account();
-    let Some(mapping) = account.tag_groups.first().cloned() else {
-        return;
-    };
+    let mapping = account
+        .tag_groups
+        .first()
+        .cloned()
+        .expect("precondition: the account maps a tag to a group");
     let member = {
         let data = harness.world.rock.data.lock().unwrap();
         data.members
             .iter()
             .find(|m| m.group_id == mapping.group_id)
             .map(|m| m.person_id)
-    };
-    let Some(member) = member else { return };
+    }
+    .expect("precondition: the mapped group has a member");
     let value = format!("{}:{}", account.name, mapping.tag);
     // Taking the tag off by hand makes no difference while they are a member.
     harness.edit_rock(member, |p| p.pco_tags.retain(|t| t != &value));
