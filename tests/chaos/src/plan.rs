@@ -47,6 +47,9 @@ pub struct Faults {
     /// Faults queued for PCO's first requests (a 429 storm at once, a run of resets).
     pub pco_burst: Option<(Fault, usize)>,
     pub rock: Option<rock_sandbox::FaultConfig>,
+    /// The People list moving under the run's reads (issue 14.5): windows shifted by people
+    /// removed meanwhile, `total_count` capped.
+    pub pco_list_drift: Option<pco_sandbox::ListDrift>,
 }
 
 /// Where a faulty run is killed, relative to how much work the run is expected to do.
@@ -195,6 +198,12 @@ impl Faults {
                 );
             }
             faults.pco = Some(config);
+            if rng.random_bool(0.25) {
+                faults.pco_list_drift = Some(pco_sandbox::ListDrift {
+                    skipped_per_page: rng.random_range(1..=30),
+                    total_count_cap: rng.random_bool(0.5).then(|| rng.random_range(20..=120)),
+                });
+            }
             if rng.random_bool(0.25) {
                 faults.pco_burst = Some(match rng.random_range(0..3u32) {
                     0 => (

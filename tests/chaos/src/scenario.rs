@@ -284,6 +284,10 @@ async fn faulty_run(
     if let Some(config) = &run.faults.rock {
         world.rock.set_faults(config.clone());
     }
+    if let Some(drift) = run.faults.pco_list_drift {
+        world.pco.set_list_drift(drift);
+        *result.faults.entry("pco list_drift".into()).or_default() += 1;
+    }
     let kill = match run.kill {
         Some(draw) => Kill {
             at: 1 + (draw.fraction * expected_work(host, world, plan, run.op)) as usize,
@@ -299,6 +303,7 @@ async fn faulty_run(
     let kill = Some(kill);
     let outcome = host.run_killed(world, &op_of(run), kill).await;
     world.pco.clear_faults();
+    world.pco.set_list_drift(Default::default());
     world.rock.clear_faults();
     let outcome = outcome?;
     trace(|| {

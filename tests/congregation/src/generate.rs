@@ -49,6 +49,7 @@ pub(crate) fn generate(people: usize, seed: u64) -> Congregation {
         g.presence_and_groups(member, &plan, &accounts);
     }
     ensure_a_few(&mut g, &mut members, accounts.len());
+    unkind_names(seed, &mut members);
     Congregation {
         accounts,
         tags,
@@ -376,6 +377,7 @@ impl Generator {
             presence: Presence::Both,
             pco_email_drift: None,
             pco_nick_drift: None,
+            pco_last_name_drift: None,
             pco_level: None,
             pco_org_admin: false,
             pco_archived: false,
@@ -587,9 +589,11 @@ fn drifted_nick(member: &Member) -> Option<String> {
         .map(|nick| nick.to_string())
 }
 
-/// Lowercase letters only ("O'Brien" → "obrien", "De La Cruz" → "delacruz").
+/// Lowercase letters only ("O'Brien" → "obrien", "De La Cruz" → "delacruz", "Élodie" →
+/// "elodie").
 fn email_part(name: &str) -> String {
-    name.chars()
+    use unicode_normalization::UnicodeNormalization;
+    name.nfd()
         .filter(char::is_ascii_alphabetic)
         .map(|c| c.to_ascii_lowercase())
         .collect()
@@ -657,5 +661,83 @@ fn ensure_a_few(g: &mut Generator, members: &mut [Member], accounts: usize) {
         if !members[i].pco_org_admin {
             members[i].pco_archived = true;
         }
+    }
+}
+
+/// Real lists are unkind: some households carry accented, apostrophed or hyphenated names, and
+/// PCO often holds them typed differently from Rock (a curly apostrophe, decomposed accents);
+/// a child may share both name and email with a parent. Drawn from a stream of its own, after
+/// everything else, so the rest of a seed's congregation stays as it was.
+fn unkind_names(seed: u64, members: &mut [Member]) {
+    let mut g = Generator::new(seed ^ 0x756e_6b69_6e64);
+    let mut i = 0;
+    while i < members.len() {
+        let household = household_end(members, i);
+        if g.chance(0.08) {
+            let last = g.pick(names::UNKIND_LAST).to_string();
+            for member in &mut members[i..household] {
+                member.last_name = last.clone();
+            }
+        }
+        for member in &mut members[i..household] {
+            if g.chance(0.04) {
+                let pool = if member.gender == Gender::Male {
+                    names::UNKIND_MALE
+                } else {
+                    names::UNKIND_FEMALE
+                };
+                let first = g.pick(pool).to_string();
+                member.first_name = first.clone();
+                member.nick_name = first;
+            }
+        }
+        i = household;
+    }
+    for member in members.iter_mut().filter(|m| m.presence == Presence::Both) {
+        if g.chance(0.5) {
+            member.pco_last_name_drift = typed_differently(&member.last_name);
+        }
+        if member.pco_nick_drift.is_none() && g.chance(0.5) {
+            member.pco_nick_drift = typed_differently(&member.nick_name);
+        }
+    }
+    junior_sharing_a_parents_name_and_email(members);
+}
+
+/// The members of the household that starts at `start` (same last name and address).
+fn household_end(members: &[Member], start: usize) -> usize {
+    let same =
+        |m: &Member| m.last_name == members[start].last_name && m.address == members[start].address;
+    start + members[start..].iter().take_while(|m| same(m)).count()
+}
+
+/// The name as another keyboard or system types it: a curly apostrophe for a straight one,
+/// accents decomposed (NFD); None when it would look the same.
+fn typed_differently(name: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let typed: String = name.replace('\'', "\u{2019}").nfd().collect();
+    (typed != name).then_some(typed)
+}
+
+/// The first child who shares a parent's email becomes that parent's namesake (a "Jr."): two
+/// people with one name and one email, whom no match may tell apart.
+fn junior_sharing_a_parents_name_and_email(members: &mut [Member]) {
+    let pair = (1..members.len()).find_map(|i| {
+        let child = &members[i];
+        let parent = (0..i).rev().take(6).find(|&p| {
+            members[p].gender == child.gender
+                && members[p].last_name == child.last_name
+                && members[p].email.is_some()
+                && members[p].email == child.email
+        })?;
+        Some((parent, i))
+    });
+    if let Some((parent, child)) = pair {
+        let (first, nick) = (
+            members[parent].first_name.clone(),
+            members[parent].nick_name.clone(),
+        );
+        members[child].first_name = first;
+        members[child].nick_name = nick;
     }
 }

@@ -90,6 +90,11 @@ pub struct Member {
     pub pco_email_drift: Option<String>,
     /// When present in PCO: the first name (Rock nick name) PCO holds, if it drifted.
     pub pco_nick_drift: Option<String>,
+    /// When present in PCO: the last name as PCO holds it, if it was typed differently there
+    /// (a curly apostrophe, decomposed accents): the same name to a person, not to a byte
+    /// comparison.
+    #[serde(default)]
+    pub pco_last_name_drift: Option<String>,
     /// When present in PCO: their Services permission level there.
     pub pco_level: Option<Level>,
     /// When present in PCO: an organization administrator (SPEC R50).
@@ -192,6 +197,13 @@ impl Member {
     }
 
     /// The email PCO holds: Rock's unless it drifted.
+    /// The last name PCO holds.
+    pub fn pco_last_name(&self) -> &str {
+        self.pco_last_name_drift
+            .as_deref()
+            .unwrap_or(&self.last_name)
+    }
+
     pub fn pco_email(&self) -> Option<&str> {
         self.pco_email_drift.as_deref().or(self.email.as_deref())
     }

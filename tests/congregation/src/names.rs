@@ -287,3 +287,19 @@ pub const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Des Moines", "IA", "503", "515"),
     ("Overland Park", "KS", "662", "913"),
 ];
+
+/// Names a church's list also holds, which plain ASCII tooling gets wrong: accents, apostrophes,
+/// hyphens. Given to a few people after the rest is drawn (see `generate::unkind_names`).
+pub const UNKIND_FEMALE: &[&str] = &["Élodie", "Zoë", "Renée", "Chloé", "Inés", "Siân"];
+pub const UNKIND_MALE: &[&str] = &["José", "André", "Zoltán", "François", "Jörg", "Seán"];
+pub const UNKIND_LAST: &[&str] = &[
+    "O'Brien",
+    "D'Angelo",
+    "O'Connor",
+    "García-López",
+    "Núñez",
+    "Müller",
+    "Nguyễn",
+    "Smith-Jones",
+    "Þórsdóttir",
+];

@@ -243,3 +243,64 @@ fn fifty_thousand_people_generate_quickly() {
     // Generous for debug builds on a busy 2-core machine; release is a small fraction of this.
     assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
 }
+
+// Issue 15, R4, R41: the worlds every suite runs in are unkind: accented, apostrophed and
+// hyphenated names, the same names typed differently in PCO (curly apostrophes, decomposed
+// accents), a namesake sharing a parent's email, people without email, shared family emails.
+#[test]
+fn worlds_hold_the_names_and_emails_real_lists_hold() {
+    use unicode_normalization::UnicodeNormalization;
+    let c = Congregation::generate(500, 7);
+    let names = |m: &Member| format!("{} {}", m.first_name, m.last_name);
+    assert!(c.people.iter().any(|m| !names(m).is_ascii()), "accents");
+    assert!(
+        c.people.iter().any(|m| m.last_name.contains('\'')),
+        "apostrophes"
+    );
+    assert!(
+        c.people.iter().any(|m| m.last_name.contains('-')),
+        "hyphens"
+    );
+    let curly = c
+        .people
+        .iter()
+        .filter_map(|m| m.pco_last_name_drift.as_deref())
+        .any(|l| l.contains('\u{2019}'));
+    assert!(curly, "a curly apostrophe in PCO");
+    let decomposed = c
+        .people
+        .iter()
+        .flat_map(|m| {
+            [
+                m.pco_last_name_drift.as_deref(),
+                m.pco_nick_drift.as_deref(),
+            ]
+        })
+        .flatten()
+        .any(|n| n.nfc().collect::<String>() != n);
+    assert!(decomposed, "a decomposed name in PCO");
+    let namesakes = c.people.iter().enumerate().any(|(i, a)| {
+        c.people[i + 1..].iter().any(|b| {
+            a.email.is_some()
+                && a.email == b.email
+                && a.first_name == b.first_name
+                && a.last_name == b.last_name
+        })
+    });
+    assert!(namesakes, "two people with one name and one email");
+    assert!(c.people.iter().any(|m| m.email.is_none()), "no email");
+    let mut seen = HashSet::new();
+    let shared = c
+        .people
+        .iter()
+        .filter_map(|m| m.email.as_deref())
+        .any(|e| !seen.insert(e));
+    assert!(shared, "a family email");
+    assert!(
+        c.people
+            .iter()
+            .filter_map(|m| m.email.as_deref())
+            .all(str::is_ascii),
+        "emails stay plain ASCII"
+    );
+}

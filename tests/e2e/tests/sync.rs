@@ -446,3 +446,76 @@ async fn r17_r18_downgrade_off_keeps_levels_on_lowers_and_archives() {
             .any(|a| matches!(a, Action::Lowered(_)))
     );
 }
+
+/// The links of `account` (Rock id -> PCO id), from the state file.
+fn links_of(world: &World, account: &str) -> BTreeMap<i64, String> {
+    use pcosync::state::StateStore;
+    let state = pcosync::connect::open_state(&world.data_dir()).expect("the state opens");
+    state
+        .scan(account, "person/", None, 10_000)
+        .expect("the state scans")
+        .into_iter()
+        .map(|entry| {
+            let record: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
+            (
+                entry.key["person/".len()..].parse().unwrap(),
+                record["pco"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// R3, R10: two accounts synced from one Rock keep their own people, links and settings: a
+/// Rock change reaches the account that syncs that field and not the one that switched it off,
+/// and each account's PCO people are its own.
+#[tokio::test]
+async fn r3_two_accounts_keep_their_own_people_links_and_settings() {
+    let world = World::start(160, 37).await;
+    assert_eq!(world.config.accounts.len(), 2, "precondition: two accounts");
+    let main = world.config.accounts[0].to_guest();
+    let mut north = world.config.accounts[1].to_guest();
+    north.disabled_fields = vec!["middle-name".into()];
+    world.sync_as(&main).await;
+    world.sync_as(&north).await;
+    let (main_links, north_links) = (links_of(&world, &main.name), links_of(&world, &north.name));
+    assert!(!main_links.is_empty() && !north_links.is_empty());
+    for (account, links) in [(&main.name, &main_links), (&north.name, &north_links)] {
+        for pco in links.values() {
+            assert!(
+                world.pco.person_state(account, pco).is_some(),
+                "{account}'s link to PCO {pco} is not a person of {account}"
+            );
+        }
+    }
+    assert_ne!(main_links, north_links, "each account syncs its own people");
+    let pick = |links: &BTreeMap<i64, String>, account: &str| {
+        links
+            .iter()
+            .find(|(_, pco)| {
+                world
+                    .pco
+                    .person_state(account, pco)
+                    .is_some_and(|p| p["services"]["attributes"]["site_administrator"] != true)
+            })
+            .map(|(r, p)| (*r, p.clone()))
+            .expect("an ordinary linked person")
+    };
+    let (main_rock, main_pco) = pick(&main_links, &main.name);
+    let (north_rock, north_pco) = pick(&north_links, &north.name);
+    for rock_id in [main_rock, north_rock] {
+        world
+            .edit_rock_person(rock_id, json!({"MiddleName": "Threeway"}))
+            .await;
+    }
+    world.sync_as(&main).await;
+    world.sync_as(&north).await;
+    let middle = |account: &str, pco: &str| {
+        world.pco.person_state(account, pco).unwrap()["person"]["attributes"]["middle_name"].clone()
+    };
+    assert_eq!(middle(&main.name, &main_pco), "Threeway");
+    assert_ne!(
+        middle(&north.name, &north_pco),
+        "Threeway",
+        "North switched the middle name off"
+    );
+}

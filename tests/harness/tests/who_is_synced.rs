@@ -52,3 +52,77 @@ async fn a_group_controlled_tag_alone_does_not_sync_a_person() {
     let with_own = harness.sync(true).await.unwrap();
     assert_eq!(with_own.counts.synced, before + 1);
 }
+
+// R2 (c), R36: only groups of a type enabled for the account count. People whose only synced
+// groups are of a type switched off are not synced (nobody is created or raised for them);
+// switching the type on syncs them.
+#[tokio::test]
+async fn groups_of_a_type_not_enabled_sync_nobody() {
+    let harness = Harness::new(80, 5).await;
+    let full = harness.account();
+    let prefix = format!("{}:", full.name);
+    let (off_type, only_there) = {
+        let data = harness.world.rock.data.lock().unwrap();
+        let synced_groups = |kind: Option<&str>| -> Vec<i64> {
+            data.groups
+                .iter()
+                .filter(|g| g.is_active && g.pco_account.as_deref() == Some(full.name.as_str()))
+                .filter(|g| kind.is_none_or(|k| g.group_type.name == k))
+                .map(|g| g.id)
+                .collect()
+        };
+        let types: std::collections::BTreeSet<String> = data
+            .groups
+            .iter()
+            .filter(|g| g.pco_account.as_deref() == Some(full.name.as_str()))
+            .map(|g| g.group_type.name.clone())
+            .collect();
+        types
+            .into_iter()
+            .find_map(|kind| {
+                let of_kind = synced_groups(Some(&kind));
+                let people: Vec<i64> = data
+                    .people
+                    .values()
+                    .filter(|p| !p.pco_tags.iter().any(|t| t.starts_with(&prefix)))
+                    .filter(|p| {
+                        let groups: Vec<i64> = data
+                            .members
+                            .iter()
+                            .filter(|m| m.person_id == p.id)
+                            .map(|m| m.group_id)
+                            .filter(|g| synced_groups(None).contains(g))
+                            .collect();
+                        !groups.is_empty() && groups.iter().all(|g| of_kind.contains(g))
+                    })
+                    .map(|p| p.id)
+                    .collect();
+                (!people.is_empty()).then_some((kind, people))
+            })
+            .expect("precondition: people synced through one group type only")
+    };
+    let mut narrowed = full.clone();
+    narrowed.enabled_group_types.retain(|t| *t != off_type);
+    assert_ne!(narrowed.enabled_group_types, full.enabled_group_types);
+    let planned = |report: &pcosync::bindings::engine::Report| -> Vec<i64> {
+        report.people.iter().filter_map(|p| p.rock_id).collect()
+    };
+    let off = harness.sync_as(&narrowed, false).await.unwrap();
+    for id in &only_there {
+        assert!(
+            !planned(&off).contains(id),
+            "Rock {id} synced through {off_type}"
+        );
+    }
+    assert!(
+        harness.links().keys().all(|id| !only_there.contains(id)),
+        "linked through a type switched off"
+    );
+    let on = harness.sync_as(&full, true).await.unwrap();
+    for id in &only_there {
+        assert!(
+            planned(&on).contains(id),
+            "Rock {id} not synced with {off_type} on"
+        );
+    }
+}

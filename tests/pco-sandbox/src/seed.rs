@@ -155,7 +155,7 @@ fn add_member(account: &mut Account, next: &mut Counters, m: &Member, stamp: i64
         given_name: (m.presence == Presence::Both || m.nick_name != m.first_name)
             .then(|| m.first_name.clone()),
         middle_name: some_text(&m.middle_name),
-        last_name: Some(m.last_name.clone()),
+        last_name: Some(m.pco_last_name().to_string()),
         gender: match m.gender {
             Gender::Male => Some("M".into()),
             Gender::Female => Some("F".into()),

@@ -93,6 +93,7 @@ fn member(key: u32, first: &str, nick: &str, last: &str, gender: Gender) -> Memb
         presence: Presence::Both,
         pco_email_drift: None,
         pco_nick_drift: None,
+        pco_last_name_drift: None,
         pco_level: None,
         pco_org_admin: false,
         pco_archived: false,
