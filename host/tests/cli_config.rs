@@ -713,3 +713,152 @@ async fn the_configuration_is_found_by_flag_environment_and_default() {
         .ok()
         .says("env X_SECRET");
 }
+
+/// `GET` on the Rock sandbox's API with the REST key.
+async fn rock_get(w: &World, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", w.rock.base_url().trim_end_matches('/')))
+        .header("Authorization-Token", ROCK_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The `values` qualifier (the choices) of the PCO Tags person attribute.
+async fn tag_choices(w: &World) -> String {
+    let attributes = rock_get(
+        w,
+        "/api/Attributes?$filter=Key%20eq%20'PCOTags'&$expand=AttributeQualifiers",
+    )
+    .await;
+    attributes[0]["AttributeQualifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["Key"] == "values")
+        .and_then(|q| q["Value"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The value of `key` in the first object (depth first) whose `id_key` is `id`.
+fn find_by(value: &serde_json::Value, id_key: &str, id: i64, key: &str) -> Option<String> {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get(id_key).and_then(|v| v.as_i64()) == Some(id) {
+                return map.get(key).and_then(|v| v.as_str()).map(str::to_string);
+            }
+            map.values().find_map(|v| find_by(v, id_key, id, key))
+        }
+        serde_json::Value::Array(list) => list.iter().find_map(|v| find_by(v, id_key, id, key)),
+        _ => None,
+    }
+}
+
+// Seed 000 "Update Tags" (issue 13), R2 a, R13, R14: `rock init` fills the PCO Tags choices
+// with the account's PCO tags, the group-controlled ones marked with an asterisk in the text
+// only; `rock tags` again writes nothing; a value picked from those choices, as Rock's
+// profile stores it, is synced to PCO by the next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2a_r14_rock_tags_offers_the_accounts_tags_and_a_picked_one_syncs() {
+    let w = World::start().await;
+    let (mapped, group_id, _) = w.tagged_group();
+    w.write_config(&format!(
+        "\n[[accounts.tag_groups]]\ntag = {mapped:?}\ngroup_id = {group_id}\n"
+    ));
+    let listed = w.run(&["tag", "list", "--json"], &[]).await;
+    let listed: serde_json::Value = serde_json::from_str(&listed.ok().stdout).unwrap();
+    let pco_tags: Vec<String> = listed["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert!(pco_tags.len() > 1, "{listed}");
+    w.run(&["rock", "init"], &[]).await.ok().says(&format!(
+        "PCO Tags choices: {} tags (1 group-controlled, marked with *): updated",
+        pco_tags.len()
+    ));
+    let choices = tag_choices(&w).await;
+    let options: Vec<&str> = choices.split(',').collect();
+    assert_eq!(options.len(), pco_tags.len(), "{choices}");
+    for tag in &pco_tags {
+        let wanted = if *tag == mapped {
+            format!("Main Campus:{tag}^{tag} *")
+        } else {
+            format!("Main Campus:{tag}^{tag}")
+        };
+        assert!(options.contains(&wanted.as_str()), "{wanted} in {choices}");
+    }
+    // Again: nothing written, one read.
+    w.rock.clear_requests();
+    w.run(&["rock", "tags"], &[])
+        .await
+        .ok()
+        .says("already up to date, nothing written");
+    let touched: Vec<String> = w
+        .rock
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("AttributeQualifiers"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(touched.len(), 1, "{touched:?}");
+    assert!(touched[0].starts_with("GET /api/Attributes"), "{touched:?}");
+    assert_eq!(tag_choices(&w).await, choices);
+    // Staff pick an unmapped tag on a new person's profile: Rock stores the option's value.
+    let picked = pco_tags.iter().find(|t| **t != mapped).unwrap();
+    let value = format!("Main Campus:{picked}");
+    let client = reqwest::Client::new();
+    let base = w.rock.base_url().trim_end_matches('/').to_string();
+    let person: i64 = client
+        .post(format!("{base}/api/People"))
+        .header("Authorization-Token", ROCK_TOKEN)
+        .json(&serde_json::json!({"FirstName": "Tabitha", "LastName": "Picked", "Email": "tabitha.picked@example.org"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let set = client
+        .post(format!("{base}/api/People/AttributeValue/{person}"))
+        .query(&[
+            ("attributeKey", "PCOTags"),
+            ("attributeValue", value.as_str()),
+        ])
+        .header("Authorization-Token", ROCK_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 202);
+    // The generated congregation has people who fail on purpose (status 3); ours is not one.
+    let sync = w.run(&["sync", "--account", "Main Campus"], &[]).await;
+    assert!(matches!(sync.code, Some(0 | 3)), "{sync}");
+    assert!(
+        !sync.stdout.contains(&format!("Rock {person}: failed")),
+        "{sync}"
+    );
+    let status = w
+        .run(
+            &[
+                "status",
+                "--account",
+                "Main Campus",
+                "--person",
+                &person.to_string(),
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let status: serde_json::Value = serde_json::from_str(&status.ok().stdout).unwrap();
+    let pco_id = find_by(&status, "rock_id", person, "pco_id")
+        .or_else(|| find_by(&status, "rock-id", person, "pco-id"))
+        .unwrap_or_else(|| panic!("person {person} synced: {status}"));
+    let pco = w.pco.person_state("Main Campus", &pco_id).unwrap();
+    assert_eq!(pco["tags"], serde_json::json!([picked]), "{pco}");
+}

@@ -243,7 +243,7 @@ async fn run(
         Command::Demo { people, seed, json } => {
             crate::demo::run(&config, &data_dir, people, seed, json).await
         }
-        Command::Rock { command } => rock::run(&config, command).await,
+        Command::Rock { command } => rock::run(&config, &data_dir, command).await,
         Command::Status(args) => status::run(&config, &data_dir, args).await,
         Command::Refresh(args) => status::refresh(&config, &data_dir, args).await,
         Command::Link(args) => link::run(&config, &data_dir, args).await,

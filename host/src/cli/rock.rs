@@ -5,12 +5,19 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::config::Config;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::config::{AccountConfig, Config};
+use crate::rock::choices;
+use crate::rock::rest::{ChoicesWrite, RestRock};
 
 #[derive(Subcommand)]
 pub enum RockCommand {
     /// Create in Rock what the sync needs, when missing: the "PCO Tags" person attribute and the
     /// "PCO Account" and "PCO Permission Level" group attributes. Running it again creates nothing.
+    /// When the configured accounts can be reached, it also fills the PCO Tags choices (as
+    /// `rock tags` does).
     Init {
         /// Rock's address [default: `url` of the configuration's [rock] section].
         #[arg(long, value_name = "URL")]
@@ -19,24 +26,148 @@ pub enum RockCommand {
         #[arg(long, value_name = "NAME")]
         rock_token_env: Option<String>,
     },
+    /// Refresh the choices of the "PCO Tags" person attribute from PCO: every configured
+    /// account's tags, so staff can pick them on a person's profile in Rock. Tags mapped to a
+    /// Rock group (their selection follows membership) show with an asterisk. Writes nothing
+    /// when the choices are already up to date.
+    Tags,
 }
 
-pub async fn run(config: &Config, command: RockCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config: &Config,
+    data_dir: &Path,
+    command: RockCommand,
+) -> anyhow::Result<ExitCode> {
     match command {
         RockCommand::Init {
             rock_url,
             rock_token_env,
-        } => rock_init(config, rock_url, rock_token_env).await,
+        } => rock_init(config, data_dir, rock_url, rock_token_env).await,
+        RockCommand::Tags => rock_tags(config, data_dir).await,
     }
+}
+
+/// `pcosync rock tags`: refreshes the PCO Tags choices; status 1 when an account could not be
+/// read (its old choices are kept), 2 when Rock cannot be reached for a configuration reason.
+async fn rock_tags(config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    if config.accounts.is_empty() {
+        return Err(super::config::usage(
+            "the configuration has no [[accounts]]: add one with `pcosync account add`",
+        ));
+    }
+    let rock = super::config::connect_rock(config)
+        .await
+        .map_err(super::config::Reach::into_error)?;
+    let refreshed = refresh_tag_choices(config, data_dir, &rock).await?;
+    refreshed.print();
+    Ok(if refreshed.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What a refresh of the PCO Tags choices did.
+pub(crate) struct TagChoicesRefresh {
+    /// Tags offered, and of those how many are group-controlled (marked).
+    pub offered: usize,
+    pub marked: usize,
+    pub write: ChoicesWrite,
+    /// Accounts whose tags could not be read, with why (their old choices stay).
+    pub failed: Vec<(String, String)>,
+    /// Tags Rock's option format cannot hold.
+    pub skipped: Vec<String>,
+}
+
+impl TagChoicesRefresh {
+    fn print(&self) {
+        for (account, why) in &self.failed {
+            eprintln!(
+                "warning: account \"{account}\": its tags were not read ({why}); its choices are left as they were"
+            );
+        }
+        for value in &self.skipped {
+            eprintln!(
+                "warning: tag \"{value}\" is not offered: Rock's choice list cannot hold a ',' or '^' in it, or spaces around it"
+            );
+        }
+        let what = match self.write {
+            ChoicesWrite::Unchanged => "already up to date, nothing written",
+            ChoicesWrite::Created | ChoicesWrite::Updated => "updated",
+        };
+        println!(
+            "PCO Tags choices: {} tags ({} group-controlled, marked with *): {what}",
+            self.offered, self.marked
+        );
+    }
+}
+
+/// Sets the PCO Tags attribute's choices to every configured account's PCO tags (the guest's
+/// `choices`), marking those mapped to a group (R14, the seed's asterisk). An account that
+/// cannot be read keeps its old choices; an error when none can.
+pub(crate) async fn refresh_tag_choices(
+    config: &Config,
+    data_dir: &Path,
+    rock: &RestRock,
+) -> anyhow::Result<TagChoicesRefresh> {
+    let mut read = Vec::new();
+    let mut failed = Vec::new();
+    for account in &config.accounts {
+        match super::config::choices(config, data_dir, account).await {
+            Ok(choices) => read.push((account, choices.tags, mapped_tags(account))),
+            Err(why) => failed.push((account.name.clone(), why.message().to_string())),
+        }
+    }
+    if read.is_empty() {
+        let (account, why) = &failed[0];
+        anyhow::bail!("cannot read the tags of account \"{account}\" from PCO: {why}");
+    }
+    let accounts: Vec<choices::AccountTags> = read
+        .iter()
+        .map(|(account, tags, mapped)| choices::AccountTags {
+            account: &account.name,
+            tags,
+            mapped,
+        })
+        .collect();
+    let built = choices::build(&accounts, config.accounts.len() > 1);
+    let marked = built
+        .options
+        .iter()
+        .filter(|(_, text)| text.ends_with(choices::GROUP_MARK))
+        .count();
+    let unread: Vec<String> = failed.iter().map(|(a, _)| a.clone()).collect();
+    let write = rock
+        .update_tag_choices(|current| {
+            choices::merge(
+                current,
+                |value| unread.iter().any(|a| choices::of_account(value, a)),
+                &built.options,
+            )
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot set the PCO Tags choices in Rock: {}", e.message))?;
+    Ok(TagChoicesRefresh {
+        offered: built.options.len(),
+        marked,
+        write,
+        failed,
+        skipped: built.skipped,
+    })
+}
+
+fn mapped_tags(account: &AccountConfig) -> BTreeSet<String> {
+    account.tag_groups.iter().map(|t| t.tag.clone()).collect()
 }
 
 /// `pcosync rock init`: creates what the sync needs in Rock and says what it created or found.
 async fn rock_init(
     config: &Config,
+    data_dir: &Path,
     url: Option<url::Url>,
     token_env: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    use crate::rock::rest::{AttributeNames, RestRock, RestRockOptions};
+    use crate::rock::rest::{AttributeNames, RestRockOptions};
     use crate::secret::SecretRef;
     let configured = config.rock.as_ref();
     let url = url
@@ -66,6 +197,19 @@ async fn rock_init(
     }
     for line in &report.found {
         println!("found   {line}");
+    }
+    // The choices staff pick tags from (seed 000 "Update Tags"), when PCO can be reached.
+    if config.accounts.is_empty() {
+        println!(
+            "PCO Tags choices: no accounts configured yet; run `pcosync rock tags` after `pcosync account add`"
+        );
+    } else {
+        match refresh_tag_choices(config, data_dir, &rock).await {
+            Ok(refreshed) => refreshed.print(),
+            Err(error) => println!(
+                "PCO Tags choices not filled ({error:#}); run `pcosync rock tags` when PCO can be reached"
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

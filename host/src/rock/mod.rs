@@ -4,6 +4,7 @@
 //! implemented here for [`HostState`] by delegation. The REST backend talks to Rock's API v1;
 //! tests use an in-memory one.
 
+pub mod choices;
 pub mod rest;
 
 use async_trait::async_trait;

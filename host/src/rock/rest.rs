@@ -133,6 +133,14 @@ impl RestRockOptions {
     }
 }
 
+/// What [`RestRock::update_tag_choices`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChoicesWrite {
+    Unchanged,
+    Created,
+    Updated,
+}
+
 /// What `init` did: one line per attribute or option list, created or already there.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InitReport {
@@ -326,6 +334,61 @@ impl RestRock {
             report.found.push(line);
         }
         Ok(())
+    }
+
+    /// Sets the choices of the PCO Tags person attribute (its `values` AttributeQualifier,
+    /// created or updated) to `update(current)`; writes nothing when that is the current text.
+    /// One request when unchanged (the attribute with its qualifiers expanded), two otherwise.
+    /// Rock refreshes the attribute's cache on the qualifier's save
+    /// (`Rock/Model/Core/AttributeQualifier/AttributeQualifier.Logic.cs` `UpdateCache`), so the
+    /// profile shows the new choices at once.
+    pub async fn update_tag_choices(
+        &self,
+        update: impl FnOnce(&str) -> String,
+    ) -> Result<ChoicesWrite, Error> {
+        let filter = format!(
+            "EntityTypeId eq {} and Key eq {}",
+            self.ids.person_entity,
+            literal(&self.names.pco_tags)
+        );
+        let rows = self
+            .list("Attributes", &filter, &[("$expand", "AttributeQualifiers")])
+            .await?;
+        let Some(attribute) = rows.first() else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "Rock has no person attribute with the key {}; run `pcosync rock init`",
+                    self.names.pco_tags
+                ),
+            ));
+        };
+        let attribute_id = int(attribute, "Id").unwrap_or(0);
+        let qualifier = attribute
+            .get("AttributeQualifiers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|q| text(q, "Key").as_deref() == Some("values"));
+        let current = qualifier.and_then(|q| text(q, "Value")).unwrap_or_default();
+        let wanted = update(&current);
+        match qualifier.and_then(|q| int(q, "Id")) {
+            Some(_) if wanted == current => Ok(ChoicesWrite::Unchanged),
+            Some(id) => {
+                let call = Call::write(
+                    reqwest::Method::PATCH,
+                    format!("/api/AttributeQualifiers/{id}"),
+                    json!({"Value": wanted}),
+                );
+                self.http.send(&call).await?;
+                Ok(ChoicesWrite::Updated)
+            }
+            None => {
+                let body = json!({"IsSystem": false, "AttributeId": attribute_id, "Key": "values", "Value": wanted});
+                self.create("AttributeQualifiers", body).await?;
+                Ok(ChoicesWrite::Created)
+            }
+        }
     }
 
     /// Ids of the attributes of an entity type with this key (any qualifier: a group

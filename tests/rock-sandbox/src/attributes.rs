@@ -117,18 +117,64 @@ pub fn load(
     }
 }
 
-/// A select field shows the option texts (`value^Text`) of its values, joined by ", ".
-fn format_value(store: &Store, attribute: &Row, value: &str) -> String {
-    let attribute_id = int(attribute, "Id").unwrap_or(0);
-    let options = store
+/// The options of a select attribute: its `values` qualifier as `Rock/Field/Helper.cs`
+/// `GetConfiguredValues` reads it: split on ',' then on '^' (empty parts dropped), value and
+/// text trimmed, a value without '^' is its own text, the first of a repeated value wins, in
+/// the qualifier's order. (The SQL form of the qualifier is not reproduced.)
+pub fn configured_values(qualifier: &str) -> Vec<(String, String)> {
+    let mut items: Vec<(String, String)> = Vec::new();
+    for option in qualifier.split(',').filter(|o| !o.is_empty()) {
+        let mut parts = option.split('^').filter(|p| !p.is_empty());
+        let Some(value) = parts.next() else { continue };
+        let value = value.trim().to_string();
+        let text = parts.next().map_or(value.clone(), |t| t.trim().to_string());
+        if !items.iter().any(|(v, _)| *v == value) {
+            items.push((value, text));
+        }
+    }
+    items
+}
+
+/// The `values` qualifier of an attribute (`AttributeQualifier` row with Key `values`), if any.
+fn values_qualifier(store: &Store, attribute_id: i64) -> Option<&str> {
+    store
         .find_by(Entity::AttributeQualifier, "AttributeId", attribute_id)
         .into_iter()
         .find(|q| text(q, "Key") == Some("values"))
         .and_then(|q| text(q, "Value"))
-        .unwrap_or("");
+}
+
+fn field_class<'a>(store: &'a Store, attribute: &Row) -> Option<&'a str> {
+    let field = int(attribute, "FieldTypeId")?;
+    store
+        .get(Entity::FieldType, field)
+        .and_then(|f| text(f, "Class"))
+}
+
+/// `ValueFormatted` of a select attribute. A multi-select is formatted as
+/// `Rock/Field/Types/SelectMultiFieldType.cs` `GetTextValue` does: the texts of the configured
+/// options whose value is selected, in the options' order, joined by ", " (a selected value
+/// that is no option shows nothing); with no `values` qualifier, the raw value. Other select
+/// fields show each value's option text, or the value itself.
+fn format_value(store: &Store, attribute: &Row, value: &str) -> String {
+    let attribute_id = int(attribute, "Id").unwrap_or(0);
+    let qualifier = values_qualifier(store, attribute_id);
+    let options = configured_values(qualifier.unwrap_or(""));
+    if field_class(store, attribute) == Some("Rock.Field.Types.SelectMultiFieldType") {
+        if value.trim().is_empty() || qualifier.is_none() {
+            return value.to_string();
+        }
+        let selected: Vec<&str> = value.split(',').filter(|v| !v.is_empty()).collect();
+        return options
+            .iter()
+            .filter(|(v, _)| selected.contains(&v.as_str()))
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
     let texts: HashMap<&str, &str> = options
-        .split(',')
-        .filter_map(|o| o.split_once('^'))
+        .iter()
+        .map(|(v, t)| (v.as_str(), t.as_str()))
         .collect();
     value
         .split(',')

@@ -1478,3 +1478,82 @@ async fn saving_a_previous_address_again_retypes_its_old_link() {
     assert_eq!(after[1]["Location"]["Street1"], "9 ELM AVE");
     assert_eq!(after[1]["GroupLocationTypeValueId"], home);
 }
+
+// Issue 13 (seed 000 "Update Tags"), R2 a: the PCO Tags choices are the attribute's `values`
+// qualifier (`value^text` pairs, Rock/Field/Helper.cs `GetConfiguredValues`), written through
+// the AttributeQualifiers controller; the value stays the raw option values, and
+// `ValueFormatted` shows their texts in the options' order (SelectMultiFieldType.cs).
+#[tokio::test]
+async fn multi_select_choices_live_in_the_values_qualifier() {
+    let rock = Rock::start(&small()).await;
+    let john = rock.sandbox.person_id(0).unwrap();
+    let read = format!("/api/People/{john}?loadAttributes=simple&attributeKeys=PCOTags");
+    let attribute = rock.get(&read).await["Attributes"]["PCOTags"]["Id"]
+        .as_i64()
+        .unwrap();
+    let filter =
+        format!("/api/AttributeQualifiers?$filter=AttributeId eq {attribute} and Key eq 'values'");
+    let qualifier = rock.get(&filter).await[0].clone();
+    let id = qualifier["Id"].as_i64().unwrap();
+    let options =
+        "Main Campus:Skills:Vocals^Skills:Vocals, Main Campus:Teams:Worship^Teams:Worship *";
+    let (status, _) = rock
+        .call(
+            Method::PATCH,
+            &format!("/api/AttributeQualifiers/{id}"),
+            Some(json!({"Value": options})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(rock.get(&filter).await[0]["Value"], options);
+    let person = rock.get(&read).await;
+    assert_eq!(
+        person["AttributeValues"]["PCOTags"]["Value"],
+        "Main Campus:Teams:Worship,Main Campus:Skills:Vocals"
+    );
+    assert_eq!(
+        person["AttributeValues"]["PCOTags"]["ValueFormatted"],
+        "Skills:Vocals, Teams:Worship *"
+    );
+    // A value that is no option is kept as it was set (SetAttributeValue does not check it)
+    // and shows nothing.
+    let set = format!(
+        "/api/People/AttributeValue/{john}?attributeKey=PCOTags&attributeValue=Main%20Campus%3AGone%3AX"
+    );
+    assert_eq!(rock.call(Method::POST, &set, None).await.0, 202);
+    let person = rock.get(&read).await;
+    assert_eq!(
+        person["AttributeValues"]["PCOTags"]["Value"],
+        "Main Campus:Gone:X"
+    );
+    assert_eq!(person["AttributeValues"]["PCOTags"]["ValueFormatted"], "");
+    // Without a `values` qualifier the raw value shows.
+    assert_eq!(
+        rock.call(
+            Method::DELETE,
+            &format!("/api/AttributeQualifiers/{id}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let person = rock.get(&read).await;
+    assert_eq!(
+        person["AttributeValues"]["PCOTags"]["ValueFormatted"],
+        "Main Campus:Gone:X"
+    );
+    // And one is created with a POST.
+    let (status, _) = rock
+        .call(
+            Method::POST,
+            "/api/AttributeQualifiers",
+            Some(json!({"AttributeId": attribute, "Key": "values", "Value": "Main Campus:Gone:X^Gone"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        rock.get(&read).await["AttributeValues"]["PCOTags"]["ValueFormatted"],
+        "Gone"
+    );
+}
