@@ -23,7 +23,7 @@ use crate::bindings::rockpco::sync::state::Write;
 use crate::clock::minus_minutes;
 use crate::fields::{self, Side, Snapshot};
 use crate::linking::Index;
-use crate::pco_api::{PcoPerson, fetch_pages};
+use crate::pco_api::{PcoPerson, fetch_pages, fetch_pages_from_both_ends};
 use crate::pco_people::{self, PcoPersonFull};
 use crate::plan::{Inputs, LevelStep, LinkStep, PersonPlan, plan};
 use crate::ports::{Level, Ports};
@@ -354,9 +354,19 @@ fn fetch_people(
     account: &str,
     since: Option<&str>,
 ) -> Result<Vec<PcoPersonFull>, Error> {
-    let pages = fetch_pages(ports, account, "reading PCO people", |offset| {
-        people_request(offset, since)
-    })?;
+    let pages = match since {
+        Some(_) => fetch_pages(ports, account, "reading PCO people", |offset| {
+            people_request(offset, since)
+        })?,
+        None => {
+            fetch_pages_from_both_ends(ports, account, "reading PCO people", |offset, order| {
+                match order {
+                    Some(order) => pco_people::list_people(offset, &[("order", order)]),
+                    None => pco_people::list_people(offset, &[]),
+                }
+            })?
+        }
+    };
     let mut people = Vec::new();
     for page in pages {
         people.extend(pco_people::parse_people_document(&page.body)?.0);

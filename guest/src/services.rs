@@ -107,18 +107,26 @@ pub fn fetch_people(
     ports: &dyn Ports,
     account: &str,
 ) -> Result<BTreeMap<String, ServicesPerson>, Error> {
-    let first = |offset: u64| {
-        get(
-            "/services/v2/people",
-            &[
-                ("include", "tags"),
-                ("per_page", &PAGE_SIZE.to_string()),
-                ("offset", &offset.to_string()),
-            ],
-        )
+    // Services people can be ordered by created_at (research/pco-api.md §3), so a large
+    // account is read from both ends (issue 14.10).
+    let page_at = |offset: u64, order: Option<&str>| {
+        let (per_page, offset) = (PAGE_SIZE.to_string(), offset.to_string());
+        let mut query = vec![
+            ("include", "tags"),
+            ("per_page", per_page.as_str()),
+            ("offset", offset.as_str()),
+        ];
+        query.extend(order.map(|order| ("order", order)));
+        get("/services/v2/people", &query)
     };
     let mut people = BTreeMap::new();
-    for page in fetch_pages(ports, account, "reading PCO Services people", first)? {
+    let pages = crate::pco_api::fetch_pages_from_both_ends(
+        ports,
+        account,
+        "reading PCO Services people",
+        page_at,
+    )?;
+    for page in pages {
         let document = parse_document(&page)?;
         for resource in data(&document)? {
             let (id, person) = parse_person(resource)?;

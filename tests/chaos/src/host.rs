@@ -379,7 +379,20 @@ async fn run_in_process(
     kill: Option<Kill>,
 ) -> anyhow::Result<Outcome> {
     let config = world.config()?;
-    let capabilities = capabilities(&config, &world.data_dir()).await?;
+    // A system that cannot be reached under the run's faults fails that run, as the real
+    // binary exits 1: a faulty run's outcome, not the scenario's error.
+    let capabilities = match capabilities(&config, &world.data_dir()).await {
+        Ok(capabilities) => capabilities,
+        Err(error) => {
+            return Ok(Outcome {
+                code: Some(1),
+                reports: Vec::new(),
+                killed: false,
+                stderr: format!("error: {error:#}"),
+                calls: Vec::new(),
+            });
+        }
+    };
     let point = match kill {
         None => KillPoint::Never,
         Some(Kill {

@@ -170,9 +170,7 @@ fn assert_imported_once(
         );
         let person = &people[&rock_id];
         assert!(
-            person
-                .last_name
-                .eq_ignore_ascii_case(member.last_name.trim()),
+            same_name(&person.last_name, &member.last_name),
             "{what}: Rock {rock_id} is {} but PCO {pco_id} is {}",
             person.last_name,
             member.last_name
@@ -420,6 +418,20 @@ async fn a_match_links_to_the_existing_rock_person_instead_of_creating() {
     let mut matched = 0;
     for (pco_id, (member, _)) in &expected {
         let rock_id = pcosync::demo::rock_id(member);
+        // A namesake sharing the email (a "Jr.") makes two Rock people match: skipped, R41.
+        let namesake = harness.congregation.people.iter().any(|other| {
+            other.key != member.key
+                && other.in_rock()
+                && other.email.is_some()
+                && other.email == member.email
+                && same_name(&other.last_name, &member.last_name)
+                && same_name(&other.first_name, &member.first_name)
+        });
+        if namesake && member.in_rock() {
+            let why = format!("{:?}", outcome(&report, pco_id));
+            assert!(why.contains("matches 2 Rock people"), "PCO {pco_id}: {why}");
+            continue;
+        }
         let clean_match = member.in_rock()
             && member.pco_email_drift.is_none()
             && member.email.is_some()
@@ -1211,4 +1223,18 @@ impl Rock for Flaky {
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {
         self.inner.photo(id).await
     }
+}
+
+/// One name however it was typed: letter case, composed or decomposed accents, straight or
+/// curly apostrophes (the guest's matching rule, R41, in short).
+fn same_name(a: &str, b: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let fold = |s: &str| -> String {
+        s.trim()
+            .replace('\u{2019}', "'")
+            .nfc()
+            .collect::<String>()
+            .to_lowercase()
+    };
+    fold(a) == fold(b)
 }

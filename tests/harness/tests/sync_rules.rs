@@ -734,7 +734,9 @@ async fn updates_only_reads_only_recent_changes() {
         .collect();
     assert!(!pages.is_empty());
     assert!(
-        pages.iter().all(|p| p.contains("updated_at")),
+        pages
+            .iter()
+            .all(|p| p.contains("where%5Bupdated_at%5D") || p.contains("where[updated_at]")),
         "{people_reads:?}"
     );
     assert!(

@@ -647,6 +647,8 @@ async fn outbox_records_raise_and_org_admin_notices_and_never_a_welcome() {
 #[tokio::test]
 async fn seeded_services_people_have_levels_archived_and_tags() {
     let (sandbox, c) = seeded_sandbox(600, 4).await;
+    // Archived people are listed only when the organization's PCO lists them (issue 14.6).
+    sandbox.set_archived_listed(true);
     let client = Client::new(&sandbox, 0);
     let mut seen = HashSet::new();
     let mut next = Some("/services/v2/people?per_page=100&include=tags".to_string());
@@ -672,6 +674,16 @@ async fn seeded_services_people_have_levels_archived_and_tags() {
     assert!(tagged > 0);
     assert!(seen.contains("Archived") || expected_archived == 0);
     assert!(seen.contains(Level::ScheduledViewer.pco_name()));
+    // By default the Services list leaves them out; each is still there by id.
+    sandbox.set_archived_listed(false);
+    let (_, listed) = client.get("/services/v2/people?per_page=100").await;
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["attributes"]["archived"] != true)
+    );
     let (_, me) = client.get("/people/v2/me").await;
     assert_eq!(me["data"]["attributes"]["site_administrator"], true);
 }
