@@ -552,3 +552,94 @@ async fn a_services_404_right_after_a_grant_is_asked_again_once() {
     let answers = pco.send_batch("Main Campus", &[missing]).await;
     assert_eq!(answers[0].as_ref().unwrap_err().kind, ErrorKind::NotFound);
 }
+
+/// Issue 14.10: PCO answers pages past offset 30,000 at a far stricter rate, so the real guest
+/// reads an account of more than 30,000 people (People and Services) from both ends of the
+/// list, ordered by creation, and never asks for an offset past 30,000 while it still covers
+/// every page of the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_account_is_read_without_offsets_past_thirty_thousand() {
+    let mut congregation = Congregation::generate(60, 11);
+    let world = pcosync::demo::world(&congregation);
+    // Rock keeps its 60 people; PCO holds 30,050 more, in PCO only.
+    let template = congregation
+        .people
+        .iter()
+        .find(|m| m.in_pco() && m.pco_accounts == [0])
+        .cloned()
+        .expect("a PCO person of the first account");
+    let first_key = congregation.people.len() as u32;
+    for n in 0..30_050u32 {
+        let mut member = template.clone();
+        member.key = first_key + n;
+        member.presence = congregation::Presence::PcoOnly;
+        member.groups.clear();
+        member.pco_tags.clear();
+        member.email = Some(format!("bulk{n}@example.org"));
+        member.pco_email_drift = None;
+        member.pco_org_admin = false;
+        congregation.people.push(member);
+    }
+    let options = SandboxOptions {
+        rate_limit: RateLimitConfig {
+            enabled: false,
+            ..RateLimitConfig::default()
+        },
+        ..SandboxOptions::default()
+    };
+    let sandbox = PcoSandbox::start_with(options, &congregation)
+        .await
+        .unwrap();
+    let main = congregation.accounts[0].clone();
+    let in_pco = sandbox.people_count(&main).unwrap();
+    assert!(in_pco > 30_000, "precondition: {in_pco} people");
+    let pco = Arc::new(HttpPco::new(vec![endpoint(&sandbox, &main)], quick()).unwrap());
+    let runtime = Runtime::new(Limits::default()).unwrap();
+    let guest = runtime.load(pcosync::DEFAULT_GUEST, None).await.unwrap();
+    let capabilities = Capabilities {
+        rock: world.rock.clone(),
+        pco,
+        state: Arc::new(MemoryState::default()),
+        reporter: silent(),
+    };
+    sandbox.clear_requests();
+    let report = runtime
+        .sync(&guest, &capabilities, &world.account, &dry_run("large"))
+        .await
+        .unwrap();
+    assert_eq!(report.counts.failed, 0, "{:?}", report.counts);
+    let requests = sandbox.requests();
+    let offset = |path: &str| -> u64 {
+        url::form_urlencoded::parse(path.split_once('?').map_or("", |(_, q)| q).as_bytes())
+            .find(|(k, _)| k == "offset")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let deepest = requests.iter().map(|r| offset(&r.path)).max().unwrap_or(0);
+    assert!(deepest <= 30_000, "a page at offset {deepest}");
+    for list in ["/people/v2/people?", "/services/v2/people?"] {
+        let pages: Vec<(bool, u64)> = requests
+            .iter()
+            .filter(|r| r.path.starts_with(list) && !r.path.contains("where"))
+            .filter(|r| r.path.contains("order="))
+            .map(|r| (r.path.contains("order=-created_at"), offset(&r.path)))
+            .collect();
+        let front = pages
+            .iter()
+            .filter(|(back, _)| !back)
+            .map(|(_, o)| *o)
+            .max();
+        let back = pages
+            .iter()
+            .filter(|(back, _)| *back)
+            .map(|(_, o)| *o)
+            .max();
+        let (Some(front), Some(back)) = (front, back) else {
+            panic!("{list} was not read from both ends: {pages:?}");
+        };
+        assert!(
+            front + 100 + back + 100 >= in_pco as u64,
+            "{list}: front to {front}, back to {back}, of {in_pco}"
+        );
+    }
+}
