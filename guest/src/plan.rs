@@ -372,7 +372,51 @@ fn link(
             }),
             None,
         ),
-        Match::Nobody | Match::Several(_) => (LinkStep::Create, None),
+        Match::Several(ids) => match one_of_several(inputs, person, &ids) {
+            Some(pco_id) => (
+                LinkStep::Found(pco_id.clone(), "by name, email and birth date"),
+                Some(pco_id),
+            ),
+            None => (
+                LinkStep::Skip(format!(
+                    "{} PCO people ({}) match on name and email: not linked (it would be a guess) and not created (it would add another copy); link this person by hand",
+                    ids.len(),
+                    ids.join(", ")
+                )),
+                None,
+            ),
+        },
+        Match::Nobody => (LinkStep::Create, None),
+    }
+}
+
+/// Several PCO people share the person's name and email (a parent and a namesake child on one
+/// family email, say). The one it is: the only candidate nobody is linked to yet, or the only
+/// one with the person's birth date. Otherwise none: a guess could hand over someone else's
+/// account, and creating would add a copy of someone PCO already holds (R4, R6).
+fn one_of_several(inputs: &Inputs, person: &Person, ids: &[String]) -> Option<String> {
+    let linked: BTreeSet<&str> = inputs.records.values().map(|r| r.pco.as_str()).collect();
+    let free: Vec<&String> = ids
+        .iter()
+        .filter(|id| !linked.contains(id.as_str()))
+        .collect();
+    if let [only] = free.as_slice() {
+        return Some((*only).clone());
+    }
+    let born = person.birthdate.and_then(fields::date_text)?;
+    let same_day: Vec<&&String> = free
+        .iter()
+        .filter(|id| {
+            inputs
+                .pco
+                .get(id.as_str())
+                .and_then(|p| p.birthdate.as_deref())
+                == Some(&born)
+        })
+        .collect();
+    match same_day.as_slice() {
+        [only] => Some((**only).clone()),
+        _ => None,
     }
 }
 

@@ -100,6 +100,43 @@ impl Harness {
     ) -> Result<pcosync::bindings::engine::Report, pcosync::RunError> {
         self.sync_as(&self.account(), dry_run).await
     }
+
+    /// A sync of the account (not a dry run) that reaches PCO through `pco` (a wrapper that
+    /// records or changes what PCO answers) instead of the sandbox's transport directly.
+    pub async fn sync_through(
+        &self,
+        pco: Arc<dyn pcosync::pco::Pco>,
+    ) -> Result<pcosync::bindings::engine::Report, pcosync::RunError> {
+        let mut capabilities = self.capabilities();
+        capabilities.pco = pco;
+        self.runtime
+            .sync(&self.guest, &capabilities, &self.account(), &options(false))
+            .await
+    }
+
+    /// Staff's own call to PCO, as the sandbox's API answers it: the document (Null when the
+    /// answer has no body).
+    pub async fn pco_call(
+        &self,
+        method: pcosync::bindings::pco::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        use pcosync::pco::Pco;
+        let request = pcosync::bindings::pco::Request {
+            method,
+            path: path.to_string(),
+            query: vec![],
+            headers: vec![],
+            body: (!body.is_null()).then(|| body.to_string().into_bytes()),
+        };
+        let response = self
+            .pco
+            .send(&self.world.account.name, &request)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// A new run id for each run, as the host gives: the audit keys its history by run id.

@@ -272,29 +272,6 @@ async fn a_run_id_is_never_reused() {
     assert!(error.to_string().contains("used before"), "{error}");
 }
 
-/// Staff's own call to PCO: the document PCO answers.
-async fn pco_call(
-    harness: &Harness,
-    method: pcosync::bindings::pco::Method,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    use pcosync::pco::Pco;
-    let request = pcosync::bindings::pco::Request {
-        method,
-        path: path.to_string(),
-        query: vec![],
-        headers: vec![],
-        body: (!body.is_null()).then(|| body.to_string().into_bytes()),
-    };
-    let response = harness
-        .pco
-        .send(&harness.world.account.name, &request)
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e:?}"));
-    serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
-}
-
 // R25, R33, R16, R14: a run that raises a level, changes tags and links someone by a match is
 // audited field by field ("permission", "tags", "link"), and reverting it puts the level and
 // the tags back and undoes the link (the PCO person stays: a revert never deletes).
@@ -369,17 +346,13 @@ async fn permissions_tags_and_links_are_audited_and_reverted() {
             p.email.clone().unwrap(),
         )
     };
-    let created = pco_call(
-        &harness,
-        Method::Post,
+    let created = harness.pco_call(Method::Post,
         "/people/v2/people",
         serde_json::json!({"data": {"type": "Person", "attributes": {"first_name": first, "last_name": last}}}),
     )
     .await;
     let pco_linked = created["data"]["id"].as_str().unwrap().to_string();
-    pco_call(
-        &harness,
-        Method::Post,
+    harness.pco_call(Method::Post,
         &format!("/people/v2/people/{pco_linked}/emails"),
         serde_json::json!({"data": {"type": "Email", "attributes": {"address": email, "location": "Home", "primary": true}}}),
     )

@@ -310,18 +310,7 @@ async fn people_are_read_with_only_the_fields_the_sync_needs() {
         answers: Default::default(),
         versions: Default::default(),
     });
-    let mut capabilities = harness.capabilities();
-    capabilities.pco = recording.clone();
-    harness
-        .runtime
-        .sync(
-            &harness.guest,
-            &capabilities,
-            &harness.account(),
-            &pcosync_harness::options(false),
-        )
-        .await
-        .unwrap();
+    harness.sync_through(recording.clone()).await.unwrap();
     let answers = recording.answers.lock().unwrap();
     let people_reads: Vec<&(String, Vec<u8>)> = answers
         .iter()
@@ -356,18 +345,7 @@ async fn every_request_names_its_products_api_version() {
         answers: Default::default(),
         versions: Default::default(),
     });
-    let mut capabilities = harness.capabilities();
-    capabilities.pco = recording.clone();
-    let report = harness
-        .runtime
-        .sync(
-            &harness.guest,
-            &capabilities,
-            &harness.account(),
-            &pcosync_harness::options(false),
-        )
-        .await
-        .unwrap();
+    let report = harness.sync_through(recording.clone()).await.unwrap();
     assert!(report.counts.created > 0, "precondition: grants were made");
     let versions = recording.versions.lock().unwrap();
     let mut products = std::collections::BTreeSet::new();

@@ -340,18 +340,10 @@ async fn a_short_pco_list_loses_nobody() {
     let welcomes = harness.emails("Welcome");
     let links = harness.links();
     harness.sandbox.clear_requests();
-    let mut capabilities = harness.capabilities();
-    capabilities.pco = Arc::new(ShortList {
-        inner: harness.pco.clone(),
-    });
     let report = harness
-        .runtime
-        .sync(
-            &harness.guest,
-            &capabilities,
-            &harness.account(),
-            &pcosync_harness::options(false),
-        )
+        .sync_through(Arc::new(ShortList {
+            inner: harness.pco.clone(),
+        }))
         .await
         .unwrap();
     assert_eq!(
@@ -384,13 +376,13 @@ async fn a_mass_deletion_in_pco_is_held_by_the_brake() {
     let harness = synced_world().await;
     let links = harness.links();
     for pco_id in links.values().step_by(2) {
-        pco_call(
-            &harness,
-            pcosync::bindings::pco::Method::Delete,
-            &format!("/people/v2/people/{pco_id}"),
-            serde_json::Value::Null,
-        )
-        .await;
+        harness
+            .pco_call(
+                pcosync::bindings::pco::Method::Delete,
+                &format!("/people/v2/people/{pco_id}"),
+                serde_json::Value::Null,
+            )
+            .await;
     }
     let people = harness.sandbox.people_count(&harness.world.account.name);
     let welcomes = harness.emails("Welcome");
@@ -855,28 +847,6 @@ async fn family_members_changing_the_address_differently_is_a_conflict() {
     }
 }
 
-/// Staff's own call to PCO, as the sandbox's API answers it.
-async fn pco_call(
-    harness: &Harness,
-    method: pcosync::bindings::pco::Method,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let request = Request {
-        method,
-        path: path.to_string(),
-        query: vec![],
-        headers: vec![],
-        body: (!body.is_null()).then(|| body.to_string().into_bytes()),
-    };
-    let response = harness
-        .pco
-        .send(&harness.world.account.name, &request)
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e:?}"));
-    serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
-}
-
 /// Someone added to PCO by hand, with Services access, before Rock syncs them: their PCO id.
 async fn hand_added_with_services(
     harness: &Harness,
@@ -885,9 +855,7 @@ async fn hand_added_with_services(
     email: &str,
 ) -> String {
     use pcosync::bindings::pco::Method;
-    let person = pco_call(
-        harness,
-        Method::Post,
+    let person = harness.pco_call(Method::Post,
         "/people/v2/people",
         serde_json::json!({"data": {"type": "Person", "attributes": {"first_name": first, "last_name": last}}}),
     )
@@ -896,33 +864,27 @@ async fn hand_added_with_services(
         .as_str()
         .expect("a new PCO id")
         .to_string();
-    pco_call(
-        harness,
-        Method::Post,
+    harness.pco_call(Method::Post,
         &format!("/people/v2/people/{id}/emails"),
         serde_json::json!({"data": {"type": "Email", "attributes": {"address": email, "location": "Home", "primary": true}}}),
     )
     .await;
-    let apps = pco_call(
-        harness,
-        Method::Get,
-        "/people/v2/apps",
-        serde_json::Value::Null,
-    )
-    .await;
+    let apps = harness
+        .pco_call(Method::Get, "/people/v2/apps", serde_json::Value::Null)
+        .await;
     let services = apps["data"]
         .as_array()
         .and_then(|apps| apps.iter().find(|a| a["attributes"]["name"] == "Services"))
         .and_then(|a| a["id"].as_str())
         .expect("the Services app")
         .to_string();
-    pco_call(
-        harness,
-        Method::Post,
-        &format!("/people/v2/people/{id}/person_apps"),
-        serde_json::json!({"data": {"type": "PersonApp", "attributes": {"app_id": services}}}),
-    )
-    .await;
+    harness
+        .pco_call(
+            Method::Post,
+            &format!("/people/v2/people/{id}/person_apps"),
+            serde_json::json!({"data": {"type": "PersonApp", "attributes": {"app_id": services}}}),
+        )
+        .await;
     assert!(
         harness.pco_permission(&id).is_some(),
         "precondition: {id} has Services access"
@@ -1173,14 +1135,14 @@ async fn assign_tags_in_pco(harness: &Harness, pco_id: &str, tags: &[String]) {
         .iter()
         .map(|id| serde_json::json!({"type": "Tag", "id": id}))
         .collect();
-    pco_call(
-        harness,
-        pcosync::bindings::pco::Method::Post,
-        &format!("/services/v2/people/{pco_id}/assign_tags"),
-        serde_json::json!({"data": {"type": "TagAssignment", "attributes": {},
+    harness
+        .pco_call(
+            pcosync::bindings::pco::Method::Post,
+            &format!("/services/v2/people/{pco_id}/assign_tags"),
+            serde_json::json!({"data": {"type": "TagAssignment", "attributes": {},
             "relationships": {"tags": {"data": data}}}}),
-    )
-    .await;
+        )
+        .await;
 }
 
 // R13, R21: tags sync both ways in full runs (a tag staff give someone in PCO reaches their
@@ -1284,4 +1246,129 @@ async fn tags_sync_both_ways_and_updates_only_reads_none_from_pco() {
         rock_tags()
     );
     assert!(services_tags(&harness, &pco_id).await.contains(&c.0));
+}
+
+// R4, R6 (issue 15, unkind worlds): a parent and a namesake child on one family email are two
+// people in each system, with one name and one email. The new Rock namesake is linked to the
+// PCO person nobody is linked to yet (or, among several, the one born the same day), never
+// given a copy of someone PCO already holds; with no way to tell, they are left for a hand
+// link and nobody is created.
+#[tokio::test]
+async fn a_namesake_on_a_family_email_is_linked_to_their_own_pco_person() {
+    use pcosync::bindings::pco::Method;
+    let harness = synced_world().await;
+    let (parent, _) = clean_match(&harness);
+    let junior = 900_001;
+    let (first, last, email) = {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        let mut copy = data.people[&parent].clone();
+        copy.id = junior;
+        copy.birthdate = Some(pcosync::bindings::types::Date {
+            year: Some(2011),
+            month: 4,
+            day: 9,
+        });
+        let details = (
+            copy.nick_name.clone(),
+            copy.last_name.clone(),
+            copy.email.clone().unwrap(),
+        );
+        data.people.insert(junior, copy);
+        let groups: Vec<i64> = data
+            .members
+            .iter()
+            .filter(|m| m.person_id == parent)
+            .map(|m| m.group_id)
+            .collect();
+        for group_id in groups {
+            data.members.push(pcosync::bindings::rock::Membership {
+                group_id,
+                person_id: junior,
+            });
+        }
+        details
+    };
+    let add_pco_namesake = |birthdate: Option<&'static str>| {
+        let (first, last, email) = (first.clone(), last.clone(), email.clone());
+        let harness = &harness;
+        async move {
+            let mut attributes = serde_json::json!({"first_name": first, "last_name": last});
+            if let Some(day) = birthdate {
+                attributes["birthdate"] = serde_json::json!(day);
+            }
+            let person = harness
+                .pco_call(
+                    Method::Post,
+                    "/people/v2/people",
+                    serde_json::json!({"data": {"type": "Person", "attributes": attributes}}),
+                )
+                .await;
+            let id = person["data"]["id"].as_str().unwrap().to_string();
+            harness
+                .pco_call(
+                    Method::Post,
+                    &format!("/people/v2/people/{id}/emails"),
+                    serde_json::json!({"data": {"type": "Email", "attributes":
+                        {"address": email, "location": "Home", "primary": true}}}),
+                )
+                .await;
+            id
+        }
+    };
+    let people = harness.sandbox.people_count(&harness.world.account.name);
+    let mut account = harness.account();
+    account.brake_percent = 100;
+
+    // One PCO namesake nobody is linked to: theirs.
+    let theirs = add_pco_namesake(None).await;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(
+        harness.links().get(&junior),
+        Some(&theirs),
+        "{:?}",
+        actions_of(&report, junior)
+    );
+    assert_eq!(report.counts.created, 0, "{:?}", report.people);
+
+    // A second Rock namesake, and two PCO namesakes free: the one born the same day.
+    let third = 900_002;
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        let mut copy = data.people[&junior].clone();
+        copy.id = third;
+        copy.birthdate = Some(pcosync::bindings::types::Date {
+            year: Some(2014),
+            month: 1,
+            day: 30,
+        });
+        data.people.insert(third, copy);
+        let groups: Vec<i64> = data
+            .members
+            .iter()
+            .filter(|m| m.person_id == junior)
+            .map(|m| m.group_id)
+            .collect();
+        for group_id in groups {
+            data.members.push(pcosync::bindings::rock::Membership {
+                group_id,
+                person_id: third,
+            });
+        }
+    }
+    let other = add_pco_namesake(Some("1999-12-31")).await;
+    let born_the_same_day = add_pco_namesake(Some("2014-01-30")).await;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(
+        harness.links().get(&third),
+        Some(&born_the_same_day),
+        "{:?}",
+        actions_of(&report, third)
+    );
+    assert_eq!(report.counts.created, 0, "{:?}", report.people);
+    assert_ne!(harness.links().get(&third), Some(&other));
+    assert_eq!(
+        harness.sandbox.people_count(&harness.world.account.name),
+        people.map(|n| n + 3),
+        "nobody created beside the three staff added"
+    );
 }
