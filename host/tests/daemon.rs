@@ -361,7 +361,9 @@ async fn the_daemon_swaps_components_between_two_runs_without_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_concurrent_sync_or_any_write_of_an_account_is_refused_and_says_who_holds_it() {
-    let sandboxes = Sandboxes::start(30, 42, Some(40)).await;
+    // Every PCO answer takes 150 ms, so the first sync is still running while the others are
+    // tried, however slow the machine.
+    let sandboxes = Sandboxes::start(30, 42, Some(150)).await;
     // Compile the guest once, so both processes start at once.
     let out = sandboxes.pcosync(&["check"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
