@@ -342,30 +342,20 @@ fn follow_merges(
     Ok(merges)
 }
 
-fn people_request(offset: u64, since: Option<&str>) -> Request {
-    match since {
-        Some(since) => pco_people::list_people(offset, &[("where[updated_at][gte]", since)]),
-        None => pco_people::list_people(offset, &[]),
-    }
-}
-
 fn fetch_people(
     ports: &dyn Ports,
     account: &str,
     since: Option<&str>,
 ) -> Result<Vec<PcoPersonFull>, Error> {
+    const TASK: &str = "reading PCO people";
     let pages = match since {
-        Some(_) => fetch_pages(ports, account, "reading PCO people", |offset| {
-            people_request(offset, since)
+        Some(since) => fetch_pages(ports, account, TASK, |offset| {
+            pco_people::list_people(offset, &[("where[updated_at][gte]", since)])
         })?,
-        None => {
-            fetch_pages_from_both_ends(ports, account, "reading PCO people", |offset, order| {
-                match order {
-                    Some(order) => pco_people::list_people(offset, &[("order", order)]),
-                    None => pco_people::list_people(offset, &[]),
-                }
-            })?
-        }
+        None => fetch_pages_from_both_ends(ports, account, TASK, |offset, order| {
+            let order: Vec<(&str, &str)> = order.map(|o| ("order", o)).into_iter().collect();
+            pco_people::list_people(offset, &order)
+        })?,
     };
     let mut people = Vec::new();
     for page in pages {
