@@ -33,9 +33,9 @@ use chrono::{DateTime, Local};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::bindings::engine::{AdminOptions, Counts, ImportOptions, LevelGroup, SyncOptions};
+use crate::bindings::engine::{Counts, SyncOptions};
 use crate::config::{AccountConfig, Config};
-use crate::ops::full_sync::{self, Mode};
+use crate::ops::runs::{self, Run};
 use crate::plugin::{self, GuestSource};
 use crate::runtime::{Capabilities, Guest, Runtime};
 use crate::state::lock::{self, Locks};
@@ -520,40 +520,47 @@ impl Daemon {
         };
         // A run that loses its lock (it stalled, another process took over) writes no more.
         capabilities.state = guard.fenced(capabilities.state);
-        let started = lock::now();
-        let mode = full_sync::mode(capabilities.state.as_ref(), account, None, started)
-            .map_err(|e| e.to_string())?;
-        let report = match job {
+        let (report, usage) = match job {
             Job::Sync => {
-                record.mode = Some(mode.describe().to_string());
                 let options = SyncOptions {
                     run_id,
                     started_at,
                     dry_run: false,
-                    updates_only: mode.as_option(),
+                    updates_only: None,
                     confirm: None,
                 };
-                self.runtime
-                    .sync(&guest, &capabilities, &account.to_guest(), &options)
-                    .await
+                let run = Run {
+                    runtime: &self.runtime,
+                    guest: &guest,
+                    capabilities: &capabilities,
+                    account,
+                    several_accounts: self.config.accounts.len() > 1,
+                };
+                let synced = run.sync(None, options).await;
+                if let Ok(synced) = &synced {
+                    record.mode = Some(synced.mode.describe().to_string());
+                }
+                synced
+                    .map(|s| (Ok(s.report), s.usage))
+                    .unwrap_or_else(|e| (Err(e.to_string()), self.runtime.last_usage()))
             }
             Job::Import => {
-                let options = import_options(account, run_id, started_at)?;
-                self.runtime
+                let mut options = runs::import_options(account, false)?;
+                options.run.run_id = run_id;
+                options.run.started_at = started_at;
+                let report = self
+                    .runtime
                     .import(&guest, &capabilities, &account.to_guest(), &options)
                     .await
+                    .map_err(|e| e.to_string());
+                (report, self.runtime.last_usage())
             }
-        }
-        .map_err(|e| e.to_string());
-        if let Some(usage) = self.runtime.last_usage() {
+        };
+        if let Some(usage) = usage {
             record.fuel_used = usage.fuel;
             record.peak_memory_bytes = usage.peak_memory_bytes as u64;
         }
         let report = report?;
-        if job == Job::Sync && mode == Mode::Full && !report.held {
-            full_sync::record_full(capabilities.state.as_ref(), &account.name, started)
-                .map_err(|e| e.to_string())?;
-        }
         record.outcome = if report.held {
             record.message = Some(format!(
                 "the safety brake held this run: nothing was written. Review it with `pcosync \
@@ -629,42 +636,6 @@ fn describe_changes(old: &Config, new: &Config) -> String {
     } else {
         parts.join("; ")
     }
-}
-
-/// The import's options from `[accounts.import]` (R40-R41).
-fn import_options(
-    account: &AccountConfig,
-    run_id: String,
-    started_at: String,
-) -> Result<ImportOptions, String> {
-    let import = account.import.as_ref().ok_or_else(|| {
-        format!(
-            "account \"{}\" has no [accounts.import]: see `pcosync import --help`",
-            account.name
-        )
-    })?;
-    let level_groups: Vec<LevelGroup> = import
-        .groups
-        .by_level()
-        .into_iter()
-        .map(|(level, group_id)| LevelGroup { level, group_id })
-        .collect();
-    if level_groups.is_empty() {
-        return Err(format!(
-            "[accounts.import] of account \"{}\" chooses no Rock group for any PCO level: set \
-             groups.viewer = GROUP_ID (and the other levels to import)",
-            account.name
-        ));
-    }
-    Ok(ImportOptions {
-        run: AdminOptions {
-            run_id,
-            started_at,
-            dry_run: false,
-        },
-        level_groups,
-        connection_status: import.connection_status.trim().to_string(),
-    })
 }
 
 fn interrupted(account: &AccountConfig, job: Job) -> RunRecord {

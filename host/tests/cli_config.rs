@@ -862,3 +862,156 @@ async fn r2a_r14_rock_tags_offers_the_accounts_tags_and_a_picked_one_syncs() {
     let pco = w.pco.person_state("Main Campus", &pco_id).unwrap();
     assert_eq!(pco["tags"], serde_json::json!([picked]), "{pco}");
 }
+
+/// The `values` qualifier of the PCO Account attribute on the groups of `group_type`, when
+/// there is one.
+async fn account_choices_on(w: &World, group_type: i64) -> Option<String> {
+    let attributes = rock_get(
+        w,
+        "/api/Attributes?$filter=Key%20eq%20'PCOAccount'&$expand=AttributeQualifiers",
+    )
+    .await;
+    let attribute = attributes.as_array()?.iter().find(|a| {
+        a["EntityTypeQualifierColumn"] == "GroupTypeId"
+            && a["EntityTypeQualifierValue"].as_str() == Some(group_type.to_string().as_str())
+    })?;
+    Some(
+        attribute["AttributeQualifiers"]
+            .as_array()?
+            .iter()
+            .find(|q| q["Key"] == "values")?["Value"]
+            .as_str()?
+            .to_string(),
+    )
+}
+
+// Seed 000 "Configure Permission Groups", R2 b, R36 (issue 13): enabling a group type puts
+// PCO Account (chosen from the configured accounts, not typed) and PCO Permission Level on its
+// groups; adding an account adds it to the choices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabling_a_group_type_gives_its_groups_the_account_choice() {
+    let w = World::start().await;
+    w.write_config("");
+    let types = rock_get(&w, "/api/GroupTypes?$filter=Name%20eq%20'Small%20Group'").await;
+    let small = types[0]["Id"].as_i64().expect("the Small Group type");
+    assert_eq!(
+        account_choices_on(&w, small).await,
+        None,
+        "precondition: small groups have no PCO Account yet"
+    );
+    w.run(
+        &[
+            "group-types",
+            "enable",
+            "--account",
+            "Main Campus",
+            "Small Group",
+        ],
+        &[],
+    )
+    .await
+    .ok()
+    .says(&format!(
+        "created group attribute on group type {small} PCOAccount"
+    ))
+    .says(&format!(
+        "created group attribute on group type {small} PCOPermissionLevel"
+    ));
+    assert_eq!(
+        account_choices_on(&w, small).await.as_deref(),
+        Some("Main Campus")
+    );
+    // A second account, saved: it is offered too.
+    let account = w.main_account();
+    let secret = w.secret_file("north.secret", &account.secret);
+    w.run(
+        &[
+            "account",
+            "add",
+            "North Campus",
+            "--app-id",
+            &account.app_id,
+            "--secret-file",
+            &secret.display().to_string(),
+        ],
+        &[],
+    )
+    .await
+    .ok()
+    .says("account \"North Campus\" added");
+    assert_eq!(
+        account_choices_on(&w, small).await.as_deref(),
+        Some("Main Campus,North Campus")
+    );
+}
+
+// Seed 000 "Update Tags" (issue 13): the PCO Tags choices follow PCO with no hand refresh:
+// after each full sync (a dry run and an updates-only run write none), and whenever the
+// account is saved (here a tag mapped to a group: its asterisk appears).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_choices_follow_pco_after_each_full_sync_and_each_account_save() {
+    let w = World::start().await;
+    w.write_config("");
+    w.run(&["rock", "tags"], &[]).await.ok();
+    let before = tag_choices(&w).await;
+    assert!(
+        !before.is_empty() && !before.contains("Rotations"),
+        "{before}"
+    );
+    w.pco
+        .add_tag_group("Main Campus", "Rotations", &["Early", "Late"])
+        .expect("the tag group is added");
+    let dry = w
+        .run(&["sync", "--account", "Main Campus", "--dry-run"], &[])
+        .await;
+    assert!(matches!(dry.code, Some(0 | 3)), "{dry}");
+    assert_eq!(tag_choices(&w).await, before, "a dry run writes nothing");
+    let sync = w.run(&["sync", "--account", "Main Campus"], &[]).await;
+    assert!(matches!(sync.code, Some(0 | 3)), "{sync}");
+    let after = tag_choices(&w).await;
+    assert!(
+        after.contains("Main Campus:Rotations:Early^Rotations:Early"),
+        "{after}"
+    );
+    w.pco
+        .add_tag_group("Main Campus", "Shifts", &["Night"])
+        .expect("the tag group is added");
+    let quick = w
+        .run(&["sync", "--account", "Main Campus", "--updates-only"], &[])
+        .await;
+    assert!(matches!(quick.code, Some(0 | 3)), "{quick}");
+    assert_eq!(
+        tag_choices(&w).await,
+        after,
+        "an updates-only run is not a full one"
+    );
+    let prayer = w
+        .congregation
+        .groups
+        .iter()
+        .position(|g| g.name == "Prayer Team")
+        .and_then(|index| w.rock.group_id(index))
+        .expect("the Prayer Team group");
+    w.run(
+        &[
+            "tag",
+            "map",
+            "--account",
+            "Main Campus",
+            "Rotations:Late",
+            &prayer.to_string(),
+        ],
+        &[],
+    )
+    .await
+    .ok();
+    let mapped = tag_choices(&w).await;
+    assert!(
+        mapped.contains("Main Campus:Rotations:Late^Rotations:Late *"),
+        "{mapped}"
+    );
+    assert!(
+        mapped.contains("Main Campus:Shifts:Night^Shifts:Night"),
+        "{mapped}"
+    );
+}

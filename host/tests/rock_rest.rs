@@ -11,7 +11,7 @@ use pcosync::bindings::rock::{
 };
 use pcosync::bindings::types::{Address, Date, ErrorKind, FieldValue, Gender, PermissionLevel};
 use pcosync::rock::Rock;
-use pcosync::rock::rest::{AttributeNames, RestRock, RestRockOptions};
+use pcosync::rock::rest::{AttributeNames, GroupSetup, RestRock, RestRockOptions};
 use pcosync::secret::Secret;
 use rock_sandbox::{ClockMode, FaultConfig, FaultKind, Right, RockSandbox, SandboxOptions};
 use serde_json::Value;
@@ -891,25 +891,153 @@ async fn secured_photos_are_not_readable_and_asked_for_once() {
     assert_eq!(images, vec![403], "one refusal, then no more asking");
 }
 
+/// A request to the sandbox with the REST key, answering its status and JSON body.
+async fn rock_call(
+    sandbox: &RockSandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", sandbox.base_url().trim_end_matches('/'));
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .header("Authorization-Token", TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+// Seed 000 "Configure Permission Groups", R2 b, R36: `init` puts PCO Account and PCO
+// Permission Level on the groups of the enabled group types only (attributes qualified by
+// GroupTypeId, as Rock's group type editor saves them), PCO Account a choice of the configured
+// accounts; a second run creates nothing and only sets the accounts again when they changed.
 #[tokio::test]
 async fn init_creates_once_and_finds_afterwards() {
     let sandbox = RockSandbox::start(sandbox_options()).await.unwrap();
     let rock = connect(&sandbox).await;
     let names = AttributeNames::default();
-    let first = rock.init(&names).await.unwrap();
-    assert_eq!(first.created.len(), 4, "{first:?}"); // three attributes and the level options
+    let types = rock.group_types().await.unwrap();
+    let type_id = |name: &str| types.iter().find(|t| t.name == name).unwrap().id;
+    let (serving, small) = (type_id("Serving Team"), type_id("Small Group"));
+    let setup = GroupSetup {
+        group_types: vec![serving],
+        accounts: vec!["Main Campus".into(), "North".into(), "Odd, Name".into()],
+    };
+    let first = rock.init(&names, &setup).await.unwrap();
+    // The person attribute; on Serving Team the two group attributes and their options.
+    assert_eq!(first.created.len(), 5, "{first:?}");
     assert!(first.found.is_empty(), "{first:?}");
-    let second = rock.init(&names).await.unwrap();
+    assert_eq!(first.warnings.len(), 1, "{first:?}");
+    assert!(first.warnings[0].contains("\"Odd, Name\""), "{first:?}");
+    let second = rock.init(&names, &setup).await.unwrap();
     assert!(second.created.is_empty(), "{second:?}");
-    assert_eq!(second.found.len(), 4, "{second:?}");
-    // What init made is what the capability reads.
-    assert!(rock.tagged_people().await.unwrap().is_empty());
-    assert!(rock.account_groups("Main Campus").await.unwrap().is_empty());
+    assert!(second.updated.is_empty(), "{second:?}");
+    assert_eq!(second.found.len(), 5, "{second:?}");
+
+    // The attributes as Rock holds them: qualified by the type, PCO Account a single-select
+    // offering the accounts (a name Rock's list cannot hold left out).
+    let (_, attributes) = rock_call(
+        &sandbox,
+        reqwest::Method::GET,
+        "/api/Attributes?$filter=Key%20eq%20'PCOAccount'&$expand=AttributeQualifiers",
+        None,
+    )
+    .await;
+    let attributes = attributes.as_array().unwrap();
+    assert_eq!(attributes.len(), 1, "{attributes:?}");
+    assert_eq!(attributes[0]["EntityTypeQualifierColumn"], "GroupTypeId");
+    assert_eq!(
+        attributes[0]["EntityTypeQualifierValue"],
+        serving.to_string()
+    );
+    let values = |attribute: &serde_json::Value| {
+        attribute["AttributeQualifiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["Key"] == "values")
+            .map(|q| q["Value"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(values(&attributes[0]).as_deref(), Some("Main Campus,North"));
+
+    // Staff choose the account on a serving team; a small group has no such field.
+    let group_of = |kind: i64, name: &'static str| {
+        let sandbox = &sandbox;
+        async move {
+            let body = serde_json::json!({"Name": name, "GroupTypeId": kind, "IsActive": true});
+            let (status, id) =
+                rock_call(sandbox, reqwest::Method::POST, "/api/Groups", Some(body)).await;
+            assert_eq!(status, 201, "{id}");
+            id.as_i64().unwrap()
+        }
+    };
+    let team = group_of(serving, "Greeters").await;
+    let circle = group_of(small, "Tuesday Circle").await;
+    let choose = |group: i64| {
+        let sandbox = &sandbox;
+        async move {
+            let path = format!(
+                "/api/Groups/AttributeValue/{group}?attributeKey=PCOAccount&attributeValue=North"
+            );
+            rock_call(sandbox, reqwest::Method::POST, &path, None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(choose(team).await, 202);
+    assert_eq!(
+        choose(circle).await,
+        400,
+        "a small group has no PCO Account"
+    );
+    let groups = rock.account_groups("North").await.unwrap();
+    assert_eq!(groups.iter().map(|g| g.id).collect::<Vec<_>>(), vec![team]);
+
+    // An account renamed away: only its choice changes.
+    let renamed = GroupSetup {
+        accounts: vec!["Main Campus".into()],
+        ..setup
+    };
+    let third = rock.init(&names, &renamed).await.unwrap();
+    assert!(third.created.is_empty(), "{third:?}");
+    assert_eq!(third.updated.len(), 1, "{third:?}");
+    let (_, attributes) = rock_call(
+        &sandbox,
+        reqwest::Method::GET,
+        "/api/Attributes?$filter=Key%20eq%20'PCOAccount'&$expand=AttributeQualifiers",
+        None,
+    )
+    .await;
+    assert_eq!(values(&attributes[0]).as_deref(), Some("Main Campus"));
 
     // On an install configured by hand (the seeded one, attributes per group type), init
     // creates nothing.
     let (seeded, _) = start(20).await;
-    let report = connect(&seeded).await.init(&names).await.unwrap();
+    let seeded_rock = connect(&seeded).await;
+    let seeded_types: Vec<i64> = seeded_rock
+        .group_types()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|t| t.name == "Serving Team")
+        .map(|t| t.id)
+        .collect();
+    let report = seeded_rock
+        .init(
+            &names,
+            &GroupSetup {
+                group_types: seeded_types,
+                accounts: vec!["Main Campus".into()],
+            },
+        )
+        .await
+        .unwrap();
     assert!(report.created.is_empty(), "{report:?}");
 }
 
@@ -1088,9 +1216,16 @@ async fn the_rock_init_command_creates_once() {
     let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
     assert!(first.status.success(), "{first:?}");
     assert!(second.status.success(), "{second:?}");
+    // Without a configuration no group type is enabled: the person attribute alone, and
+    // the way to the group attributes.
     assert_eq!(
         stdout(&first).matches("created ").count(),
-        4,
+        1,
+        "{}",
+        stdout(&first)
+    );
+    assert!(
+        stdout(&first).contains("pcosync group-types enable"),
         "{}",
         stdout(&first)
     );
@@ -1102,7 +1237,7 @@ async fn the_rock_init_command_creates_once() {
     );
     assert_eq!(
         stdout(&second).matches("found ").count(),
-        4,
+        1,
         "{}",
         stdout(&second)
     );

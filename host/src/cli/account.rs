@@ -303,7 +303,9 @@ pub async fn run(
         AccountCommand::Add(args) => add(location, data_dir, *args, &Console).await,
         AccountCommand::Edit(args) => edit(location, data_dir, *args, &Console).await,
         AccountCommand::List { json } => list(location, config, json),
-        AccountCommand::Remove { name, yes } => remove(location, data_dir, &name, yes, &Console),
+        AccountCommand::Remove { name, yes } => {
+            remove(location, data_dir, &name, yes, &Console).await
+        }
         AccountCommand::Templates { name, json } => templates(config, data_dir, &name, json).await,
     })
 }
@@ -381,6 +383,9 @@ pub(crate) async fn add(
         check_with_pco(&config, data_dir, added, out).await?;
     }
     let config = edit.save_to(out)?;
+    if !args.no_check {
+        super::rock::refresh_rock_setup(&config, data_dir, out).await;
+    }
     if config.rock.is_none() {
         out.say(
             "Next: say where Rock is: `pcosync config set rock.url=https://rock.example.org rock.token_env=ROCK_REST_KEY`.",
@@ -440,7 +445,11 @@ pub(crate) async fn edit(
         let account = config.account(&args.name).map_err(usage)?;
         check_with_pco(&config, data_dir, account, out).await?;
     }
-    edit.save_to(out)?;
+    let changed = edit.changed();
+    let config = edit.save_to(out)?;
+    if changed && !args.no_check {
+        super::rock::refresh_rock_setup(&config, data_dir, out).await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -594,7 +603,7 @@ fn account_json(a: &AccountConfig) -> serde_json::Value {
 
 /// Removes an account from the configuration; its state is kept. Without `yes`, asks on the
 /// terminal.
-pub(crate) fn remove(
+pub(crate) async fn remove(
     location: &ConfigLocation,
     data_dir: &Path,
     name: &str,
@@ -648,7 +657,8 @@ pub(crate) fn remove(
         _ => {}
     }
     edit.note(format!("account \"{name}\" removed"));
-    edit.save_to(out)?;
+    let config = edit.save_to(out)?;
+    super::rock::refresh_rock_setup(&config, data_dir, out).await;
     out.say(&format!(
         "The state of account \"{name}\" (links, saved values, run history) is kept in {}; adding an account named \"{name}\" again picks it up.",
         data_dir.display()

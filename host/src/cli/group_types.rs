@@ -51,13 +51,21 @@ pub enum GroupTypesCommand {
 pub async fn run(
     location: &ConfigLocation,
     config: &Config,
-    _data_dir: &Path,
+    data_dir: &Path,
     command: GroupTypesCommand,
 ) -> anyhow::Result<ExitCode> {
     exit_status(match command {
         GroupTypesCommand::List { account, json } => list(config, account.as_deref(), json).await,
         GroupTypesCommand::Enable { account, types } => {
-            enable(location, config, account.as_deref(), &types, &Console).await
+            enable(
+                location,
+                config,
+                data_dir,
+                account.as_deref(),
+                &types,
+                &Console,
+            )
+            .await
         }
         GroupTypesCommand::Disable { account, types } => {
             disable(location, config, account.as_deref(), &types, &Console)
@@ -209,6 +217,7 @@ async fn list(config: &Config, account: Option<&str>, json: bool) -> anyhow::Res
 pub(crate) async fn enable(
     location: &ConfigLocation,
     config: &Config,
+    data_dir: &Path,
     account: Option<&str>,
     types: &[String],
     out: &dyn Out,
@@ -296,7 +305,8 @@ pub(crate) async fn enable(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    edit.save_to(out)?;
+    let config = edit.save_to(out)?;
+    super::rock::refresh_rock_setup(&config, data_dir, out).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,15 +9,17 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::config::{AccountConfig, Config};
+use crate::ops::{Console, Out};
 use crate::rock::choices;
-use crate::rock::rest::{ChoicesWrite, RestRock};
+use crate::rock::rest::{AttributeNames, ChoicesWrite, GroupSetup, InitReport, RestRock};
 
 #[derive(Subcommand)]
 pub enum RockCommand {
-    /// Create in Rock what the sync needs, when missing: the "PCO Tags" person attribute and the
-    /// "PCO Account" and "PCO Permission Level" group attributes. Running it again creates nothing.
-    /// When the configured accounts can be reached, it also fills the PCO Tags choices (as
-    /// `rock tags` does).
+    /// Create in Rock what the sync needs, when missing: the "PCO Tags" person attribute and, on
+    /// the groups of every group type enabled for an account, the "PCO Account" (chosen from the
+    /// configured accounts) and "PCO Permission Level" group attributes. Running it again
+    /// creates nothing. When the configured accounts can be reached, it also fills the PCO Tags
+    /// choices (as `rock tags` does). Adding an account or enabling a group type does the same.
     Init {
         /// Rock's address [default: `url` of the configuration's [rock] section].
         #[arg(long, value_name = "URL")]
@@ -59,7 +61,7 @@ async fn rock_tags(config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode>
         .await
         .map_err(super::config::Reach::into_error)?;
     let refreshed = refresh_tag_choices(config, data_dir, &rock).await?;
-    refreshed.print();
+    refreshed.print(&Console);
     Ok(if refreshed.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -80,25 +82,25 @@ pub(crate) struct TagChoicesRefresh {
 }
 
 impl TagChoicesRefresh {
-    fn print(&self) {
+    fn print(&self, out: &dyn Out) {
         for (account, why) in &self.failed {
-            eprintln!(
+            out.warn(&format!(
                 "warning: account \"{account}\": its tags were not read ({why}); its choices are left as they were"
-            );
+            ));
         }
         for value in &self.skipped {
-            eprintln!(
+            out.warn(&format!(
                 "warning: tag \"{value}\" is not offered: Rock's choice list cannot hold a ',' or '^' in it, or spaces around it"
-            );
+            ));
         }
         let what = match self.write {
             ChoicesWrite::Unchanged => "already up to date, nothing written",
             ChoicesWrite::Created | ChoicesWrite::Updated => "updated",
         };
-        println!(
+        out.say(&format!(
             "PCO Tags choices: {} tags ({} group-controlled, marked with *): {what}",
             self.offered, self.marked
-        );
+        ));
     }
 }
 
@@ -160,6 +162,108 @@ fn mapped_tags(account: &AccountConfig) -> BTreeSet<String> {
     account.tag_groups.iter().map(|t| t.tag.clone()).collect()
 }
 
+/// The group types enabled for any account, as this Rock's ids, and the accounts' names;
+/// beside them a warning for each enabled type this Rock does not have.
+pub(crate) async fn group_setup(
+    config: &Config,
+    rock: &RestRock,
+) -> anyhow::Result<(GroupSetup, Vec<String>)> {
+    let mut setup = GroupSetup {
+        group_types: Vec::new(),
+        accounts: config.accounts.iter().map(|a| a.name.clone()).collect(),
+    };
+    let mut warnings = Vec::new();
+    if config
+        .accounts
+        .iter()
+        .all(|a| a.enabled_group_types.is_empty())
+    {
+        return Ok((setup, warnings));
+    }
+    let types = rock
+        .group_types()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read Rock's group types: {}", e.message))?;
+    for account in &config.accounts {
+        for named in &account.enabled_group_types {
+            match types
+                .iter()
+                .find(|t| super::config::names_type(named, t))
+            {
+                Some(kind) if !setup.group_types.contains(&kind.id) => {
+                    setup.group_types.push(kind.id)
+                }
+                Some(_) => {}
+                None => warnings.push(format!(
+                    "account \"{}\": enabled group type \"{named}\" is not a group type of this Rock (by name, GUID or id); its groups get no PCO Account attribute",
+                    account.name
+                )),
+            }
+        }
+    }
+    setup.group_types.sort_unstable();
+    Ok((setup, warnings))
+}
+
+fn print_init(report: &InitReport, out: &dyn Out) {
+    for line in &report.created {
+        out.say(&format!("created {line}"));
+    }
+    for line in &report.updated {
+        out.say(&format!("updated {line}"));
+    }
+    for line in &report.found {
+        out.say(&format!("found   {line}"));
+    }
+    for line in &report.warnings {
+        out.warn(&format!("warning: {line}"));
+    }
+}
+
+/// After the accounts or their group types changed: the group attributes on the enabled
+/// types, PCO Account's choices and the PCO Tags choices, set again in Rock. A Rock or a PCO
+/// that cannot be reached is a note, never a failure: the configuration is saved, and `pcosync
+/// rock init` does the same later.
+pub(crate) async fn refresh_rock_setup(config: &Config, data_dir: &Path, out: &dyn Out) {
+    if config.rock.is_none() {
+        return;
+    }
+    let later = "run `pcosync rock init` when Rock and PCO can be reached";
+    let rock = match super::config::connect_rock(config).await {
+        Ok(rock) => rock,
+        Err(why) => {
+            out.warn(&format!(
+                "note: Rock's PCO attributes and choices were not updated ({}); {later}",
+                why.message()
+            ));
+            return;
+        }
+    };
+    let mut report = InitReport::default();
+    let set_up = async {
+        let (setup, warnings) = group_setup(config, &rock).await?;
+        report.warnings.extend(warnings);
+        rock.ensure_group_attributes(&AttributeNames::default(), &setup, &mut report)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))
+    };
+    if let Err(error) = set_up.await {
+        out.warn(&format!(
+            "note: Rock's PCO group attributes were not updated ({error:#}); {later}"
+        ));
+    }
+    report.found.clear();
+    print_init(&report, out);
+    if !config.accounts.is_empty() {
+        match refresh_tag_choices(config, data_dir, &rock).await {
+            Ok(refreshed) => refreshed.print(out),
+            Err(error) => out.warn(&format!(
+                "note: the PCO Tags choices were not updated ({error:#}); {later}"
+            )),
+        }
+    }
+}
+
 /// `pcosync rock init`: creates what the sync needs in Rock and says what it created or found.
 async fn rock_init(
     config: &Config,
@@ -167,7 +271,7 @@ async fn rock_init(
     url: Option<url::Url>,
     token_env: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    use crate::rock::rest::{AttributeNames, RestRockOptions};
+    use crate::rock::rest::RestRockOptions;
     use crate::secret::SecretRef;
     let configured = config.rock.as_ref();
     let url = url
@@ -188,15 +292,17 @@ async fn rock_init(
     let rock = RestRock::connect(RestRockOptions::new(url, token))
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    let report = rock
-        .init(&AttributeNames::default())
+    let (setup, warnings) = group_setup(config, &rock).await?;
+    let mut report = rock
+        .init(&AttributeNames::default(), &setup)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    for line in &report.created {
-        println!("created {line}");
-    }
-    for line in &report.found {
-        println!("found   {line}");
+    report.warnings.extend(warnings);
+    print_init(&report, &Console);
+    if setup.group_types.is_empty() {
+        println!(
+            "No group type is enabled for any account, so no group has the PCO Account attribute yet: enable one with `pcosync group-types enable --account NAME TYPE`"
+        );
     }
     // The choices staff pick tags from (seed 000 "Update Tags"), when PCO can be reached.
     if config.accounts.is_empty() {
@@ -205,7 +311,7 @@ async fn rock_init(
         );
     } else {
         match refresh_tag_choices(config, data_dir, &rock).await {
-            Ok(refreshed) => refreshed.print(),
+            Ok(refreshed) => refreshed.print(&Console),
             Err(error) => println!(
                 "PCO Tags choices not filled ({error:#}); run `pcosync rock tags` when PCO can be reached"
             ),

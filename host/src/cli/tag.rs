@@ -82,14 +82,18 @@ pub async fn run(
             account,
             tag,
             group_id,
-        } => unmap(
-            location,
-            config,
-            account.as_deref(),
-            &tag,
-            group_id,
-            &Console,
-        ),
+        } => {
+            unmap(
+                location,
+                config,
+                data_dir,
+                account.as_deref(),
+                &tag,
+                group_id,
+                &Console,
+            )
+            .await
+        }
     })
 }
 
@@ -384,7 +388,8 @@ pub(crate) async fn map(
                 .join(", ")
         ));
     }
-    edit.save_to(out)?;
+    let config = edit.save_to(out)?;
+    super::rock::refresh_rock_setup(&config, data_dir, out).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -397,9 +402,10 @@ fn inline_mapping(tag: &str, group_id: i64) -> Value {
 }
 
 /// Removes a tag's mapping (only the one to `group_id` when given).
-pub(crate) fn unmap(
+pub(crate) async fn unmap(
     location: &ConfigLocation,
     config: &Config,
+    data_dir: &Path,
     account: Option<&str>,
     tag: &str,
     group_id: Option<i64>,
@@ -474,6 +480,7 @@ pub(crate) fn unmap(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    edit.save_to(out)?;
+    let config = edit.save_to(out)?;
+    super::rock::refresh_rock_setup(&config, data_dir, out).await;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod full_sync;
 pub mod runs;
+pub mod tag_choices;
 pub mod text;
 
 use std::path::Path;
@@ -114,6 +115,8 @@ pub struct Session {
     pub locks: Arc<dyn Locks>,
     /// What holds a lock this session takes, for the message another process shows.
     pub command: String,
+    /// More than one account is configured (the PCO Tags choices then name the account).
+    pub several_accounts: bool,
 }
 
 impl Session {
@@ -134,6 +137,7 @@ impl Session {
             capabilities,
             locks: store,
             command: this_command(),
+            several_accounts: config.accounts.len() > 1,
         })
     }
 

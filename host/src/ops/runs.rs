@@ -80,27 +80,85 @@ pub async fn sync(
 ) -> Result<Report, RunFailure> {
     let lock = lock_account(locks, account, request.dry_run, command)?;
     let capabilities = fenced(session, lock.as_ref());
-    let started = lock::now();
-    let asked = request.updates_only.then_some(Mode::UpdatesOnly);
-    let mode = full_sync::mode(capabilities.state.as_ref(), account, asked, started)
-        .map_err(|e| RunFailure::Host(e.into()))?;
     let options = SyncOptions {
         run_id: new_run_id(),
         started_at: now_rfc3339(),
         dry_run: request.dry_run,
-        updates_only: mode.as_option(),
+        updates_only: None,
         confirm: request.confirm.clone(),
     };
-    let report = session
-        .runtime
-        .sync(&session.guest, &capabilities, &account.to_guest(), &options)
-        .await
-        .map_err(RunFailure::Run)?;
-    if mode == Mode::Full && !request.dry_run && !report.held {
-        full_sync::record_full(capabilities.state.as_ref(), &account.name, started)
+    let asked = request.updates_only.then_some(Mode::UpdatesOnly);
+    let run = Run {
+        runtime: &session.runtime,
+        guest: &session.guest,
+        capabilities: &capabilities,
+        account,
+        several_accounts: session.several_accounts,
+    };
+    Ok(run.sync(asked, options).await?.report)
+}
+
+/// What a sync runs with, as both `pcosync sync` (and the web admin) and the daemon hold it.
+pub struct Run<'a> {
+    pub runtime: &'a crate::runtime::Runtime,
+    pub guest: &'a crate::runtime::Guest,
+    /// Their state commits already fenced by the account's lock, for a run that writes.
+    pub capabilities: &'a Capabilities,
+    pub account: &'a AccountConfig,
+    pub several_accounts: bool,
+}
+
+/// What [`Run::sync`] gave.
+pub struct Synced {
+    pub report: Report,
+    pub mode: Mode,
+    /// What the sync itself used of the limits (the refresh after it is not counted).
+    pub usage: Option<crate::runtime::Usage>,
+}
+
+impl Run<'_> {
+    /// One sync: full or updates-only as `asked`, else as [`full_sync::mode`] says is due;
+    /// after a full run that wrote, its time is recorded and the account's PCO Tags choices
+    /// are refreshed in Rock. `options.updates_only` is set here.
+    pub async fn sync(
+        &self,
+        asked: Option<Mode>,
+        mut options: SyncOptions,
+    ) -> Result<Synced, RunFailure> {
+        let state = self.capabilities.state.as_ref();
+        let started = lock::now();
+        let mode = full_sync::mode(state, self.account, asked, started)
             .map_err(|e| RunFailure::Host(e.into()))?;
+        options.updates_only = mode.as_option();
+        let report = self
+            .runtime
+            .sync(
+                self.guest,
+                self.capabilities,
+                &self.account.to_guest(),
+                &options,
+            )
+            .await
+            .map_err(RunFailure::Run)?;
+        let usage = self.runtime.last_usage();
+        if mode == Mode::Full && !options.dry_run && !report.held {
+            full_sync::record_full(state, &self.account.name, started)
+                .map_err(|e| RunFailure::Host(e.into()))?;
+            super::tag_choices::refresh(
+                self.runtime,
+                self.guest,
+                self.capabilities,
+                self.account,
+                self.several_accounts,
+            )
+            .await;
+        }
+        Ok(Synced {
+            report,
+            mode,
+            usage,
+        })
     }
-    Ok(report)
 }
 
 /// The example the errors about missing import settings show.

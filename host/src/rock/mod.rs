@@ -30,6 +30,18 @@ pub trait Rock: Send + Sync {
     async fn set_tags(&self, tags: &[PersonTags]) -> Vec<Result<(), Error>>;
     async fn add_members(&self, members: &[Membership]) -> Vec<Result<(), Error>>;
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error>;
+
+    /// The host's own, never the guest's: sets the choices of the "PCO Tags" person attribute
+    /// (its `values` qualifier, as [`choices::qualifier`] writes it) to `update(current)`.
+    /// `None` from a backend that has no such attribute to offer choices on (tests' in-memory
+    /// Rock).
+    async fn set_tag_choices(
+        &self,
+        update: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+    ) -> Result<Option<rest::ChoicesWrite>, Error> {
+        let _ = update;
+        Ok(None)
+    }
 }
 
 type Answer<T> = wasmtime::Result<T>;

@@ -54,7 +54,6 @@ mod guid {
     pub const ENTITY_GROUP: &str = "9BBFDA11-0D22-40D5-902F-60ADFBC88987";
     pub const FIELD_MULTI_SELECT: &str = "BD0D9B57-2A41-4490-89FF-F01DAB7D4904";
     pub const FIELD_SINGLE_SELECT: &str = "7525C4CB-EE6B-41D4-9B64-A08048D5A5C0";
-    pub const FIELD_TEXT: &str = "9C204CD0-1233-41C5-818A-C5DA439445AA";
 }
 
 /// The warning given once a run when Rock refuses to hand out photos.
@@ -145,7 +144,59 @@ pub enum ChoicesWrite {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InitReport {
     pub created: Vec<String>,
+    /// Options set again (the accounts' names changed).
+    pub updated: Vec<String>,
     pub found: Vec<String>,
+    /// What could not be offered, with why.
+    pub warnings: Vec<String>,
+}
+
+/// Where the group attributes go and what "PCO Account" offers: the group types enabled for
+/// any account, and the accounts' names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupSetup {
+    pub group_types: Vec<i64>,
+    pub accounts: Vec<String>,
+}
+
+/// The options of a select attribute.
+enum Options {
+    /// Always these (the accounts' names: they change with the configuration).
+    Set(String),
+    /// These when it has none; staff may have changed them since.
+    CreateOnly(String),
+}
+
+/// A group attribute the sync reads, as Rock defines it.
+struct GroupAttribute {
+    id: i64,
+    field_type: i64,
+    /// The group type whose groups have it; none: every group.
+    group_type: Option<i64>,
+}
+
+fn on_groups(group_type: Option<i64>) -> String {
+    match group_type {
+        Some(id) => format!("on group type {id}"),
+        None => "on every group".to_string(),
+    }
+}
+
+/// The `values` qualifier offering these account names (`Rock/Field/Helper.cs`
+/// `GetConfiguredValues` splits on ',' and '^' and trims, so a name holding them, or spaces
+/// around it, could not be chosen as itself: left out, with a warning).
+fn account_options(accounts: &[String], report: &mut InitReport) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for name in accounts {
+        if name.contains([',', '^']) || name.trim() != name || name.is_empty() {
+            report.warnings.push(format!(
+                "account \"{name}\" is not offered in the PCO Account choices: Rock's choice list cannot hold a ',' or '^' in a name, or spaces around it; rename the account"
+            ));
+        } else if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names.join(",")
 }
 
 /// Install-specific ids, resolved once from their GUIDs.
@@ -233,52 +284,165 @@ impl RestRock {
     }
 
     /// Creates, when missing, what the sync needs in Rock: the PCO Tags person attribute
-    /// (multi-select) and the group attributes for the PCO account (text) and permission level
-    /// (single-select of the five levels). Running it again creates nothing.
-    pub async fn init(&self, names: &AttributeNames) -> Result<InitReport, Error> {
+    /// (multi-select) and, on the groups of each type in `setup`, the group attributes for the
+    /// PCO account (a single-select of the accounts' names) and the permission level (a
+    /// single-select of the five levels). Running it again creates nothing.
+    pub async fn init(
+        &self,
+        names: &AttributeNames,
+        setup: &GroupSetup,
+    ) -> Result<InitReport, Error> {
         let multi = self.id_of("FieldTypes", guid::FIELD_MULTI_SELECT).await?;
-        let single = self.id_of("FieldTypes", guid::FIELD_SINGLE_SELECT).await?;
-        let text = self.id_of("FieldTypes", guid::FIELD_TEXT).await?;
         let mut report = InitReport::default();
+        let tags = AttributeSpec {
+            what: "person attribute".into(),
+            entity_type: self.ids.person_entity,
+            qualifier: None,
+            key: &names.pco_tags,
+            name: "PCO Tags",
+            field_type: multi,
+            multi_value: true,
+            description: "PCO tags of this person (account:tag group:tag), kept by pcosync.",
+        };
+        self.ensure_attribute(&tags, &mut report).await?;
+        self.ensure_group_attributes(names, setup, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    /// The PCO Account and PCO Permission Level attributes on the groups of every type in
+    /// `setup`: each a Group attribute qualified by `GroupTypeId` and the type's id, as Rock's
+    /// group type editor saves a type's "Group Attributes"
+    /// (`RockWeb/Blocks/Groups/GroupTypeDetail.ascx.cs` `SaveAttributes(new Group().TypeId,
+    /// "GroupTypeId", ...)`), which `Rock/Attribute/Helper.cs` `LoadAttributes` gives to those
+    /// groups only (seed 000: "For these fields to appear, the group's Group Type must be one
+    /// of the Group Types added"). PCO Account is a single-select
+    /// (`Rock/Field/Types/SelectSingleFieldType.cs`, a drop-down by default) of the accounts'
+    /// names, set again on every call. An attribute of the key on every group (no qualifier,
+    /// as an older `rock init` made it) already covers every type: none is added beside it.
+    pub async fn ensure_group_attributes(
+        &self,
+        names: &AttributeNames,
+        setup: &GroupSetup,
+        report: &mut InitReport,
+    ) -> Result<(), Error> {
+        let single = self.id_of("FieldTypes", guid::FIELD_SINGLE_SELECT).await?;
+        let accounts = account_options(&setup.accounts, report);
+        // With no account configured yet there is nothing to offer; the next save sets them.
+        let accounts = if setup.accounts.is_empty() {
+            Options::CreateOnly(accounts)
+        } else {
+            Options::Set(accounts)
+        };
         let wanted = [
-            AttributeSpec {
-                what: "person attribute",
-                entity_type: self.ids.person_entity,
-                key: &names.pco_tags,
-                name: "PCO Tags",
-                field_type: multi,
-                multi_value: true,
-                description: "PCO tags of this person (account:tag group:tag), kept by pcosync.",
-                options: None,
-            },
-            AttributeSpec {
-                what: "group attribute",
-                entity_type: self.ids.group_entity,
-                key: &names.pco_account,
-                name: "PCO Account",
-                field_type: text,
-                multi_value: false,
-                description: "Name of the PCO account whose people this group's members are.",
-                options: None,
-            },
-            AttributeSpec {
-                what: "group attribute",
-                entity_type: self.ids.group_entity,
-                key: &names.pco_level,
-                name: "PCO Permission Level",
-                field_type: single,
-                multi_value: false,
-                description: "Permission level in PCO Services this group grants its members.",
-                options: Some(LEVEL_OPTIONS),
-            },
+            (
+                names.pco_account.as_str(),
+                "PCO Account",
+                "The PCO account this group's members are synced to, by pcosync.",
+                accounts,
+            ),
+            (
+                names.pco_level.as_str(),
+                "PCO Permission Level",
+                "Permission level in PCO Services this group grants its members.",
+                Options::CreateOnly(LEVEL_OPTIONS.to_string()),
+            ),
         ];
-        for spec in &wanted {
-            self.ensure_attribute(spec, &mut report).await?;
+        for (key, name, description, options) in wanted {
+            let existing = self.group_attributes(key).await?;
+            let everywhere = existing.iter().find(|a| a.group_type.is_none());
+            let mut selects: Vec<i64> = existing
+                .iter()
+                .filter(|a| a.field_type == single)
+                .map(|a| a.id)
+                .collect();
+            for attribute in &existing {
+                report.found.push(format!(
+                    "group attribute {key} {}, id {}{}",
+                    on_groups(attribute.group_type),
+                    attribute.id,
+                    if attribute.field_type == single {
+                        ""
+                    } else {
+                        " (not a single-select: staff type its value)"
+                    }
+                ));
+            }
+            let missing_types = setup.group_types.iter().filter(|t| {
+                everywhere.is_none() && !existing.iter().any(|a| a.group_type == Some(**t))
+            });
+            for group_type in missing_types {
+                let spec = AttributeSpec {
+                    what: format!("group attribute on group type {group_type}"),
+                    entity_type: self.ids.group_entity,
+                    qualifier: Some(*group_type),
+                    key,
+                    name,
+                    field_type: single,
+                    multi_value: false,
+                    description,
+                };
+                selects.push(self.create_attribute(&spec, report).await?);
+            }
+            for attribute in selects {
+                self.ensure_options(attribute, key, &options, report)
+                    .await?;
+            }
         }
         if let Ok(mut cached) = self.attribute_defs.lock() {
             *cached = None;
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// The group attributes with this key: on which group type (none: every group) and of
+    /// which field type.
+    async fn group_attributes(&self, key: &str) -> Result<Vec<GroupAttribute>, Error> {
+        let filter = format!(
+            "EntityTypeId eq {} and Key eq {}",
+            self.ids.group_entity,
+            literal(key)
+        );
+        let select = "Id,FieldTypeId,EntityTypeQualifierColumn,EntityTypeQualifierValue";
+        let rows = self
+            .list("Attributes", &filter, &[("$select", select)])
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let column = text(row, "EntityTypeQualifierColumn").unwrap_or_default();
+                let group_type = if column.is_empty() {
+                    None
+                } else if column.eq_ignore_ascii_case("GroupTypeId") {
+                    Some(text(row, "EntityTypeQualifierValue")?.trim().parse().ok()?)
+                } else {
+                    // Qualified by another column (a group's parent, say): not ours to count.
+                    return None;
+                };
+                Some(GroupAttribute {
+                    id: int(row, "Id")?,
+                    field_type: int(row, "FieldTypeId").unwrap_or(0),
+                    group_type,
+                })
+            })
+            .collect())
+    }
+
+    /// The group types of this Rock, for administrators naming them.
+    pub async fn group_types(&self) -> Result<Vec<GroupType>, Error> {
+        let rows = self
+            .list("GroupTypes", "Id gt 0", &[("$select", "Id,Guid,Name")])
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some(GroupType {
+                    id: int(row, "Id")?,
+                    guid: string(row, "Guid"),
+                    name: string(row, "Name"),
+                })
+            })
+            .collect())
     }
 
     async fn ensure_attribute(
@@ -286,20 +450,9 @@ impl RestRock {
         spec: &AttributeSpec<'_>,
         report: &mut InitReport,
     ) -> Result<(), Error> {
-        let mut ids = self.attribute_ids(spec.entity_type, spec.key).await?;
+        let ids = self.attribute_ids(spec.entity_type, spec.key).await?;
         if ids.is_empty() {
-            let body = json!({
-                "Key": spec.key, "Name": spec.name, "Description": spec.description,
-                "FieldTypeId": spec.field_type, "EntityTypeId": spec.entity_type,
-                "EntityTypeQualifierColumn": "", "EntityTypeQualifierValue": "",
-                "IsMultiValue": spec.multi_value, "IsActive": true,
-            });
-            let id = self.create("Attributes", body).await?;
-            report.created.push(format!(
-                "{} {} (\"{}\"), id {id}",
-                spec.what, spec.key, spec.name
-            ));
-            ids.push(id);
+            self.create_attribute(spec, report).await?;
         } else {
             for id in &ids {
                 report
@@ -307,31 +460,73 @@ impl RestRock {
                     .push(format!("{} {}, id {id}", spec.what, spec.key));
             }
         }
-        if let Some(options) = spec.options {
-            for id in ids {
-                self.ensure_options(id, spec.key, options, report).await?;
-            }
+        if let Ok(mut cached) = self.attribute_defs.lock() {
+            *cached = None;
         }
         Ok(())
     }
 
-    /// The `values` qualifier of a select attribute (its options).
+    async fn create_attribute(
+        &self,
+        spec: &AttributeSpec<'_>,
+        report: &mut InitReport,
+    ) -> Result<i64, Error> {
+        let (column, value) = match spec.qualifier {
+            Some(group_type) => ("GroupTypeId".to_string(), group_type.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let body = json!({
+            "Key": spec.key, "Name": spec.name, "Description": spec.description,
+            "FieldTypeId": spec.field_type, "EntityTypeId": spec.entity_type,
+            "EntityTypeQualifierColumn": column, "EntityTypeQualifierValue": value,
+            "IsMultiValue": spec.multi_value, "IsActive": true,
+        });
+        let id = self.create("Attributes", body).await?;
+        report.created.push(format!(
+            "{} {} (\"{}\"), id {id}",
+            spec.what, spec.key, spec.name
+        ));
+        Ok(id)
+    }
+
+    /// The `values` qualifier of a select attribute (its options): created when missing, and
+    /// for [`Options::Set`] also changed to the options wanted.
     async fn ensure_options(
         &self,
         attribute: i64,
         key: &str,
-        options: &str,
+        options: &Options,
         report: &mut InitReport,
     ) -> Result<(), Error> {
         let filter = format!("AttributeId eq {attribute} and Key eq 'values'");
         let found = self.list("AttributeQualifiers", &filter, &[]).await?;
         let line = format!("options of {key} (attribute {attribute})");
-        if found.is_empty() {
-            let body = json!({"AttributeId": attribute, "Key": "values", "Value": options});
-            self.create("AttributeQualifiers", body).await?;
-            report.created.push(line);
-        } else {
-            report.found.push(line);
+        let (wanted, replace) = match options {
+            Options::Set(wanted) => (wanted, true),
+            Options::CreateOnly(wanted) => (wanted, false),
+        };
+        match found.first() {
+            None => {
+                let body = json!({"IsSystem": false, "AttributeId": attribute, "Key": "values", "Value": wanted});
+                self.create("AttributeQualifiers", body).await?;
+                report.created.push(line);
+            }
+            Some(row) if replace && text(row, "Value").unwrap_or_default() != *wanted => {
+                let id = int(row, "Id").ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Invalid,
+                        format!("Rock gave the {line} without an Id"),
+                    )
+                })?;
+                let call = Call::write(
+                    reqwest::Method::PATCH,
+                    format!("/api/AttributeQualifiers/{id}"),
+                    json!({"Value": wanted}),
+                );
+                self.http.send(&call).await?;
+                report.updated.push(format!("{line}: {wanted}"));
+            }
+            Some(_) => report.found.push(line),
         }
         Ok(())
     }
@@ -1446,14 +1641,15 @@ fn has_attribute(row: &Value, key: &str) -> bool {
 }
 
 struct AttributeSpec<'a> {
-    what: &'static str,
+    what: String,
     entity_type: i64,
+    /// The group type whose groups have it (`EntityTypeQualifierColumn` `GroupTypeId`).
+    qualifier: Option<i64>,
     key: &'a str,
     name: &'static str,
     field_type: i64,
     multi_value: bool,
     description: &'static str,
-    options: Option<&'static str>,
 }
 
 #[async_trait]
@@ -1677,6 +1873,13 @@ impl Rock for RestRock {
             results.push(self.add_one(member, &roles, &current).await);
         }
         results
+    }
+
+    async fn set_tag_choices(
+        &self,
+        update: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+    ) -> Result<Option<ChoicesWrite>, Error> {
+        self.update_tag_choices(update).await.map(Some)
     }
 
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {

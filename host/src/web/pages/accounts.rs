@@ -620,7 +620,7 @@ pub(crate) async fn remove(
     let out = Collected::default();
     let result = {
         let _edit = app.edits.lock().await;
-        shared::remove(&app.location, &app.data_dir, &name, true, &out)
+        shared::remove(&app.location, &app.data_dir, &name, true, &out).await
     };
     match result {
         Ok(_) => Ok(back(&app, &sess, "/accounts", flashes_of(&out))),

@@ -127,7 +127,15 @@ async fn change(app: Arc<App>, sess: Sess, name: String, fields: Fields, enable:
     let result = {
         let _edit = app.edits.lock().await;
         if enable {
-            shared::enable(&app.location, &config, Some(&name), &[kind], &out).await
+            shared::enable(
+                &app.location,
+                &config,
+                &app.data_dir,
+                Some(&name),
+                &[kind],
+                &out,
+            )
+            .await
         } else {
             shared::disable(&app.location, &config, Some(&name), &[kind], &out)
         }

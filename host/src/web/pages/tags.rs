@@ -350,11 +350,13 @@ pub(crate) async fn unmap(
         shared::tag_unmap(
             &app.location,
             &config,
+            &app.data_dir,
             Some(&name),
             &fields.text("tag"),
             id,
             &out,
         )
+        .await
     };
     let mut flash = flashes_of(&out);
     if let Err(e) = result {
