@@ -59,6 +59,12 @@ struct Row {
     rock_requests: usize,
     rock_writes: usize,
     rock_min: usize,
+    /// Rows Rock answered to the run's list reads, and of those the ones nobody asked for
+    /// (between the ids of an id range; Rock's 100-node filters make ranges wide).
+    #[serde(default)]
+    rock_rows: usize,
+    #[serde(default)]
+    rock_rows_unasked: usize,
     /// Photos uploaded to PCO (each read from Rock first).
     photos: usize,
     /// getrusage of the whole process (sync thread, both sandboxes, runtimes).
@@ -475,6 +481,7 @@ fn measure(
 ) -> (Row, String, Vec<Event>) {
     world.pco.clear_requests();
     world.rock.clear_requests();
+    let rows0 = world.rest_rock.rows_read();
     timeline.clear();
     let reset = probe::reset_peak_rss();
     let rss_before = probe::rss_mib();
@@ -492,6 +499,7 @@ fn measure(
     let in_host: f64 = events.iter().map(|e| e.cpu_end - e.cpu_start).sum();
     let pco = world.pco.requests();
     let rock = world.rock.requests();
+    let rows1 = world.rest_rock.rows_read();
     let high_offset = pco
         .iter()
         .filter(|r| offset_of(&r.path).is_some_and(|o| o > HIGH_OFFSET))
@@ -511,6 +519,8 @@ fn measure(
         rock_requests: rock.len(),
         rock_writes: rock.iter().filter(|r| is_write(&r.method)).count(),
         rock_min: 0,
+        rock_rows: rows1.read - rows0.read,
+        rock_rows_unasked: rows1.unasked - rows0.unasked,
         photos: pco
             .iter()
             .filter(|r| r.method == "POST" && r.path.starts_with("/v2/files"))
@@ -830,14 +840,14 @@ fn print_table(rows: &[Row], starts: &Starts) {
     );
     println!();
     println!(
-        "| synced | run | PCO requests (min) | PCO writes | Rock requests (min) | Rock writes | process CPU s | sync thread CPU s | guest CPU s | peak RSS MiB (before) | guest memory MiB | wall s | projected at PCO's limit | what the run did |"
+        "| synced | run | PCO requests (min) | PCO writes | Rock requests (min) | Rock writes | Rock rows read (not asked for) | process CPU s | sync thread CPU s | guest CPU s | peak RSS MiB (before) | guest memory MiB | wall s | projected at PCO's limit | what the run did |"
     );
     println!(
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for r in rows {
         println!(
-            "| {} | {} | {} ({}) | {} | {} ({}) | {} | {:.2} | {:.2} | {:.2} | {:.0} ({:.0}) | {} | {:.2} | {} | {} |",
+            "| {} | {} | {} ({}) | {} | {} ({}) | {} | {} ({}) | {:.2} | {:.2} | {:.2} | {:.0} ({:.0}) | {} | {:.2} | {} | {} |",
             r.size,
             r.run,
             r.pco_requests,
@@ -846,6 +856,8 @@ fn print_table(rows: &[Row], starts: &Starts) {
             r.rock_requests,
             r.rock_min,
             r.rock_writes,
+            r.rock_rows,
+            r.rock_rows_unasked,
             r.process_cpu,
             r.sync_cpu,
             r.guest_cpu,

@@ -1416,6 +1416,87 @@ async fn with_two_phones_of_a_type_the_lowest_id_is_read_and_written() {
     }
 }
 
+// R27 (issue 13 item 11): Rock formats a phone by the install's "Phone Country Code" values
+// and keeps the digits of the result, so "+1 (623) 555-1234" is stored as 6235551234; the
+// same number from PCO next run is not written again. An install whose default country is
+// another one formats by its own rules, and its numbers are not rewritten either.
+#[tokio::test]
+async fn phones_are_stored_as_the_installs_formats_say_and_not_written_twice() {
+    let (sandbox, c) = start(30).await;
+    let rock = connect(&sandbox).await;
+    let m = member(&c, |m| m.mobile_phone.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    let write = |number: &'static str| {
+        let rock = &rock;
+        async move {
+            let results = rock
+                .update_people(&[PersonUpdate {
+                    id,
+                    changes: vec![FieldValue::MobilePhone(Some(number.into()))],
+                }])
+                .await;
+            assert!(results[0].is_ok(), "{results:?}");
+        }
+    };
+    let phone_writes = |sandbox: &RockSandbox| {
+        sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/PhoneNumbers") && r.method != "GET")
+            .count()
+    };
+    let mobile = |sandbox: &RockSandbox| -> serde_json::Value {
+        sandbox.person_dump(id).unwrap()["PhoneNumbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .min_by_key(|p| p["Id"].as_i64())
+            .cloned()
+            .unwrap()
+    };
+    write("+1 (623) 555-1234").await;
+    let stored = mobile(&sandbox);
+    assert_eq!(stored["Number"], "6235551234", "{stored}");
+    assert_eq!(stored["NumberFormatted"], "(623) 555-1234", "{stored}");
+    assert_eq!(stored["CountryCode"], "1", "{stored}");
+    sandbox.clear_requests();
+    write("+1 (623) 555-1234").await;
+    assert_eq!(phone_writes(&sandbox), 0, "written again");
+    let person = rock.people(&[id]).await.unwrap().remove(0);
+    assert_eq!(person.mobile_phone.as_deref(), Some("(623) 555-1234"));
+
+    // A church in Britain: its format first, so a phone saved without a country is British.
+    sandbox.add_phone_format("44", r"^0?(\d{2})(\d{4})(\d{4})$", "0$1 $2 $3", true);
+    let other = member(&c, |o| o.key != m.key && o.mobile_phone.is_none());
+    let other_id = sandbox.person_id(other.key).unwrap();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id: other_id,
+            changes: vec![FieldValue::MobilePhone(Some("020 7946 0958".into()))],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    let row = sandbox.person_dump(other_id).unwrap()["PhoneNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|p| p["Id"].as_i64())
+        .cloned()
+        .unwrap();
+    assert_eq!(row["CountryCode"], "44", "{row}");
+    assert_eq!(row["NumberFormatted"], "020 7946 0958", "{row}");
+    assert_eq!(row["Number"], "02079460958", "{row}");
+    sandbox.clear_requests();
+    let results = rock
+        .update_people(&[PersonUpdate {
+            id: other_id,
+            changes: vec![FieldValue::MobilePhone(Some("020 7946 0958".into()))],
+        }])
+        .await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(phone_writes(&sandbox), 0, "written again");
+}
+
 fn home(street1: &str, city: &str, state: &str, country: &str) -> Address {
     Address {
         street1: street1.into(),

@@ -251,6 +251,17 @@ pub struct RestRock {
     own_aliases: BTreeSet<i64>,
     /// How many creates Rock answered with an existing person (200, not 201).
     matched_existing: AtomicUsize,
+    /// Rows Rock answered to list reads, and of those the ones no caller asked for (an id
+    /// range's rows between the ids wanted): what the reads cost Rock beyond the minimum.
+    rows_read: AtomicUsize,
+    rows_unasked: AtomicUsize,
+}
+
+/// What [`RestRock::rows_read`] counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowsRead {
+    pub read: usize,
+    pub unasked: usize,
 }
 
 impl RestRock {
@@ -274,7 +285,17 @@ impl RestRock {
             photos_unreadable: AtomicBool::new(false),
             own_aliases,
             matched_existing: AtomicUsize::new(0),
+            rows_read: AtomicUsize::new(0),
+            rows_unasked: AtomicUsize::new(0),
         })
+    }
+
+    /// Rows read from Rock's lists so far, and how many of them nobody asked for.
+    pub fn rows_read(&self) -> RowsRead {
+        RowsRead {
+            read: self.rows_read.load(Ordering::Relaxed),
+            unasked: self.rows_unasked.load(Ordering::Relaxed),
+        }
     }
 
     /// How many people this client asked Rock to create were taken for people Rock already
@@ -848,6 +869,7 @@ impl RestRock {
                 ));
             }
             after = last;
+            self.rows_read.fetch_add(page.len(), Ordering::Relaxed);
             rows.extend(page);
             if !full || after.is_none() {
                 return Ok(rows);
@@ -967,10 +989,19 @@ impl RestRock {
         let terms = id_terms(column, ids, self.range_gap());
         let wanted: BTreeSet<i64> = ids.iter().copied().collect();
         let rows = self.list_in(controller, &terms, also, extra).await?;
-        Ok(rows
+        Ok(self.asked_only(rows, column, &wanted))
+    }
+
+    /// The rows whose `column` is one of `wanted`; the others are counted and dropped.
+    fn asked_only(&self, rows: Vec<Value>, column: &str, wanted: &BTreeSet<i64>) -> Vec<Value> {
+        let all = rows.len();
+        let asked: Vec<Value> = rows
             .into_iter()
             .filter(|row| int(row, column).is_some_and(|v| wanted.contains(&v)))
-            .collect())
+            .collect();
+        self.rows_unasked
+            .fetch_add(all - asked.len(), Ordering::Relaxed);
+        asked
     }
 
     /// How many ids not asked for one range term may span: what one term of a batch is worth
@@ -1181,7 +1212,7 @@ impl RestRock {
             let existing = phone_rows(row, *kind);
             match (number, existing.first()) {
                 (Some(number), Some(current)) => {
-                    if digits(&string(current, "Number")) == digits(number) {
+                    if same_number(&string(current, "Number"), number) {
                         continue;
                     }
                     let id = int(current, "Id").unwrap_or(0);
@@ -1751,7 +1782,9 @@ impl Rock for RestRock {
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error> {
         let wanted = distinct(ids);
         let terms = id_terms("Id", &wanted, self.range_gap());
-        let rows = self.people_rows(&terms).await?;
+        // The people between the ids of a range are dropped before their homes are read.
+        let asked: BTreeSet<i64> = wanted.iter().copied().collect();
+        let rows = self.asked_only(self.people_rows(&terms).await?, "Id", &asked);
         let mut people: HashMap<i64, Person> = self
             .to_people(&rows)
             .await?
@@ -2400,6 +2433,15 @@ fn warn_duplicate_phones(person: i64, row: &Value, kind: i64) {
 
 fn digits(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Whether Rock's stored `Number` is `wanted` as Rock would store it: the same digits, or
+/// the same after Rock's US "with Country Code" format dropped a leading 1
+/// (`PhoneNumber.SaveHook.cs` keeps the digits of the formatted number). Without this, a
+/// number written as "+1 …" would be written again on every run.
+fn same_number(stored: &str, wanted: &str) -> bool {
+    let (stored, wanted) = (digits(stored), digits(wanted));
+    stored == wanted || (wanted.len() == 11 && wanted.strip_prefix('1') == Some(stored.as_str()))
 }
 
 /// An OData string literal: single quotes, a quote inside doubled.

@@ -71,3 +71,13 @@ pub const DT_LOCATION_COUNTRIES: &str = "d7979ea1-44e9-46e2-bf37-ddaf7f741378";
 /// (The defined type's GUID is the sandbox's own: clients find the value by its GUID.)
 pub const DT_PERSON_SEARCH_KEYS: &str = "61bcf2a5-ed2c-4b5c-a55b-a0b5e8f1ee1a";
 pub const DV_PERSON_SEARCH_KEYS_EMAIL: &str = "d6cfd200-b33b-4d01-b49f-24325e47d8b8";
+
+/// "Phone Country Code" (`Rock.SystemGuid.DefinedType.COMMUNICATION_PHONE_COUNTRY_CODE`) and
+/// its values' two attributes, from the migration that seeds the US formats.
+pub const DT_PHONE_COUNTRY_CODE: &str = "45e9ef7c-91c7-45ab-92c1-1d6219293847";
+pub const ATTRIBUTE_PHONE_MATCH_REGEX: &str = "756cb747-9143-4a7d-9787-feecf535c939";
+pub const ATTRIBUTE_PHONE_FORMAT_REGEX: &str = "26e44877-8297-4dbc-9e5c-bcfe38291a4b";
+pub const DV_PHONE_US_LOCAL: &str = "a02dfe36-1a47-47c5-8f08-7bca0c3fbb61";
+pub const DV_PHONE_US_AREA_CODE: &str = "2131f4af-8e17-4fd9-9610-a3c02100ef6a";
+pub const DV_PHONE_US_COUNTRY_CODE: &str = "b3f916ca-2833-4ecd-82ac-171473972c20";
+pub const ENTITYTYPE_DEFINED_VALUE: &str = "b0e67d55-d2a4-4e84-a9ba-a4f2baa0fe5b";

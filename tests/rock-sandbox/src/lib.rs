@@ -90,6 +90,7 @@ mod faults;
 pub mod guids;
 mod odata;
 mod people;
+mod phones;
 mod rewrites;
 mod routes;
 mod schema;
@@ -350,6 +351,22 @@ impl RockSandbox {
             .modify(schema::Entity::Person, person, |p| {
                 p.insert("IsDeceased".into(), Value::Bool(deceased));
             })
+    }
+
+    /// Adds a phone format to the install's "Phone Country Code" defined type (as staff do in
+    /// Admin Tools > Settings > Defined Types), `first` to make its country the default one.
+    pub fn add_phone_format(&self, country: &str, pattern: &str, replacement: &str, first: bool) {
+        let mut store = self.app.store();
+        let order = first.then_some(-1);
+        phones::add_format(
+            &mut store,
+            None,
+            country,
+            "added by a test",
+            pattern,
+            replacement,
+            order,
+        );
     }
 
     /// Adds a nameless person (record type Nameless, as Rock makes for an SMS from an unknown

@@ -42,7 +42,7 @@ pub fn create_primary_alias(store: &mut Store, person_id: i64) -> i64 {
 pub fn find_or_create(store: &mut Store, mut row: Row) -> Result<(u16, i64), Invalid> {
     for name in ["FirstName", "NickName", "MiddleName", "LastName"] {
         if let Some(value) = text(&row, name) {
-            let fixed = fix_case(&rewrites::clean_name(value));
+            let fixed = fix_case(&rewrites::clean_name(name, value));
             set(&mut row, name, fixed);
         }
     }

@@ -18,7 +18,7 @@ pub const MEMBER_ACTIVE: i64 = 1;
 pub fn before_save(store: &Store, entity: Entity, row: &mut Row, prior: Option<&Row>) {
     match entity {
         Entity::Person => person(store, row),
-        Entity::PhoneNumber => phone(row),
+        Entity::PhoneNumber => phone(store, row),
         Entity::GroupMember => group_member(store, row, prior),
         Entity::Group => group(store, row, prior),
         Entity::AttributeValue => attribute_value(row),
@@ -103,6 +103,9 @@ pub fn after_save(store: &mut Store, entity: Entity, id: i64, prior: Option<&Row
                 refresh_primary_family(store, person);
             }
         }
+        Entity::DefinedValue | Entity::Attribute | Entity::AttributeValue => {
+            crate::phones::after_save(store, entity, id)
+        }
         _ => {}
     }
 }
@@ -112,7 +115,7 @@ pub fn after_save(store: &mut Store, entity: Entity, id: i64, prior: Option<&Row
 fn person(store: &Store, row: &mut Row) {
     for name in ["FirstName", "NickName", "MiddleName", "LastName"] {
         if let Some(value) = text(row, name) {
-            let cleaned = clean_name(value);
+            let cleaned = clean_name(name, value);
             set(row, name, cleaned);
         }
     }
@@ -139,16 +142,16 @@ fn person(store: &Store, row: &mut Row) {
     }
 }
 
-/// Rock's name clean-up: typographic quotes straightened, whitespace runs collapsed, trimmed.
-pub fn clean_name(value: &str) -> String {
-    let straightened: String = value
-        .chars()
-        .map(|c| match c {
-            '\u{2018}' | '\u{2019}' | '\u{0060}' | '\u{00b4}' => '\'',
-            '\u{201c}' | '\u{201d}' => '"',
-            other => other,
-        })
-        .collect();
+/// Rock's name clean-up, `Person.SaveHook.cs` `PreSave` (Rock/Model/CRM/Person/, Rock 17):
+/// FirstName, LastName and NickName get `StandardizeQuotes`, which replaces the right single
+/// quote (’) with ' and nothing else (‘, “ and ” are kept); all four names then have their
+/// whitespace runs collapsed to one space and are trimmed ("Issue #2990").
+pub fn clean_name(column: &str, value: &str) -> String {
+    let straightened = if column == "MiddleName" {
+        value.to_string()
+    } else {
+        value.replace('\u{2019}', "'")
+    };
     straightened
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -308,13 +311,19 @@ fn valid_email(email: &str) -> bool {
 
 // ---- PhoneNumber ----------------------------------------------------------------------------
 
-fn phone(row: &mut Row) {
+/// `PhoneNumber.SaveHook.cs` `PreSave` (Rock/Model/CRM/PhoneNumber/): a blank CountryCode
+/// becomes the install's default; `NumberFormatted` is the number formatted by that country's
+/// rules, and `Number` the digits of `NumberFormatted`, so a rule that drops digits (the US
+/// "with Country Code" rule drops the leading 1) drops them from `Number` too.
+fn phone(store: &Store, row: &mut Row) {
+    let formats = &store.phone_formats;
     if text(row, "CountryCode").is_none_or(|c| c.trim().is_empty()) {
-        set(row, "CountryCode", "1");
+        set(row, "CountryCode", formats.default_country_code());
     }
-    let digits = clean_number(text(row, "Number").unwrap_or(""));
     let country = text(row, "CountryCode").unwrap_or("1").to_string();
-    set(row, "NumberFormatted", format_number(&country, &digits));
+    let formatted = formats.format(&country, text(row, "Number").unwrap_or(""));
+    let digits = clean_number(&formatted);
+    set(row, "NumberFormatted", formatted);
     set(
         row,
         "NumberReversed",
@@ -323,22 +332,7 @@ fn phone(row: &mut Row) {
     set(row, "Number", digits);
 }
 
-/// `PhoneNumber.CleanNumber`: digits only.
-pub fn clean_number(number: &str) -> String {
-    number.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// `PhoneNumber.FormattedNumber` with Rock's default US formats.
-pub fn format_number(country: &str, digits: &str) -> String {
-    if country != "1" {
-        return digits.to_string();
-    }
-    match digits.len() {
-        10 => format!("({}) {}-{}", &digits[..3], &digits[3..6], &digits[6..]),
-        7 => format!("{}-{}", &digits[..3], &digits[3..]),
-        _ => digits.to_string(),
-    }
-}
+pub use crate::phones::clean_number;
 
 // ---- Groups and members ---------------------------------------------------------------------
 
@@ -681,15 +675,15 @@ mod tests {
 
     #[test]
     fn names_and_numbers_are_rewritten_like_rock() {
-        assert_eq!(clean_name("  Mary   Ann\u{2019}s "), "Mary Ann's");
+        assert_eq!(
+            clean_name("LastName", "  Mary   Ann\u{2019}s "),
+            "Mary Ann's"
+        );
+        assert_eq!(clean_name("LastName", "O\u{2018}Neil"), "O\u{2018}Neil");
+        assert_eq!(clean_name("MiddleName", " Ann\u{2019}s "), "Ann\u{2019}s");
         assert_eq!(fix_case("JOHN"), "John");
         assert_eq!(fix_case("mary-jane o'neil"), "Mary-Jane O'Neil");
         assert_eq!(fix_case("McDonald"), "McDonald");
-        assert_eq!(
-            format_number("1", &clean_number("555.123.4567")),
-            "(555) 123-4567"
-        );
-        assert_eq!(format_number("1", "1234567"), "123-4567");
     }
 
     #[test]

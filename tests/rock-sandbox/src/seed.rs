@@ -164,6 +164,8 @@ pub fn system(store: &mut Store) {
         json!({"Guid": g::BINARYFILETYPE_PERSON_IMAGE, "Name": "Person Image", "IsSystem": true}),
     );
     group_types(store);
+    let text = store.id_of_guid(Entity::FieldType, g::FIELDTYPE_TEXT);
+    crate::phones::seed(store, text);
     store.known = resolve_known(store);
     // The Family group type allows Home, Work and Previous locations (GroupTypeLocationType).
     let known = store.known.clone();

@@ -63,6 +63,8 @@ pub struct Store {
     /// The location types each group type allows (Rock's GroupTypeLocationType rows,
     /// `GroupType.LocationTypes`), by group type id.
     pub location_types: HashMap<i64, Vec<i64>>,
+    /// The install's phone formats (`crate::phones`), read from their rows.
+    pub phone_formats: crate::phones::Formats,
     guid_state: u64,
 }
 
@@ -102,6 +104,7 @@ impl Store {
             staff_alias_id: None,
             requirements_met: HashSet::new(),
             location_types: HashMap::new(),
+            phone_formats: Default::default(),
             guid_state: guid_seed ^ 0x5eed_0fa1_1b0b,
         }
     }
