@@ -59,6 +59,9 @@ mod guid {
 /// The warning given once a run when Rock refuses to hand out photos.
 pub const PHOTOS_UNREADABLE: &str = "Rock refused to give out a person's photo (403): its Person Image file type requires view security, which GetImage.ashx checks against a logged-in person, never a REST key, so no Rock photo is copied to PCO; to copy photos, clear \"Requires View Security\" on the Person Image file type (Admin Tools > Settings > File Types > Person Image)";
 
+/// The fewest rows a page with attributes is cut to.
+const MIN_ATTRIBUTE_PAGE: usize = 25;
+
 /// `GroupMemberStatus.Active`, as JSON bodies carry it.
 const MEMBER_ACTIVE: i64 = 1;
 
@@ -236,6 +239,12 @@ pub struct RestRock {
     /// `usize::MAX` when Rock named none.
     node_limit: AtomicUsize,
     page_size: usize,
+    /// Rows per page of a list read with `loadAttributes`: Rock loads each row's attributes
+    /// with a query of its own (`Rock/Utility/RockJsonMediaTypeFormatter.cs` `WriteToStream`
+    /// calls `Helper.LoadAttributes` row by row), so such a page costs Rock time per row. Set
+    /// from the time pages take, so one stays well inside the request timeout.
+    attribute_page: AtomicUsize,
+    request_timeout: Duration,
     time_zone: Option<jiff::tz::TimeZone>,
     /// Each person's photo as the last `people` read saw it (people with a photo only), so
     /// `photo` fetches that image without asking Rock for the person's `PhotoId` again: the
@@ -279,6 +288,8 @@ impl RestRock {
             batch_size: AtomicUsize::new(accepted.terms),
             node_limit: AtomicUsize::new(accepted.nodes),
             page_size: options.page_size.max(1),
+            attribute_page: AtomicUsize::new(options.page_size.max(1)),
+            request_timeout: options.timeout,
             time_zone: options.time_zone,
             photo_ids: Mutex::new(HashMap::new()),
             attribute_defs: Mutex::new(None),
@@ -838,23 +849,54 @@ impl RestRock {
     ) -> Result<Vec<Value>, Error> {
         let mut rows = Vec::new();
         let mut after: Option<i64> = None;
+        let with_attributes = extra
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("loadAttributes"));
         loop {
             let page_filter = match after {
                 Some(last) => format!("({filter}) and Id gt {last}"),
                 None => filter.to_string(),
             };
+            let top = if with_attributes {
+                self.attribute_page.load(Ordering::Relaxed)
+            } else {
+                self.page_size
+            };
             let mut call = Call::get(format!("/api/{controller}"))
                 .query("$filter", page_filter)
                 .query("$orderby", "Id")
-                .query("$top", self.page_size.to_string());
+                .query("$top", top.to_string());
             for (name, value) in extra {
                 call = call.query(name, *value);
             }
-            let page = match self.http.send(&call).await?.json {
+            if with_attributes && top > MIN_ATTRIBUTE_PAGE {
+                call = call.smaller_on_timeout();
+            }
+            let began = std::time::Instant::now();
+            let answer = match self.http.send_raw(&call).await {
+                Ok(answer) => answer,
+                Err(Failure::Transport {
+                    timed_out: true, ..
+                }) if call.smaller_on_timeout => {
+                    let smaller = (top / 2).max(MIN_ATTRIBUTE_PAGE);
+                    tracing::info!(
+                        rows = top,
+                        smaller,
+                        "a Rock page with attributes took longer than the request timeout; asking for fewer rows a page"
+                    );
+                    self.attribute_page.store(smaller, Ordering::Relaxed);
+                    continue;
+                }
+                Err(failure) => return Err(failure.into_error(&call)),
+            };
+            let page = match answer.json {
                 Value::Array(page) => page,
                 _ => return Err(garbled(&call, "a list")),
             };
-            let full = page.len() >= self.page_size;
+            if with_attributes {
+                self.fit_attribute_page(page.len(), began.elapsed());
+            }
+            let full = page.len() >= top;
             let last = page.last().and_then(|r| int(r, "Id"));
             // A page that does not move past the last one would be asked for forever: Rock
             // ordered by Id never answers it, a broken proxy or cache might.
@@ -874,6 +916,28 @@ impl RestRock {
             if !full || after.is_none() {
                 return Ok(rows);
             }
+        }
+    }
+
+    /// After a page of `rows` with attributes took `took`: fewer rows a page from now on when
+    /// a page would come near the request timeout (a quarter of it is the aim, so a Rock
+    /// under load still answers in time). Never more: Rock's cost per row does not fall.
+    fn fit_attribute_page(&self, rows: usize, took: Duration) {
+        if rows < 20 || took.is_zero() {
+            return;
+        }
+        let per_row = took.as_secs_f64() / rows as f64;
+        let aim = self.request_timeout.as_secs_f64() / 4.0;
+        let fitting = ((aim / per_row) as usize).max(MIN_ATTRIBUTE_PAGE);
+        let current = self.attribute_page.load(Ordering::Relaxed);
+        if fitting < current {
+            tracing::debug!(
+                rows,
+                seconds = took.as_secs_f64(),
+                fitting,
+                "Rock pages with attributes made smaller"
+            );
+            self.attribute_page.store(fitting, Ordering::Relaxed);
         }
     }
 
@@ -2605,6 +2669,8 @@ struct Call {
     retry_server_errors: bool,
     /// The answer is JSON (else raw bytes, e.g. a photo).
     json: bool,
+    /// A timeout is handed back at once, not tried again: the caller asks for less instead.
+    smaller_on_timeout: bool,
 }
 
 impl Call {
@@ -2617,6 +2683,7 @@ impl Call {
             repeatable: true,
             retry_server_errors: true,
             json: true,
+            smaller_on_timeout: false,
         }
     }
 
@@ -2652,6 +2719,11 @@ impl Call {
     /// A 500 is Rock's answer to this input, not a passing fault: not tried again.
     fn no_retry_on_server_error(mut self) -> Call {
         self.retry_server_errors = false;
+        self
+    }
+
+    fn smaller_on_timeout(mut self) -> Call {
+        self.smaller_on_timeout = true;
         self
     }
 
@@ -2694,6 +2766,8 @@ enum Failure {
     },
     Transport {
         before_sending: bool,
+        /// The request's time ran out (Rock may still be working on it).
+        timed_out: bool,
         message: String,
     },
     Status {
@@ -2784,6 +2858,9 @@ impl Http {
                     Failure::Status { status, .. } => {
                         *status >= 500 && call.repeatable && call.retry_server_errors
                     }
+                    Failure::Transport {
+                        timed_out: true, ..
+                    } if call.smaller_on_timeout => false,
                     Failure::Transport { before_sending, .. } => call.repeatable || *before_sending,
                     Failure::Malformed(_) => call.repeatable,
                     Failure::TooLarge { .. } => false,
@@ -2808,6 +2885,7 @@ impl Http {
         }
         let response = request.send().await.map_err(|e| Failure::Transport {
             before_sending: e.is_connect(),
+            timed_out: e.is_timeout(),
             message: describe_transport(e),
         })?;
         let status = response.status().as_u16();
@@ -2860,6 +2938,7 @@ impl Http {
                 Err(e) => {
                     return Err(Failure::Transport {
                         before_sending: false,
+                        timed_out: e.is_timeout(),
                         message: format!("the answer was cut short ({})", describe_transport(e)),
                     });
                 }

@@ -165,6 +165,10 @@ pub struct RequestRecord {
     pub rows: Option<usize>,
 }
 
+/// Set by a list route on its response: how many rows it loaded attributes for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttributeRows(pub usize);
+
 /// Set by a list route on its response: how many rows it answered.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RowCount(pub usize);

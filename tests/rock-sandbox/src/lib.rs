@@ -150,6 +150,13 @@ pub struct SandboxOptions {
     pub max_node_count: Option<usize>,
     /// Seeds the GUIDs of rows created at run time.
     pub seed: u64,
+    /// What loading one row's attributes costs: a list with `loadAttributes` answers that
+    /// much later per row. Rock loads attributes row by row, one query each
+    /// (`Rock/Utility/RockJsonMediaTypeFormatter.cs` `WriteToStream` calls
+    /// `Rock.Attribute.Helper.LoadAttributes` per item, Rock/Attribute/Helper.cs), so a page of
+    /// thousands of people with their attributes takes seconds on a real server. Zero by
+    /// default, so the suites stay quick; set to see how a client copes.
+    pub attribute_row_cost: std::time::Duration,
 }
 
 impl Default for SandboxOptions {
@@ -164,6 +171,7 @@ impl Default for SandboxOptions {
             faults: FaultConfig::default(),
             max_node_count: Some(100),
             seed: 0,
+            attribute_row_cost: std::time::Duration::ZERO,
         }
     }
 }
@@ -175,6 +183,7 @@ pub(crate) struct App {
     faults: Mutex<Faults>,
     log: Mutex<Vec<RequestRecord>>,
     max_node_count: Option<usize>,
+    attribute_row_cost: std::time::Duration,
     seed_ids: SeedIds,
     clock: Arc<Clock>,
     security: Mutex<security::Security>,
@@ -245,6 +254,7 @@ impl RockSandbox {
             faults: Mutex::new(Faults::new(options.faults.clone())),
             log: Mutex::new(Vec::new()),
             max_node_count: options.max_node_count,
+            attribute_row_cost: options.attribute_row_cost,
             seed_ids,
             clock,
             security: Mutex::new(security::Security::default()),

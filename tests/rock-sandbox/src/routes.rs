@@ -249,9 +249,10 @@ fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
         .into_iter()
         .cloned()
         .collect();
-    if let Err(response) = load_attributes(app, &store, entity, &mut picked, r) {
-        return response;
-    }
+    let loaded = match load_attributes(app, &store, entity, &mut picked, r) {
+        Ok(loaded) => loaded,
+        Err(response) => return response,
+    };
     let count = picked.len();
     let mut response = json_response(
         StatusCode::OK,
@@ -260,21 +261,27 @@ fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
     response
         .extensions_mut()
         .insert(crate::faults::RowCount(count));
+    if loaded {
+        response
+            .extensions_mut()
+            .insert(crate::faults::AttributeRows(count));
+    }
     response
 }
 
+/// Loads the rows' attributes when the request asks; whether it did.
 fn load_attributes(
     app: &App,
     store: &Store,
     entity: Entity,
     rows: &mut [Row],
     r: &ApiRequest,
-) -> Result<(), Response> {
+) -> Result<bool, Response> {
     let Some(mode) = r.param("loadAttributes") else {
-        return Ok(());
+        return Ok(false);
     };
     if mode.eq_ignore_ascii_case("false") || mode.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let Some(mode) = Mode::parse(mode) else {
         return Err(message(
@@ -296,7 +303,7 @@ fn load_attributes(
         let viewable = |key: &str| security.can_view_attribute(key);
         attributes::load(store, entity, rows, mode, &keys, &viewable);
     }
-    Ok(())
+    Ok(entity.has_attributes())
 }
 
 /// `GET api/People/GetCurrentPerson` (Rock.Rest/Controllers/PeopleController.Partial.cs): the

@@ -118,6 +118,11 @@ async fn handle(
         _ => {}
     }
     let response = call(router, request).await;
+    if let Some(loaded) = response.extensions().get::<crate::faults::AttributeRows>()
+        && !app.attribute_row_cost.is_zero()
+    {
+        tokio::time::sleep(app.attribute_row_cost * loaded.0 as u32).await;
+    }
     let rows = response
         .extensions()
         .get::<crate::faults::RowCount>()
