@@ -71,9 +71,10 @@ pub fn value_index(store: &Store) -> ValueIndex<'_> {
 }
 
 /// Fills `Attributes` and `AttributeValues` of each row (only `keys` when given), leaving out,
-/// without a word, the attributes the REST key may not view (`viewable` says no): Rock loads
-/// attributes for the current person's VIEW only (issue 13 item 4, from Rock.Rest's
-/// `loadAttributes`).
+/// without a word, the attributes the REST key may not view (`viewable` says no):
+/// `Rock/Utility/RockJsonMediaTypeFormatter.cs` `FilterAttributes` removes from every row each
+/// attribute the request's person (the REST key's, set by Rock.Rest/Filters/SecuredAttribute)
+/// is not authorized to VIEW.
 pub fn load(
     store: &Store,
     entity: Entity,
@@ -236,14 +237,15 @@ pub enum SetError {
 /// `POST /api/{c}/AttributeValue/{id}?attributeKey=K&attributeValue=V` (and DELETE, which
 /// sets ""), as `SetAttributeValue` in `Rock.Rest/ApiController.cs` does it: the key is looked
 /// up with `Attributes.ContainsKey(attributeKey)`, a plain `Dictionary` filled by
-/// `Rock/Attribute/Helper.cs` `LoadAttributes`, so it matches case-sensitively; an empty value
-/// is stored as null (`Helper.SaveAttributeValue` keeps no empty strings).
+/// `Rock/Attribute/Helper.cs` `LoadAttributes`, so it matches case-sensitively. A null value
+/// (an empty one, as Web API binds it) is what `Helper.SaveAttributeValue` does with it: no
+/// row is made when there is none, an existing one is set to null.
 pub fn set_value(
     store: &mut Store,
     entity: Entity,
     id: i64,
     key: &str,
-    value: &str,
+    value: Option<&str>,
     editable: &dyn Fn(&str) -> bool,
 ) -> Result<(), SetError> {
     let Some(row) = store.get(entity, id) else {
@@ -265,12 +267,11 @@ pub fn set_value(
             entity.type_name()
         )));
     }
-    let value: Value = if value.is_empty() {
-        Value::Null
-    } else {
-        value.into()
-    };
     let existing = find_value(store, attribute, id).and_then(|v| int(v, "Id"));
+    if value.is_none() && existing.is_none() {
+        return Ok(());
+    }
+    let value: Value = value.map_or(Value::Null, Value::from);
     let result = match existing {
         Some(value_id) => {
             let mut updated = store

@@ -437,15 +437,16 @@ fn image(app: &App, params: &Params) -> Response {
     let Some(file) = file else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    // RockWeb/GetImage.ashx.cs (like GetFile.ashx.cs) checks VIEW for the person of the login
-    // cookie, never the REST key: on a file type with `RequiresViewSecurity` a REST client is
-    // anonymous and gets `SendError(context, 403, "Not authorized to view file.")`, the text
-    // as the status description with an empty body.
+    // RockWeb/App_Code/GetImage.ashx.cs checks VIEW for the person of the login cookie
+    // (`UserLogin.GetCurrentUserName()`), never the REST key, whose `Authorization-Token` only
+    // Rock.Rest/Filters/AuthenticateAttribute.cs reads, for API routes: on a file type with
+    // `RequiresViewSecurity` a REST client is anonymous and gets `SendNotAuthorized`, a 403
+    // with "Not authorized to view image" as the status description and an empty body.
     let secured = int(file, "BinaryFileTypeId")
         .and_then(|t| store.get(Entity::BinaryFileType, t))
         .is_some_and(|t| flag(t, "RequiresViewSecurity"));
     if secured {
-        return reason(StatusCode::FORBIDDEN, "Not authorized to view file.");
+        return reason(StatusCode::FORBIDDEN, "Not authorized to view image");
     }
     let Some(bytes) = int(file, "Id").and_then(|id| store.blobs.get(&id)) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -751,9 +752,11 @@ fn attribute_value(app: &App, entity: Entity, id: &str, r: &ApiRequest) -> Respo
     let Ok(id) = id.parse::<i64>() else {
         return no_route(&r.uri);
     };
+    // Web API binds an empty or blank `attributeValue` as null (`ModelBindingHelper.
+    // ReplaceEmptyStringWithNull`, ConvertEmptyStringToNull); `DeleteAttributeValue` passes "".
     let value = match r.method {
-        Method::POST => r.param("attributeValue").unwrap_or(""),
-        Method::DELETE => "",
+        Method::POST => r.param("attributeValue").filter(|v| !v.trim().is_empty()),
+        Method::DELETE => Some(""),
         _ => return method_not_allowed(&r.method),
     };
     let Some(key) = r.param("attributeKey").filter(|k| !k.is_empty()) else {

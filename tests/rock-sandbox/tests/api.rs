@@ -482,7 +482,10 @@ async fn rock_rewrites_values_on_save() {
         .await;
     assert_eq!(status, 201);
     let stored = rock.get(&format!("/api/PhoneNumbers/{id}")).await;
-    assert_eq!(stored["Number"], "12175550142");
+    // PhoneNumber.SaveHook.cs: formatted by the US "with Country Code" rule, which drops the
+    // 1, and `Number` is the digits of the formatted number.
+    assert_eq!(stored["Number"], "2175550142");
+    assert_eq!(stored["NumberFormatted"], "(217) 555-0142");
     assert_eq!(stored["CountryCode"], "1");
     let ten = json!({"PersonId": ann, "Number": "217-555-0143", "NumberTypeValueId": mobile});
     let (_, id) = rock
@@ -691,14 +694,26 @@ async fn attribute_values_are_set_with_202_and_read_back() {
         rock.get(&read).await["AttributeValues"]["PCOTags"]["Value"],
         ""
     );
-    // Issue 13 item 9: the emptied value is stored as null.
-    let values = rock
-        .get(&format!(
+    // Issue 13 item 9: `DeleteAttributeValue` stores "", and a POST of an empty value (which
+    // Web API binds as null) sets the value to null.
+    let stored = || {
+        let path = format!(
             "/api/AttributeValues?$filter=EntityId eq {john} and AttributeId eq {}",
             person["Attributes"]["PCOTags"]["Id"]
-        ))
+        );
+        let rock = &rock;
+        async move { rock.get(&path).await[0]["Value"].clone() }
+    };
+    assert_eq!(stored().await, "");
+    let (status, _) = rock
+        .call(
+            Method::POST,
+            &format!("/api/People/AttributeValue/{john}?attributeKey=PCOTags&attributeValue="),
+            None,
+        )
         .await;
-    assert_eq!(values[0]["Value"], Value::Null);
+    assert_eq!(status, 202);
+    assert_eq!(stored().await, Value::Null);
 }
 
 #[tokio::test]
