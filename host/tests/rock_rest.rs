@@ -942,13 +942,13 @@ async fn init_creates_once_and_finds_afterwards() {
 
     // The attributes as Rock holds them: qualified by the type, PCO Account a single-select
     // offering the accounts (a name Rock's list cannot hold left out).
-    let (_, attributes) = rock_call(
-        &sandbox,
-        reqwest::Method::GET,
-        "/api/Attributes?$filter=Key%20eq%20'PCOAccount'&$expand=AttributeQualifiers",
-        None,
-    )
-    .await;
+    let account_attributes = || async {
+        let path = "/api/Attributes?$filter=Key%20eq%20'PCOAccount'&$expand=AttributeQualifiers";
+        rock_call(&sandbox, reqwest::Method::GET, path, None)
+            .await
+            .1
+    };
+    let attributes = account_attributes().await;
     let attributes = attributes.as_array().unwrap();
     assert_eq!(attributes.len(), 1, "{attributes:?}");
     assert_eq!(attributes[0]["EntityTypeQualifierColumn"], "GroupTypeId");
@@ -1007,13 +1007,7 @@ async fn init_creates_once_and_finds_afterwards() {
     let third = rock.init(&names, &renamed).await.unwrap();
     assert!(third.created.is_empty(), "{third:?}");
     assert_eq!(third.updated.len(), 1, "{third:?}");
-    let (_, attributes) = rock_call(
-        &sandbox,
-        reqwest::Method::GET,
-        "/api/Attributes?$filter=Key%20eq%20'PCOAccount'&$expand=AttributeQualifiers",
-        None,
-    )
-    .await;
+    let attributes = account_attributes().await;
     assert_eq!(values(&attributes[0]).as_deref(), Some("Main Campus"));
 
     // On an install configured by hand (the seeded one, attributes per group type), init

@@ -852,6 +852,9 @@ impl RestRock {
         let with_attributes = extra
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case("loadAttributes"));
+        // Timeouts of this page so far: each costs one of the request's tries, so a Rock that
+        // does not answer at all fails as soon as it would have without the cuts.
+        let mut timeouts = 0;
         loop {
             let page_filter = match after {
                 Some(last) => format!("({filter}) and Id gt {last}"),
@@ -875,16 +878,23 @@ impl RestRock {
             let began = std::time::Instant::now();
             let answer = match self.http.send_raw(&call).await {
                 Ok(answer) => answer,
-                Err(Failure::Transport {
-                    timed_out: true, ..
-                }) if call.smaller_on_timeout => {
-                    let smaller = (top / 2).max(MIN_ATTRIBUTE_PAGE);
+                Err(
+                    failure @ Failure::Transport {
+                        timed_out: true, ..
+                    },
+                ) if call.smaller_on_timeout => {
+                    timeouts += 1;
+                    if timeouts >= self.http.attempts {
+                        return Err(failure.into_error(&call));
+                    }
+                    let smaller = (top / 4).max(MIN_ATTRIBUTE_PAGE);
                     tracing::info!(
                         rows = top,
                         smaller,
                         "a Rock page with attributes took longer than the request timeout; asking for fewer rows a page"
                     );
                     self.attribute_page.store(smaller, Ordering::Relaxed);
+                    tokio::time::sleep(self.http.backoff(timeouts)).await;
                     continue;
                 }
                 Err(failure) => return Err(failure.into_error(&call)),
