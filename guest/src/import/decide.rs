@@ -171,7 +171,7 @@ pub fn decide(
             };
         }
     }
-    match matches {
+    match candidates(person, matches).as_slice() {
         [] => {
             let keys = match_keys(person);
             if let Some(other) = keys.iter().find_map(|k| known.creating.get(k)) {
@@ -215,6 +215,32 @@ pub fn decide(
                 ids.join(", ")
             ))
         }
+    }
+}
+
+/// The Rock people a name and email match could be: not those born on another day than the
+/// PCO person (a parent and a namesake child on one family email share both), and of several,
+/// the only one born the same day when there is one (R4).
+fn candidates<'a>(person: &PcoPersonFull, matches: &'a [Person]) -> Vec<&'a Person> {
+    let born = |rock: &Person| {
+        let pco = person.birthdate.as_deref()?;
+        let rock = rock.birthdate.and_then(crate::fields::date_text)?;
+        // A Rock birthday without a year is compared on its month and day.
+        Some(match rock.strip_prefix("--") {
+            Some(month_day) => pco.ends_with(month_day),
+            None => pco == rock,
+        })
+    };
+    let possible: Vec<&Person> = matches.iter().filter(|m| born(m) != Some(false)).collect();
+    let same_day: Vec<&Person> = possible
+        .iter()
+        .copied()
+        .filter(|m| born(m) == Some(true))
+        .collect();
+    if same_day.len() == 1 && possible.len() > 1 {
+        same_day
+    } else {
+        possible
     }
 }
 
@@ -263,7 +289,7 @@ pub fn new_person_fields(
 mod tests {
     use super::*;
     use crate::pco_people::PcoEmail;
-    use crate::types::Gender;
+    use crate::types::{Date, Gender};
 
     fn pco(id: &str, first: &str, given: &str, last: &str, emails: &[&str]) -> PcoPersonFull {
         PcoPersonFull {
@@ -391,6 +417,49 @@ mod tests {
     }
 
     // R41 with R4's rule: a protected Rock person is never linked by a match.
+    // R4 (found by the chaos suite, seeds 41018 and 41075): a namesake child on the family
+    // email, in PCO only, is not linked to the Rock parent born on another day; of a parent
+    // and a child both in Rock, the one born the same day is the match.
+    #[test]
+    fn a_namesake_born_on_another_day_is_not_the_match() {
+        let world = World::new();
+        let born = |id: i64, year: i32| Person {
+            birthdate: Some(Date {
+                year: Some(year),
+                month: 3,
+                day: 9,
+            }),
+            ..rock(id, Protection::Low)
+        };
+        let mut junior = pco("7", "Ann", "", "Lee", &["lee.family@example.org"]);
+        junior.birthdate = Some("2011-03-09".into());
+        assert_eq!(
+            decide(&junior, None, &[born(12, 1975)], &world.known()),
+            Step::Create
+        );
+        assert_eq!(
+            decide(
+                &junior,
+                None,
+                &[born(12, 1975), born(13, 2011)],
+                &world.known()
+            ),
+            Step::Link {
+                rock_id: 13,
+                how: "by email and name"
+            }
+        );
+        // Without a birthdate to tell them apart, a match is a match.
+        junior.birthdate = None;
+        assert_eq!(
+            decide(&junior, None, &[born(12, 1975)], &world.known()),
+            Step::Link {
+                rock_id: 12,
+                how: "by email and name"
+            }
+        );
+    }
+
     #[test]
     fn a_protected_match_is_left_for_an_administrator() {
         let world = World::new();
