@@ -359,6 +359,12 @@ fn link(
         );
     }
     match inputs.index.find(person) {
+        Match::One(pco_id) if born_apart(inputs, person, &pco_id) => (
+            LinkStep::Skip(format!(
+                "PCO person {pco_id} has this name and email but was born on another day: not linked (a namesake, such as a parent and child on one family email, is someone else) and not created (a mistyped birth date would make a copy); correct the birth date, or link by hand"
+            )),
+            None,
+        ),
         Match::One(pco_id) => (
             LinkStep::Found(pco_id.clone(), "by name and email"),
             Some(pco_id),
@@ -387,6 +393,20 @@ fn link(
             ),
         },
         Match::Nobody => (LinkStep::Create, None),
+    }
+}
+
+/// Whether the Rock person and PCO person `pco_id` both have a full birth date, and they
+/// differ: one name and email then belong to two people (R4).
+fn born_apart(inputs: &Inputs, person: &Person, pco_id: &str) -> bool {
+    let rock = person.birthdate.and_then(fields::date_text);
+    let pco = inputs.pco.get(pco_id).and_then(|p| p.birthdate.as_deref());
+    match (rock.as_deref(), pco) {
+        (Some(rock), Some(pco)) => match rock.strip_prefix("--") {
+            Some(month_day) => !pco.ends_with(month_day),
+            None => rock != pco,
+        },
+        _ => false,
     }
 }
 

@@ -1371,4 +1371,62 @@ async fn a_namesake_on_a_family_email_is_linked_to_their_own_pco_person() {
         people.map(|n| n + 3),
         "nobody created beside the three staff added"
     );
+
+    // The only PCO person with a Rock person's name and email, born on another day: someone
+    // else (a parent whose child alone is synced), or a mistyped date. Neither linked, which
+    // could hand over the parent's access, nor created, which could copy them (chaos seeds
+    // 41018, 41075 found this in the import).
+    let fourth = 900_003;
+    let solo = "solo.namesake@example.org";
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        let mut copy = data.people[&junior].clone();
+        copy.id = fourth;
+        copy.email = Some(solo.into());
+        copy.birthdate = Some(pcosync::bindings::types::Date {
+            year: Some(2016),
+            month: 5,
+            day: 5,
+        });
+        data.people.insert(fourth, copy);
+        let groups: Vec<i64> = data
+            .members
+            .iter()
+            .filter(|m| m.person_id == junior)
+            .map(|m| m.group_id)
+            .collect();
+        for group_id in groups {
+            data.members.push(pcosync::bindings::rock::Membership {
+                group_id,
+                person_id: fourth,
+            });
+        }
+    }
+    let parent_in_pco = harness
+        .pco_call(
+            Method::Post,
+            "/people/v2/people",
+            serde_json::json!({"data": {"type": "Person", "attributes":
+                {"first_name": first, "last_name": last, "birthdate": "1970-01-01"}}}),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    harness
+        .pco_call(
+            Method::Post,
+            &format!("/people/v2/people/{parent_in_pco}/emails"),
+            serde_json::json!({"data": {"type": "Email", "attributes":
+                {"address": solo, "location": "Home", "primary": true}}}),
+        )
+        .await;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(harness.links().get(&fourth), None);
+    assert!(
+        format!("{:?}", actions_of(&report, fourth)).contains("born on another day"),
+        "{:?}",
+        actions_of(&report, fourth)
+    );
+    assert_eq!(report.counts.created, 0, "{:?}", report.people);
 }
