@@ -27,27 +27,6 @@ pub struct PcoPerson {
     pub remote_id: Option<i64>,
 }
 
-/// One page of people and where the next one starts.
-#[derive(Debug)]
-pub struct PeoplePage {
-    pub people: Vec<PcoPerson>,
-    pub total_count: Option<u64>,
-}
-
-pub fn people_page_request(offset: u64) -> Request {
-    Request {
-        method: Method::Get,
-        path: "/people/v2/people".to_string(),
-        query: vec![
-            ("include".into(), "emails".into()),
-            ("per_page".into(), PAGE_SIZE.to_string()),
-            ("offset".into(), offset.to_string()),
-        ],
-        headers: vec![(API_VERSION_HEADER.into(), PEOPLE_API_VERSION.into())],
-        body: None,
-    }
-}
-
 /// Every page of a list: the first page tells the total, the rest go in one batch, so a list of
 /// N resources costs ceil(N / 100) requests and two crossings of the boundary. `total_count` is
 /// not proof of the end (a past API version capped it at 10,000, and people created during the
@@ -185,90 +164,6 @@ pub fn parse_document(response: &Response) -> Result<Value, Error> {
         .map_err(|e| malformed(&format!("a page is not JSON ({e})")))
 }
 
-/// Every person of the account, with their emails.
-pub fn fetch_all_people(ports: &dyn Ports, account: &str) -> Result<Vec<PcoPerson>, Error> {
-    let mut people = Vec::new();
-    for page in fetch_pages(ports, account, "reading PCO people", people_page_request)? {
-        people.extend(parse_people_page(&page)?.people);
-    }
-    Ok(people)
-}
-
-pub fn parse_people_page(response: &Response) -> Result<PeoplePage, Error> {
-    let document: Value = serde_json::from_slice(&response.body)
-        .map_err(|e| malformed(&format!("people page is not JSON ({e})")))?;
-    people_in(&document)
-}
-
-fn people_in(document: &Value) -> Result<PeoplePage, Error> {
-    let data = document
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| malformed("people page has no `data` array"))?;
-    let included = document
-        .get("included")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let people = data
-        .iter()
-        .map(|resource| parse_person(resource, included))
-        .collect::<Result<_, _>>()?;
-    let total_count = document
-        .pointer("/meta/total_count")
-        .and_then(Value::as_u64);
-    Ok(PeoplePage {
-        people,
-        total_count,
-    })
-}
-
-fn parse_person(resource: &Value, included: &[Value]) -> Result<PcoPerson, Error> {
-    let id = resource
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| malformed("person without an id"))?
-        .to_string();
-    let text = |name: &str| {
-        resource
-            .pointer(&format!("/attributes/{name}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let remote_id = resource.pointer("/attributes/remote_id").and_then(|v| {
-        v.as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-    });
-    let email_ids: Vec<&str> = resource
-        .pointer("/relationships/emails/data")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(|r| r.get("id")?.as_str()).collect())
-        .unwrap_or_default();
-    let emails = included
-        .iter()
-        .filter(|r| r.get("type").and_then(Value::as_str) == Some("Email"))
-        .filter(|r| {
-            r.get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| email_ids.contains(&id))
-        })
-        .filter_map(|r| {
-            r.pointer("/attributes/address")?
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
-    Ok(PcoPerson {
-        id,
-        first_name: text("first_name"),
-        given_name: text("given_name"),
-        last_name: text("last_name"),
-        emails,
-        remote_id,
-    })
-}
-
 /// What the user a token belongs to may do, from `GET /people/v2/me` and `/services/v2/me`
 /// (a token can do what its user can: planningcenter/developers#113, #220).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,39 +264,6 @@ pub fn malformed(what: &str) -> Error {
 mod tests {
     use super::*;
 
-    fn response(body: &str) -> Response {
-        Response {
-            status: 200,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn reads_people_with_their_included_emails() {
-        let page = parse_people_page(&response(
-            r#"{"data":[{"type":"Person","id":"7","attributes":{"first_name":"Bob",
-            "given_name":"Robert","last_name":"Smith","remote_id":42},
-            "relationships":{"emails":{"data":[{"type":"Email","id":"e1"}]}}}],
-            "included":[{"type":"Email","id":"e1","attributes":{"address":"bob@example.org"}},
-                        {"type":"Email","id":"e2","attributes":{"address":"other@example.org"}}],
-            "meta":{"total_count":1}}"#,
-        ))
-        .unwrap();
-        assert_eq!(page.total_count, Some(1));
-        assert_eq!(
-            page.people,
-            vec![PcoPerson {
-                id: "7".into(),
-                first_name: "Bob".into(),
-                given_name: "Robert".into(),
-                last_name: "Smith".into(),
-                emails: vec!["bob@example.org".into()],
-                remote_id: Some(42),
-            }]
-        );
-    }
-
     // Issue 14.4: which roles a sync needs, and the message naming the missing one.
     #[test]
     fn the_token_user_needs_people_editor_and_services_scheduler() {
@@ -433,14 +295,5 @@ mod tests {
             .unwrap();
         assert!(low.contains("Scheduler"), "{low}");
         assert!(roles(false, Some("Editor"), None).refusal().is_some());
-    }
-
-    #[test]
-    fn a_malformed_page_is_an_error_value_not_a_panic() {
-        for body in ["", "{", r#"{"data":{}}"#, r#"{"data":[{"type":"Person"}]}"#] {
-            let error = parse_people_page(&response(body)).unwrap_err();
-            assert_eq!(error.kind, ErrorKind::Unavailable, "{body}");
-            assert!(error.message.contains("malformed"), "{}", error.message);
-        }
     }
 }
