@@ -14,12 +14,26 @@ use crate::guids as g;
 use crate::schema::Entity;
 use crate::store::{Row, Store, int, text};
 
-/// One value of the "Phone Country Code" defined type.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One value of the "Phone Country Code" defined type, its expressions compiled once when the
+/// digest is read (every phone save applies them).
+#[derive(Clone, Debug)]
 pub struct CountryFormat {
     pub country: String,
-    pub pattern: String,
-    pub replacement: String,
+    /// None when the value has no usable expressions (blank, or not a valid pattern).
+    pattern: Option<regex::Regex>,
+    /// As the regex crate reads it.
+    replacement: String,
+}
+
+impl CountryFormat {
+    fn new(country: String, pattern: &str, replacement: &str) -> CountryFormat {
+        let usable = !pattern.trim().is_empty() && !replacement.trim().is_empty();
+        CountryFormat {
+            country,
+            pattern: usable.then(|| regex::Regex::new(pattern).ok()).flatten(),
+            replacement: dotnet_replacement(replacement),
+        }
+    }
 }
 
 /// The install's phone formats, in Order.
@@ -45,12 +59,9 @@ impl Formats {
     pub fn format(&self, country: &str, number: &str) -> String {
         let mut number = clean_number(number);
         for format in self.formats.iter().filter(|f| f.country == country) {
-            if format.pattern.trim().is_empty() || format.replacement.trim().is_empty() {
-                continue;
-            }
-            if let Ok(pattern) = regex::Regex::new(&format.pattern) {
+            if let Some(pattern) = &format.pattern {
                 number = pattern
-                    .replace_all(&number, dotnet_replacement(&format.replacement).as_str())
+                    .replace_all(&number, format.replacement.as_str())
                     .into_owned();
             }
         }
@@ -259,11 +270,11 @@ fn read(store: &Store) -> Formats {
             .iter()
             .filter_map(|v| {
                 let id = int(v, "Id")?;
-                Some(CountryFormat {
-                    country: text(v, "Value")?.to_string(),
-                    pattern: value_of(matches, id),
-                    replacement: value_of(formats, id),
-                })
+                Some(CountryFormat::new(
+                    text(v, "Value")?.to_string(),
+                    &value_of(matches, id),
+                    &value_of(formats, id),
+                ))
             })
             .collect(),
         defined_type: Some(type_id),
