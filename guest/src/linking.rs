@@ -91,6 +91,18 @@ pub fn rock_person_has_key(person: &Person, wanted: &Key) -> bool {
         .any(|first| key(first, &person.last_name, email) == *wanted)
 }
 
+/// Whether a Rock person and a PCO person (`pco`, PCO's `YYYY-MM-DD`) were born the same day;
+/// None when either date is unknown. A Rock birthday without a year is compared on its month
+/// and day. A parent and a namesake child on one family email share name and email, not this.
+pub fn born_same_day(rock: &Person, pco: Option<&str>) -> Option<bool> {
+    let pco = pco?;
+    let rock = rock.birthdate.and_then(crate::fields::date_text)?;
+    Some(match rock.strip_prefix("--") {
+        Some(month_day) => pco.ends_with(month_day),
+        None => pco == rock,
+    })
+}
+
 /// The one rule for telling whether two names are the same name, for the sync (R4) and the
 /// import (R41) alike. What differs only in how it was typed is the same name: letter case,
 /// Unicode's composed and decomposed forms (an "É" typed as E + combining accent), typographic

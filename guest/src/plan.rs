@@ -396,18 +396,11 @@ fn link(
     }
 }
 
-/// Whether the Rock person and PCO person `pco_id` both have a full birth date, and they
+/// Whether the Rock person and PCO person `pco_id` both have a birth date, and they
 /// differ: one name and email then belong to two people (R4).
 fn born_apart(inputs: &Inputs, person: &Person, pco_id: &str) -> bool {
-    let rock = person.birthdate.and_then(fields::date_text);
     let pco = inputs.pco.get(pco_id).and_then(|p| p.birthdate.as_deref());
-    match (rock.as_deref(), pco) {
-        (Some(rock), Some(pco)) => match rock.strip_prefix("--") {
-            Some(month_day) => !pco.ends_with(month_day),
-            None => rock != pco,
-        },
-        _ => false,
-    }
+    crate::linking::born_same_day(person, pco) == Some(false)
 }
 
 /// Several PCO people share the person's name and email (a parent and a namesake child on one

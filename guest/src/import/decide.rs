@@ -230,15 +230,7 @@ pub fn decide(
 /// PCO person (a parent and a namesake child on one family email share both), and of several,
 /// the only one born the same day when there is one (R4).
 fn candidates<'a>(person: &PcoPersonFull, matches: &'a [Person]) -> Vec<&'a Person> {
-    let born = |rock: &Person| {
-        let pco = person.birthdate.as_deref()?;
-        let rock = rock.birthdate.and_then(crate::fields::date_text)?;
-        // A Rock birthday without a year is compared on its month and day.
-        Some(match rock.strip_prefix("--") {
-            Some(month_day) => pco.ends_with(month_day),
-            None => pco == rock,
-        })
-    };
+    let born = |rock: &Person| crate::linking::born_same_day(rock, person.birthdate.as_deref());
     let possible: Vec<&Person> = matches.iter().filter(|m| born(m) != Some(false)).collect();
     let same_day: Vec<&Person> = possible
         .iter()
