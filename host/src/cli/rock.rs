@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::config::{AccountConfig, Config};
+use crate::config::Config;
 use crate::ops::{Console, Out};
 use crate::rock::choices;
 use crate::rock::rest::{AttributeNames, ChoicesWrite, GroupSetup, InitReport, RestRock};
@@ -116,7 +115,11 @@ pub(crate) async fn refresh_tag_choices(
     let mut failed = Vec::new();
     for account in &config.accounts {
         match super::config::choices(config, data_dir, account).await {
-            Ok(choices) => read.push((account, choices.tags, mapped_tags(account))),
+            Ok(choices) => read.push((
+                account,
+                choices.tags,
+                crate::ops::tag_choices::mapped_tags(account),
+            )),
             Err(why) => failed.push((account.name.clone(), why.message().to_string())),
         }
     }
@@ -156,10 +159,6 @@ pub(crate) async fn refresh_tag_choices(
         failed,
         skipped: built.skipped,
     })
-}
-
-fn mapped_tags(account: &AccountConfig) -> BTreeSet<String> {
-    account.tag_groups.iter().map(|t| t.tag.clone()).collect()
 }
 
 /// The group types enabled for any account, as this Rock's ids, and the accounts' names;

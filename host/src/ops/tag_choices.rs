@@ -40,6 +40,11 @@ pub async fn refresh(
     }
 }
 
+/// The account's tags whose selection follows a Rock group (marked with the seed's asterisk).
+pub fn mapped_tags(account: &AccountConfig) -> BTreeSet<String> {
+    account.tag_groups.iter().map(|t| t.tag.clone()).collect()
+}
+
 async fn try_refresh(
     runtime: &Runtime,
     guest: &Guest,
@@ -51,7 +56,7 @@ async fn try_refresh(
         .choices(guest, capabilities, &account.to_guest())
         .await
         .map_err(|e| format!("the account's tags could not be read: {}", super::plain(&e)))?;
-    let mapped: BTreeSet<String> = account.tag_groups.iter().map(|t| t.tag.clone()).collect();
+    let mapped = mapped_tags(account);
     let built = choices::build(
         &[choices::AccountTags {
             account: &account.name,
