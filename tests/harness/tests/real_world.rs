@@ -1248,6 +1248,35 @@ async fn tags_sync_both_ways_and_updates_only_reads_none_from_pco() {
     assert!(services_tags(&harness, &pco_id).await.contains(&c.0));
 }
 
+/// A copy of Rock person `from` as person `id`, born on `born` (year, month, day), with
+/// `email` when given, in every group `from` is in: a namesake.
+fn rock_namesake(harness: &Harness, from: i64, id: i64, born: (i32, u8, u8), email: Option<&str>) {
+    let mut data = harness.world.rock.data.lock().unwrap();
+    let mut copy = data.people[&from].clone();
+    copy.id = id;
+    copy.birthdate = Some(pcosync::bindings::types::Date {
+        year: Some(born.0),
+        month: born.1,
+        day: born.2,
+    });
+    if let Some(email) = email {
+        copy.email = Some(email.into());
+    }
+    data.people.insert(id, copy);
+    let groups: Vec<i64> = data
+        .members
+        .iter()
+        .filter(|m| m.person_id == from)
+        .map(|m| m.group_id)
+        .collect();
+    for group_id in groups {
+        data.members.push(pcosync::bindings::rock::Membership {
+            group_id,
+            person_id: id,
+        });
+    }
+}
+
 // R4, R6 (issue 15, unkind worlds): a parent and a namesake child on one family email are two
 // people in each system, with one name and one email. The new Rock namesake is linked to the
 // PCO person nobody is linked to yet (or, among several, the one born the same day), never
@@ -1259,34 +1288,15 @@ async fn a_namesake_on_a_family_email_is_linked_to_their_own_pco_person() {
     let harness = synced_world().await;
     let (parent, _) = clean_match(&harness);
     let junior = 900_001;
+    rock_namesake(&harness, parent, junior, (2011, 4, 9), None);
     let (first, last, email) = {
-        let mut data = harness.world.rock.data.lock().unwrap();
-        let mut copy = data.people[&parent].clone();
-        copy.id = junior;
-        copy.birthdate = Some(pcosync::bindings::types::Date {
-            year: Some(2011),
-            month: 4,
-            day: 9,
-        });
-        let details = (
-            copy.nick_name.clone(),
-            copy.last_name.clone(),
-            copy.email.clone().unwrap(),
-        );
-        data.people.insert(junior, copy);
-        let groups: Vec<i64> = data
-            .members
-            .iter()
-            .filter(|m| m.person_id == parent)
-            .map(|m| m.group_id)
-            .collect();
-        for group_id in groups {
-            data.members.push(pcosync::bindings::rock::Membership {
-                group_id,
-                person_id: junior,
-            });
-        }
-        details
+        let data = harness.world.rock.data.lock().unwrap();
+        let junior = &data.people[&junior];
+        (
+            junior.nick_name.clone(),
+            junior.last_name.clone(),
+            junior.email.clone().unwrap(),
+        )
     };
     let add_pco_namesake = |birthdate: Option<&'static str>| {
         let (first, last, email) = (first.clone(), last.clone(), email.clone());
@@ -1332,29 +1342,7 @@ async fn a_namesake_on_a_family_email_is_linked_to_their_own_pco_person() {
 
     // A second Rock namesake, and two PCO namesakes free: the one born the same day.
     let third = 900_002;
-    {
-        let mut data = harness.world.rock.data.lock().unwrap();
-        let mut copy = data.people[&junior].clone();
-        copy.id = third;
-        copy.birthdate = Some(pcosync::bindings::types::Date {
-            year: Some(2014),
-            month: 1,
-            day: 30,
-        });
-        data.people.insert(third, copy);
-        let groups: Vec<i64> = data
-            .members
-            .iter()
-            .filter(|m| m.person_id == junior)
-            .map(|m| m.group_id)
-            .collect();
-        for group_id in groups {
-            data.members.push(pcosync::bindings::rock::Membership {
-                group_id,
-                person_id: third,
-            });
-        }
-    }
+    rock_namesake(&harness, junior, third, (2014, 1, 30), None);
     let other = add_pco_namesake(Some("1999-12-31")).await;
     let born_the_same_day = add_pco_namesake(Some("2014-01-30")).await;
     let report = harness.sync_as(&account, false).await.unwrap();
@@ -1378,30 +1366,7 @@ async fn a_namesake_on_a_family_email_is_linked_to_their_own_pco_person() {
     // 41018, 41075 found this in the import).
     let fourth = 900_003;
     let solo = "solo.namesake@example.org";
-    {
-        let mut data = harness.world.rock.data.lock().unwrap();
-        let mut copy = data.people[&junior].clone();
-        copy.id = fourth;
-        copy.email = Some(solo.into());
-        copy.birthdate = Some(pcosync::bindings::types::Date {
-            year: Some(2016),
-            month: 5,
-            day: 5,
-        });
-        data.people.insert(fourth, copy);
-        let groups: Vec<i64> = data
-            .members
-            .iter()
-            .filter(|m| m.person_id == junior)
-            .map(|m| m.group_id)
-            .collect();
-        for group_id in groups {
-            data.members.push(pcosync::bindings::rock::Membership {
-                group_id,
-                person_id: fourth,
-            });
-        }
-    }
+    rock_namesake(&harness, junior, fourth, (2016, 5, 5), Some(solo));
     let parent_in_pco = harness
         .pco_call(
             Method::Post,
