@@ -198,6 +198,13 @@ pub fn apply_person(
             "Person",
         ));
     }
+    changed |= boolean(
+        attrs,
+        "accounting_administrator",
+        &mut p.accounting_administrator,
+        "Person",
+        &mut problems,
+    );
     let admin_removed = was_admin && !p.site_administrator;
     problems.finish(PersonChange {
         changed,

@@ -76,6 +76,22 @@ impl ApiError {
         }
     }
 
+    /// A 422 "Forbidden Attribute" with only a detail, as PCO answers a role refusal of an
+    /// attribute (planningcenter/developers#1139:
+    /// `{"errors":[{"status":"422","title":"Forbidden Attribute","detail":"You cannot assign first_name and last_name to this Person"}]}`).
+    pub fn forbidden_attribute_detail(detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Forbidden Attribute",
+            detail,
+        )
+    }
+
+    /// PCO's 403 for an insufficient role (planningcenter/developers#74, #113, #1096).
+    pub fn no_access() -> ApiError {
+        ApiError::forbidden("You do not have access to this resource")
+    }
+
     pub fn validation(
         attribute: &str,
         detail: impl Into<String>,

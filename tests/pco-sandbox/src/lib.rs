@@ -50,6 +50,22 @@
 //! `X-PCO-API-Version` selects the gender (`M`/`F` before 2022-07-14) and address (`street`
 //! before 2023-03-21) shapes; the default is the latest.
 //!
+//! # The token user's roles
+//! Every request runs as the user the token belongs to ([`PcoSandbox::set_token_user`];
+//! an organization administrator unless set; [`TokenUser::people_editor_services`] and
+//! [`TokenUser::people_manager_services`] build the others). Below People Editor, People writes
+//! answer 403. With [`RoleRules`] (all on unless [`PcoSandbox::set_role_rules`] says otherwise):
+//! - Services `permissions`/`media_permissions`/`song_permissions` (archiving included) need a
+//!   Services Administrator or an organization administrator: 403 otherwise;
+//! - the names of an organization or accounting administrator need an organization
+//!   administrator: 422 "Forbidden Attribute" "You cannot assign first_name and last_name to
+//!   this Person" (planningcenter/developers#1139);
+//! - their emails, phone numbers and addresses likewise: 403 (#1096);
+//! - `GET /people/v2/person_mergers` needs a People Manager: 403.
+//!
+//! Every 403 is `{"errors":[{"status":"403","title":"Forbidden","detail":"You do not have
+//! access to this resource"}]}`.
+//!
 //! # Emails PCO would send (the outbox)
 //! PCO's v2 API has no way to send the Services welcome email (planningcenter/developers#89:
 //! "the People v2 API does not support this attribute"; #250: "there is no way to send emails
@@ -136,7 +152,7 @@ pub use faults::{Fault, FaultConfig};
 pub use model::{SERVICES_APP_ID, WELCOME_TEMPLATE};
 pub use ratelimit::{RateLimitConfig, UNLIMITED};
 pub use records::{EmailKind, OutboxEmail, RequestRecord};
-pub use state::{ListDrift, TokenUser};
+pub use state::{ListDrift, RoleRules, TokenUser};
 
 use crate::clock::{Clock, lock};
 use crate::state::Shared;
@@ -376,6 +392,15 @@ impl PcoSandbox {
     /// and Services' role attributes need.
     pub fn set_token_user(&self, user: TokenUser) {
         lock(&self.shared.behaviour).token_user = user;
+    }
+
+    /// Which of PCO's role refusals are on ([`RoleRules`]; all unless set).
+    pub fn set_role_rules(&self, rules: RoleRules) {
+        lock(&self.shared.behaviour).role_rules = rules;
+    }
+
+    pub fn role_rules(&self) -> RoleRules {
+        lock(&self.shared.behaviour).role_rules
     }
 
     /// Moves the sandbox clock forward (whole seconds).

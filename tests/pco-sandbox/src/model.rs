@@ -134,6 +134,11 @@ pub struct Person {
     pub inactivated_at: Option<i64>,
     /// Organization administrator (SPEC R50).
     pub site_administrator: bool,
+    /// Accounting administrator (People `accounting_administrator`, a boolean PCO documents
+    /// beside `site_administrator` with no permission level of its own: dc
+    /// people/2022-07-14/person). Their names and contacts are guarded like an organization
+    /// administrator's (planningcenter/developers#1139).
+    pub accounting_administrator: bool,
     pub membership: Option<String>,
     pub child: bool,
     pub avatar: Option<Avatar>,
@@ -147,6 +152,12 @@ pub struct Person {
 }
 
 impl Person {
+    /// An organization or accounting administrator: whose names and contact information only
+    /// an organization administrator may edit (planningcenter/developers#1139, #1096).
+    pub fn is_guarded_admin(&self) -> bool {
+        self.site_administrator || self.accounting_administrator
+    }
+
     pub fn status(&self) -> &'static str {
         if self.inactivated_at.is_some() {
             "inactive"

@@ -86,7 +86,7 @@ fn avatar_url(p: &Person) -> String {
 /// People's Person, with relationships for whatever `include` asks for.
 pub fn person(view: View, p: &Person, include: &[String], included: &mut Included) -> Resource {
     let attributes = PersonAttributes {
-        accounting_administrator: false,
+        accounting_administrator: p.accounting_administrator,
         anniversary: date(p.anniversary),
         avatar: avatar_url(p),
         birthdate: date(p.birthdate),

@@ -193,7 +193,10 @@ async fn api_request(
         }
         _ => {}
     }
-    let user = lock(&shared.behaviour).token_user;
+    let (user, rules) = {
+        let behaviour = lock(&shared.behaviour);
+        (behaviour.token_user, behaviour.role_rules)
+    };
     if !user.can_edit_people() && is_people_write(req.method(), req.uri().path()) {
         return Ok(with_rate_headers(
             ApiError::forbidden("You do not have access to this resource").into_response(),
@@ -204,6 +207,7 @@ async fn api_request(
         account,
         version,
         user,
+        rules,
     });
     let fieldsets = crate::sparse::fieldsets(req.uri().query());
     let mut response = route(router, req.map(Body::new)).await;

@@ -54,6 +54,8 @@ pub struct Behaviour {
     /// PCO's docs (only seed 000's plugin does it; research/pco-api.md §7.2): off by default,
     /// for the tests of a PCO that refuses it.
     pub archive_refused: bool,
+    /// Which of PCO's role refusals are on (all by default).
+    pub role_rules: RoleRules,
 }
 
 impl Default for Behaviour {
@@ -65,7 +67,79 @@ impl Default for Behaviour {
             list_drift: ListDrift::default(),
             archived_listed: false,
             archive_refused: false,
+            role_rules: RoleRules::default(),
         }
+    }
+}
+
+/// PCO's refusals that depend on the token user's roles ([`TokenUser`]), each switchable so a
+/// test can run the product against a PCO that does or does not refuse. All on by default
+/// ([`RoleRules::default`]); [`RoleRules::NONE`] turns them all off.
+///
+/// The bodies are PCO's JSON:API errors; the 403 one is
+/// `{"errors":[{"status":"403","title":"Forbidden","detail":"You do not have access to this resource"}]}`
+/// (planningcenter/developers#74, #113, #414, #442, #480, #512: the same body for every role
+/// refusal recorded in those threads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleRules {
+    /// `PATCH /services/v2/people/{id}` with `permissions` (a level, or `"Archived"`, which is
+    /// how the sandbox archives), `media_permissions` or `song_permissions` needs a Services
+    /// Administrator or an organization administrator; below that, 403. PCO Services help
+    /// ("Permissions in Services", help.planningcenter.com/en/136863 and
+    /// pcoservices.zendesk.com/hc/en-us/articles/204261964): "User permissions higher than
+    /// Viewer can be set by an Administrator from a person's profile"; Administrators "Edit
+    /// people's permissions" and "Archive or remove people"; Schedulers and Editors "create
+    /// people" but are not given permission changes. What the API answers is not recorded;
+    /// the sandbox answers the 403 PCO gives for an insufficient role (rules.errors.codes.403:
+    /// "your user has an insufficient role").
+    pub services_permissions: bool,
+    /// A People Person PATCH naming `first_name`, `last_name`, `given_name`, `nickname` or
+    /// `middle_name` of a person who is an organization administrator (`site_administrator`)
+    /// or an accounting administrator (`accounting_administrator`) needs the token user to be
+    /// an organization administrator; otherwise 422
+    /// `{"errors":[{"status":"422","title":"Forbidden Attribute","detail":"You cannot assign first_name and last_name to this Person"}]}`
+    /// (body verbatim from planningcenter/developers#1139; seven1m there: "we don't allow
+    /// editing of contact information for Organization and Accounting Administrators by users
+    /// who are not themself an Organization Administrator"). The detail names the name
+    /// attributes sent, joined as Rails' `to_sentence` does ("a", "a and b", "a, b, and c").
+    pub admin_names: bool,
+    /// Creating, changing or deleting an email, phone number or address of an organization or
+    /// accounting administrator needs the token user to be an organization administrator;
+    /// otherwise 403 "You do not have access to this resource" (planningcenter/developers#1096:
+    /// a People Manager's `PATCH /people/v2/phone_numbers/{id}` answered 403 where an
+    /// organization administrator's answered 200; the reason is #1139's). #1096 shows PATCH;
+    /// the sandbox refuses create and delete too, as #1139 speaks of all "editing of contact
+    /// information".
+    pub admin_contacts: bool,
+    /// `GET /people/v2/person_mergers[/{id}]` needs a People Manager (or an organization
+    /// administrator); below that, 403. PCO documents no role for it (dc people/person_merger:
+    /// read-only, no permission note; #947 is a Manager reading and failing only to POST).
+    /// Merging people in PCO's UI is a Manager's task, so the sandbox picks the closest
+    /// documented behaviour: the 403 PCO gives for an insufficient role.
+    pub mergers_need_manager: bool,
+}
+
+impl RoleRules {
+    /// Every refusal off: any token user may do what an organization administrator may.
+    pub const NONE: RoleRules = RoleRules {
+        services_permissions: false,
+        admin_names: false,
+        admin_contacts: false,
+        mergers_need_manager: false,
+    };
+
+    /// Every refusal on (the default).
+    pub const ALL: RoleRules = RoleRules {
+        services_permissions: true,
+        admin_names: true,
+        admin_contacts: true,
+        mergers_need_manager: true,
+    };
+}
+
+impl Default for RoleRules {
+    fn default() -> RoleRules {
+        RoleRules::ALL
     }
 }
 
@@ -91,6 +165,8 @@ pub struct Ctx {
     pub version: Version,
     /// What the token's user may see and do.
     pub user: TokenUser,
+    /// Which role refusals are on.
+    pub rules: RoleRules,
 }
 
 /// The roles of the user a personal access token belongs to: a token can do what its user can.
@@ -112,6 +188,48 @@ impl TokenUser {
         people: Some("Manager"),
         services: Some(congregation::Level::Administrator),
     };
+
+    /// A user who is not an organization administrator, with these People and Services roles
+    /// (`people`: "Viewer", "Editor" or "Manager" as `GET /people/v2/me` writes
+    /// `people_permissions`; None for no People access).
+    pub const fn new(
+        people: Option<&'static str>,
+        services: Option<congregation::Level>,
+    ) -> TokenUser {
+        TokenUser {
+            site_administrator: false,
+            people,
+            services,
+        }
+    }
+
+    /// A People Editor (not an organization administrator) with this Services level.
+    pub const fn people_editor_services(level: congregation::Level) -> TokenUser {
+        TokenUser::new(Some("Editor"), Some(level))
+    }
+
+    /// A People Manager (not an organization administrator) with this Services level.
+    pub const fn people_manager_services(level: congregation::Level) -> TokenUser {
+        TokenUser::new(Some("Manager"), Some(level))
+    }
+
+    /// May change Services permissions and archive Services people: a Services Administrator
+    /// or an organization administrator (see [`RoleRules::services_permissions`]).
+    pub fn can_set_services_permissions(self) -> bool {
+        self.site_administrator
+            || self
+                .services
+                .is_some_and(|l| l >= congregation::Level::Administrator)
+    }
+
+    /// A People Manager or an organization administrator (see
+    /// [`RoleRules::mergers_need_manager`]).
+    pub fn is_people_manager(self) -> bool {
+        self.site_administrator
+            || self
+                .people
+                .is_some_and(|p| p.eq_ignore_ascii_case("manager"))
+    }
 
     /// Writes to People need at least Editor "at the general level" (maintainer answers in
     /// planningcenter/developers#220, #442; #74: below it PCO answers 403 "You do not have

@@ -374,6 +374,7 @@ fn create_contact<C: Contact>(
         .people
         .get_mut(&person)
         .ok_or_else(ApiError::not_found)?;
+    guard_admin_contacts(ctx, p)?;
     let now = shared.clock.tick();
     let mut contact = C::blank(*C::counter(next), now);
     contact.apply(attrs, true, ctx.version)?;
@@ -422,6 +423,7 @@ fn update_contact<C: Contact>(
         .people
         .get_mut(&person)
         .ok_or_else(ApiError::not_found)?;
+    guard_admin_contacts(ctx, p)?;
     let slot = C::of_mut(p)
         .iter_mut()
         .find(|c| c.id() == id)
@@ -469,6 +471,7 @@ fn destroy_contact<C: Contact>(shared: &crate::state::Shared, ctx: Ctx, id: u64)
         .people
         .get_mut(&person)
         .ok_or_else(ApiError::not_found)?;
+    guard_admin_contacts(ctx, p)?;
     let list = C::of_mut(p);
     let index = list
         .iter()
@@ -481,6 +484,16 @@ fn destroy_contact<C: Contact>(shared: &crate::state::Shared, ctx: Ctx, id: u64)
     }
     account.contact_owner.remove(&id);
     Ok(no_content())
+}
+
+/// [`crate::state::RoleRules::admin_contacts`]: an organization or accounting administrator's
+/// emails, phone numbers and addresses are edited only by an organization administrator; others
+/// get 403 (planningcenter/developers#1096, #1139).
+fn guard_admin_contacts(ctx: Ctx, owner: &Person) -> Result<(), ApiError> {
+    if ctx.rules.admin_contacts && !ctx.user.site_administrator && owner.is_guarded_admin() {
+        return Err(ApiError::no_access());
+    }
+    Ok(())
 }
 
 /// PCO emails people who can log in (they have an app) when an integration changes the email

@@ -22,6 +22,10 @@ pub async fn list(
     Extension(ctx): Extension<Ctx>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
+    // RoleRules::mergers_need_manager: below People Manager, 403.
+    if ctx.rules.mergers_need_manager && !ctx.user.is_people_manager() {
+        return Err(ApiError::no_access().into());
+    }
     let params = ListParams::parse(q.as_deref())?;
     params.check(&[], QUERY, &["created_at"])?;
     let keep = id_filter(&params, "person_to_keep_id")?;

@@ -242,6 +242,7 @@ pub async fn update(
         .get(&id)
         .ok_or_else(ApiError::not_found)?
         .clone();
+    guard_admin_names(ctx, &p, &attrs)?;
     let now = shared.clock.now();
     let change = apply_person(&mut p, &attrs, account, &shared.base_url, now, false)?;
     if change.changed {
@@ -272,6 +273,48 @@ pub async fn update(
         StatusCode::OK,
         single(v, data, included, CAN_INCLUDE),
     ))
+}
+
+/// The name attributes PCO keeps an organization administrator's editors from assigning on an
+/// organization or accounting administrator, in the order the refusal names them.
+const GUARDED_NAMES: &[&str] = &[
+    "first_name",
+    "given_name",
+    "middle_name",
+    "nickname",
+    "last_name",
+];
+
+/// [`crate::state::RoleRules::admin_names`]: 422 "You cannot assign first_name and last_name to
+/// this Person" (planningcenter/developers#1139) when a token user who is not an organization
+/// administrator names an organization or accounting administrator's names.
+fn guard_admin_names(ctx: Ctx, p: &Person, attrs: &Map<String, Value>) -> Result<(), ApiError> {
+    if !ctx.rules.admin_names || ctx.user.site_administrator || !p.is_guarded_admin() {
+        return Ok(());
+    }
+    let named: Vec<&str> = GUARDED_NAMES
+        .iter()
+        .copied()
+        .filter(|n| attrs.contains_key(*n))
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden_attribute_detail(format!(
+        "You cannot assign {} to this Person",
+        to_sentence(&named)
+    )))
+}
+
+/// Rails' `Array#to_sentence`: "a", "a and b", "a, b, and c" (#1139's detail reads
+/// "first_name and last_name").
+fn to_sentence(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [a, b] => format!("{a} and {b}"),
+        [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+    }
 }
 
 pub async fn destroy(

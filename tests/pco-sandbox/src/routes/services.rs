@@ -184,6 +184,7 @@ pub async fn update(
     let mut store = lock(&shared.store);
     let account = &mut store.accounts[ctx.account];
     services_person(account, id)?;
+    guard_permissions(ctx, &attrs)?;
     if let Some(wanted) = wanted {
         let admins = account.org_admins();
         let p = account
@@ -199,6 +200,22 @@ pub async fn update(
         StatusCode::OK,
         services_document(&shared, ctx, account, p, &[]),
     ))
+}
+
+/// The PATCH-assignable attributes that change what a person may do in Services.
+const PERMISSION_ATTRIBUTES: &[&str] = &["media_permissions", "permissions", "song_permissions"];
+
+/// [`crate::state::RoleRules::services_permissions`]: changing Services permissions (archiving
+/// included) needs a Services Administrator or an organization administrator; others get 403.
+fn guard_permissions(ctx: Ctx, attrs: &Map<String, Value>) -> Result<(), ApiError> {
+    let changes_permissions = PERMISSION_ATTRIBUTES.iter().any(|a| attrs.contains_key(*a));
+    if changes_permissions
+        && ctx.rules.services_permissions
+        && !ctx.user.can_set_services_permissions()
+    {
+        return Err(ApiError::no_access());
+    }
+    Ok(())
 }
 
 /// A level, or None for "Archived".
