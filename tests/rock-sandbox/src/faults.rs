@@ -163,7 +163,16 @@ pub struct RequestRecord {
     /// Rows a list answered (`GET /api/{c}`), for counting what a client reads.
     #[serde(default)]
     pub rows: Option<usize>,
+    /// Why the request was refused, where Rock's answer does not say (Rock hides the OData
+    /// parser's message behind "The query specified in the URI is not valid."; the sandbox
+    /// keeps it here so a test can see which property or limit it was).
+    #[serde(default)]
+    pub detail: Option<String>,
 }
+
+/// Set on a response whose body hides the reason (see [`RequestRecord::detail`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Detail(pub String);
 
 /// Set by a list route on its response: how many rows it loaded attributes for.
 #[derive(Clone, Copy, Debug)]

@@ -24,6 +24,8 @@ use tower::ServiceExt;
 use crate::App;
 use crate::faults::{FaultKind, RequestRecord};
 
+mod iis;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Prefix of the admin routes: never faulted, never logged, no REST key needed.
@@ -80,35 +82,47 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let request = request.map(Body::new);
     if path.starts_with(ADMIN_PREFIX) {
-        return Ok(call(router, request).await);
+        return Ok(call(router, request.map(Body::new)).await);
     }
+    if let Some((response, detail)) = iis::refusal(&request) {
+        app.record(RequestRecord {
+            method,
+            path,
+            status: response.status().as_u16(),
+            fault: None,
+            rows: None,
+            detail: Some(detail),
+        });
+        return Ok(response);
+    }
+    let request = request.map(Body::new);
     let (fault, config) = {
         let mut faults = app.faults();
         (faults.next(&method, &path), faults.config())
     };
-    let log = |status: u16, rows: Option<usize>| {
+    let log = |status: u16, rows: Option<usize>, detail: Option<String>| {
         app.record(RequestRecord {
             method: method.clone(),
             path: path.clone(),
             status,
             fault,
             rows,
+            detail,
         })
     };
     match fault {
         Some(FaultKind::Reset) => {
-            log(0, None);
+            log(0, None, None);
             return Err("sandbox fault: connection reset".into());
         }
         Some(FaultKind::Hang) => {
-            log(0, None);
+            log(0, None, None);
             tokio::time::sleep(Duration::from_millis(config.hang_ms())).await;
             return Err("sandbox fault: hung request given up".into());
         }
         Some(FaultKind::Error) => {
-            log(500, None);
+            log(500, None, None);
             return Ok(crate::routes::message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "An error has occurred.",
@@ -127,7 +141,11 @@ async fn handle(
         .extensions()
         .get::<crate::faults::RowCount>()
         .map(|c| c.0);
-    log(response.status().as_u16(), rows);
+    let detail = response
+        .extensions()
+        .get::<crate::faults::Detail>()
+        .map(|d| d.0.clone());
+    log(response.status().as_u16(), rows, detail);
     match fault {
         Some(FaultKind::Malformed) => Ok(malformed(response).await),
         Some(FaultKind::Truncated) => Ok(truncated(response).await),
