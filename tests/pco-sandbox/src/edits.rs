@@ -20,6 +20,7 @@ const PERSON_WRITABLE: &[&str] = &[
     "child",
     "first_name",
     "gender",
+    "gender_id",
     "given_name",
     "grade",
     "graduation_year",

@@ -131,6 +131,7 @@ mod records;
 mod render;
 mod resource;
 mod routes;
+mod schema;
 mod seed;
 mod server;
 mod sparse;

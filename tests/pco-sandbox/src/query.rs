@@ -66,51 +66,6 @@ impl ListParams {
         self.include.iter().any(|i| i == name)
     }
 
-    /// Refuses includes, where keys and order keys the endpoint does not know with a 400.
-    /// What PCO answers for them is unconfirmed (it may ignore them); a loud 400 catches a
-    /// client's typo early, and the endpoint's `meta.can_*` lists say what is accepted.
-    pub fn check(
-        &self,
-        can_include: &[&str],
-        can_query: &[&str],
-        can_order: &[&str],
-    ) -> Result<(), ApiErrors> {
-        if let Some(bad) = self
-            .include
-            .iter()
-            .find(|i| !can_include.contains(&i.as_str()))
-        {
-            return Err(ApiError::bad_request(
-                "invalid_include",
-                format!("{bad} is not a valid include"),
-            )
-            .into());
-        }
-        if let Some(bad) = self
-            .wheres
-            .iter()
-            .find(|w| !can_query.contains(&w.field.as_str()))
-        {
-            return Err(ApiError::bad_request(
-                "invalid_where",
-                format!("where[{}] is not a queryable attribute", bad.field),
-            )
-            .into());
-        }
-        if let Some((bad, _)) = self
-            .order
-            .as_ref()
-            .filter(|(o, _)| !can_order.contains(&o.as_str()))
-        {
-            return Err(ApiError::bad_request(
-                "invalid_order",
-                format!("{bad} is not a valid order"),
-            )
-            .into());
-        }
-        Ok(())
-    }
-
     pub fn where_value(&self, field: &str) -> Option<&str> {
         self.wheres
             .iter()

@@ -31,6 +31,10 @@ use crate::state::{Ctx, Shared, Version};
 /// not logged.
 pub const ADMIN_PREFIX: &str = "/__sandbox";
 
+/// The biggest request body read (photos are uploaded to `/v2/files`, which is not buffered
+/// here; the router's own limit is the same).
+const MAX_BODY: usize = 25 * 1024 * 1024;
+
 /// Returned by the service to make hyper close the connection without an answer.
 #[derive(Debug)]
 pub struct DropConnection;
@@ -136,7 +140,7 @@ async fn api_request(
     shared: &Shared,
     router: Router,
     mut stop: watch::Receiver<bool>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     record: &mut Option<RequestRecord>,
 ) -> Answer {
     let Some(account) = authenticate(shared, req.headers()) else {
@@ -193,6 +197,10 @@ async fn api_request(
         }
         _ => {}
     }
+    let checked = match crate::schema::check(req.method(), req.uri().path(), req.uri().query()) {
+        Ok(checked) => checked,
+        Err(e) => return Ok(with_rate_headers(e.into_response(), rate)),
+    };
     let (user, rules) = {
         let behaviour = lock(&shared.behaviour);
         (behaviour.token_user, behaviour.role_rules)
@@ -203,6 +211,17 @@ async fn api_request(
             rate,
         ));
     }
+    let mut req = req.map(Body::new);
+    if let Some((vertex, creating)) = checked.body_vertex {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+            return Err(DropConnection);
+        };
+        if let Err(e) = crate::schema::check_body(vertex, creating, &bytes) {
+            return Ok(with_rate_headers(e.into_response(), rate));
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
     req.extensions_mut().insert(Ctx {
         account,
         version,
@@ -210,7 +229,7 @@ async fn api_request(
         rules,
     });
     let fieldsets = crate::sparse::fieldsets(req.uri().query());
-    let mut response = route(router, req.map(Body::new)).await;
+    let mut response = route(router, req).await;
     if !fieldsets.is_empty() {
         response = sparse(response, &fieldsets).await;
     }

@@ -280,7 +280,6 @@ fn list_contacts<C: Contact>(
     query: Option<&str>,
 ) -> ApiResult {
     let params = ListParams::parse(query)?;
-    params.check(&["person"], C::QUERY, &["created_at", "updated_at"])?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
     let people: Vec<&Person> = match person {

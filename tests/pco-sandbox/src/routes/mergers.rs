@@ -27,7 +27,6 @@ pub async fn list(
         return Err(ApiError::no_access().into());
     }
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&[], QUERY, &["created_at"])?;
     let keep = id_filter(&params, "person_to_keep_id")?;
     let remove = id_filter(&params, "person_to_remove_id")?;
     let since = match params.wheres.iter().find(|w| w.field == "created_at") {

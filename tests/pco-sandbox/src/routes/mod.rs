@@ -75,7 +75,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/services/v2/tag_groups/{id}/tags",
             get(services::tag_group_tags),
         )
-        .route("/services/v2/tags", get(services::tags))
         .route(
             "/services/v2/email_templates",
             get(services::email_templates),

@@ -93,7 +93,6 @@ pub async fn apps(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&[], &["name"], &["name"])?;
     let store = lock(&shared.store);
     let v = view(&shared, ctx, &store.accounts[ctx.account]);
     let wanted = params.where_value("name").map(str::to_lowercase);
@@ -139,7 +138,6 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(CAN_INCLUDE, QUERY, ORDER)?;
     let predicates = people_query::predicates(&params.wheres)?;
     let admins_only = params
         .filters
@@ -183,7 +181,6 @@ pub async fn show(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(CAN_INCLUDE, &[], &[])?;
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
@@ -345,7 +342,6 @@ pub async fn person_apps(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&["app"], &[], &[])?;
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];

@@ -50,7 +50,6 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(PERSON_INCLUDE, PERSON_QUERY, PERSON_ORDER)?;
     let archived_listed = lock(&shared.behaviour).archived_listed;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
@@ -133,7 +132,6 @@ pub async fn show(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(PERSON_INCLUDE, &[], &[])?;
     let id = parse_id(&id)?;
     provisioned(&shared, ctx, id)?;
     let store = lock(&shared.store);
@@ -314,7 +312,6 @@ pub async fn person_tags(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&["tag_group"], &[], &[])?;
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
@@ -384,7 +381,6 @@ pub async fn tag_groups(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&["tags"], &["name", "tags_for"], &["name"])?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
     // All sandbox tag groups are for people: other filters (song, media, ...) find nothing.
@@ -424,7 +420,6 @@ pub async fn tag_group(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&["tags"], &[], &[])?;
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
@@ -449,7 +444,6 @@ pub async fn tag_group_tags(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(&["tag_group"], &["name"], &["name"])?;
     let id = parse_id(&id)?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
@@ -465,19 +459,6 @@ pub async fn tag_group_tags(
         &format!("/services/v2/tag_groups/{id}/tags"),
         &tags,
     )
-}
-
-pub async fn tags(
-    State(shared): SharedState,
-    Extension(ctx): Extension<Ctx>,
-    RawQuery(q): RawQuery,
-) -> ApiResult {
-    let params = ListParams::parse(q.as_deref())?;
-    params.check(&["tag_group"], &["name"], &["name"])?;
-    let store = lock(&shared.store);
-    let account = &store.accounts[ctx.account];
-    let tags: Vec<&Tag> = account.tags.iter().collect();
-    tag_list(&shared, ctx, account, &params, "/services/v2/tags", &tags)
 }
 
 fn tag_list(
@@ -517,11 +498,6 @@ pub async fn email_templates(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let params = ListParams::parse(q.as_deref())?;
-    params.check(
-        &["template_owner"],
-        &["kind", "subject"],
-        &["created_at", "subject"],
-    )?;
     let store = lock(&shared.store);
     let account = &store.accounts[ctx.account];
     let rows: Vec<_> = account
