@@ -163,6 +163,7 @@ pub fn apply_person(
     base: &str,
     now: i64,
     creating: bool,
+    gender_words: bool,
 ) -> Result<PersonChange, ApiErrors> {
     let mut problems = Problems::default();
     refuse_unknown(attrs, PERSON_WRITABLE, "Person", &mut problems);
@@ -188,7 +189,7 @@ pub fn apply_person(
         "Person",
         &mut problems,
     );
-    changed |= gender(attrs, p, &mut problems);
+    changed |= gender(attrs, p, gender_words, &mut problems);
     changed |= remote_id(attrs, p, &mut problems);
     changed |= status(attrs, p, now, &mut problems);
     changed |= avatar(attrs, p, account, base, now, &mut problems);
@@ -213,16 +214,27 @@ pub fn apply_person(
     })
 }
 
-/// PCO reads "Male"/"Female" (2022-07-14 on) or "M"/"F"; accepted spellings on write are
-/// unconfirmed, so the sandbox takes both, any case.
-fn gender(attrs: &Map<String, Value>, p: &mut Person, problems: &mut Problems) -> bool {
+/// `gender` in the form the request's API version documents: "M"/"F" before People 2022-07-14,
+/// "Male"/"Female" from it ("`gender` now returns a full string representation (e.g. 'Male'
+/// instead of 'M')", the 2022-07-14 version note, schema rules.versioning.people_versions;
+/// recorded traffic processed as 2018-08-01 carries "M"/"F", cass:TestPeople.test_people_list).
+/// The other version's form is PCO's 422 validation error ("... is not included in the list",
+/// the shape of #203). Later versions (2023-03-21 and on) keep the words; 2025-11-10 removed only
+/// the `gender` relationship, and `gender_id` (assignable per the docs, its fate after
+/// 2025-11-10 `unsure`) is accepted and dropped, not refused.
+fn gender(
+    attrs: &Map<String, Value>,
+    p: &mut Person,
+    words: bool,
+    problems: &mut Problems,
+) -> bool {
     let new = match attrs.get("gender") {
         None => return false,
         Some(Value::Null) => None,
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "m" | "male" => Some("M".to_string()),
-            "f" | "female" => Some("F".to_string()),
-            "" => None,
+        Some(Value::String(s)) => match (s.as_str(), words) {
+            ("Male", true) | ("M", false) => Some("M".to_string()),
+            ("Female", true) | ("F", false) => Some("F".to_string()),
+            ("", _) => None,
             _ => {
                 problems.add(ApiError::validation(
                     "gender",

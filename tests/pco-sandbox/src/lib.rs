@@ -153,7 +153,7 @@ pub use faults::{Fault, FaultConfig};
 pub use model::{SERVICES_APP_ID, WELCOME_TEMPLATE};
 pub use ratelimit::{RateLimitConfig, UNLIMITED};
 pub use records::{EmailKind, OutboxEmail, RequestRecord};
-pub use state::{ListDrift, RoleRules, TokenUser};
+pub use state::{CreatedAtTies, ListDrift, RoleRules, TokenUser};
 
 use crate::clock::{Clock, lock};
 use crate::state::Shared;
@@ -402,6 +402,27 @@ impl PcoSandbox {
 
     pub fn role_rules(&self) -> RoleRules {
         lock(&self.shared.behaviour).role_rules
+    }
+
+    /// People created in the same second, their ties on `order=created_at` shuffled per
+    /// request ([`CreatedAtTies`]; None, the default, turns it off). Setting it restamps every
+    /// account's people: each `per_second` of them, in id order, share the first one's
+    /// `created_at`.
+    pub fn set_created_at_ties(&self, ties: Option<CreatedAtTies>) {
+        lock(&self.shared.behaviour).created_at_ties = ties;
+        if let Some(ties) = ties {
+            let group = ties.per_second.max(1);
+            let mut store = lock(&self.shared.store);
+            for account in &mut store.accounts {
+                let mut first = 0;
+                for (n, p) in account.people.values_mut().enumerate() {
+                    if n % group == 0 {
+                        first = p.created_at;
+                    }
+                    p.created_at = first;
+                }
+            }
+        }
     }
 
     /// Moves the sandbox clock forward (whole seconds).

@@ -23,6 +23,8 @@ pub struct Shared {
     pub behaviour: Mutex<Behaviour>,
     /// Services profiles still being provisioned: (account, person) -> 404s left.
     pub provisioning: Mutex<std::collections::HashMap<(usize, u64), u32>>,
+    /// How many tie shuffles were drawn ([`CreatedAtTies`]).
+    pub tie_draws: AtomicU64,
     seq: AtomicU64,
 }
 
@@ -56,6 +58,8 @@ pub struct Behaviour {
     pub archive_refused: bool,
     /// Which of PCO's role refusals are on (all by default).
     pub role_rules: RoleRules,
+    /// People created in the same second, their order shuffled per request (off by default).
+    pub created_at_ties: Option<CreatedAtTies>,
 }
 
 impl Default for Behaviour {
@@ -68,6 +72,34 @@ impl Default for Behaviour {
             archived_listed: false,
             archive_refused: false,
             role_rules: RoleRules::default(),
+            created_at_ties: None,
+        }
+    }
+}
+
+/// People who share a `created_at` second, and `order=created_at` (or `-created_at`) answering
+/// their ties in a different order on every request, so a client that reads the People list
+/// from both ends by `created_at`, or pages through it while its order moves, can skip or
+/// repeat people. PCO stamps `created_at` in whole seconds and documents no tie-break for
+/// `order` (schema people.person can_order; rules.query_parameters.order); recorded traffic
+/// shows several people created in one second (cass:TestPublicRequestFunctions.test_list.yaml,
+/// 2020-01-25T16:59:06Z, two people created one after another by a script); an import creates
+/// many more. A fault for tests, off by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreatedAtTies {
+    /// How many people (in id order) share each second: existing people are restamped in
+    /// groups of this size when the option is set, and new people join the newest group until
+    /// it is full.
+    pub per_second: usize,
+    /// Seeds the shuffle of ties; each request draws anew from it.
+    pub seed: u64,
+}
+
+impl Default for CreatedAtTies {
+    fn default() -> CreatedAtTies {
+        CreatedAtTies {
+            per_second: 10,
+            seed: 0,
         }
     }
 }
@@ -346,6 +378,7 @@ impl Shared {
             outbox: Mutex::new(Vec::new()),
             behaviour: Mutex::new(Behaviour::default()),
             provisioning: Mutex::new(std::collections::HashMap::new()),
+            tie_draws: AtomicU64::new(0),
             seq: AtomicU64::new(1),
         }
     }

@@ -763,7 +763,7 @@ async fn api_version_header_switches_shapes() {
     client
         .patch(
             &format!("/people/v2/people/{id}"),
-            json!({"data": {"attributes": {"gender": "M"}}}),
+            json!({"data": {"attributes": {"gender": "Male"}}}),
         )
         .await;
     client.post(&format!("/people/v2/people/{id}/addresses"), json!({"data": {"attributes": {"street_line_1": "2 Oak Ave", "city": "Plano", "location": "Home"}}})).await;

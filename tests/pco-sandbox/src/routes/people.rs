@@ -18,7 +18,7 @@ use crate::query::ListParams;
 use crate::records::EmailKind;
 use crate::render;
 use crate::resource::Included;
-use crate::state::{Ctx, NewEmail};
+use crate::state::{CreatedAtTies, Ctx, NewEmail};
 use congregation::Level;
 
 const CAN_INCLUDE: &[&str] = &[
@@ -77,6 +77,27 @@ pub async fn services_me(State(shared): SharedState, Extension(ctx): Extension<C
         StatusCode::OK,
         json!({ "data": data, "included": [], "meta": {} }),
     ))
+}
+
+/// A fresh salt for the order of `created_at` ties when [`CreatedAtTies`] is on: drawn from
+/// the option's seed and a per-sandbox request counter, so runs repeat but requests differ.
+fn shuffle_salt(shared: &crate::state::Shared, attr: &str) -> Option<u64> {
+    if attr != "created_at" {
+        return None;
+    }
+    let ties = lock(&shared.behaviour).created_at_ties?;
+    let n = shared
+        .tie_draws
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(mix(ties.seed ^ mix(n)))
+}
+
+/// SplitMix64's finaliser: a well-spread 64-bit hash.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 fn token_person(account: &crate::model::Account) -> Result<&Person, ApiError> {
@@ -168,7 +189,8 @@ pub async fn list(
         .filter(|p| predicates.iter().all(|pred| pred(p)))
         .collect();
     if let Some((attr, descending)) = &params.order {
-        people_query::sort(&mut rows, attr, *descending);
+        let shuffle = shuffle_salt(&shared, attr);
+        people_query::sort(&mut rows, attr, *descending, shuffle);
     }
     let body = list_doc(v, &params, path, &rows, &caps, |p, inc| render(p, inc));
     Ok(document(StatusCode::OK, body))
@@ -204,13 +226,25 @@ pub async fn create(
     let now = shared.clock.tick();
     let mut store = lock(&shared.store);
     let (account, next) = store.split(ctx.account);
+    let created_at = match lock(&shared.behaviour).created_at_ties {
+        Some(ties) => tied_created_at(account, ties, now),
+        None => now,
+    };
     let mut p = Person {
         id: next.person,
-        created_at: now,
+        created_at,
         updated_at: now,
         ..Person::default()
     };
-    apply_person(&mut p, &attrs, account, &shared.base_url, now, true)?;
+    apply_person(
+        &mut p,
+        &attrs,
+        account,
+        &shared.base_url,
+        now,
+        true,
+        ctx.version.gender_words,
+    )?;
     Counters::take(&mut next.person);
     let id = p.id;
     account.people.insert(id, p);
@@ -221,6 +255,25 @@ pub async fn create(
         StatusCode::CREATED,
         single(v, data, included, CAN_INCLUDE),
     ))
+}
+
+/// With [`CreatedAtTies`] on, a new person shares the newest person's `created_at` while fewer
+/// than `per_second` people have it.
+fn tied_created_at(account: &crate::model::Account, ties: CreatedAtTies, now: i64) -> i64 {
+    let Some(newest) = account.people.values().next_back() else {
+        return now;
+    };
+    let sharing = account
+        .people
+        .values()
+        .rev()
+        .take_while(|p| p.created_at == newest.created_at)
+        .count();
+    if sharing < ties.per_second.max(1) {
+        newest.created_at
+    } else {
+        now
+    }
 }
 
 pub async fn update(
@@ -241,7 +294,15 @@ pub async fn update(
         .clone();
     guard_admin_names(ctx, &p, &attrs)?;
     let now = shared.clock.now();
-    let change = apply_person(&mut p, &attrs, account, &shared.base_url, now, false)?;
+    let change = apply_person(
+        &mut p,
+        &attrs,
+        account,
+        &shared.base_url,
+        now,
+        false,
+        ctx.version.gender_words,
+    )?;
     if change.changed {
         p.updated_at = shared.clock.tick();
     }

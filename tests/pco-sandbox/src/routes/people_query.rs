@@ -271,9 +271,11 @@ fn key(p: &Person, attr: &str) -> Key {
 }
 
 /// Orders people by `attr`, ties by id (so paging is stable), the whole reversed when descending.
-pub fn sort(people: &mut [&Person], attr: &str, descending: bool) {
+/// With a `shuffle` salt ([`crate::CreatedAtTies`]), ties go in an order drawn from it instead.
+pub fn sort(people: &mut [&Person], attr: &str, descending: bool, shuffle: Option<u64>) {
     // Keys computed once per person: text keys allocate, and lists can hold 50,000 people.
-    people.sort_by_cached_key(|p| (key(p, attr), p.id));
+    let tie = |p: &Person| shuffle.map_or(p.id, |salt| super::people::mix(salt ^ p.id));
+    people.sort_by_cached_key(|p| (key(p, attr), tie(p), p.id));
     if descending {
         people.reverse();
     }
