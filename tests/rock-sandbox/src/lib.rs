@@ -88,6 +88,7 @@ mod auth;
 mod clock;
 mod faults;
 pub mod guids;
+pub mod model;
 mod odata;
 mod people;
 mod phones;
@@ -121,6 +122,33 @@ use auth::Auth;
 use clock::{Clock, lock};
 use faults::Faults;
 use store::Store;
+
+/// The node count of OData `$filter` `filter` on the rows of `entity` (a controller name such
+/// as `"People"` or `"PersonAlias"`, or a C# type name such as `"Person"`), counted as ASP.NET
+/// Web API OData 5.7's `FilterQueryValidator` counts it against `MaxNodeCount` (100 on every
+/// Rock: the bare `[EnableQuery]` of Rock.Rest/ApiController.cs; the model's
+/// `rules.odata.limits_in_effect`): a filter is refused when this is over 100.
+///
+/// - `Id eq 1`: 4 (operator, property, the `$it` it is read from, constant);
+/// - each `and`, `or`, `not`: 1; parentheses: 0;
+/// - a Convert node ODataLib adds when the two sides' EDM types differ, nullability included:
+///   1 (`PrimaryAliasId eq 1`, `Email eq null`, `GroupMemberStatus eq 'Active'` are 5);
+/// - a function call: 1 plus its arguments.
+///
+/// So `Id eq 1 or Id eq 2 or …` fits 20 ids (20×4 + 19 = 99), and `PrimaryAliasId eq …` 16
+/// (16×5 + 15 = 95). `Err` carries the reason the sandbox would refuse the filter for,
+/// whatever its size (an unknown property, a type mismatch, a misspelt enum member).
+pub fn odata_node_count(entity: &str, filter: &str) -> Result<usize, String> {
+    let entity = schema::Entity::from_controller(entity)
+        .or_else(|| {
+            schema::Entity::ALL
+                .iter()
+                .copied()
+                .find(|e| e.type_name().eq_ignore_ascii_case(entity))
+        })
+        .ok_or_else(|| format!("The sandbox serves no entity named '{entity}'."))?;
+    odata::node_count(entity, filter).map_err(|e| e.detail)
+}
 
 /// How to start a sandbox.
 #[derive(Clone, Debug)]

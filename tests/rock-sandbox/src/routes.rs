@@ -193,11 +193,27 @@ fn invalid(error: Invalid) -> Response {
     message(StatusCode::BAD_REQUEST, &error.message())
 }
 
-fn odata_error(detail: String) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        &json!({"Message": "The query specified in the URI is not valid. ".to_string() + &detail, "ExceptionMessage": detail}),
-    )
+/// A query Rock refuses. `EnableQueryAttribute` (System.Web.Http.OData) answers an
+/// `ODataException` from parsing or validation with `CreateErrorResponse(BadRequest, "The
+/// query specified in the URI is not valid.", e)`; the inner message is written only where
+/// error detail is allowed, and RockWeb/web.config has `<customErrors mode="On">`, so a
+/// remote caller gets the Message alone (the model's `rules.missing_property_in_query`). An
+/// error binding the query is an unhandled exception: Web API's 500 "An error has occurred.",
+/// again without detail. The detail goes to the request log ([`crate::RequestRecord::detail`]).
+fn odata_error(error: odata::QueryError) -> Response {
+    let (status, text) = if error.server_error {
+        (StatusCode::INTERNAL_SERVER_ERROR, "An error has occurred.")
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "The query specified in the URI is not valid.",
+        )
+    };
+    let mut response = message(status, text);
+    response
+        .extensions_mut()
+        .insert(crate::faults::Detail(error.detail));
+    response
 }
 
 // ---- Reads ----------------------------------------------------------------------------------
@@ -231,15 +247,10 @@ fn visible(
 }
 
 fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
-    let mut query = match odata::parse_query(entity, &r.params, app.max_node_count) {
+    let query = match odata::parse_query(entity, &r.params, app.max_node_count) {
         Ok(q) => q,
         Err(detail) => return odata_error(detail),
     };
-    // Rock's People list loads each person's aliases (research §8.4) unless `$select` narrows.
-    let aliases = vec!["Aliases".to_string()];
-    if entity == Entity::Person && query.select.is_none() && !query.expand.contains(&aliases) {
-        query.expand.push(aliases);
-    }
     let store = app.store();
     let include_deceased = r.flag("includeDeceased");
     let rows = store
@@ -335,9 +346,11 @@ fn get_one(app: &App, entity: Entity, id: i64, r: &ApiRequest) -> Response {
     if let Err(response) = load_attributes(app, &store, entity, &mut rows, r) {
         return response;
     }
-    // GET api/People/{id} loads phone numbers and aliases (research §8.4).
+    // `GetById` in Rock.Rest/Controllers/PeopleController.Partial.cs:
+    // `Get(true).Include(PhoneNumbers)` (the model's Person `controller.overrides`): deceased
+    // people included, PhoneNumbers loaded. `Aliases` has no `[DataMember]`: never written.
     let expand: Vec<Vec<String>> = match entity {
-        Entity::Person => vec![vec!["PhoneNumbers".into()], vec!["Aliases".into()]],
+        Entity::Person => vec![vec!["PhoneNumbers".into()]],
         _ => Vec::new(),
     };
     let query = odata::Query {
@@ -491,7 +504,9 @@ fn row_from_body(entity: Entity, body: &serde_json::Map<String, Value>) -> Resul
         else {
             continue;
         };
-        if !column.writable || column.name == "Id" {
+        // Computed columns are ignored, and so is what is no `[DataMember]` (e.g.
+        // PersonAlias.AliasPersonId): Newtonsoft's DataContract resolver never binds it.
+        if !column.writable || column.name == "Id" || !entity.binds(column.name) {
             continue;
         }
         let value = coerce(column, value).map_err(|e| message(StatusCode::BAD_REQUEST, &e))?;

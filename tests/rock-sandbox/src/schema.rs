@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::model::ModelEntity;
+
 /// A column's storage type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -140,6 +142,69 @@ impl Entity {
 
     pub fn column(self, name: &str) -> Option<&'static Column> {
         self.columns().iter().find(|c| c.name == name)
+    }
+
+    /// Rock 17's model of this entity (`model/rock-17.json`), when the file has it. The
+    /// sandbox's own tables without one (BinaryFileType, GroupRequirementType,
+    /// GroupRequirement) keep their hand-written columns, unchecked.
+    pub fn model(self) -> Option<&'static ModelEntity> {
+        crate::model::entity(self.type_name())
+    }
+
+    /// The properties of Rock's OData model for this entity: exactly the model's properties
+    /// with `in_odata_model: true` (`[DataMember]` and not `[NotMapped]`:
+    /// `DataContractAttributeEdmTypeConvention` and `NotMappedAttributeConvention` of
+    /// System.Web.Http.OData, over Rock's `[DataContract]` models registered in
+    /// Rock.Rest/App_Start/WebApiConfig.cs). Anything else named in `$filter`, `$select` or
+    /// `$orderby` is the 400 of `rules.missing_property_in_query`. A property the sandbox
+    /// does not store is still queryable (its value is null in every row), as long as its
+    /// type is one OData filters on. Without a model: the sandbox's own columns.
+    pub fn query_columns(self) -> &'static [Column] {
+        static TABLES: OnceLock<Vec<Vec<Column>>> = OnceLock::new();
+        let tables = TABLES.get_or_init(|| Entity::ALL.iter().map(|e| query_columns(*e)).collect());
+        let index = Entity::ALL.iter().position(|e| *e == self).unwrap_or(0);
+        &tables[index]
+    }
+
+    /// The OData property `name` (case-sensitive, as OData v3 is).
+    pub fn query_column(self, name: &str) -> Option<&'static Column> {
+        self.query_columns().iter().find(|c| c.name == name)
+    }
+
+    /// Whether a row's JSON may carry `name`: the model's serialized properties and
+    /// `[DataMember]` navigations (Rock/Utility/RockJsonMediaTypeFormatter.cs writes
+    /// `[DataMember]`s only). What the sandbox keeps for itself (PersonAlias.AliasPersonId,
+    /// which merges need; audit columns on `Entity<T>` types that have none) stays inside.
+    pub fn serializes(self, name: &str) -> bool {
+        self.model().is_none_or(|m| m.serializes(name))
+    }
+
+    /// Whether a POST/PUT body's `name` is read: Newtonsoft's DataContract resolver binds
+    /// `[DataMember]`s only, the rest of the body is ignored.
+    pub fn binds(self, name: &str) -> bool {
+        self.model()
+            .is_none_or(|m| m.properties.get(name).is_some_and(|p| p.data_member))
+    }
+
+    /// Whether `$expand` may name navigation `name`: `expandable` in the model (a
+    /// `[DataMember]` navigation); any other name is a 400.
+    pub fn expandable(self, name: &str) -> bool {
+        match self.model() {
+            Some(m) => m.navigation.get(name).is_some_and(|n| n.expandable),
+            None => true,
+        }
+    }
+
+    /// The value of enum member `member` of column `column` (exact, case-sensitive name, as
+    /// `Enum.Parse` reads it), from the model's `enums` (each with its Rock.Enums source).
+    pub fn enum_value(self, column: &str, member: &str) -> Option<i64> {
+        if let Some(e) = self.model().and_then(|m| m.enums.get(column)) {
+            return e.members.get(member).copied();
+        }
+        enum_members(column)
+            .iter()
+            .find(|(name, _)| *name == member)
+            .map(|(_, v)| *v)
     }
 
     /// Navigation properties `$expand` understands.
@@ -633,4 +698,53 @@ fn person_columns(c: &mut Cols) {
         .int_opt("PrimaryAliasId")
         .enumeration("AgeClassification", 0);
     c.enumeration("AccountProtectionProfile", 0);
+}
+
+/// The OData columns of `entity` (see [`Entity::query_columns`]).
+fn query_columns(entity: Entity) -> Vec<Column> {
+    let Some(model) = entity.model() else {
+        return entity.columns().to_vec();
+    };
+    model
+        .properties
+        .iter()
+        .filter(|(_, p)| p.in_odata_model)
+        .filter_map(|(name, p)| {
+            let enumeration = model.enums.contains_key(name.as_str());
+            let (kind, nullable) = model_kind(&p.ty, enumeration)?;
+            let mut column = entity.column(name).cloned().unwrap_or(Column {
+                name: name.as_str(),
+                kind,
+                nullable,
+                writable: false,
+                max_len: None,
+                default: Value::Null,
+            });
+            // Nullability as the EDM model has it (it decides OData's Convert nodes).
+            column.nullable = nullable;
+            Some(column)
+        })
+        .collect()
+}
+
+/// The storage kind and EDM nullability of a model type (`int?`, `string`, `Gender`, …);
+/// `None` for what `$filter` cannot compare (DbGeography, collections).
+pub fn model_kind(ty: &str, enumeration: bool) -> Option<(Kind, bool)> {
+    let base = ty.split_whitespace().next().unwrap_or("");
+    let nullable = base.ends_with('?');
+    let base = base.trim_end_matches('?');
+    if enumeration {
+        return Some((Kind::Enum, nullable));
+    }
+    let kind = match base {
+        "int" | "long" | "short" => Kind::Int,
+        // Strings are reference types: always nullable in the EDM model.
+        "string" => return Some((Kind::Str, true)),
+        "bool" => Kind::Bool,
+        "DateTime" => Kind::DateTime,
+        "Guid" => Kind::Guid,
+        "decimal" | "double" | "float" => Kind::Decimal,
+        _ => return None,
+    };
+    Some((kind, nullable))
 }

@@ -10,13 +10,14 @@ use std::collections::HashSet;
 use serde_json::Value;
 use time::PrimitiveDateTime;
 
+use super::QueryError;
 use super::lexer::{Token, tokenize};
 use crate::clock::parse_datetime;
-use crate::schema::{Entity, Kind, enum_members};
+use crate::schema::{Entity, Kind};
 use crate::store::Row;
 
 /// Nesting deeper than this is refused rather than risking the stack on hostile input.
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 128;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lit {
@@ -134,8 +135,37 @@ pub enum Expr {
 }
 
 /// Parses a `$filter` for rows of `entity`. `max_nodes` mirrors OData's `MaxNodeCount`.
-pub fn parse(text: &str, entity: Entity, max_nodes: Option<usize>) -> Result<Expr, String> {
-    let tokens = tokenize(text)?;
+pub fn parse(text: &str, entity: Entity, max_nodes: Option<usize>) -> Result<Expr, QueryError> {
+    parse_counted(text, entity, max_nodes).map(|(expr, _)| expr)
+}
+
+/// Parses a `$filter` and counts its nodes as Web API OData 5 (System.Web.Http.OData
+/// `FilterQueryValidator`) counts them against `MaxNodeCount`: one per node of the bound tree
+/// the validator visits (`ValidateQueryNode` calls `IncrementNodeCount` for every node):
+/// - a comparison `Id eq 1` is 4: the operator, the property, the `$it` range variable the
+///   property is read from, and the constant (`FilterQueryValidatorTest.
+///   ValidateVisitLogicalOperatorEqual` visits exactly these four);
+/// - `and`, `or` and `not` are 1 each (21 `SupplierID eq 1` joined by `and` are 104 nodes,
+///   over 100, 20 are 99: `LongInputs`/`CloseToLongInputs` of the same test); parentheses are
+///   none;
+/// - a `ConvertNode` is 1 more (`ValidateConvertNode` validates its source as another node):
+///   ODataLib's `BinaryOperatorBinder` promotes both operands to one type, wrapping the side
+///   whose EDM type differs (nullability included) in a Convert. So a nullable column against
+///   a literal (`PrimaryAliasId eq 1`, `ModifiedDateTime gt datetime'…'`), a non-nullable enum
+///   (an `Edm.String` not null) against a string literal (always nullable) and any `null`
+///   literal (`Email eq null`: the untyped null is converted to `Edm.String`) are 5;
+/// - a function call is 1 plus its arguments (`startswith(FirstName,'J')` is 4).
+///
+/// A misspelt enum member passes parsing and validation (the property is `Edm.String`) and
+/// fails when the filter is bound to LINQ: `Enum.Parse` throws "Requested value 'X' was not
+/// found.", which `EnableQueryAttribute` does not turn into a 400 (it catches
+/// NotImplemented/NotSupported/InvalidOperation exceptions only): a 500.
+pub fn parse_counted(
+    text: &str,
+    entity: Entity,
+    max_nodes: Option<usize>,
+) -> Result<(Expr, usize), QueryError> {
+    let tokens = tokenize(text).map_err(QueryError::bad)?;
     let mut parser = Parser {
         tokens,
         pos: 0,
@@ -143,18 +173,24 @@ pub fn parse(text: &str, entity: Entity, max_nodes: Option<usize>) -> Result<Exp
         depth: 0,
         nodes: 0,
         max_nodes,
+        bind_error: None,
     };
-    let expr = parser.or()?;
+    let expr = parser.or().map_err(QueryError::bad)?;
     if let Some(token) = parser.tokens.get(parser.pos) {
-        return Err(format!(
+        return Err(QueryError::bad(format!(
             "Syntax error at position {}: unexpected {token:?}.",
             parser.pos
-        ));
+        )));
     }
     if type_of(&expr) != Some(Kind::Bool) && !matches!(expr, Expr::Lit(Lit::Null)) {
-        return Err("The $filter expression must evaluate to a single boolean value.".into());
+        return Err(QueryError::bad(
+            "The $filter expression must evaluate to a single boolean value.".to_string(),
+        ));
     }
-    Ok(expr)
+    if let Some(detail) = parser.bind_error {
+        return Err(QueryError::server(detail));
+    }
+    Ok((expr, parser.nodes))
 }
 
 struct Parser {
@@ -164,6 +200,8 @@ struct Parser {
     depth: usize,
     nodes: usize,
     max_nodes: Option<usize>,
+    /// The first error binding would meet (after parsing and validation succeed).
+    bind_error: Option<String>,
 }
 
 impl Parser {
@@ -175,7 +213,13 @@ impl Parser {
     }
 
     fn node(&mut self) -> Result<(), String> {
-        self.nodes += 1;
+        self.nodes(1)
+    }
+
+    /// `IncrementNodeCount`: "The node count limit of '100' has been exceeded." once the
+    /// count would pass `MaxNodeCount`.
+    fn nodes(&mut self, count: usize) -> Result<(), String> {
+        self.nodes += count;
         match self.max_nodes {
             Some(max) if self.nodes > max => Err(format!(
                 "The node count limit of '{max}' has been exceeded. To increase the limit, set the 'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings."
@@ -264,8 +308,10 @@ impl Parser {
             self.node()?;
             let right = self.primary()?;
             check_comparable(op, &left, &right)?;
-            let left_bound = enum_operand(left.clone(), &right)?;
-            let right = enum_operand(right, &left)?;
+            let converts = self.converts(&left, &right);
+            self.nodes(converts)?;
+            let left_bound = self.enum_operand(left.clone(), &right);
+            let right = self.enum_operand(right, &left);
             let left = left_bound;
             return Ok(Expr::Cmp(op, Box::new(left), Box::new(right)));
         }
@@ -322,8 +368,12 @@ impl Parser {
                 "Navigation paths such as '{word}/...' are not supported in $filter by this server."
             ));
         }
-        match self.entity.column(&word) {
-            Some(column) => Ok(Expr::Prop(column.name, column.kind)),
+        match self.entity.query_column(&word) {
+            Some(column) => {
+                // The property access and the `$it` it is read from.
+                self.node()?;
+                Ok(Expr::Prop(column.name, column.kind))
+            }
             None => Err(format!(
                 "Could not find a property named '{word}' on type '{}'.",
                 self.entity.full_name()
@@ -383,30 +433,74 @@ impl Parser {
     }
 }
 
-/// One side of a comparison with an enum column, as Web API OData 5's `FilterBinder`
-/// (`ConvertToEnumUnderlyingType`) binds it: a string literal on the other side of the column is
-/// `Enum.Parse`d (member names case-sensitive, or a number as text) and both compare as
-/// integers. Anything else is returned as it was.
-fn enum_operand(side: Expr, other: &Expr) -> Result<Expr, String> {
-    match (&side, other) {
-        (Expr::Prop(name, Kind::Enum), _) => Ok(Expr::Prop(name, Kind::Int)),
-        (Expr::Lit(Lit::Str(text)), Expr::Prop(name, Kind::Enum)) => {
-            parse_enum(name, text).map(|v| Expr::Lit(Lit::Int(v)))
+impl Parser {
+    /// One side of a comparison with an enum column, as Web API OData 5's `FilterBinder`
+    /// (`ConvertToEnumUnderlyingType`) binds it: a string literal on the other side of the
+    /// column is `Enum.Parse`d (member names case-sensitive, or a number as text) and both
+    /// compare as integers. A name that is no member is remembered as the bind error (a 500,
+    /// see [`parse_counted`]). Anything else is returned as it was.
+    fn enum_operand(&mut self, side: Expr, other: &Expr) -> Expr {
+        match (&side, other) {
+            (Expr::Prop(name, Kind::Enum), _) => Expr::Prop(name, Kind::Int),
+            (Expr::Lit(Lit::Str(text)), Expr::Prop(name, Kind::Enum)) => {
+                match parse_enum(self.entity, name, text) {
+                    Ok(v) => Expr::Lit(Lit::Int(v)),
+                    Err(e) => {
+                        self.bind_error.get_or_insert(e);
+                        Expr::Lit(Lit::Null)
+                    }
+                }
+            }
+            _ => side,
         }
-        _ => Ok(side),
+    }
+
+    /// The Convert nodes ODataLib's type promotion adds to a comparison (see
+    /// [`parse_counted`]): one per side whose EDM type is not the promoted one.
+    fn converts(&self, left: &Expr, right: &Expr) -> usize {
+        let (l, r) = (self.edm_type(left), self.edm_type(right));
+        match (l, r) {
+            // The null literal is converted to the other side's type.
+            (None, Some(_)) | (Some(_), None) => 1,
+            (None, None) => 0,
+            (Some((lk, ln)), Some((rk, rn))) => {
+                let kind = if lk == rk { lk } else { Kind::Decimal };
+                let nullable = ln || rn;
+                usize::from((lk, ln) != (kind, nullable))
+                    + usize::from((rk, rn) != (kind, nullable))
+            }
+        }
+    }
+
+    /// The EDM type of an expression as (kind, nullable); `None` for the null literal.
+    fn edm_type(&self, expr: &Expr) -> Option<(Kind, bool)> {
+        let normal = |k: Kind| match k {
+            Kind::Date => Kind::DateTime,
+            Kind::Enum => Kind::Str,
+            k => k,
+        };
+        match expr {
+            Expr::Lit(Lit::Null) => None,
+            // String literals are typed nullable `Edm.String`, other literals not nullable.
+            Expr::Lit(Lit::Str(_)) => Some((Kind::Str, true)),
+            Expr::Prop(name, kind) => {
+                let nullable = self.entity.query_column(name).is_none_or(|c| c.nullable);
+                Some((normal(*kind), nullable))
+            }
+            Expr::Call(_, _) => type_of(expr).map(|k| (normal(k), k == Kind::Str)),
+            other => type_of(other).map(|k| (normal(k), false)),
+        }
     }
 }
 
 /// `Enum.Parse(type, text)`: a member's exact name, or an integer (any value, as .NET allows).
-fn parse_enum(column: &str, text: &str) -> Result<i64, String> {
+fn parse_enum(entity: Entity, column: &str, text: &str) -> Result<i64, String> {
     let trimmed = text.trim();
     if let Ok(number) = trimmed.parse::<i64>() {
         return Ok(number);
     }
-    enum_members(column)
-        .iter()
-        .find(|(name, _)| *name == trimmed)
-        .map(|(_, value)| *value)
+    entity
+        .enum_value(column, trimmed)
         .ok_or_else(|| format!("Requested value '{text}' was not found."))
 }
 
@@ -708,10 +802,16 @@ mod tests {
         ));
         let refused = status("GroupMemberStatus eq 1").unwrap_err();
         assert!(
-            refused.contains("'Edm.String' and 'Edm.Int32'"),
-            "{refused}"
+            refused.detail.contains("'Edm.String' and 'Edm.Int32'") && !refused.server_error,
+            "{refused:?}"
         );
-        assert!(status("GroupMemberStatus eq 'active'").is_err());
+        // A misspelt member parses (the column is Edm.String) and fails binding: a 500.
+        let misspelt = status("GroupMemberStatus eq 'active'").unwrap_err();
+        assert!(misspelt.server_error, "{misspelt:?}");
+        assert_eq!(misspelt.detail, "Requested value 'active' was not found.");
+        // ...but only once everything parses: a syntax error later is still the 400.
+        let both = status("GroupMemberStatus eq 'active' and (").unwrap_err();
+        assert!(!both.server_error, "{both:?}");
         let person = row(json!({"Id": 1, "Gender": 2, "AccountProtectionProfile": 0}));
         let check = |f: &str| matches(&parse(f, Entity::Person, None).unwrap(), &person);
         assert!(check(
@@ -722,8 +822,82 @@ mod tests {
 
     #[test]
     fn parentheses_are_not_nodes() {
-        // `(Id ge 1 and Id le 2)`: and, two comparisons, four leaves.
-        assert!(parse("(Id ge 1 and Id le 2)", Entity::Person, Some(7)).is_ok());
-        assert!(parse("((Id ge 1 and Id le 2))", Entity::Person, Some(6)).is_err());
+        // `(Id ge 1 and Id le 2)`: and, two comparisons of four nodes each.
+        assert!(parse("(Id ge 1 and Id le 2)", Entity::Person, Some(9)).is_ok());
+        assert!(parse("((Id ge 1 and Id le 2))", Entity::Person, Some(8)).is_err());
+    }
+
+    fn count(entity: Entity, filter: &str) -> usize {
+        parse_counted(filter, entity, None).unwrap().1
+    }
+
+    // The figures of ASP.NET Web API OData's own tests (OData/WebApi,
+    // OData/test/System.Web.Http.OData.Test/OData/Query/Validators/FilterQueryValidatorTest.cs).
+    #[test]
+    fn nodes_are_counted_as_web_api_odata_counts_them() {
+        // ValidateVisitLogicalOperatorEqual: `Id eq 1` visits the operator, `Id`, `1` and
+        // `$it`, once each.
+        assert_eq!(count(Entity::Person, "Id eq 1"), 4);
+        // LongInputs / CloseToLongInputs with MaxNodeCount 100: 21 `SupplierID eq 1` (a
+        // non-nullable int) joined by `and` throw, 20 do not.
+        let chain = |n: usize| vec!["Id eq 1"; n].join(" and ");
+        assert_eq!(count(Entity::Person, &chain(20)), 99);
+        assert!(parse(&chain(20), Entity::Person, Some(100)).is_ok());
+        let refused = parse(&chain(21), Entity::Person, Some(100)).unwrap_err();
+        assert!(
+            refused
+                .detail
+                .starts_with("The node count limit of '100' has been exceeded."),
+            "{refused:?}"
+        );
+        // ...and 100 `not` before a boolean property throw, 95 do not: `not` is 1, the
+        // property 2 (itself and `$it`).
+        let nots = |n: usize| format!("{}IsDeceased", "not ".repeat(n));
+        assert_eq!(count(Entity::Person, &nots(95)), 97);
+        assert!(parse(&nots(100), Entity::Person, Some(100)).is_err());
+        // ...and 100 nested trim() around a constant, compared with a constant, throw.
+        let trims = |n: usize| {
+            let mut inner = "'abc'".to_string();
+            for _ in 0..n {
+                inner = format!("trim({inner})");
+            }
+            format!("{inner} eq '123'")
+        };
+        assert_eq!(count(Entity::Person, &trims(95)), 98);
+        assert!(parse(&trims(100), Entity::Person, Some(100)).is_err());
+    }
+
+    #[test]
+    fn convert_nodes_count_where_odata_promotes_a_type() {
+        // Non-nullable int against an int literal: no Convert.
+        assert_eq!(count(Entity::PersonAlias, "PersonId eq 1"), 4);
+        // `int?` against an int literal: the literal is converted to `Edm.Int32` nullable.
+        assert_eq!(count(Entity::Person, "PrimaryAliasId eq 1"), 5);
+        // The untyped null literal is converted to the other side's type.
+        assert_eq!(count(Entity::Person, "Email eq null"), 5);
+        assert_eq!(count(Entity::Person, "PrimaryAliasId eq null"), 5);
+        // A string column against a string literal: both nullable `Edm.String`.
+        assert_eq!(count(Entity::Person, "FirstName eq 'Ann'"), 4);
+        // A non-nullable enum (`Edm.String` not null) against a string literal.
+        assert_eq!(
+            count(Entity::GroupMember, "GroupMemberStatus eq 'Active'"),
+            5
+        );
+        assert_eq!(count(Entity::Person, "IsDeceased eq false"), 4);
+        assert_eq!(count(Entity::Person, "startswith(FirstName, 'J')"), 4);
+        assert_eq!(
+            count(Entity::Person, "Id eq 1 or (not (Email eq null))"),
+            4 + 1 + 1 + 5
+        );
+        // How many ids fit one request: 20 on Id, 16 on a nullable column.
+        let ids = |column: &str, n: usize| {
+            (1..=n)
+                .map(|i| format!("{column} eq {i}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        assert_eq!(count(Entity::Person, &ids("Id", 20)), 99);
+        assert_eq!(count(Entity::Person, &ids("PrimaryAliasId", 16)), 95);
+        assert!(parse(&ids("PrimaryAliasId", 17), Entity::Person, Some(100)).is_err());
     }
 }

@@ -29,22 +29,68 @@ pub struct Query {
 
 const OPTIONS: [&str; 6] = ["$filter", "$orderby", "$top", "$skip", "$select", "$expand"];
 
+/// Why a query was refused: Rock answers a 400 for what the URI parser or the validator
+/// refuses (`ODataException`, which `EnableQueryAttribute` turns into "The query specified in
+/// the URI is not valid."), and a 500 for what fails later, when the query is bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    /// A 500 (binding), not a 400 (parsing or validation).
+    pub server_error: bool,
+    /// The inner message (the `ODataException`'s), which Rock does not show (see
+    /// `routes::odata_error`).
+    pub detail: String,
+}
+
+impl QueryError {
+    pub fn bad(detail: String) -> QueryError {
+        QueryError {
+            server_error: false,
+            detail,
+        }
+    }
+
+    pub fn server(detail: String) -> QueryError {
+        QueryError {
+            server_error: true,
+            detail,
+        }
+    }
+}
+
+impl From<String> for QueryError {
+    fn from(detail: String) -> QueryError {
+        QueryError::bad(detail)
+    }
+}
+
+/// Counts the nodes of `$filter` `text` on `entity` as Web API OData's `FilterQueryValidator`
+/// does (see [`filter::parse_counted`]), with no limit.
+pub fn node_count(entity: Entity, text: &str) -> Result<usize, QueryError> {
+    filter::parse_counted(text, entity, None).map(|(_, n)| n)
+}
+
 /// Reads the `$` options from a request's query parameters.
 pub fn parse_query(
     entity: Entity,
     params: &[(String, String)],
     max_nodes: Option<usize>,
-) -> Result<Query, String> {
+) -> Result<Query, QueryError> {
     let mut query = Query::default();
+    // Binding comes after every option has been parsed and validated.
+    let mut bind_error = None;
     for (name, value) in params {
         if !name.starts_with('$') {
             continue;
         }
         if !OPTIONS.contains(&name.as_str()) {
-            return Err(format!("The query parameter '{name}' is not supported."));
+            return Err(format!("The query parameter '{name}' is not supported.").into());
         }
         match name.as_str() {
-            "$filter" => query.filter = Some(filter::parse(value, entity, max_nodes)?),
+            "$filter" => match filter::parse(value, entity, max_nodes) {
+                Ok(expr) => query.filter = Some(expr),
+                Err(e) if e.server_error => bind_error = Some(e),
+                Err(e) => return Err(e),
+            },
             "$orderby" => query.order = parse_orderby(entity, value)?,
             "$top" => query.top = Some(parse_count("$top", value)?),
             "$skip" => query.skip = Some(parse_count("$skip", value)?),
@@ -55,7 +101,10 @@ pub fn parse_query(
     if let Some(select) = &query.select {
         check_select(entity, select, &query.expand)?;
     }
-    Ok(query)
+    match bind_error {
+        Some(e) => Err(e),
+        None => Ok(query),
+    }
 }
 
 fn split_list(value: &str) -> Vec<String> {
@@ -97,7 +146,9 @@ fn parse_orderby(entity: Entity, value: &str) -> Result<Vec<(&'static str, Kind,
             if words.next().is_some() {
                 return Err(format!("Syntax error in $orderby clause '{clause}'."));
             }
-            let column = entity.column(name).ok_or_else(|| missing(entity, name))?;
+            let column = entity
+                .query_column(name)
+                .ok_or_else(|| missing(entity, name))?;
             Ok((column.name, column.kind, descending))
         })
         .collect()
@@ -110,9 +161,19 @@ fn parse_expand(entity: Entity, value: &str) -> Result<Vec<Vec<String>>, String>
             let segments: Vec<String> = path.split('/').map(str::to_string).collect();
             let mut current = entity;
             for segment in &segments {
+                // Only `[DataMember]` navigations are in the OData model (the model's
+                // `expandable`); any other name is the same 400 as an unknown property.
+                if !current.expandable(segment) {
+                    return Err(missing(current, segment));
+                }
                 current = match current.nav(segment) {
                     Some(Nav::Reference { target, .. } | Nav::Collection { target, .. }) => target,
-                    None => return Err(missing(current, segment)),
+                    None => {
+                        return Err(format!(
+                            "The sandbox does not implement $expand of '{segment}' on type '{}'.",
+                            current.full_name()
+                        ));
+                    }
                 };
             }
             Ok(segments)
@@ -123,7 +184,7 @@ fn parse_expand(entity: Entity, value: &str) -> Result<Vec<Vec<String>>, String>
 fn check_select(entity: Entity, select: &[String], expand: &[Vec<String>]) -> Result<(), String> {
     for name in select {
         let known = name == "*"
-            || entity.column(name).is_some()
+            || entity.query_column(name).is_some()
             || expand.iter().any(|path| path.first() == Some(name));
         if !known {
             return Err(missing(entity, name));
@@ -180,6 +241,7 @@ pub fn shape(store: &Store, entity: Entity, rows: Vec<Row>, query: &Query) -> Ve
             if let Some(select) = &query.select {
                 project(&mut row, select, &query.expand);
             }
+            serialized(entity, &mut row);
             Value::Object(row)
         })
         .collect()
@@ -194,6 +256,11 @@ pub fn with_nav_nulls(entity: Entity, row: &mut Row) {
         row.entry("Attributes").or_insert(Value::Null);
         row.entry("AttributeValues").or_insert(Value::Null);
     }
+}
+
+/// Leaves in a row only what Rock's v1 JSON writes for its entity ([`Entity::serializes`]).
+pub fn serialized(entity: Entity, row: &mut Row) {
+    row.retain(|key, _| entity.serializes(key));
 }
 
 fn project(row: &mut Row, select: &[String], expand: &[Vec<String>]) {
@@ -233,6 +300,7 @@ impl<'a> Expander<'a> {
                 child.map_or(Value::Null, |mut child| {
                     with_nav_nulls(target, &mut child);
                     self.expand(target, &mut child, rest);
+                    serialized(target, &mut child);
                     Value::Object(child)
                 })
             }
@@ -250,6 +318,7 @@ impl<'a> Expander<'a> {
                     .map(|mut child| {
                         with_nav_nulls(target, &mut child);
                         self.expand(target, &mut child, rest);
+                        serialized(target, &mut child);
                         Value::Object(child)
                     })
                     .collect();
