@@ -32,16 +32,30 @@
 //! - `/services/v2/me`: the token's user in Services.
 //! - Services v2: `/services/v2/people[/{id}]` (list, read, patch `permissions`),
 //!   `/services/v2/people/{id}/tags`, `POST /services/v2/people/{id}/assign_tags`,
-//!   `/services/v2/tag_groups[/{id}[/tags]]`, `/services/v2/tags`, `/services/v2/email_templates[/{id}]`.
+//!   `/services/v2/tag_groups[/{id}[/tags]]`, `/services/v2/email_templates[/{id}]`.
 //! - Uploads: `POST /v2/files` (multipart, field `file`), the path of PCO's upload host.
 //!
-//! Lists take `per_page` (default 25, clamped to 1..=100), `offset`, `include`, `order`
+//! # What it refuses, from PCO's documented schema
+//! Every API request is checked against `model/pco-schema.json` (PCO's documentation API and
+//! pages, maintainer threads and recordings, each fact with its source; `model/README.md`)
+//! before a route sees it: an undocumented path is PCO's JSON:API 404, a method the path does
+//! not document is 405, an `include`, `where[...]` or `order` key outside the vertex's
+//! `can_include`/`can_query`/`can_order` is 400 (with `source.parameter`), and a POST/PATCH
+//! attribute outside the vertex's assignable lists is 422 "Forbidden Attribute"; `order=id`
+//! is documented nowhere and refused; `fields[Type]=...` drops unnamed attributes and
+//! relationships (#925). Details and sources: the `schema` module. `gender` is written in the
+//! requested version's form only ("M"/"F" before 2022-07-14, "Male"/"Female" from it).
+//!
+//! Lists take `per_page` (default 25, capped to 1..=100), `offset`, `include`, `order`
 //! (`attr` or `-attr`) and `where[attr]` / `where[attr][gt|gte|lt|lte]`; they answer with
 //! `links.self/next/prev`, `meta.total_count`, `meta.count`, `meta.next.offset` and PCO's
 //! `can_*` lists. People search: `where[search_name]`, `where[search_name_or_email]`,
 //! `where[search_name_or_email_or_phone_number]`, `where[search_phone_number]`, exact
 //! `where[first_name]`/`where[last_name]`/..., `where[remote_id]`; email search also via
-//! `GET /people/v2/emails?where[address]=...&include=person`.
+//! `GET /people/v2/emails?where[address]=...` (the email's `person` relationship names its
+//! owner; Email documents no `include`). With [`CreatedAtTies`] ([`PcoSandbox::set_created_at_ties`],
+//! off by default) people share `created_at` seconds and ties on `order=created_at` come in a
+//! new order on every request.
 //!
 //! Every API request needs HTTP Basic `app_id:secret` of an account (401 otherwise), counts
 //! against that credential's rate limit (100 per 20 s unless configured, 75 per 20 s for
