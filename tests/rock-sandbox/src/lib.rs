@@ -185,6 +185,13 @@ pub struct SandboxOptions {
     /// thousands of people with their attributes takes seconds on a real server. Zero by
     /// default, so the suites stay quick; set to see how a client copes.
     pub attribute_row_cost: std::time::Duration,
+    /// Whether the REST key's person has been granted EDIT on the entity types a sync writes
+    /// (Admin Tools > Security > Entity Administration), as a church following our README's
+    /// set-up has done: `true` by default. `false` starts without the grant: Rock's defaults
+    /// (`IsAllowedByDefault` in Rock/Data/Model.cs allows VIEW, not EDIT) then refuse writes
+    /// to `/api/PhoneNumbers` and `/api/GroupLocations` with 401 ([`Right::EditPhoneNumbers`],
+    /// [`Right::EditGroupLocations`]).
+    pub entity_administration: bool,
 }
 
 impl Default for SandboxOptions {
@@ -200,6 +207,7 @@ impl Default for SandboxOptions {
             max_node_count: Some(100),
             seed: 0,
             attribute_row_cost: std::time::Duration::ZERO,
+            entity_administration: true,
         }
     }
 }
@@ -285,7 +293,7 @@ impl RockSandbox {
             attribute_row_cost: options.attribute_row_cost,
             seed_ids,
             clock,
-            security: Mutex::new(security::Security::default()),
+            security: Mutex::new(security::Security::new(options.entity_administration)),
         });
         let router = Router::new()
             .nest(server::ADMIN_PREFIX, admin::router())

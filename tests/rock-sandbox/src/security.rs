@@ -1,7 +1,10 @@
 //! What the REST key may do beyond getting in: Rock checks EDIT on the entity a write
-//! touches and VIEW/EDIT on each attribute. The key gets every right by default; a test takes
-//! one away with [`crate::RockSandbox::deny`] to see what a client makes of an install whose
-//! administrator never granted it.
+//! touches and VIEW/EDIT on each attribute. By default the key has every right, as on a Rock
+//! set up as our README says (the key's person granted Edit under Admin Tools > Security >
+//! Entity Administration); [`crate::SandboxOptions::entity_administration`] `false` starts
+//! without that grant, where Rock's defaults refuse EDIT on phone numbers and group locations.
+//! A test takes one right away with [`crate::RockSandbox::deny`] to see what a client makes
+//! of an install whose administrator never granted it.
 
 use std::collections::HashSet;
 
@@ -18,6 +21,16 @@ pub enum Right {
     /// EDIT on groups, and so on their members (`GroupMember.IsAuthorized` in
     /// `Rock/Model/Group/GroupMember/GroupMember.Logic.cs` defers EDIT to the group).
     EditGroups,
+    /// EDIT on phone numbers (`Rock.Model.PhoneNumber`). `PhoneNumber` is a `Model<T>` whose
+    /// `IsAllowedByDefault` (Rock/Data/Model.cs) allows only VIEW (and TAG) where no rule says
+    /// otherwise, and no parent authority grants EDIT: without a grant, `CheckCanEdit` in
+    /// Rock.Rest/ApiController.cs answers POST/PUT/PATCH/DELETE on `/api/PhoneNumbers` with 401
+    /// (the model's `rules.security.item_level`).
+    EditPhoneNumbers,
+    /// EDIT on group locations (`Rock.Model.GroupLocation`), refused by default for the same
+    /// reason. `PUT api/Groups/SaveAddress` does not call `CheckCanEdit` (the model's Group
+    /// `extra_routes`), so it is not affected.
+    EditGroupLocations,
     /// VIEW on the attribute with this key: without it, `loadAttributes` leaves the attribute
     /// out of every loaded row, silently.
     ViewAttribute(String),
@@ -33,6 +46,17 @@ pub struct Security {
 }
 
 impl Security {
+    /// Every right, or (without the Entity Administration grant) all but EDIT on phone
+    /// numbers and group locations.
+    pub fn new(entity_administration: bool) -> Security {
+        let mut security = Security::default();
+        if !entity_administration {
+            security.deny(Right::EditPhoneNumbers);
+            security.deny(Right::EditGroupLocations);
+        }
+        security
+    }
+
     pub fn deny(&mut self, right: Right) {
         self.denied.insert(right);
     }
@@ -50,6 +74,8 @@ impl Security {
         match entity {
             Entity::Person => self.has(&Right::EditPeople),
             Entity::Group | Entity::GroupMember => self.has(&Right::EditGroups),
+            Entity::PhoneNumber => self.has(&Right::EditPhoneNumbers),
+            Entity::GroupLocation => self.has(&Right::EditGroupLocations),
             _ => true,
         }
     }
