@@ -11,12 +11,39 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Rock's model, by construction
+//! Rock 17's REST v1 model is `model/rock-17.json` (summary in `model/README.md`; [`model`]
+//! embeds and parses it once). For every entity it lists, the sandbox derives from it:
+//! - what OData can query: exactly the properties with `in_odata_model` (a `[DataMember]` that
+//!   is not `[NotMapped]`). Any other name in `$filter`, `$select` or `$orderby` (e.g.
+//!   `PersonAlias.AliasPersonId`, `Person.FullName`, `IdKey`) and any navigation in `$expand`
+//!   that is not `expandable` (e.g. `Person.Aliases`) is a 400 whose body is only
+//!   `{"Message":"The query specified in the URI is not valid."}`: Rock's `customErrors` is
+//!   On, so the inner reason ("Could not find a property named 'X' on type
+//!   'Rock.Model.Y'.", "The node count limit of '100' has been exceeded.") is not sent; the
+//!   sandbox keeps it in [`RequestRecord::detail`];
+//! - what a row's JSON carries: only `serialized` properties and `[DataMember]` navigations
+//!   (no `Aliases` on people, no `AliasPersonId` on aliases, which the sandbox keeps inside
+//!   for merges); what a POST/PUT body binds: `[DataMember]`s only;
+//! - enum members: compared by name in `$filter` (`GroupMemberStatus eq 'Active'` or `'1'`); an
+//!   integer literal is the 400 (OData v3 types enums `Edm.String`); a misspelt name passes
+//!   validation and fails binding (`Enum.Parse`): a 500 `{"Message":"An error has occurred."}`.
+//!
+//! `$filter` nodes are counted as Web API OData 5.7 counts them against `MaxNodeCount` 100 (see
+//! [`odata_node_count`]): `Id eq 1` is 4, `and`/`or`/`not` 1, a Convert 1 more (nullable
+//! column, enum, `null`), so a chain of `Id eq …` takes 20 ids.
+//!
+//! IIS stands in front: a POST, PUT or PATCH with neither `Content-Length` nor
+//! `Transfer-Encoding` is http.sys's `411 Length Required` (HTML, whatever the route; reqwest
+//! sends an empty body without a length, so set `Content-Length: 0`); a query string over
+//! 16384 bytes is IIS's 404.15. Security: writes to phone numbers and group locations need
+//! EDIT, which the REST key has unless [`SandboxOptions::entity_administration`] is false.
+//!
 //! # Rock's API as served
 //! Controller names are case-insensitive; JSON is PascalCase, dates have no offset (the
-//! organisation's local time, see [`SandboxOptions::time_zone`]), enums are integers in JSON
-//! but strings in `$filter` (`GroupMemberStatus eq 'Active'` or `'1'`; `eq 1` is a 400, as
-//! OData v3 types enums `Edm.String`), errors are `{"Message": "..."}`. Authentication: `Authorization-Token: <key>` or `?apikey=<key>`;
-//! anything else is 401 with an empty body.
+//! organisation's local time, see [`SandboxOptions::time_zone`]), enums are integers in JSON,
+//! errors are `{"Message": "..."}`. Authentication: `Authorization-Token: <key>` or
+//! `?apikey=<key>`; anything else is 401 with an empty body.
 //!
 //! Generic routes for every controller (People, PersonAlias, PhoneNumbers, Groups, GroupTypes,
 //! GroupTypeRoles, GroupMembers, GroupLocations, Locations, Attributes, AttributeQualifiers,
@@ -26,14 +53,14 @@
 //!   substringof startswith endswith tolower toupper trim length indexof year month day hour
 //!   minute second, `'text'`, numbers, `datetime'…'`, `guid'…'`, true/false/null), `$orderby`,
 //!   `$top`, `$skip`, `$select`, `$expand` (e.g. `PhoneNumbers`, `GroupLocations/Location`); no
-//!   page cap; at most 100 nodes per `$filter` (see [`SandboxOptions::max_node_count`]); string comparisons case-insensitive as on SQL Server; anything unsupported is a
-//!   400 naming the problem. `?loadAttributes=simple|expanded&attributeKeys=K1,K2` fills
-//!   `Attributes`/`AttributeValues`. People hides deceased people unless
-//!   `includeDeceased=true` and loads each person's `Aliases` (unless `$select` is given);
-//!   GroupMembers hides archived members. A chain `Id eq 1 or Id eq 2 or …` is answered as a
-//!   set lookup, so batches of hundreds of ids are cheap.
+//!   page cap; at most 100 nodes per `$filter` (see [`SandboxOptions::max_node_count`]); string
+//!   comparisons case-insensitive as on SQL Server; anything unsupported is a 400.
+//!   `?loadAttributes=simple|expanded&attributeKeys=K1,K2` fills `Attributes`/`AttributeValues`.
+//!   People hides deceased people unless `includeDeceased=true`; GroupMembers hides archived
+//!   members. A chain `Id eq 1 or Id eq 2 or …` is answered as a set lookup.
 //! - `GET /api/{c}/{id}` (and `/api/{c}({id})`): 200 or 404 with an empty body. A person comes
-//!   with `PhoneNumbers` and `Aliases` loaded.
+//!   with `PhoneNumbers` loaded, deceased or not. `GET /api/People/GetByPersonAliasId/{id}`
+//!   finds a merged person's old alias's survivor (a merge moves the aliases).
 //! - `POST /api/{c}`: 201 with the new id as the body; 400 with validation messages.
 //!   People is find-or-create: 200 + existing id when Rock's matcher scores ≥ 35, else 201 and
 //!   a new "<LastName> Family" (Adult, or Child under 18).
