@@ -89,8 +89,8 @@ impl Ports for Imports {
         rock::people(ids)
     }
 
-    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<rock::Merge>, Error> {
-        rock::follow_merges(ids)
+    fn follow_merges(&self, people: &[rock::GonePerson]) -> Result<Vec<rock::Merge>, Error> {
+        rock::follow_merges(people)
     }
 
     fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error> {

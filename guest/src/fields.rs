@@ -1053,6 +1053,7 @@ mod tests {
             protection: Protection::Low,
             pco_tags: vec![],
             modified: None,
+            primary_alias: None,
         }
     }
 

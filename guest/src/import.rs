@@ -738,6 +738,7 @@ impl<'a> Importer<'a> {
                 tags: BTreeSet::new(),
                 level: Some(entry.level),
                 photo: None,
+                alias: None,
             },
         ));
         if self.intents.remove(&entry.person.id).is_some() {

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod ports;
 pub mod report;
 pub mod revert;
+pub mod roles;
 pub mod run;
 pub mod services;
 pub mod store;
@@ -43,4 +44,4 @@ pub use bindings::exports::rockpco::sync::engine as api;
 pub use bindings::rockpco::sync::types;
 
 /// The contract version this guest speaks, taken from the WIT package at build time.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";

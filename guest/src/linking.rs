@@ -158,6 +158,7 @@ mod tests {
             protection: Protection::Low,
             pco_tags: vec![],
             modified: None,
+            primary_alias: None,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct Confirmed {
     /// Linked people the list left out whom PCO still has: the list was short, so it cannot
     /// prove either that an unlinked person has no match in PCO.
     pub listed_short: bool,
+    /// PCO ids gone (404) whose merges PCO would not show (401, 403 or 404 from
+    /// `person_mergers`, which PCO may keep from a token user who is not a People Manager),
+    /// with what PCO said: no merge is known, and each person is flagged (issue 23).
+    pub merge_unknown: BTreeMap<String, String>,
 }
 
 /// Reads, one by one, the linked PCO people a full read left out: those PCO still has are
@@ -51,11 +55,31 @@ pub fn confirm_missing(
     let gone = read_people(ports, account, &missing, pco)?;
     confirmed.listed_short = gone.len() < missing.len();
     for id in gone {
-        if let Some(kept) = follow_merge(ports, account, &id, pco)? {
-            confirmed.merged.insert(id, kept);
+        match follow_merge(ports, account, &id, pco) {
+            Ok(Some(kept)) => {
+                confirmed.merged.insert(id, kept);
+            }
+            Ok(None) => {}
+            Err(error) if refused(&error) => {
+                confirmed.merge_unknown.insert(id, error.message);
+            }
+            Err(error) => return Err(error),
         }
     }
     Ok(confirmed)
+}
+
+/// PCO refusing to show merges (or not having the list for this user): "no merge known",
+/// never a reason to stop the run (issue 23).
+fn refused(error: &Error) -> bool {
+    matches!(error.kind, ErrorKind::Unauthorized | ErrorKind::NotFound)
+}
+
+/// The report's line for a linked person whose PCO merges could not be read.
+pub fn merge_unknown_note(pco_id: &str, why: &str) -> String {
+    format!(
+        "the linked PCO person {pco_id} is gone from PCO, and PCO would not show whether it merged them ({why}): no merge is known, so they were matched again; reading PCO's merges needs a People Manager or an organization administrator's token"
+    )
 }
 
 /// Asks for each id; adds those PCO has to `pco` and returns the ids PCO answered 404 for.

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::bindings::rockpco::sync::pco::{Method, Request, Response};
 use crate::ports::Ports;
-use crate::types::{Error, ErrorKind};
+use crate::types::{Error, ErrorKind, PermissionLevel};
 
 /// PCO's largest page (research/pco-api.md §3).
 pub const PAGE_SIZE: u32 = 100;
@@ -166,18 +166,27 @@ pub fn parse_document(response: &Response) -> Result<Value, Error> {
 
 /// What the user a token belongs to may do, from `GET /people/v2/me` and `/services/v2/me`
 /// (a token can do what its user can: planningcenter/developers#113, #220).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenRoles {
     pub site_administrator: bool,
+    /// An accounting administrator (Giving); it gives no People or Services rights, and is
+    /// read so the check can name it (issue 23).
+    pub accounting_administrator: bool,
     /// People's `people_permissions` ("Editor", "Manager", ...; None without access).
     pub people: Option<String>,
     /// Services' `permissions`; None without access to Services.
     pub services: Option<String>,
 }
 
+/// What a token user needs for a sync that changes Services permission levels, in the words
+/// `config check`, the run and the README use (issue 23).
+pub const LEVEL_ROLE: &str =
+    "an organization administrator, or People Editor (or Manager) and Services Administrator";
+
 impl TokenRoles {
-    /// Why a sync must not write with this token, naming the role its user needs; None when
-    /// the user can do what the sync does.
+    /// Why a sync must not write at all with this token, naming the role its user needs;
+    /// None when the user can sync people (fields, creates, tags). Changing Services levels
+    /// needs more: [`TokenRoles::level_refusal`].
     pub fn refusal(&self) -> Option<String> {
         if self.site_administrator {
             return None;
@@ -190,22 +199,55 @@ impl TokenRoles {
             .any(|r| people.trim().eq_ignore_ascii_case(r))
         {
             return Some(format!(
-                "the token's user is {people} in PCO People and needs Editor (or Manager) there to write people: give that user the role, or use another user's token"
+                "the token's user is {people} in PCO People and needs Editor (or Manager) there to write people (a sync that changes Services permissions needs {LEVEL_ROLE}): give that user the role, or use another user's token"
             ));
         }
         // Below Scheduler Services hides `site_administrator` and `archived`, which would
         // switch off organization administrator protection (R50) without a word.
-        let services = self.services.as_deref().unwrap_or("no access");
-        let ranked = crate::services::parse_level(services).map(crate::permissions::rank);
-        if ranked
-            .is_none_or(|r| r < crate::permissions::rank(crate::types::PermissionLevel::Scheduler))
+        if self
+            .services_rank()
+            .is_none_or(|r| r < rank(PermissionLevel::Scheduler))
         {
+            let services = self.services.as_deref().unwrap_or("no access");
             return Some(format!(
-                "the token's user is {services} in PCO Services and needs Scheduler or above there (below it PCO hides who is an organization administrator): give that user the role, or use another user's token"
+                "the token's user is {services} in PCO Services and needs Scheduler or above there to sync people (below it PCO hides who is an organization administrator), and Administrator to change Services permissions: give that user the role, or use another user's token"
             ));
         }
         None
     }
+
+    /// Why this token cannot change Services permission levels (raise, lower, archive, or
+    /// set the level of a new Services profile), or None when it can: PCO lets only a
+    /// Services Administrator or an organization administrator set them (PCO Services help,
+    /// "Permissions in Services": "User permissions higher than Viewer can be set by an
+    /// Administrator"; Schedulers and Editors add people at the default permission; issue 23).
+    pub fn level_refusal(&self) -> Option<String> {
+        if self.site_administrator
+            || self.services_rank() == Some(rank(PermissionLevel::Administrator))
+        {
+            return None;
+        }
+        let services = self.services.as_deref().unwrap_or("no access");
+        Some(format!(
+            "the token's user is {services} in PCO Services, and changing Services permissions needs {LEVEL_ROLE}: give that user the role, or use such a user's token"
+        ))
+    }
+
+    /// Whether PCO lets this token edit the names, emails, phones and addresses of
+    /// organization and accounting administrators (only an organization administrator may:
+    /// planningcenter/developers#1139, #1096).
+    pub fn edits_administrators(&self) -> bool {
+        self.site_administrator
+    }
+
+    fn services_rank(&self) -> Option<u8> {
+        let services = self.services.as_deref()?;
+        crate::services::parse_level(services).map(rank)
+    }
+}
+
+fn rank(level: PermissionLevel) -> u8 {
+    crate::permissions::rank(level)
 }
 
 /// The token user's roles in People and Services.
@@ -224,7 +266,7 @@ pub fn token_roles(ports: &dyn Ports, account: &str) -> Result<TokenRoles, Error
         &me(
             "/people/v2/me",
             PEOPLE_API_VERSION,
-            "site_administrator,people_permissions",
+            "site_administrator,accounting_administrator,people_permissions",
         ),
     )?)?;
     let attributes = &people["data"]["attributes"];
@@ -248,6 +290,9 @@ pub fn token_roles(ports: &dyn Ports, account: &str) -> Result<TokenRoles, Error
     };
     Ok(TokenRoles {
         site_administrator: attributes["site_administrator"].as_bool().unwrap_or(false),
+        accounting_administrator: attributes["accounting_administrator"]
+            .as_bool()
+            .unwrap_or(false),
         people: text(&attributes["people_permissions"]),
         services,
     })
@@ -264,13 +309,14 @@ pub fn malformed(what: &str) -> Error {
 mod tests {
     use super::*;
 
-    // Issue 14.4: which roles a sync needs, and the message naming the missing one.
+    // Issue 14.4, issue 23: which roles a sync needs, and the message naming the missing one.
     #[test]
-    fn the_token_user_needs_people_editor_and_services_scheduler() {
+    fn the_token_user_needs_people_editor_and_services_scheduler_to_sync_people() {
         let roles = |admin: bool, people: Option<&str>, services: Option<&str>| TokenRoles {
             site_administrator: admin,
             people: people.map(str::to_string),
             services: services.map(str::to_string),
+            ..TokenRoles::default()
         };
         assert_eq!(roles(true, None, None).refusal(), None);
         assert_eq!(
@@ -295,5 +341,32 @@ mod tests {
             .unwrap();
         assert!(low.contains("Scheduler"), "{low}");
         assert!(roles(false, Some("Editor"), None).refusal().is_some());
+    }
+
+    // Issue 23: Services permission changes need a Services Administrator or an organization
+    // administrator; a Scheduler or an Editor is told so, naming the role.
+    #[test]
+    fn services_levels_need_a_services_administrator_or_an_organization_administrator() {
+        let roles = |admin: bool, people: &str, services: &str| TokenRoles {
+            site_administrator: admin,
+            people: Some(people.to_string()),
+            services: Some(services.to_string()),
+            ..TokenRoles::default()
+        };
+        assert_eq!(roles(true, "Viewer", "Viewer").level_refusal(), None);
+        assert_eq!(
+            roles(false, "Editor", "Administrator").level_refusal(),
+            None
+        );
+        for services in ["Scheduler", "Editor"] {
+            let why = roles(false, "Editor", services).level_refusal().unwrap();
+            assert!(
+                why.contains(&format!("{services} in PCO Services")),
+                "{why}"
+            );
+            assert!(why.contains(LEVEL_ROLE), "{why}");
+        }
+        assert!(roles(true, "Editor", "Scheduler").edits_administrators());
+        assert!(!roles(false, "Manager", "Administrator").edits_administrators());
     }
 }

@@ -27,7 +27,8 @@ pub const CONTACTS: &str = "emails,phone_numbers,addresses";
 /// nothing else of a person (medical notes, background checks, giving) ever reaches the guest
 /// (R53). JSON:API's fieldsets cover relationships too, so the contacts are named as well.
 pub const PERSON_FIELDS: &str = "remote_id,first_name,given_name,nickname,middle_name,last_name,\
-gender,birthdate,anniversary,site_administrator,status,updated_at,emails,phone_numbers,addresses";
+gender,birthdate,anniversary,site_administrator,accounting_administrator,status,updated_at,emails,\
+phone_numbers,addresses";
 
 /// The query of every read of people: their contacts, and only the fields the sync reads.
 pub fn read_query() -> Vec<(String, String)> {
@@ -93,6 +94,10 @@ pub struct PcoPersonFull {
     pub anniversary: Option<String>,
     /// Organization administrator (R50).
     pub site_administrator: bool,
+    /// Accounting administrator: like an organization administrator, their names and
+    /// contacts can be edited only by an organization administrator (planningcenter/developers
+    /// #1139; issue 23).
+    pub accounting_administrator: bool,
     /// "active" or "inactive" (R51).
     pub status: String,
     pub updated_at: String,
@@ -254,6 +259,7 @@ fn parse_person(resource: &Value, included: &[Value]) -> Result<PcoPersonFull, E
         birthdate: attrs.optional("birthdate")?,
         anniversary: attrs.optional("anniversary")?,
         site_administrator: attrs.flag("site_administrator")?,
+        accounting_administrator: attrs.flag("accounting_administrator")?,
         status: attrs.text("status")?,
         updated_at: attrs.text("updated_at")?,
         emails: related(resource, &id, included, ContactKind::Email)?
@@ -469,13 +475,23 @@ fn document(type_name: &str, id: Option<&str>, attributes: Map<String, Value>) -
     json!({ "data": data })
 }
 
-/// `PATCH /people/v2/people/{id}` with the given attributes (names, gender, dates, avatar...).
+/// `PATCH /people/v2/people/{id}` with the given attributes (names, gender, dates, avatar...),
+/// asking for only [`PERSON_FIELDS`] back: PCO answers a write with the whole person otherwise
+/// (R53; issue 23).
 pub fn person_attributes_patch(id: &str, attributes: Map<String, Value>) -> Request {
-    request(
+    sparse(request(
         Method::Patch,
         format!("{PEOPLE_PATH}/{id}"),
         Some(document("Person", Some(id), attributes)),
-    )
+    ))
+}
+
+/// A person write that asks for only the fields the sync reads in PCO's answer (R53).
+fn sparse(mut request: Request) -> Request {
+    request
+        .query
+        .push(("fields[Person]".to_string(), PERSON_FIELDS.to_string()));
+    request
 }
 
 /// `PATCH` of the person's avatar to a file uploaded to PCO (research §6.7).
@@ -486,14 +502,14 @@ pub fn set_avatar(id: &str, upload_id: &str) -> Request {
 }
 
 /// `POST /people/v2/people` stamped with the Rock id in `remote_id`, so a retry after a crash
-/// finds what this request created (R6).
+/// finds what this request created (R6); the answer carries only [`PERSON_FIELDS`] (R53).
 pub fn create_person(remote_id: i64, mut attributes: Map<String, Value>) -> Request {
     attributes.insert("remote_id".into(), json!(remote_id));
-    request(
+    sparse(request(
         Method::Post,
         PEOPLE_PATH.to_string(),
         Some(document("Person", None, attributes)),
-    )
+    ))
 }
 
 /// `POST /people/v2/people/{person_id}/{emails|phone_numbers|addresses}`.

@@ -45,6 +45,8 @@ pub struct Inputs<'a> {
     /// Why this account does not archive for now: PCO refused `permissions: "Archived"`
     /// lately (issue 14.6; see `store::archive_refusal`).
     pub archive_refused: Option<&'a str>,
+    /// Linked people Rock marks deceased: its lists leave them and their memberships out.
+    pub deceased: &'a BTreeSet<i64>,
     pub tags: &'a Tags,
 }
 
@@ -692,12 +694,22 @@ fn tag_step(
 
 /// R17-R18, R50: a linked person no longer synced is archived only with downgrade allowed.
 fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<PersonPlan> {
+    let deceased = inputs.deceased.contains(&rock_id);
     if !inputs.account.allow_downgrade {
-        return None;
+        return deceased.then(|| {
+            unsynced_plan(
+                rock_id,
+                record,
+                LevelStep::Keep,
+                vec![DECEASED_NOT_ARCHIVED.into()],
+            )
+        });
     }
-    // Not in what Rock returned, and not merged: missing from a read is not gone from Rock,
-    // so their PCO person is left alone (R7, R18).
-    inputs.rock.get(&rock_id)?;
+    // Not in what Rock returned, and not merged nor deceased: missing from a read is not
+    // gone from Rock, so their PCO person is left alone (R7, R18).
+    if !deceased {
+        inputs.rock.get(&rock_id)?;
+    }
     // Updates-only runs do not read Services, so they cannot tell an organization
     // administrator (R50): archiving waits for the next full run.
     inputs.services.as_ref()?;
@@ -706,6 +718,9 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
         return None;
     }
     let mut flags = Vec::new();
+    if deceased {
+        flags.push("marked deceased in Rock: no longer synced".into());
+    }
     let level = if services.site_administrator {
         flags.push(
             "organization administrator: no longer synced, but never archived by the sync".into(),
@@ -721,7 +736,20 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
             from: services.level,
         }
     };
-    Some(PersonPlan {
+    Some(unsynced_plan(rock_id, record, level, flags))
+}
+
+/// What is said of a deceased person an account that does not archive leaves in PCO.
+const DECEASED_NOT_ARCHIVED: &str = "marked deceased in Rock: no longer synced, but this account does not archive people who leave the synced groups, so their PCO person is left as it is; archive them by hand in PCO Services if they should go";
+
+/// The plan for a linked person who is no longer synced: their level step, nothing else.
+fn unsynced_plan(
+    rock_id: i64,
+    record: &Record,
+    level: LevelStep,
+    flags: Vec<String>,
+) -> PersonPlan {
+    PersonPlan {
         rock_id,
         pco_id: Some(record.pco.clone()),
         link: LinkStep::Kept,
@@ -733,5 +761,5 @@ fn plan_unsynced(inputs: &Inputs, rock_id: i64, record: &Record) -> Option<Perso
         synced: false,
         photo: None,
         relinked: false,
-    })
+    }
 }

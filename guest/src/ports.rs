@@ -14,7 +14,7 @@ pub trait Ports {
     fn active_members(&self, groups: &[i64]) -> Result<Vec<rock::Membership>, Error>;
     fn tagged_people(&self) -> Result<Vec<rock::PersonTags>, Error>;
     fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error>;
-    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<rock::Merge>, Error>;
+    fn follow_merges(&self, people: &[rock::GonePerson]) -> Result<Vec<rock::Merge>, Error>;
     fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error>;
     fn update_people(&self, updates: &[rock::PersonUpdate]) -> Vec<Result<(), Error>>;
     fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>>;

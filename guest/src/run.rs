@@ -18,7 +18,9 @@ use crate::api::{
 };
 use crate::audit::{self, AuditedWrite, PersonAudit, RunLog, System};
 use crate::bindings::rockpco::sync::pco::{Request, Response};
-use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate, Protection};
+use crate::bindings::rockpco::sync::rock::{
+    Fate, GonePerson, Person, PersonTags, PersonUpdate, Protection,
+};
 use crate::bindings::rockpco::sync::state::Write;
 use crate::clock::minus_minutes;
 use crate::fields::{self, Side, Snapshot};
@@ -60,7 +62,7 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
             ),
         });
     }
-    let world = gather(ports, account, options)?;
+    let mut world = gather(ports, account, options)?;
     let tags = world.directory.tags.clone();
     let inputs = Inputs {
         account,
@@ -76,9 +78,15 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         services: world.services.as_ref(),
         services_read: &world.services_read,
         archive_refused: world.archive_refused.as_deref(),
+        deceased: &world.deceased,
         tags: &tags,
     };
-    let plans = plan(&inputs);
+    let mut plans = plan(&inputs);
+    // What the token's user may not do is held and flagged, never sent (issue 23).
+    if !roles.edits_administrators() {
+        read_administrators(ports, &account.name, &plans, &mut world.pco);
+    }
+    crate::roles::hold(&mut plans, &roles, &world.pco);
     let mut report = empty_report(account, options, world.synced.len());
     report.people.extend(world.notes.iter().cloned());
     let brake = brake(ports, account, options, &plans, world.synced.len() as u32)?;
@@ -141,6 +149,8 @@ struct World {
     services_read: BTreeMap<String, Option<ServicesPerson>>,
     /// Why the account archives nobody for now (PCO refused it lately), if it does not.
     archive_refused: Option<String>,
+    /// Linked people Rock marks deceased (its lists leave them out): no longer synced (R18).
+    deceased: BTreeSet<i64>,
     directory: Directory,
     /// Rock people whose PCO person this sync created and has not finished setting up (R6):
     /// they are still listed as needing the welcome email when their Services access is granted.
@@ -161,24 +171,42 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
     let intents = store::intents(ports)?;
     let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
     let rock = load_people(ports, &wanted)?;
-    let merges = follow_merges(ports, &rock, &mut records)?;
+    let merges = follow_merges(ports, &rock, &mut records);
 
     let cursor = store::cursor(ports)?;
     let updates_only = options.updates_only.unwrap_or(account.updates_only);
     let since = cursor
         .filter(|_| updates_only)
         .map(|c| minus_minutes(&c, OVERLAP_MINUTES));
+    let (listed, listed_total) = fetch_people(ports, &account.name, since.as_deref())?;
     let mut pco: BTreeMap<String, PcoPersonFull> =
-        fetch_people(ports, &account.name, since.as_deref())?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect();
+        listed.into_iter().map(|p| (p.id.clone(), p)).collect();
     let pco_complete = since.is_none();
-    let confirmed = if pco_complete {
+    // Fewer distinct people than the first page's total: a page edge skipped someone (a
+    // large account is read from both ends by `created_at`, which is not unique: recorded
+    // traffic has ten people created in one second), or people went while the list was read.
+    // Either way the list cannot prove that an unlinked person has no match (issue 23).
+    let read_short = listed_total.is_some_and(|total| (pco.len() as u64) < total);
+    let mut confirmed = if pco_complete {
         crate::missing::confirm_missing(ports, &account.name, &records, &mut pco)?
     } else {
         crate::missing::Confirmed::default()
     };
+    confirmed.listed_short |= pco_complete && read_short;
+    // Merges PCO would not show: no merge known, each person flagged (issue 23).
+    let mut merges = merges;
+    for (rock_id, record) in &records {
+        if let Some(why) = confirmed.merge_unknown.get(&record.pco) {
+            merges.notes.push(PersonOutcome {
+                rock_id: Some(*rock_id),
+                pco_id: Some(record.pco.clone()),
+                actions: vec![Action::Flagged(crate::missing::merge_unknown_note(
+                    &record.pco,
+                    why,
+                ))],
+            });
+        }
+    }
     // An interrupted import may have created Rock people it has not linked yet (R6, R42).
     let by_import: BTreeMap<i64, String> = crate::import::created_unlinked(ports)?
         .into_iter()
@@ -248,7 +276,31 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         started_at: options.started_at.clone(),
         state_writes: merges.writes,
         notes: merges.notes,
+        deceased: merges.deceased,
     })
+}
+
+/// Updates-only: the linked PCO people the list left out whose names or contacts the plan
+/// writes, read now so that who is an organization or accounting administrator is known
+/// before anything is sent (issue 23; `apply_pco` reads them anyway). A read that fails is
+/// left to `apply_pco`, which reads again and fails the person.
+fn read_administrators(
+    ports: &dyn Ports,
+    account: &str,
+    plans: &[PersonPlan],
+    pco: &mut BTreeMap<String, PcoPersonFull>,
+) {
+    for plan in plans
+        .iter()
+        .filter(|p| crate::roles::writes_administrator_fields(p))
+    {
+        let Some(id) = plan.pco_id.as_ref().filter(|id| !pco.contains_key(*id)) else {
+            continue;
+        };
+        if let Ok(Some(person)) = fetch_person(ports, account, id) {
+            pco.insert(person.id.clone(), person);
+        }
+    }
 }
 
 /// Updates-only: the Services records of the linked people the sync may raise, read as PCO
@@ -289,36 +341,62 @@ fn load_people(ports: &dyn Ports, ids: &BTreeSet<i64>) -> Result<BTreeMap<i64, P
 }
 
 /// What `follow_merges` found: the state changes, and what an administrator should know.
+#[derive(Default)]
 struct Merges {
     writes: Vec<Write>,
     notes: Vec<PersonOutcome>,
+    /// Linked people Rock marks deceased.
+    deceased: BTreeSet<i64>,
 }
 
 /// R7: a linked Rock id that Rock no longer returns was merged; its link follows the
 /// survivor. One Rock does not name a survivor for keeps its link: a person missing from one
 /// read (a fault, a permission, a filter) is not a person gone, and dropping the link would
 /// make the next run create them a second time in PCO. A survivor linked already keeps its
-/// own link, and the merge is reported: PCO then holds two people for one.
+/// own link, and the merge is reported: PCO then holds two people for one. A person Rock
+/// marks deceased is no longer synced (R18). A lookup that fails keeps every link and is
+/// logged: it never stops the run.
 fn follow_merges(
     ports: &dyn Ports,
     rock: &BTreeMap<i64, Person>,
     records: &mut BTreeMap<i64, Record>,
-) -> Result<Merges, Error> {
-    let gone: Vec<i64> = records
-        .keys()
-        .filter(|id| !rock.contains_key(id))
-        .copied()
+) -> Merges {
+    let gone: Vec<GonePerson> = records
+        .iter()
+        .filter(|(id, _)| !rock.contains_key(id))
+        .map(|(id, record)| GonePerson {
+            id: *id,
+            primary_alias: record.alias,
+        })
         .collect();
-    let mut merges = Merges {
-        writes: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut merges = Merges::default();
     if gone.is_empty() {
-        return Ok(merges);
+        return merges;
     }
-    for merge in ports.follow_merges(&gone)? {
-        let Some(survivor) = merge.survivor.filter(|s| *s != merge.old_id) else {
-            continue;
+    let answers = match ports.follow_merges(&gone) {
+        Ok(answers) => answers,
+        Err(error) => {
+            log(
+                ports,
+                Level::Warn,
+                &format!(
+                    "could not ask Rock what became of {} linked people it no longer lists ({}): their links are kept, and asked about again next run",
+                    gone.len(),
+                    error.message
+                ),
+                &[],
+            );
+            return merges;
+        }
+    };
+    for merge in answers {
+        let survivor = match merge.fate {
+            Fate::Merged(survivor) if survivor != merge.old_id => survivor,
+            Fate::Deceased => {
+                merges.deceased.insert(merge.old_id);
+                continue;
+            }
+            _ => continue,
         };
         let Some(record) = records.remove(&merge.old_id) else {
             continue;
@@ -339,14 +417,14 @@ fn follow_merges(
             }
         }
     }
-    Ok(merges)
+    merges
 }
 
 fn fetch_people(
     ports: &dyn Ports,
     account: &str,
     since: Option<&str>,
-) -> Result<Vec<PcoPersonFull>, Error> {
+) -> Result<(Vec<PcoPersonFull>, Option<u64>), Error> {
     const TASK: &str = "reading PCO people";
     let pages = match since {
         Some(since) => fetch_pages(ports, account, TASK, |offset| {
@@ -358,10 +436,15 @@ fn fetch_people(
         })?,
     };
     let mut people = Vec::new();
-    for page in pages {
-        people.extend(pco_people::parse_people_document(&page.body)?.0);
+    let mut first_total = None;
+    for (n, page) in pages.iter().enumerate() {
+        let (listed, total) = pco_people::parse_people_document(&page.body)?;
+        if n == 0 {
+            first_total = total;
+        }
+        people.extend(listed);
     }
-    Ok(people)
+    Ok((people, first_total))
 }
 
 /// Updates-only runs don't read every PCO person, so a person to be linked is looked up by
@@ -760,6 +843,7 @@ fn create(
             plan.rock_id,
             &Record {
                 pco: id.clone(),
+                alias: person.primary_alias,
                 ..Default::default()
             },
         ),
@@ -881,6 +965,11 @@ fn next_record(
         },
         level,
         photo: photo.or_else(|| previous.and_then(|r| r.photo)),
+        alias: world
+            .rock
+            .get(&plan.rock_id)
+            .and_then(|p| p.primary_alias)
+            .or_else(|| previous.and_then(|r| r.alias)),
     })
 }
 

@@ -67,14 +67,21 @@ impl Tags {
     }
 }
 
-/// What the account offers that the sync needs: the Services app and the welcome template.
+/// What the account offers that the sync needs: the Services app and the person tags. The
+/// welcome email templates are not read by a run (PCO's API cannot send them, and a grant
+/// carries none): they are read when the account is checked, added or edited (`choices`;
+/// issue 23).
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
     pub services_app_id: Option<String>,
-    /// Email template ids by subject.
-    pub templates: BTreeMap<String, String>,
     pub tags: Tags,
 }
+
+/// What the sync reads of a Services person (`fields[Person]`, which Services honours:
+/// planningcenter/developers#256), asked for on every read and write of one, so nothing else
+/// (background checks, notes) crosses into the host or guest (R53; issue 23). `tags` is named
+/// because a fieldset drops the relationships it does not name (#925).
+pub const SERVICES_PERSON_FIELDS: &str = "permissions,archived,archived_at,site_administrator,tags";
 
 fn get(path: &str, query: &[(&str, &str)]) -> Request {
     Request {
@@ -113,6 +120,7 @@ pub fn fetch_people(
         let (per_page, offset) = (PAGE_SIZE.to_string(), offset.to_string());
         let mut query = vec![
             ("include", "tags"),
+            ("fields[Person]", SERVICES_PERSON_FIELDS),
             ("per_page", per_page.as_str()),
             ("offset", offset.as_str()),
         ];
@@ -142,7 +150,13 @@ pub fn fetch_person(
     account: &str,
     id: &str,
 ) -> Result<Option<ServicesPerson>, Error> {
-    let request = get(&format!("/services/v2/people/{id}"), &[("include", "tags")]);
+    let request = get(
+        &format!("/services/v2/people/{id}"),
+        &[
+            ("include", "tags"),
+            ("fields[Person]", SERVICES_PERSON_FIELDS),
+        ],
+    );
     match ports.pco_send(account, &request) {
         Ok(response) => {
             let document = parse_document(&response)?;
@@ -202,9 +216,9 @@ fn parse_person(resource: &Value) -> Result<(String, ServicesPerson), Error> {
     ))
 }
 
-/// The Services app id, the email templates and the person tags of the account, each list read
-/// to its end (PCO gives at most 100 a page: an account with more templates or tag groups
-/// would otherwise lose those past the first page, issue 15.11).
+/// The Services app id and the person tags of the account, each list read to its end (PCO
+/// gives at most 100 a page: an account with more tag groups would otherwise lose those past
+/// the first page, issue 15.11).
 pub fn fetch_directory(ports: &dyn Ports, account: &str) -> Result<Directory, Error> {
     let list = |path: &'static str, extra: &'static [(&'static str, &'static str)]| {
         move |offset: u64| {
@@ -227,12 +241,6 @@ pub fn fetch_directory(ports: &dyn Ports, account: &str) -> Result<Directory, Er
         "reading PCO apps",
         list("/people/v2/apps", &[]),
     )?;
-    let templates = fetch_pages(
-        ports,
-        account,
-        "reading PCO email templates",
-        list("/services/v2/email_templates", &[]),
-    )?;
     let tag_groups = fetch_pages(
         ports,
         account,
@@ -246,17 +254,6 @@ pub fn fetch_directory(ports: &dyn Ports, account: &str) -> Result<Directory, Er
         services_app_id: Some(services_app(&documents(&apps)?)?),
         ..Directory::default()
     };
-    for document in documents(&templates)? {
-        for t in data(&document)? {
-            if let (Some(subject), Some(id)) =
-                (t["attributes"]["subject"].as_str(), t["id"].as_str())
-            {
-                directory
-                    .templates
-                    .insert(subject.to_string(), id.to_string());
-            }
-        }
-    }
     for document in documents(&tag_groups)? {
         let tags = parse_tags(&document)?;
         directory.tags.by_name.extend(tags.by_name);
@@ -393,11 +390,16 @@ pub fn raise_existing(
 /// Sets a Services permission level, or archives with `None` (R18).
 pub fn set_level(person: &str, level: Option<PermissionLevel>) -> Request {
     let permissions = level.map_or("Archived", level_name);
-    write(
+    let mut request = write(
         Method::Patch,
         format!("/services/v2/people/{person}"),
         json!({ "data": { "type": "Person", "id": person, "attributes": { "permissions": permissions } } }),
-    )
+    );
+    request.query.push((
+        "fields[Person]".to_string(),
+        SERVICES_PERSON_FIELDS.to_string(),
+    ));
+    request
 }
 
 /// Replaces the person's whole tag set (PCO's assign_tags takes the full list).

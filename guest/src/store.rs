@@ -58,6 +58,10 @@ pub struct Record {
     /// Rock's photo id when the photo was last copied to PCO.
     #[serde(default)]
     pub photo: Option<i64>,
+    /// Rock's primary alias of the person when last synced (`PrimaryAliasId`): once Rock
+    /// merges them away, it is how the survivor is found (R7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<i64>,
 }
 
 mod level_name {
@@ -353,8 +357,8 @@ impl Ports for Versioned<'_> {
     fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error> {
         self.inner.people(ids)
     }
-    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<rock::Merge>, Error> {
-        self.inner.follow_merges(ids)
+    fn follow_merges(&self, people: &[rock::GonePerson]) -> Result<Vec<rock::Merge>, Error> {
+        self.inner.follow_merges(people)
     }
     fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error> {
         self.inner.find_people(queries)

@@ -11,8 +11,8 @@ wasmtime::component::bindgen!({
 pub use exports::rockpco::sync::engine;
 pub use rockpco::sync::{log, pco, rock, state, types};
 
-/// The contract versions this host speaks: guests built against `0.2.x`.
-pub const ACCEPTED_CONTRACT: &str = "0.2";
+/// The contract versions this host speaks: guests built against `0.3.x`.
+pub const ACCEPTED_CONTRACT: &str = "0.3";
 
 impl types::Error {
     pub fn new(kind: types::ErrorKind, message: impl Into<String>) -> Self {

@@ -60,9 +60,29 @@ pub struct RockConfig {
     /// Rock's organization time zone (IANA name, e.g. "America/Chicago"): Rock reports change
     /// times in it without an offset. Needed by newest-wins accounts (R26).
     pub time_zone: Option<String>,
+    /// The organization's country, as Rock's Locations store it (the two-letter code, e.g.
+    /// "US", "CA"): written with a home address PCO holds without a country, which Rock's
+    /// address validation refuses. "US" when not set.
+    pub country: Option<String>,
 }
 
 impl RockConfig {
+    /// The country for addresses that carry none, checked: two letters, as Rock's country
+    /// values are (the Countries defined type).
+    pub fn country(&self) -> Result<String, String> {
+        let Some(country) = self.country.as_deref() else {
+            return Ok("US".into());
+        };
+        let code = country.trim();
+        if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+            Ok(code.to_ascii_uppercase())
+        } else {
+            Err(format!(
+                "rock.country \"{country}\" is not a country code; use the two-letter code Rock stores for your organization's country, e.g. \"US\" or \"CA\""
+            ))
+        }
+    }
+
     /// The time zone, checked: a name the time zone database knows.
     pub fn zone(&self) -> Result<Option<jiff::tz::TimeZone>, String> {
         self.time_zone
@@ -665,6 +685,9 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
         config.limits.validate()?;
         config.check_time_zone()?;
+        if let Some(rock) = &config.rock {
+            rock.country()?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for account in &config.accounts {
             account.validate()?;

@@ -100,6 +100,7 @@ async fn connect_rock(config: &Config) -> anyhow::Result<Arc<dyn crate::rock::Ro
         .map_err(|e| anyhow::anyhow!(e))?;
     let options = crate::rock::rest::RestRockOptions {
         time_zone: rock.zone().map_err(|e| anyhow::anyhow!(e))?,
+        default_country: rock.country().map_err(|e| anyhow::anyhow!(e))?,
         ..crate::rock::rest::RestRockOptions::new(rock.url.clone(), token)
     };
     let connected = crate::rock::rest::RestRock::connect(options)

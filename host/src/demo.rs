@@ -222,6 +222,7 @@ fn rock_person(m: &Member) -> Person {
         },
         pco_tags: m.pco_tags.clone(),
         modified: None,
+        primary_alias: None,
     }
 }
 

@@ -7,7 +7,7 @@
 //! - [`Unreachable`]: a capability that refuses every call (for calls that must not reach
 //!   anything, such as a guest's self-check).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use crate::bindings::log::Level;
 use crate::bindings::pco::{Request, Response};
 use crate::bindings::rock::{
-    Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate, Photo,
+    Fate, GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags,
+    PersonUpdate, Photo,
 };
 use crate::bindings::types::{Error, ErrorKind};
 use crate::log::Reporter;
@@ -44,6 +45,8 @@ pub struct RockData {
     pub members: Vec<Membership>,
     pub people: BTreeMap<i64, Person>,
     pub merges: BTreeMap<i64, i64>,
+    /// People marked deceased, whom `people` leaves out as Rock's lists do.
+    pub deceased: BTreeSet<i64>,
     pub photos: BTreeMap<i64, Photo>,
     pub next_id: i64,
 }
@@ -113,7 +116,8 @@ impl Rock for MemoryRock {
         Ok(data
             .members
             .iter()
-            .filter(|m| groups.contains(&m.group_id))
+            // Rock's group member list leaves deceased people out, as its people list does.
+            .filter(|m| groups.contains(&m.group_id) && !data.deceased.contains(&m.person_id))
             .cloned()
             .collect())
     }
@@ -133,19 +137,26 @@ impl Rock for MemoryRock {
 
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error> {
         let data = self.enter("people")?;
+        // Rock's people list leaves deceased people out (PersonService.Queryable).
         Ok(ids
             .iter()
+            .filter(|id| !data.deceased.contains(id))
             .filter_map(|id| data.people.get(id).cloned())
             .collect())
     }
 
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error> {
         let data = self.enter("follow_merges")?;
-        Ok(ids
+        Ok(people
             .iter()
-            .map(|id| Merge {
-                old_id: *id,
-                survivor: data.merges.get(id).copied(),
+            .map(|gone| Merge {
+                old_id: gone.id,
+                fate: match data.merges.get(&gone.id) {
+                    Some(survivor) => Fate::Merged(*survivor),
+                    None if data.deceased.contains(&gone.id) => Fate::Deceased,
+                    None if data.people.contains_key(&gone.id) => Fate::Present,
+                    None => Fate::Unknown,
+                },
             })
             .collect())
     }
@@ -248,6 +259,7 @@ pub fn blank_person(id: i64) -> Person {
         protection: Protection::Low,
         pco_tags: vec![],
         modified: None,
+        primary_alias: None,
     }
 }
 
@@ -397,7 +409,7 @@ impl Rock for Unreachable {
     async fn people(&self, _: &[i64]) -> Result<Vec<Person>, Error> {
         Err(refused())
     }
-    async fn follow_merges(&self, _: &[i64]) -> Result<Vec<Merge>, Error> {
+    async fn follow_merges(&self, _: &[GonePerson]) -> Result<Vec<Merge>, Error> {
         Err(refused())
     }
     async fn find_people(&self, _: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {

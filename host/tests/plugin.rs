@@ -67,7 +67,7 @@ async fn a_good_component_is_installed_kept_and_put_in_service() {
         .await
         .expect("a good component installs");
     assert_eq!(installed.entry.sha256, sha256(&good));
-    assert_eq!(installed.entry.contract_version, "0.2.0");
+    assert_eq!(installed.entry.contract_version, "0.3.0");
     assert_eq!(installed.entry.source, "good.wasm");
     assert!(installed.replaced.is_none());
     assert!(installed.compiled);
@@ -148,10 +148,10 @@ async fn bad_components_are_refused_and_leave_the_old_one_in_service() {
         match name {
             "wrong-version.wasm" => {
                 assert!(
-                    matches!(reason, Refusal::Load(LoadError::WrongVersion { found }) if found == "0.3.0"),
+                    matches!(reason, Refusal::Load(LoadError::WrongVersion { found }) if found == "0.4.0"),
                     "{message}"
                 );
-                assert!(message.contains("accepts 0.2.x only"), "{message}");
+                assert!(message.contains("accepts 0.3.x only"), "{message}");
             }
             "trap.wasm" => assert!(
                 matches!(reason, Refusal::Load(LoadError::SelfCheck(_))),

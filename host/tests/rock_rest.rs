@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use congregation::{Congregation, Member};
 use pcosync::bindings::rock::{
-    Membership, NewPerson, PersonQuery, PersonTags, PersonUpdate, Protection,
+    Fate, GonePerson, Membership, NewPerson, PersonQuery, PersonTags, PersonUpdate, Protection,
 };
 use pcosync::bindings::types::{Address, Date, ErrorKind, FieldValue, Gender, PermissionLevel};
 use pcosync::rock::Rock;
@@ -267,34 +267,65 @@ async fn loading_past_a_thousand_people_pages_and_batches() {
     );
 }
 
-// Issue 13 item 2: every Rock takes 100 nodes a filter (the sandbox's default).
+// Issue 13 item 2, issue 23: every Rock takes 100 nodes a filter (a bare `[EnableQuery]`),
+// and hides why it refuses one (customErrors On), so the client counts nodes as Web API
+// does and never sends more: no probe, no refusal. A Rock set lower is met with smaller
+// batches after its plain "not valid".
 #[tokio::test]
-async fn a_rock_that_limits_filter_nodes_gets_smaller_batches() {
+async fn filters_stay_within_rocks_node_limit_without_probing() {
     let congregation = Congregation::generate(300, 7);
     let sandbox = RockSandbox::start_with(sandbox_options(), &congregation)
         .await
         .unwrap();
     sandbox.clear_requests();
     let rock = connect(&sandbox).await;
-    let probes = sandbox
-        .requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/api/DefinedValues?%24filter=%28%28"))
-        .count();
-    assert_eq!(
-        probes, 2,
-        "Rock names its node limit: one refusal, one check"
+    assert!(
+        sandbox.requests().iter().all(|r| r.status < 400),
+        "{:?}",
+        sandbox.requests()
     );
     let ids: Vec<i64> = congregation
         .rock_people()
         .map(|m| sandbox.person_id(m.key).unwrap())
         .collect();
+    let sparse: Vec<i64> = ids.iter().step_by(3).copied().collect();
     sandbox.clear_requests();
     let people = rock.people(&ids).await.unwrap();
     assert_eq!(people.len(), ids.len());
     let requests = sandbox.requests();
     assert!(requests.iter().all(|r| r.status == 200), "{requests:?}");
     assert!(requests.len() <= 4, "ranges keep it short: {requests:?}");
+
+    let lower = RockSandbox::start_with(
+        SandboxOptions {
+            max_node_count: Some(40),
+            ..sandbox_options()
+        },
+        &congregation,
+    )
+    .await
+    .unwrap();
+    let rock = RestRock::connect(RestRockOptions {
+        page_size: 5,
+        ..options(&lower, TOKEN)
+    })
+    .await
+    .unwrap();
+    let sparse: Vec<i64> = sparse
+        .iter()
+        .filter_map(|id| {
+            let at = ids.iter().position(|i| i == id)?;
+            lower.person_id(congregation.rock_people().nth(at)?.key)
+        })
+        .collect();
+    lower.clear_requests();
+    let people = rock.people(&sparse).await.unwrap();
+    assert_eq!(people.len(), sparse.len());
+    let refused = lower.requests().iter().filter(|r| r.status == 400).count();
+    assert!(
+        (1..=3).contains(&refused),
+        "a lower limit costs a refusal or few, not one per batch: {refused}"
+    );
 }
 
 // Issue 13 item 2: sparse ids (one asked for in every 40) joined into ranges bring back at
@@ -459,27 +490,57 @@ async fn a_refused_tag_write_names_the_missing_right() {
     assert!(error.message.contains("edit"), "{}", error.message);
 }
 
-// R7: a merged person's old id leads to the survivor through the person alias.
+// R7, R18 (issue 23): a merged person's old id leads to the survivor through the primary
+// alias kept from an earlier read (never through `PersonAlias.AliasPersonId`, which Rock 17's
+// OData model does not expose); a deceased person, whom `api/People` leaves out, is told from
+// one merged away; a lookup without an alias finds nothing rather than guessing.
 #[tokio::test]
-async fn follow_merges_finds_the_survivor() {
+async fn follow_merges_tells_merged_deceased_and_unknown_apart() {
     let (sandbox, c) = start(100).await;
     let rock = connect(&sandbox).await;
     let mut keys = c.rock_people().map(|m| m.key);
-    let survivor = sandbox.person_id(keys.next().unwrap()).unwrap();
-    let merged = sandbox.person_id(keys.next().unwrap()).unwrap();
+    let mut next = || sandbox.person_id(keys.next().unwrap()).unwrap();
+    let (survivor, merged, deceased, present) = (next(), next(), next(), next());
+    let read = rock.people(&[merged, deceased]).await.unwrap();
+    let alias_of = |id: i64| read.iter().find(|p| p.id == id).unwrap().primary_alias;
+    let merged_alias = alias_of(merged);
+    assert!(
+        merged_alias.is_some(),
+        "every person row carries PrimaryAliasId"
+    );
     sandbox.merge_people(survivor, merged).unwrap();
-    assert!(rock.people(&[merged]).await.unwrap().is_empty());
+    assert!(sandbox.set_deceased(deceased, true));
+    assert!(rock.people(&[merged, deceased]).await.unwrap().is_empty());
+    let gone = |id: i64, primary_alias: Option<i64>| GonePerson { id, primary_alias };
     let merges = rock
-        .follow_merges(&[merged, survivor, 999_999])
+        .follow_merges(&[
+            gone(merged, merged_alias),
+            gone(deceased, alias_of(deceased)),
+            gone(present, None),
+            gone(999_999, None),
+            gone(merged, None),
+        ])
         .await
         .unwrap();
-    assert_eq!(merges.len(), 3);
+    let fates: Vec<(i64, Fate)> = merges.into_iter().map(|m| (m.old_id, m.fate)).collect();
     assert_eq!(
-        (merges[0].old_id, merges[0].survivor),
-        (merged, Some(survivor))
+        fates,
+        vec![
+            (merged, Fate::Merged(survivor)),
+            (deceased, Fate::Deceased),
+            (present, Fate::Present),
+            (999_999, Fate::Unknown),
+            (merged, Fate::Unknown),
+        ]
     );
-    assert_eq!(merges[1].survivor, None, "not merged");
-    assert_eq!(merges[2].survivor, None, "never existed");
+    let asked_alias_person = sandbox
+        .requests()
+        .iter()
+        .any(|r| r.path.contains("AliasPersonId"));
+    assert!(
+        !asked_alias_person,
+        "AliasPersonId is not in Rock's OData model"
+    );
 }
 
 // R41: the candidates for a match are the people with the email; the guest decides on the
@@ -892,6 +953,17 @@ async fn secured_photos_are_not_readable_and_asked_for_once() {
 }
 
 /// A request to the sandbox with the REST key, answering its status and JSON body.
+/// A JSON body, or none with the `Content-Length: 0` IIS wants of a body-less write (it
+/// answers 411 otherwise, and reqwest sends no length for an empty body).
+fn with_body(request: reqwest::RequestBuilder, body: Option<Value>) -> reqwest::RequestBuilder {
+    match body {
+        Some(body) => request.json(&body),
+        None => request
+            .header(reqwest::header::CONTENT_LENGTH, 0)
+            .body(Vec::new()),
+    }
+}
+
 async fn rock_call(
     sandbox: &RockSandbox,
     method: reqwest::Method,
@@ -902,9 +974,7 @@ async fn rock_call(
     let mut request = reqwest::Client::new()
         .request(method, url)
         .header("Authorization-Token", TOKEN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
+    request = with_body(request, body);
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (
@@ -1655,9 +1725,7 @@ async fn staff_request(
     let mut request = reqwest::Client::new()
         .request(method, url)
         .header("Authorization-Token", sandbox.staff_token().unwrap());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
+    request = with_body(request, body);
     let response = request.send().await.unwrap();
     assert!(response.status().is_success(), "{}", response.status());
     serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null)

@@ -15,6 +15,7 @@
 //! a warning: with downgrade allowed, the next sync archives that PCO person (R18).
 
 use crate::api::Account;
+use crate::bindings::rockpco::sync::rock::{Fate, GonePerson};
 use crate::pco_people::parse_people_document;
 use crate::ports::{Level, Ports};
 use crate::store::{self, Record};
@@ -112,18 +113,25 @@ fn check_rock_person(ports: &dyn Ports, rock_id: i64, pco_id: &str) -> Result<()
         return Ok(());
     }
     // Best effort: a lookup failure still leaves the clear "no such person".
-    let survivor = ports
-        .follow_merges(&[rock_id])
+    let gone = GonePerson {
+        id: rock_id,
+        primary_alias: None,
+    };
+    let fate = ports
+        .follow_merges(&[gone])
         .ok()
         .and_then(|merges| merges.into_iter().find(|m| m.old_id == rock_id))
-        .and_then(|m| m.survivor);
+        .map(|m| m.fate);
     Err(error(
         ErrorKind::NotFound,
-        match survivor {
-            Some(survivor) => format!(
+        match fate {
+            Some(Fate::Merged(survivor)) => format!(
                 "Rock person {rock_id} was merged into Rock person {survivor}: link {survivor} to PCO person {pco_id} instead"
             ),
-            None => format!(
+            Some(Fate::Deceased) => format!(
+                "Rock person {rock_id} is marked deceased in Rock, so PCO person {pco_id} was not linked to them"
+            ),
+            _ => format!(
                 "there is no Rock person {rock_id}, so PCO person {pco_id} was not linked to them"
             ),
         },

@@ -328,6 +328,7 @@ mod tests {
             protection,
             pco_tags: vec![],
             modified: None,
+            primary_alias: None,
         }
     }
 

@@ -117,8 +117,11 @@ impl rock::Host for State {
     async fn people(&mut self, ids: Vec<i64>) -> Answer<Result<Vec<rock::Person>, Error>> {
         Ok(self.capabilities.rock.people(&ids).await)
     }
-    async fn follow_merges(&mut self, ids: Vec<i64>) -> Answer<Result<Vec<rock::Merge>, Error>> {
-        Ok(self.capabilities.rock.follow_merges(&ids).await)
+    async fn follow_merges(
+        &mut self,
+        people: Vec<rock::GonePerson>,
+    ) -> Answer<Result<Vec<rock::Merge>, Error>> {
+        Ok(self.capabilities.rock.follow_merges(&people).await)
     }
     async fn find_people(
         &mut self,

@@ -228,7 +228,30 @@ twin!(
     }
 );
 twin!(hr::PersonTags, gr::PersonTags { person_id, tags });
-twin!(hr::Merge, gr::Merge { old_id, survivor });
+twin!(hr::Merge, gr::Merge { old_id, fate });
+twin!(hr::GonePerson, gr::GonePerson { id, primary_alias });
+
+impl Conv<gr::Fate> for hr::Fate {
+    fn conv(self) -> gr::Fate {
+        match self {
+            hr::Fate::Merged(survivor) => gr::Fate::Merged(survivor),
+            hr::Fate::Deceased => gr::Fate::Deceased,
+            hr::Fate::Present => gr::Fate::Present,
+            hr::Fate::Unknown => gr::Fate::Unknown,
+        }
+    }
+}
+
+impl Conv<hr::Fate> for gr::Fate {
+    fn conv(self) -> hr::Fate {
+        match self {
+            gr::Fate::Merged(survivor) => hr::Fate::Merged(survivor),
+            gr::Fate::Deceased => hr::Fate::Deceased,
+            gr::Fate::Present => hr::Fate::Present,
+            gr::Fate::Unknown => hr::Fate::Unknown,
+        }
+    }
+}
 twin!(
     hr::PersonQuery,
     gr::PersonQuery {
@@ -273,6 +296,7 @@ twin!(
         protection,
         pco_tags,
         modified,
+        primary_alias,
     }
 );
 twin!(
@@ -431,8 +455,10 @@ impl Ports for NativePorts<'_> {
         self.on(self.capabilities.rock.people(ids)).conv()
     }
 
-    fn follow_merges(&self, ids: &[i64]) -> Result<Vec<gr::Merge>, gt::Error> {
-        self.on(self.capabilities.rock.follow_merges(ids)).conv()
+    fn follow_merges(&self, people: &[gr::GonePerson]) -> Result<Vec<gr::Merge>, gt::Error> {
+        let people: Vec<hr::GonePerson> = host(people);
+        self.on(self.capabilities.rock.follow_merges(&people))
+            .conv()
     }
 
     fn find_people(&self, queries: &[gr::PersonQuery]) -> Result<Vec<Vec<gr::Person>>, gt::Error> {

@@ -15,7 +15,8 @@ use pcosync::Capabilities;
 use pcosync::bindings::log::Level;
 use pcosync::bindings::pco::{Request, Response};
 use pcosync::bindings::rock::{
-    Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate, Photo,
+    GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate,
+    Photo,
 };
 use pcosync::bindings::state::{Entry, Write};
 use pcosync::bindings::types::Error;
@@ -221,8 +222,8 @@ impl Rock for TimedRock {
         let count = |r: &Result<Vec<Person>, Error>| r.as_ref().map_or(0, Vec::len);
         self.1.timed("rock.people", count, self.0.people(ids)).await
     }
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
-        let call = self.0.follow_merges(ids);
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error> {
+        let call = self.0.follow_merges(people);
         self.1.timed("rock.follow_merges", none, call).await
     }
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {

@@ -52,6 +52,7 @@ struct Attributes<'a> {
     #[serde(borrow)]
     anniversary: Option<Cow<'a, str>>,
     site_administrator: Option<bool>,
+    accounting_administrator: Option<bool>,
     #[serde(borrow)]
     status: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -150,6 +151,7 @@ pub fn parse(page: &[u8]) -> Result<Vec<PcoPersonFull>, serde_json::Error> {
                 birthdate: a.birthdate.as_deref().map(str::to_string),
                 anniversary: a.anniversary.as_deref().map(str::to_string),
                 site_administrator: a.site_administrator.unwrap_or(false),
+                accounting_administrator: a.accounting_administrator.unwrap_or(false),
                 status: text(&a.status),
                 updated_at: text(&a.updated_at),
                 emails: related("Email", &rels.emails)

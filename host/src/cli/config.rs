@@ -732,6 +732,12 @@ pub const GENERAL_KEYS: &[KeySpec] = &[
         help: "Rock's organization time zone, e.g. America/Chicago (needed by newest-wins)",
     },
     KeySpec {
+        key: "rock.country",
+        path: &["rock", "country"],
+        kind: Kind::Text,
+        help: "your organization's two-letter country code, e.g. US (default), written with home addresses PCO holds without a country",
+    },
+    KeySpec {
         key: "web.admin_token_env",
         path: &["web", "admin_token"],
         kind: Kind::SecretEnv,
@@ -877,6 +883,8 @@ fn check_client(config: &Config, account: &AccountConfig) -> Result<HttpPco, Rea
 pub struct TokenUser {
     pub name: String,
     pub site_administrator: bool,
+    /// Accounting administrator (Giving): no People or Services rights of its own.
+    pub accounting_administrator: bool,
     pub people: Option<String>,
     pub services: Option<String>,
 }
@@ -888,8 +896,13 @@ impl TokenUser {
         if self.site_administrator {
             format!("{}: organization administrator", self.name)
         } else {
+            let accounting = if self.accounting_administrator {
+                " (accounting administrator)"
+            } else {
+                ""
+            };
             format!(
-                "{}: People {}, Services {}",
+                "{}{accounting}: People {}, Services {}",
                 self.name,
                 role(&self.people),
                 role(&self.services)
@@ -908,10 +921,28 @@ impl TokenUser {
             return Some("needs Editor (or Manager) in PCO People to write people: give that user the role in People, or use another user's token".into());
         }
         let services = self.services.as_deref().unwrap_or("").trim().to_lowercase();
-        if !["scheduler", "editor", "administrator"].contains(&services.as_str()) {
-            return Some("needs Scheduler or above in PCO Services (below it PCO hides who is an organization administrator): give that user the role in Services, or use another user's token".into());
+        if services != "administrator" {
+            // Below Scheduler the sync refuses to write at all; a Scheduler or an Editor syncs
+            // people, but PCO lets only a Services Administrator (or an organization
+            // administrator) change Services permissions (issue 23), so the run holds every
+            // raise, lowering, archive and new person's Services access, each flagged.
+            let runs = if ["scheduler", "editor"].contains(&services.as_str()) {
+                "a sync with this token updates people but changes no Services permission (raises, lowerings, archives and new people's Services access are held and reported)"
+            } else {
+                "a sync with this token writes nothing (below Scheduler PCO hides who is an organization administrator)"
+            };
+            return Some(format!(
+                "needs Administrator in PCO Services: a sync needs an organization administrator, or People Editor (or Manager) and Services Administrator; {runs}. Give that user the role in Services, or use such a user's token"
+            ));
         }
         None
+    }
+
+    /// Who the sync cannot edit with this token: an organization or accounting
+    /// administrator's names, emails, phones and addresses need an organization
+    /// administrator's token (planningcenter/developers#1139, #1096); None when it is one.
+    pub fn administrators_note(&self) -> Option<String> {
+        (!self.site_administrator).then(|| "is not an organization administrator: the names, emails, phones and addresses of PCO's organization and accounting administrators are not written (PCO refuses them); each such person is reported, for an edit in PCO".to_string())
     }
 }
 
@@ -919,17 +950,26 @@ pub async fn token_user(config: &Config, account: &AccountConfig) -> Result<Toke
     use crate::bindings::pco::{Method, Request};
     use crate::pco::Pco;
     let pco = check_client(config, account)?;
-    let me = |path: &str, version: &str| Request {
+    // Only what the check shows is asked for (sparse fieldsets): nothing else of the user
+    // crosses into the host (R53).
+    let me = |path: &str, version: &str, fields: &str| Request {
         method: Method::Get,
         path: path.into(),
-        query: vec![],
+        query: vec![("fields[Person]".into(), fields.into())],
         headers: vec![("X-PCO-API-Version".into(), version.into())],
         body: None,
     };
     let read =
         |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).unwrap_or_default() };
     let people = match pco
-        .send(&account.name, &me("/people/v2/me", "2023-03-21"))
+        .send(
+            &account.name,
+            &me(
+                "/people/v2/me",
+                "2023-03-21",
+                "name,first_name,last_name,site_administrator,accounting_administrator,people_permissions",
+            ),
+        )
         .await
     {
         Ok(response) => read(&response.body),
@@ -939,7 +979,10 @@ pub async fn token_user(config: &Config, account: &AccountConfig) -> Result<Toke
         Err(error) => return Err(Reach::Failed(error.message)),
     };
     let services = pco
-        .send(&account.name, &me("/services/v2/me", "2018-11-01"))
+        .send(
+            &account.name,
+            &me("/services/v2/me", "2018-11-01", "permissions"),
+        )
         .await
         .ok()
         .map(|r| read(&r.body));
@@ -960,6 +1003,9 @@ pub async fn token_user(config: &Config, account: &AccountConfig) -> Result<Toke
             })
             .unwrap_or_else(|| "(unnamed)".into()),
         site_administrator: attributes["site_administrator"].as_bool().unwrap_or(false),
+        accounting_administrator: attributes["accounting_administrator"]
+            .as_bool()
+            .unwrap_or(false),
         people: text(&attributes["people_permissions"]),
         services: services.and_then(|s| text(&s["data"]["attributes"]["permissions"])),
     })
@@ -1355,13 +1401,21 @@ async fn check(
             }
         };
         match token_user(&config, account).await {
-            Ok(user) => match user.lacks() {
-                None => checks.ok(&format!("{what} PCO user"), &user.describe()),
-                Some(why) => checks.failed(
-                    &format!("{what} PCO user"),
-                    &format!("{}: the token's user {why}", user.describe()),
-                ),
-            },
+            Ok(user) => {
+                match user.lacks() {
+                    None => checks.ok(&format!("{what} PCO user"), &user.describe()),
+                    Some(why) => checks.failed(
+                        &format!("{what} PCO user"),
+                        &format!("{}: the token's user {why}", user.describe()),
+                    ),
+                }
+                if let Some(note) = user.administrators_note() {
+                    checks.note(
+                        &format!("{what} PCO administrators"),
+                        &format!("the token's user {note}"),
+                    );
+                }
+            }
             Err(why) => checks.failed(&format!("{what} PCO user"), why.message()),
         }
         match &account.welcome_template {

@@ -472,12 +472,18 @@ impl Failure {
                     // 403: the credentials are good, their user lacks a permission (issue
                     // 14.4; planningcenter/developers#113, #442).
                     (ErrorKind::Unauthorized, 403) => format!(
-                        "PCO account \"{account}\": the token's user lacks the permission for this ({status}: {detail}); give that user the role in PCO (People Editor to write people, Services Scheduler or above to see organization administrators), or use another user's token"
+                        "PCO account \"{account}\": the token's user lacks the permission for this ({status}: {detail}); give that user the role in PCO (People Editor to write people; Services Administrator, or organization administrator, to change Services permissions), or use another user's token"
                     ),
-                    // 401: PCO's body says what it could not authenticate.
-                    (ErrorKind::Unauthorized, _) => format!(
-                        "PCO refused the credentials of account \"{account}\" ({status}: {detail}); check its app_id and secret in the configuration"
-                    ),
+                    // 401 with an error code hint: PCO says what it refused (issue 23). Only
+                    // a 401 without one is about the app_id and secret themselves.
+                    (ErrorKind::Unauthorized, _) => match hint_meaning(&detail) {
+                        Some((hint, meaning, fix)) => format!(
+                            "PCO account \"{account}\" answered {status}: {detail}; PCO's hint {hint} means: {meaning}; {fix}"
+                        ),
+                        None => format!(
+                            "PCO refused the credentials of account \"{account}\" ({status}: {detail}); check its app_id and secret in the configuration"
+                        ),
+                    },
                     (ErrorKind::Unavailable, _) => {
                         format!("PCO account \"{account}\" answered {status}: {detail}{uncertain}")
                     }
@@ -487,6 +493,57 @@ impl Failure {
             }
         }
     }
+}
+
+/// The "Error Code Hint: (NAME)" PCO puts in a 401's detail ("This request could not be
+/// authenticated. Error Code Hint: (TRASH_PANDA)", planningcenter/developers#1059, #1187), with
+/// what PCO's error page says it means (docs /overview/errors, shared/fidelity/pco/schema.json
+/// `rules.errors.error_hints`) and what to do about it.
+fn hint_meaning(detail: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    const HINTS: &[(&str, &str, &str)] = &[
+        (
+            "TRASH_PANDA",
+            "the authenticated person does not have access to the requested application",
+            "the app_id and secret are good: give the token's user access to that Planning Center product (People, or Services), or use another user's token",
+        ),
+        (
+            "FLAMINGO",
+            "the authenticated user does not exist",
+            "make a personal access token of a user who exists in this organization",
+        ),
+        (
+            "LEMMING",
+            "the authenticated organization does not exist",
+            "make a personal access token in the organization to sync",
+        ),
+        (
+            "CHINCHILLA",
+            "the client application was not found or is invalid",
+            "check the account's app_id and secret in the configuration",
+        ),
+        (
+            "PELICAN",
+            "the provided OAuth token does not have a required scope",
+            "authorize the app again with the People and Services scopes",
+        ),
+        (
+            "BABOON",
+            "the provided OAuth access token is expired",
+            "authorize the app again",
+        ),
+        (
+            "CAPUCHIN",
+            "the provided OAuth access token has been revoked",
+            "authorize the app again",
+        ),
+    ];
+    let upper = detail.to_ascii_uppercase();
+    HINTS
+        .iter()
+        .find(|(hint, ..)| {
+            upper.contains(&format!("({hint})")) || upper.contains(&format!("HINT: {hint}"))
+        })
+        .copied()
 }
 
 /// PCO's JSON:API `errors` array, as one line; or the start of a body that isn't one.
@@ -814,5 +871,32 @@ mod tests {
         .into_error("Main", true);
         assert!(unauthorized.message.contains("account \"Main\""));
         assert!(unauthorized.message.contains("app_id and secret"));
+    }
+
+    // Issue 23: a 401 carrying PCO's TRASH_PANDA hint (planningcenter/developers#1059, #1187)
+    // says what PCO says (the user has no access to that product), not "check app_id and
+    // secret".
+    #[test]
+    fn a_401_with_a_hint_says_what_pco_says() {
+        let body = br#"{"errors":[{"code":"unauthorized","title":"Unauthorized","status":"401","detail":"This request could not be authenticated. Error Code Hint: (TRASH_PANDA)"}]}"#;
+        let error = Failure::Status {
+            status: 401,
+            detail: error_detail(body),
+        }
+        .into_error("Main", true);
+        assert_eq!(error.kind, ErrorKind::Unauthorized);
+        assert!(error.message.contains("TRASH_PANDA"), "{}", error.message);
+        assert!(
+            error
+                .message
+                .contains("does not have access to the requested application"),
+            "{}",
+            error.message
+        );
+        assert!(
+            !error.message.contains("check its app_id"),
+            "{}",
+            error.message
+        );
     }
 }

@@ -51,7 +51,7 @@ impl Entry {
         format!("{}.wasm.sig", self.sha256)
     }
 
-    /// `sha256 1a2b3c4d5e6f, contract 0.2.0, installed 2026-...Z from guest.wasm`.
+    /// `sha256 1a2b3c4d5e6f, contract 0.3.0, installed 2026-...Z from guest.wasm`.
     pub fn describe(&self) -> String {
         format!(
             "sha256 {}, contract {}, installed {} from {}",

@@ -10,7 +10,8 @@ pub mod rest;
 use async_trait::async_trait;
 
 use crate::bindings::rock::{
-    Group, Host, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate, Photo,
+    GonePerson, Group, Host, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags,
+    PersonUpdate, Photo,
 };
 use crate::bindings::types::Error;
 use crate::runtime::HostState;
@@ -23,7 +24,7 @@ pub trait Rock: Send + Sync {
     async fn active_members(&self, groups: &[i64]) -> Result<Vec<Membership>, Error>;
     async fn tagged_people(&self) -> Result<Vec<PersonTags>, Error>;
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error>;
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error>;
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error>;
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error>;
     async fn update_people(&self, updates: &[PersonUpdate]) -> Vec<Result<(), Error>>;
     async fn create_people(&self, people: &[NewPerson]) -> Vec<Result<i64, Error>>;
@@ -67,8 +68,11 @@ impl Host for HostState {
         Ok(self.capabilities.rock.people(&ids).await)
     }
 
-    async fn follow_merges(&mut self, ids: Vec<i64>) -> Answer<Result<Vec<Merge>, Error>> {
-        Ok(self.capabilities.rock.follow_merges(&ids).await)
+    async fn follow_merges(
+        &mut self,
+        people: Vec<GonePerson>,
+    ) -> Answer<Result<Vec<Merge>, Error>> {
+        Ok(self.capabilities.rock.follow_merges(&people).await)
     }
 
     async fn find_people(

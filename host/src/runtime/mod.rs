@@ -531,12 +531,12 @@ mod tests {
 
     #[test]
     fn accepts_only_its_own_contract_line() {
-        assert!(accepts("0.2"));
-        assert!(accepts("0.2.0"));
-        assert!(accepts("0.2.7"));
-        assert!(!accepts("0.1.0"));
-        assert!(!accepts("0.3.0"));
-        assert!(!accepts("0.20.0"));
+        assert!(accepts("0.3"));
+        assert!(accepts("0.3.0"));
+        assert!(accepts("0.3.7"));
+        assert!(!accepts("0.2.0"));
+        assert!(!accepts("0.4.0"));
+        assert!(!accepts("0.30.0"));
         assert!(!accepts("1.0.0"));
         assert!(!accepts(""));
     }

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use super::Capabilities;
 use crate::bindings::pco::{Method, Request, Response};
 use crate::bindings::rock::{
-    Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate, Photo,
+    GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate,
+    Photo,
 };
 use crate::bindings::state::{Entry, Write};
 use crate::bindings::types::{Error, ErrorKind};
@@ -158,8 +159,8 @@ impl Rock for ReadOnlyRock {
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error> {
         self.0.people(ids).await
     }
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
-        self.0.follow_merges(ids).await
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error> {
+        self.0.follow_merges(people).await
     }
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {
         self.0.find_people(queries).await

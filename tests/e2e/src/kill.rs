@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use pcosync::Capabilities;
 use pcosync::bindings::pco::{Method, Request, Response};
 use pcosync::bindings::rock::{
-    Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate, Photo,
+    GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate,
+    Photo,
 };
 use pcosync::bindings::types::Error;
 use pcosync::pco::Pco;
@@ -189,9 +190,12 @@ impl Rock for KillingRock {
             .await
     }
 
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error> {
         self.switch
-            .gate("rock.follow_merges".into(), self.inner.follow_merges(ids))
+            .gate(
+                "rock.follow_merges".into(),
+                self.inner.follow_merges(people),
+            )
             .await
     }
 

@@ -11,7 +11,7 @@ use pcosync_harness::{Harness, MISBEHAVING_GUEST, real_guest, tight_limits};
 async fn the_real_guest_speaks_the_hosts_contract_version() {
     let runtime = pcosync::Runtime::new(tight_limits()).unwrap();
     let guest = runtime.load(real_guest(), None).await.unwrap();
-    assert_eq!(guest.contract_version, "0.2.0");
+    assert_eq!(guest.contract_version, "0.3.0");
     assert_eq!(guest.digest.len(), 64);
 }
 
@@ -28,7 +28,7 @@ async fn components_that_do_not_fit_the_contract_are_refused_clearly() {
     let empty_component = b"\0asm\x0d\0\x01\0";
     let error = runtime.load(empty_component, None).await.err().unwrap();
     assert!(matches!(error, LoadError::WrongShape(_)), "{error}");
-    assert!(error.to_string().contains("rockpco:sync@0.2"), "{error}");
+    assert!(error.to_string().contains("rockpco:sync@0.3"), "{error}");
 }
 
 #[tokio::test]
@@ -57,7 +57,7 @@ async fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
     }
     let reloaded = runtime.load(real_guest(), Some(&cache)).await.unwrap();
     assert!(!reloaded.from_cache);
-    assert_eq!(reloaded.contract_version, "0.2.0");
+    assert_eq!(reloaded.contract_version, "0.3.0");
 }
 
 /// One sync crosses every host interface: rock, pco, state and log.

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use congregation::{Congregation, Member};
 use pcosync::bindings::engine::{Action, Report};
 use pcosync::bindings::rock::{
-    Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate, Photo,
+    GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate,
+    Photo,
 };
 use pcosync::bindings::state::{Entry, Write};
 use pcosync::bindings::types::{Error, ErrorKind, PermissionLevel};
@@ -1130,8 +1131,8 @@ impl Rock for Watched {
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error> {
         self.kill.rock(self.inner.people(ids)).await
     }
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
-        self.kill.rock(self.inner.follow_merges(ids)).await
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error> {
+        self.kill.rock(self.inner.follow_merges(people)).await
     }
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {
         self.kill.rock(self.inner.find_people(queries)).await
@@ -1215,8 +1216,8 @@ impl Rock for Flaky {
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error> {
         self.inner.people(ids).await
     }
-    async fn follow_merges(&self, ids: &[i64]) -> Result<Vec<Merge>, Error> {
-        self.inner.follow_merges(ids).await
+    async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error> {
+        self.inner.follow_merges(people).await
     }
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error> {
         if self.finds.fetch_add(1, Ordering::SeqCst) == 1 {

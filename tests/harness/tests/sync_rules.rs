@@ -776,6 +776,86 @@ async fn a_rock_merge_moves_the_link_to_the_survivor() {
     assert!(!links.contains_key(&old_id));
 }
 
+// R18 (issue 23): a linked person Rock marks deceased drops out of Rock's people and group
+// member lists. Without downgrade their PCO person is left as it is and the report says so;
+// with it they are archived like anyone who left the synced groups, and said to be deceased.
+#[tokio::test]
+async fn a_person_deceased_in_rock_is_reported_then_archived_with_downgrade() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = ordinary_person(&harness);
+    let level_before = harness.pco_permission(&pco_id);
+    harness
+        .world
+        .rock
+        .data
+        .lock()
+        .unwrap()
+        .deceased
+        .insert(rock_id);
+    let left = harness.sync(false).await.unwrap();
+    assert_eq!(left.counts.failed, 0);
+    assert_eq!(
+        left.counts.archived, 0,
+        "without downgrade, nothing is archived"
+    );
+    assert_eq!(harness.pco_permission(&pco_id), level_before);
+    let said = |report: &Report| {
+        actions_of(report, rock_id)
+            .iter()
+            .any(|a| matches!(a, Action::Flagged(text) if text.contains("deceased")))
+    };
+    assert!(said(&left), "{:?}", actions_of(&left, rock_id));
+    assert_eq!(
+        harness.links().get(&rock_id),
+        Some(&pco_id),
+        "the link is kept"
+    );
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    let archived = harness.sync_as(&account, false).await.unwrap();
+    assert!(actions_of(&archived, rock_id).contains(&Action::Archived));
+    assert!(said(&archived));
+    assert_eq!(harness.pco_permission(&pco_id).as_deref(), Some("Archived"));
+}
+
+// R7 (issue 23): a Rock that cannot say what became of a person it no longer lists does not
+// stop the run: the link is kept, nobody is archived or created for it, and the log says so.
+#[tokio::test]
+async fn a_failing_merge_lookup_keeps_the_links_and_the_run_goes_on() {
+    let (harness, _) = synced_world().await;
+    let (rock_id, pco_id) = ordinary_person(&harness);
+    harness
+        .world
+        .rock
+        .data
+        .lock()
+        .unwrap()
+        .people
+        .remove(&rock_id);
+    harness.world.rock.fail(
+        "follow_merges",
+        pcosync::bindings::types::Error::new(
+            pcosync::bindings::types::ErrorKind::Invalid,
+            "The query specified in the URI is not valid.",
+        ),
+    );
+    let mut account = harness.account();
+    account.allow_downgrade = true;
+    let report = harness.sync_as(&account, false).await.unwrap();
+    assert_eq!(report.counts.failed, 0);
+    assert_eq!(report.counts.archived, 0);
+    assert_eq!(report.counts.created, 0);
+    assert_eq!(harness.links().get(&rock_id), Some(&pco_id));
+    assert!(
+        harness
+            .logged_text()
+            .iter()
+            .any(|line| line.contains("links are kept")),
+        "{:?}",
+        harness.logged_text()
+    );
+}
+
 // R7: a linked PCO person deleted in PCO is matched again, not failed on every run.
 #[tokio::test]
 async fn a_pco_person_gone_is_matched_again() {

@@ -39,9 +39,9 @@ struct Misbehaving;
 impl Guest for Misbehaving {
     fn contract_version() -> String {
         if cfg!(feature = "wrong-version") {
-            "0.3.0".to_string()
+            "0.4.0".to_string()
         } else {
-            "0.2.0".to_string()
+            "0.3.0".to_string()
         }
     }
 

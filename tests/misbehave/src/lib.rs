@@ -9,7 +9,7 @@ mod guest;
 /// Paths of the components this crate's build script built, for the host's tests and benches.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod components {
-    /// The misbehaving guest as it is: contract 0.2.0, passes its self-check.
+    /// The misbehaving guest as it is: contract 0.3.0, passes its self-check.
     pub const GOOD: &str = env!("MISBEHAVE_GOOD");
     /// Answers contract version 0.3.0.
     pub const WRONG_VERSION: &str = env!("MISBEHAVE_WRONG_VERSION");
