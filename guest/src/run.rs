@@ -172,6 +172,8 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
     let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
     let rock = load_people(ports, &wanted)?;
     let merges = follow_merges(ports, &rock, &mut records);
+    // A PCO tag still set on someone deceased does not keep them synced (R18).
+    synced.retain(|id, _| !merges.deceased.contains(id));
 
     let cursor = store::cursor(ports)?;
     let updates_only = options.updates_only.unwrap_or(account.updates_only);
