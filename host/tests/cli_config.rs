@@ -570,6 +570,41 @@ async fn config_check_passes_on_a_good_configuration() {
     assert!(!w.state_file().exists());
 }
 
+// Issue 23, R50: `config check` says exactly which PCO roles a sync needs: a People Editor +
+// Services Scheduler token fails the check, naming the Services Administrator (or organization
+// administrator) that Services permission changes need and what a run does without; a token
+// that is not an organization administrator's is told it cannot edit PCO's organization and
+// accounting administrators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_check_names_the_pco_roles_a_sync_needs() {
+    let w = World::start().await;
+    w.write_config("");
+    w.pco
+        .set_token_user(pco_sandbox::TokenUser::people_editor_services(
+            congregation::Level::Scheduler,
+        ));
+    let check = w.run(&["config", "check"], &[]).await;
+    check
+        .refused("needs Administrator in PCO Services")
+        .says("People Editor (or Manager) and Services Administrator")
+        .says("changes no Services permission")
+        .says("organization and accounting administrators");
+    w.pco
+        .set_token_user(pco_sandbox::TokenUser::people_editor_services(
+            congregation::Level::Administrator,
+        ));
+    let check = w.run(&["config", "check"], &[]).await;
+    check
+        .ok()
+        .says("People Editor, Services Administrator")
+        .says("organization and accounting administrators are not written");
+    w.pco
+        .set_token_user(pco_sandbox::TokenUser::ORGANIZATION_ADMINISTRATOR);
+    let check = w.run(&["config", "check"], &[]).await;
+    check.ok().says("organization administrator");
+    assert!(!check.stdout.contains("PCO administrators"), "{check}");
+}
+
 // R31: every kind of broken configuration gives its message and the fix, exit status 2, and
 // leaves the state alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -831,6 +866,9 @@ async fn r2a_r14_rock_tags_offers_the_accounts_tags_and_a_picked_one_syncs() {
             ("attributeValue", value.as_str()),
         ])
         .header("Authorization-Token", ROCK_TOKEN)
+        // IIS answers 411 to a body-less POST without a length.
+        .header(reqwest::header::CONTENT_LENGTH, 0)
+        .body(Vec::new())
         .send()
         .await
         .unwrap();
