@@ -520,7 +520,7 @@ fn keygen_sign_install_list_rollback_on_the_command_line() {
     let out = pcosync(&config, &["plugin", "install", wrong.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("speaks contract 0.3.0"), "{stderr}");
+    assert!(stderr.contains("speaks contract 0.4.0"), "{stderr}");
     assert!(
         stderr.contains("The component in service is unchanged"),
         "{stderr}"
