@@ -17,6 +17,7 @@ use crate::bindings::rockpco::sync::pco::Request;
 use crate::bindings::rockpco::sync::rock::{Person, PersonTags, PersonUpdate};
 use crate::bindings::rockpco::sync::state::Write;
 use crate::fields::{self, Field, Snapshot};
+use crate::pco_api::TokenRoles;
 use crate::pco_people::{self, PcoPersonFull};
 use crate::permissions::rank;
 use crate::ports::Ports;
@@ -76,6 +77,8 @@ struct Current {
     services: BTreeMap<String, ServicesPerson>,
     records: BTreeMap<i64, Record>,
     directory: Option<Directory>,
+    /// What the token's user may do, when the revert writes PCO fields or levels (issue 23).
+    roles: Option<TokenRoles>,
 }
 
 impl Current {
@@ -119,6 +122,9 @@ impl Current {
                 Err(error) if error.kind == ErrorKind::NotFound => {}
                 Err(error) => return Err(error),
             }
+        }
+        if !writes_to(System::Pco, &|f| is_field(f) || f == "permission").is_empty() {
+            now.roles = Some(crate::pco_api::token_roles(ports, &account.name)?);
         }
         let services_people = writes_to(System::Pco, &|f| f == "permission" || f == "tags");
         for person in &services_people {
@@ -231,6 +237,9 @@ fn revert_write(
             system_name(write.to)
         ));
     }
+    if let Some(why) = refused_by_roles(now, person, write) {
+        return Err(why);
+    }
     if write.field == "permission" && write.to == System::Pco {
         let admin = person
             .pco_id
@@ -250,6 +259,32 @@ fn revert_write(
         }
     }
     Ok(Some(back(current)))
+}
+
+/// Why the token's user may not make this PCO write back (issue 23): Services permissions
+/// need a Services Administrator or an organization administrator; an organization or
+/// accounting administrator's names and contacts need an organization administrator
+/// (planningcenter/developers#1139, #1096). The revert leaves the value and says so, rather
+/// than have PCO refuse it.
+fn refused_by_roles(now: &Current, person: &PersonAudit, write: &AuditedWrite) -> Option<String> {
+    let roles = now.roles.as_ref().filter(|_| write.to == System::Pco)?;
+    if write.field == "permission" {
+        return roles
+            .level_refusal()
+            .map(|why| format!("permission left as it is: {why}"));
+    }
+    let field = Field::from_name(&write.field)?;
+    let pco = person.pco_id.as_ref().and_then(|id| now.pco.get(id))?;
+    let administrator = pco.site_administrator || pco.accounting_administrator;
+    (administrator
+        && !roles.edits_administrators()
+        && crate::roles::ADMINISTRATOR_FIELDS.contains(&field))
+    .then(|| {
+        format!(
+            "{} left as it is: this person is an organization or accounting administrator in PCO, whose names and contacts only an organization administrator may edit; edit in PCO, or use an organization administrator's token",
+            write.field
+        )
+    })
 }
 
 fn current_value(

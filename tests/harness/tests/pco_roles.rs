@@ -522,3 +522,82 @@ async fn gender_is_written_as_the_pinned_version_reads_it() {
         );
     }
 }
+
+// Issue 23: a revert with a token that is not an organization administrator's leaves an
+// organization administrator's name as it is, and says why, instead of sending a write PCO
+// refuses (planningcenter/developers#1139).
+#[tokio::test]
+async fn a_revert_leaves_an_organization_administrators_name_and_says_why() {
+    let harness = Harness::new(40, 5).await;
+    let first = harness.sync(false).await.expect("the first sync runs");
+    assert_eq!(first.counts.failed, 0, "{:?}", failures(&first));
+    let links = harness.links();
+    let (rock_id, pco_id) = links
+        .iter()
+        .next()
+        .map(|(r, p)| (*r, p.clone()))
+        .expect("a linked person");
+    harness.edit_rock(rock_id, |p| p.last_name = "Secondname".into());
+    let rename = pcosync::bindings::engine::SyncOptions {
+        run_id: "rename-run".into(),
+        ..options_at("2026-11-24T00:00:00Z", None)
+    };
+    let renamed = harness
+        .runtime
+        .sync(
+            &harness.guest,
+            &harness.capabilities(),
+            &harness.account(),
+            &rename,
+        )
+        .await
+        .expect("the rename runs");
+    assert_eq!(renamed.counts.failed, 0, "{:?}", failures(&renamed));
+    let last_name = |h: &Harness| h.pco_state(&pco_id)["person"]["attributes"]["last_name"].clone();
+    assert_eq!(last_name(&harness), "Secondname");
+    harness
+        .edit_pco(
+            &format!("/people/v2/people/{pco_id}"),
+            serde_json::json!({"site_administrator": true}),
+        )
+        .await;
+    harness
+        .sandbox
+        .set_token_user(pco_sandbox::TokenUser::people_editor_services(
+            congregation::Level::Administrator,
+        ));
+    harness.sandbox.clear_requests();
+    let options = pcosync::bindings::engine::RevertOptions {
+        target: "rename-run".into(),
+        rock_id: Some(rock_id),
+        run: pcosync::bindings::engine::AdminOptions {
+            run_id: "revert-run".into(),
+            started_at: "2026-11-25T00:00:00Z".into(),
+            dry_run: false,
+        },
+    };
+    let report = harness
+        .runtime
+        .revert(
+            &harness.guest,
+            &harness.capabilities(),
+            &harness.account(),
+            &options,
+        )
+        .await
+        .expect("the revert runs");
+    assert_eq!(report.counts.failed, 0, "{:?}", failures(&report));
+    assert!(refused(&harness).is_empty(), "{:?}", refused(&harness));
+    assert_eq!(last_name(&harness), "Secondname");
+    let said: Vec<String> = report
+        .people
+        .iter()
+        .flat_map(|p| &p.actions)
+        .map(|a| format!("{a:?}"))
+        .collect();
+    assert!(
+        said.iter()
+            .any(|a| a.contains("last-name") && a.contains("only an organization administrator")),
+        "{said:?}"
+    );
+}
