@@ -873,6 +873,23 @@ tag_groups = [{ tag = "Teams:Kids", group_id = 210 }]
         assert!(Config::parse(&bad_policy).unwrap_err().contains("pco-wins"));
     }
 
+    // Issue 23: the country written with addresses PCO holds without one: US unless set, and
+    // a two-letter code when set.
+    #[test]
+    fn rocks_country_is_a_two_letter_code() {
+        let rock = |text: &str| Config::parse(text).map(|c| c.rock.unwrap().country());
+        assert_eq!(rock(ACCOUNT).unwrap(), Ok("US".into()));
+        let zone = "time_zone = \"America/Chicago\"\n";
+        let canada = ACCOUNT.replace(zone, &format!("{zone}country = \"ca\"\n"));
+        assert_eq!(rock(&canada).unwrap(), Ok("CA".into()));
+        let wrong = ACCOUNT.replace(zone, &format!("{zone}country = \"Canada\"\n"));
+        let error = Config::parse(&wrong).unwrap_err();
+        assert!(
+            error.contains("rock.country") && error.contains("Canada"),
+            "{error}"
+        );
+    }
+
     // R26: newest-wins needs Rock's time zone, and a zone must be a real one.
     #[test]
     fn newest_wins_needs_rocks_time_zone() {

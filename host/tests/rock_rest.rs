@@ -457,6 +457,37 @@ async fn missing_rights_are_named_one_line_each() {
     assert!(with_writes[2].contains("edit the person attribute \"PCOTags\""));
 }
 
+// Issue 23: Rock allows only View on phone numbers and group locations unless Edit is granted
+// (`Model.IsAllowedByDefault`); the check names both, and where the grant is made.
+#[tokio::test]
+async fn missing_edit_on_phones_and_addresses_is_named() {
+    let congregation = Congregation::generate(60, 7);
+    let sandbox = RockSandbox::start_with(
+        SandboxOptions {
+            entity_administration: false,
+            ..sandbox_options()
+        },
+        &congregation,
+    )
+    .await
+    .unwrap();
+    let rock = connect(&sandbox).await;
+    assert_eq!(
+        rock.missing_rights(false).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let missing = rock.missing_rights(true).await.unwrap();
+    assert_eq!(missing.len(), 2, "{missing:#?}");
+    assert!(missing[0].contains("phone numbers"), "{}", missing[0]);
+    assert!(missing[1].contains("family addresses"), "{}", missing[1]);
+    assert!(
+        missing
+            .iter()
+            .all(|line| line.contains("Entity Administration")),
+        "{missing:#?}"
+    );
+}
+
 // Issue 13 items 4 and 9: a tag write Rock refuses for the attribute's security (a 403 with
 // only a reason phrase) says which right is missing.
 #[tokio::test]
@@ -1683,6 +1714,40 @@ async fn an_address_rock_refuses_is_invalid_input_tried_once() {
         person.home_address.map(|a| a.street1),
         m.address.as_ref().map(|a| a.street1.clone())
     );
+}
+
+// R10, issue 23: PCO holds addresses without a country; Rock's address validation needs one
+// (a 500 otherwise), so the organization's country is written with them: US unless set.
+#[tokio::test]
+async fn an_address_without_a_country_is_saved_with_the_organizations() {
+    let (sandbox, c) = start(30).await;
+    let m = member(&c, |m| m.address.is_some());
+    let id = sandbox.person_id(m.key).unwrap();
+    for (configured, expected) in [(None, "US"), (Some("CA"), "CA")] {
+        let mut options = options(&sandbox, TOKEN);
+        if let Some(country) = configured {
+            options.default_country = country.into();
+        }
+        let rock = RestRock::connect(options).await.unwrap();
+        let results = rock
+            .update_people(&[PersonUpdate {
+                id,
+                changes: vec![FieldValue::HomeAddress(Some(home(
+                    "12 Birch Rd",
+                    "Springfield",
+                    "IL",
+                    "",
+                )))],
+            }])
+            .await;
+        assert!(results[0].is_ok(), "{results:?}");
+        let saved = rock.people(&[id]).await.unwrap().remove(0).home_address;
+        let saved = saved.expect("a home address");
+        assert_eq!(
+            (saved.street1.as_str(), saved.country.as_str()),
+            ("12 Birch Rd", expected)
+        );
+    }
 }
 
 // R27: an address Rock's SaveAddress takes for blank (only a state) is a removal, not a
