@@ -332,6 +332,23 @@ fn link(
             return (LinkStep::Kept, Some(record.pco.clone()));
         }
         if let Some(kept) = inputs.merged_in_pco.get(&record.pco) {
+            // PCO merged two linked people into one: the survivor keeps its own link, and
+            // this person is left linked to the id PCO merged away (never created again, never
+            // given the other's account) until an administrator decides (R7).
+            if let Some(other) = inputs
+                .records
+                .iter()
+                .find(|(rock_id, r)| r.pco == *kept && **rock_id != person.id)
+                .map(|(rock_id, _)| *rock_id)
+            {
+                return (
+                    LinkStep::Skip(format!(
+                        "PCO merged the linked PCO person {} into PCO person {kept}, who is linked to Rock person {other}: if they are one person, merge them in Rock; if not, link this person by hand to their own PCO person",
+                        record.pco
+                    )),
+                    None,
+                );
+            }
             flags.push(format!(
                 "PCO merged the linked PCO person {} into PCO person {kept}: the link follows",
                 record.pco

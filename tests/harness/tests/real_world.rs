@@ -1023,6 +1023,13 @@ async fn a_pco_merge_of_two_linked_people_is_reported_not_linked() {
         !actions.iter().any(|a| matches!(a, Action::Created(_))),
         "{actions:?}"
     );
+    // Issue 23: said once, without also claiming that the link follows.
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Flagged(n) if n.contains("the link follows"))),
+        "{actions:?}"
+    );
     assert_eq!(harness.links().get(&other), Some(&kept));
     assert_ne!(harness.links().get(&rock_id), Some(&kept));
     assert_eq!(
