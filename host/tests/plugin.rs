@@ -666,7 +666,7 @@ mod contained {
         }));
         let state = Arc::new(MemoryState::default());
         let capabilities = Capabilities {
-            rock: Arc::new(MemoryRock::new(RockData::default())),
+            rock: Arc::new(MemoryRock::new(rock_data())),
             pco: pco.clone(),
             state: state.clone(),
             reporter: silent(),
@@ -678,6 +678,42 @@ mod contained {
             state,
             capabilities,
         }
+    }
+
+    /// Person 1 (whom the "write" guest updates) is a member of group 10, which syncs to the
+    /// account "write"; person 2 of group 2, a security role.
+    fn rock_data() -> RockData {
+        use pcosync::bindings::rock::{Group, GroupType, Membership};
+        let group = |id: i64, account: Option<&str>| Group {
+            id,
+            name: format!("group {id}"),
+            group_type: GroupType {
+                id: 1,
+                guid: String::new(),
+                name: "Serving Team".into(),
+            },
+            is_active: true,
+            pco_account: account.map(str::to_string),
+            level: None,
+        };
+        let mut data = RockData {
+            groups: vec![group(10, Some("write")), group(2, None)],
+            members: vec![
+                Membership {
+                    group_id: 10,
+                    person_id: 1,
+                },
+                Membership {
+                    group_id: 2,
+                    person_id: 2,
+                },
+            ],
+            ..RockData::default()
+        };
+        for id in [1, 2] {
+            data.people.insert(id, pcosync::testing::blank_person(id));
+        }
+        data
     }
 
     fn options(dry_run: bool) -> SyncOptions {
@@ -802,9 +838,46 @@ mod contained {
         assert!(world.pco.requests().is_empty());
         // The same guest, not in a dry run, writes through each.
         let outcome = written(false).await;
-        assert!(outcome.starts_with("state=ok; pco=ok; rock="), "{outcome}");
-        assert!(!outcome.ends_with("unauthorized"), "{outcome}");
+        assert_eq!(outcome, "state=ok; pco=ok; rock=ok");
         assert_eq!(world.state.dump().len(), 1);
         assert_eq!(world.pco.requests().len(), 1);
+    }
+
+    /// Issue 24 item 14 (R2, R3): the Rock capability is scoped to the account, as PCO's is. The
+    /// "write" guest updates Rock person 1 without reading anyone; when person 1 is not in a
+    /// group of the account (here, only in a security role), the host refuses the update as
+    /// `unauthorized` and it never reaches Rock.
+    #[tokio::test]
+    async fn a_rock_write_to_someone_the_account_does_not_sync_is_refused() {
+        let mut world = world(Limits::default()).await;
+        let mut data = rock_data();
+        data.members.retain(|m| m.group_id != 10);
+        data.members.push(pcosync::bindings::rock::Membership {
+            group_id: 2,
+            person_id: 1,
+        });
+        let rock = Arc::new(MemoryRock::new(data));
+        world.capabilities.rock = rock.clone();
+        let outcome = world
+            .runtime
+            .sync(
+                &world.guest,
+                &world.capabilities,
+                &account("write"),
+                &options(false),
+            )
+            .await;
+        match outcome {
+            Err(RunError::Guest(error)) => assert_eq!(
+                error.message, "state=ok; pco=ok; rock=unauthorized",
+                "the guest wrote to a Rock person the account does not sync"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !rock.calls().contains(&"update_people".to_string()),
+            "the refused update reached Rock: {:?}",
+            rock.calls()
+        );
     }
 }

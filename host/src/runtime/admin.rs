@@ -1,20 +1,25 @@
 //! The guest's administration exports (R25, R31-R36, R40-R42), each one call in a fresh store
 //! inside the same limits as a sync.
 
-use super::{Access, Capabilities, Guest, RunError, Runtime};
+use super::{Access, Capabilities, Guest, RunError, Runtime, tag_groups};
 use crate::bindings::engine::{
     Account, AccountChoices, AccountStatus, AdminOptions, ImportOptions, Report, RevertOptions,
     RunDetail, StatusOptions,
 };
 
 /// One export call: `$call` names the generated method, the rest are its arguments (cloned
-/// into the call, which outlives the borrow).
+/// into the call, which outlives the borrow). `groups:` names the Rock groups the call may add
+/// members to besides the account's own (the account's tag-mapped groups when not given).
 macro_rules! guest_call {
-    ($self:ident, $guest:ident, $caps:ident, $access:expr, $account:ident, $call:ident $(, $arg:ident)*) => {{
+    ($self:ident, $guest:ident, $caps:ident, $access:expr, $account:ident, $call:ident $(, $arg:ident)*) => {
+        guest_call!($self, $guest, $caps, $access, groups: tag_groups($account), $account, $call $(, $arg)*)
+    };
+    ($self:ident, $guest:ident, $caps:ident, $access:expr, groups: $groups:expr, $account:ident, $call:ident $(, $arg:ident)*) => {{
         let account = $account.clone();
+        let groups = $groups;
         $(let $arg = $arg.clone();)*
         $self
-            .call($guest, $caps, &account.name.clone(), $access, move |plugin, store| {
+            .call($guest, $caps, &account.name.clone(), $access, groups, move |plugin, store| {
                 Box::pin(async move {
                     plugin
                         .rockpco_sync_engine()
@@ -94,6 +99,7 @@ impl Runtime {
             capabilities,
             &account.name.clone(),
             Access::Write,
+            tag_groups(&account),
             move |plugin, store| {
                 Box::pin(async move {
                     plugin
@@ -173,11 +179,15 @@ impl Runtime {
         account: &Account,
         options: &ImportOptions,
     ) -> Result<Report, RunError> {
+        // R40: the import adds the people it brings in to the groups of their levels.
+        let mut groups = tag_groups(account);
+        groups.extend(options.level_groups.iter().map(|g| g.group_id));
         guest_call!(
             self,
             guest,
             capabilities,
             Access::read_only_if(options.run.dry_run),
+            groups: groups,
             account,
             call_import_people,
             options

@@ -272,6 +272,7 @@ impl Runtime {
             &null_capabilities(),
             "",
             Access::ReadOnly,
+            Vec::new(),
             |plugin, store| {
                 Box::pin(async move { plugin.rockpco_sync_engine().call_self_check(store).await })
             },
@@ -311,6 +312,7 @@ impl Runtime {
             &null_capabilities(),
             "",
             Access::ReadOnly,
+            Vec::new(),
             |plugin, store| {
                 Box::pin(async move {
                     plugin
@@ -337,6 +339,7 @@ impl Runtime {
             capabilities,
             &account.name.clone(),
             Access::read_only_if(options.dry_run),
+            tag_groups(&account),
             move |plugin, store| {
                 Box::pin(async move {
                     plugin
@@ -357,6 +360,7 @@ impl Runtime {
         capabilities: &Capabilities,
         namespace: &str,
         access: Access,
+        groups: Vec<i64>,
         body: F,
     ) -> Result<T, RunError>
     where
@@ -368,7 +372,7 @@ impl Runtime {
         >,
     {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let capabilities = scope::scoped(capabilities, namespace, access);
+        let capabilities = scope::scoped(capabilities, namespace, access, &groups);
         let mut store = self.new_store(capabilities, namespace, stderr.clone());
         let started = Instant::now();
         let outcome = {
@@ -496,6 +500,12 @@ impl Alarm {
             *slot = Some(waker.clone());
         }
     }
+}
+
+/// The Rock groups the account's configuration maps to tags: a call of the account may add
+/// members to them ([`scope`]).
+fn tag_groups(account: &Account) -> Vec<i64> {
+    account.tag_groups.iter().map(|t| t.group_id).collect()
 }
 
 /// Whether this host speaks `version` (same major, or same minor below 1.0, as semver says).
