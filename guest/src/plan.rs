@@ -109,7 +109,7 @@ pub struct PersonPlan {
 }
 
 impl PersonPlan {
-    /// Whether this plan changes an already-linked person (what the brake counts, R24).
+    /// Whether this plan changes an already-linked person.
     pub fn changes_existing(&self) -> bool {
         let fields = self
             .fields
@@ -118,6 +118,22 @@ impl PersonPlan {
         let tags = self.tags.to_pco.is_some() || self.tags.to_rock.is_some();
         let kept = matches!(self.link, LinkStep::Kept);
         self.relinked || (kept && (fields || tags || self.lowers() || self.archives()))
+    }
+
+    /// Whether the brake weighs this plan (R24): it changes an already-linked person, raises
+    /// anyone (a grant to someone without Services access and an un-archive are raises: PCO
+    /// emails each one), or creates someone never linked (each gets the welcome email).
+    pub fn weighed_by_brake(&self) -> bool {
+        self.changes_existing() || self.raises() || matches!(self.link, LinkStep::Create)
+    }
+
+    /// A grant, an un-archive or a raise: PCO emails the person (R19, R24).
+    pub fn raises(&self) -> bool {
+        match self.level {
+            LevelStep::Grant(_) => true,
+            LevelStep::Set { from, to } => from.is_none_or(|from| rank(to) > rank(from)),
+            _ => false,
+        }
     }
 
     pub fn lowers(&self) -> bool {

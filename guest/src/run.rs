@@ -500,8 +500,9 @@ struct Brake {
     refused: Option<String>,
 }
 
-/// R24: a run that would lower, archive, re-link or change more than the account's share of
-/// its synced people writes nothing until an administrator confirms it. A confirmation
+/// R24: a run that would lower, archive, re-link, change, raise (grants and un-archives
+/// included) or create more than the account's share of its synced people writes nothing
+/// until an administrator confirms it. A confirmation
 /// releases exactly the plan that was held (its fingerprint) and only for
 /// [`HELD_EXPIRES_HOURS`].
 fn brake(
@@ -511,7 +512,20 @@ fn brake(
     plans: &[PersonPlan],
     synced: u32,
 ) -> Result<Brake, Error> {
-    let changed = plans.iter().filter(|p| p.changes_existing()).count() as u32;
+    // Until a run of the account has ended with nobody failed, everyone is linked, created
+    // and given access for the first time: that run's review is its dry run (R30), and only
+    // changes to people already linked are weighed.
+    let first = store::cursor(ports)?.is_none();
+    let changed = plans
+        .iter()
+        .filter(|p| {
+            if first {
+                p.changes_existing()
+            } else {
+                p.weighed_by_brake()
+            }
+        })
+        .count() as u32;
     let lowered = plans.iter().filter(|p| p.lowers()).count() as u32;
     let archived = plans.iter().filter(|p| p.archives()).count() as u32;
     let threshold = u64::from(synced.max(1)) * u64::from(account.brake_percent);

@@ -1,0 +1,177 @@
+//! Issue 24's sync-rule bugs found with unkind data, each proved through the compiled guest:
+//! the safety brake's share (R24), whose `remote_id` is trusted (R4, R6) and Unicode forms
+//! (R27).
+
+use pcosync::bindings::engine::Report;
+use pcosync::bindings::types::PermissionLevel;
+use pcosync_harness::Harness;
+
+async fn synced_world() -> Harness {
+    let harness = Harness::new(80, 5).await;
+    let first = harness.sync(false).await.expect("the first sync runs");
+    assert!(
+        !first.held,
+        "a first sync is reviewed by its dry run, not held"
+    );
+    harness
+}
+
+/// Rock people the account syncs, as the last run counted them.
+fn synced_count(report: &Report) -> u32 {
+    report.counts.synced
+}
+
+/// Asserts the run was held whole: nothing written to PCO or Rock, no email sent.
+fn assert_held(harness: &Harness, report: &Report, emails_before: usize, rock_before: usize) {
+    assert!(report.held, "R24: the run is held ({:?})", report.counts);
+    assert_eq!(harness.pco_writes(), 0, "a held run writes nothing to PCO");
+    assert_eq!(harness.sandbox.outbox().len(), emails_before, "nor emails");
+    let writes = ["update_people", "create_people", "set_tags", "add_members"];
+    let rock_writes: Vec<String> = harness.world.rock.calls()[rock_before..]
+        .iter()
+        .filter(|c| writes.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    assert!(rock_writes.is_empty(), "nor to Rock: {rock_writes:?}");
+}
+
+// R24: a synced group given Administrator by mistake raises its members (PCO emails each
+// one): the brake weighs raises, and a real run is held until an administrator confirms it.
+#[tokio::test]
+async fn r24_the_brake_holds_a_mass_raise() {
+    let harness = synced_world().await;
+    let account = harness.account();
+    let (group, members) = {
+        let data = harness.world.rock.data.lock().unwrap();
+        data.groups
+            .iter()
+            .filter(|g| g.pco_account.as_deref() == Some(account.name.as_str()))
+            .filter(|g| g.level.is_some_and(|l| l != PermissionLevel::Administrator))
+            .map(|g| {
+                let members = data.members.iter().filter(|m| m.group_id == g.id).count();
+                (g.id, members)
+            })
+            .max_by_key(|(_, members)| *members)
+            .expect("precondition: a level group")
+    };
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        let group = data.groups.iter_mut().find(|g| g.id == group).unwrap();
+        group.level = Some(PermissionLevel::Administrator);
+    }
+    let dry = harness.sync(true).await.unwrap();
+    assert!(
+        dry.counts.raised >= 5 && dry.counts.raised * 100 > synced_count(&dry) * 10,
+        "precondition: the mistake raises more than 10% ({} of {}, group of {members})",
+        dry.counts.raised,
+        dry.counts.synced
+    );
+    harness.sandbox.clear_requests();
+    let (emails, rock_calls) = (
+        harness.sandbox.outbox().len(),
+        harness.world.rock.calls().len(),
+    );
+    let held = harness.sync(false).await.unwrap();
+    assert_held(&harness, &held, emails, rock_calls);
+    assert_eq!(harness.emails("PermissionRaised"), 0);
+    // Confirmed, it applies.
+    let mut options = pcosync_harness::options(false);
+    options.confirm = Some(held.run_id.clone());
+    let applied = harness
+        .runtime
+        .sync(&harness.guest, &harness.capabilities(), &account, &options)
+        .await
+        .unwrap();
+    assert!(!applied.held);
+    assert_eq!(applied.counts.raised, dry.counts.raised);
+}
+
+// R24: 300 volunteers archived by hand in PCO at the end of a season are given their level
+// again by the next run: un-archives are weighed, and the run is held.
+#[tokio::test]
+async fn r24_the_brake_holds_mass_unarchives() {
+    let harness = synced_world().await;
+    let links = harness.links();
+    let mut archived = 0;
+    for pco_id in links.values() {
+        let state = harness.pco_state(pco_id);
+        if state["services"]["attributes"]["site_administrator"] == true
+            || harness.pco_permission(pco_id).is_none()
+        {
+            continue;
+        }
+        harness
+            .edit_pco(
+                &format!("/services/v2/people/{pco_id}"),
+                serde_json::json!({"permissions": "Archived"}),
+            )
+            .await;
+        archived += 1;
+    }
+    assert!(archived >= 5, "precondition: people to archive");
+    harness.sandbox.clear_requests();
+    let (emails, rock_calls) = (
+        harness.sandbox.outbox().len(),
+        harness.world.rock.calls().len(),
+    );
+    let held = harness.sync(false).await.unwrap();
+    assert_held(&harness, &held, emails, rock_calls);
+    assert!(
+        links
+            .values()
+            .filter(|p| harness.pco_permission(p).as_deref() == Some("Archived"))
+            .count()
+            >= archived
+    );
+}
+
+// R24: a large group newly synced creates people PCO never had (each gets the welcome email
+// to send): creates of people never linked are weighed, and the run is held.
+#[tokio::test]
+async fn r24_the_brake_holds_a_group_newly_synced() {
+    let harness = synced_world().await;
+    let unsynced = harness.unsynced_rock_people();
+    let group = harness.account_group_ids()[0];
+    let synced = harness.sync(true).await.unwrap().counts.synced;
+    let joining: Vec<i64> = unsynced
+        .into_iter()
+        .take((synced as usize / 5).max(6))
+        .collect();
+    assert!(joining.len() >= 6, "precondition: Rock people to add");
+    for id in &joining {
+        harness.join_group(group, *id);
+    }
+    harness.sandbox.clear_requests();
+    let (emails, rock_calls) = (
+        harness.sandbox.outbox().len(),
+        harness.world.rock.calls().len(),
+    );
+    let held = harness.sync(false).await.unwrap();
+    assert_held(&harness, &held, emails, rock_calls);
+    for id in &joining {
+        assert!(!harness.links().contains_key(id), "Rock {id}: not created");
+    }
+}
+
+// R24: the brake's share still lets an ordinary run through: one person raised is not held.
+#[tokio::test]
+async fn r24_one_raise_is_not_held() {
+    let harness = synced_world().await;
+    let (_, pco_id) = harness
+        .links()
+        .into_iter()
+        .find(|(_, p)| {
+            harness.pco_permission(p).as_deref() == Some("Viewer")
+                && harness.pco_state(p)["services"]["attributes"]["site_administrator"] != true
+        })
+        .expect("precondition: a Viewer");
+    harness
+        .edit_pco(
+            &format!("/services/v2/people/{pco_id}"),
+            serde_json::json!({"permissions": "Archived"}),
+        )
+        .await;
+    let report = harness.sync(false).await.unwrap();
+    assert!(!report.held);
+    assert_eq!(harness.pco_permission(&pco_id).as_deref(), Some("Viewer"));
+}
