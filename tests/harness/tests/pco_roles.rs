@@ -635,7 +635,16 @@ async fn a_large_account_with_created_at_ties_links_the_same_people() {
         count > 30_000 && count <= 60_000,
         "{count} people: not read from both ends, the test proves nothing"
     );
+    let searches = |h: &Harness| {
+        h.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("search_name_or_email"))
+            .count()
+    };
+    harness.sandbox.clear_requests();
     let plain = harness.sync(true).await.expect("the dry run plans");
+    let plain_searches = searches(&harness);
     harness
         .sandbox
         .set_created_at_ties(Some(pco_sandbox::CreatedAtTies::default()));
@@ -651,6 +660,12 @@ async fn a_large_account_with_created_at_ties_links_the_same_people() {
             .iter()
             .any(|r| r.path.contains("order=-created_at")),
         "the list was not read from both ends"
+    );
+    // The ties made the read short of its total: the unlinked were searched for (without
+    // ties only the protected are).
+    assert!(
+        searches(&harness) > plain_searches,
+        "no page edge skipped anyone: the test proves nothing"
     );
     let (plain_linked, plain_created) = links_and_creates(&plain);
     let (tied_linked, tied_created) = links_and_creates(&tied);
