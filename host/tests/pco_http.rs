@@ -643,3 +643,57 @@ async fn a_large_account_is_read_without_offsets_past_thirty_thousand() {
         );
     }
 }
+
+/// Issue 24 item 16 (R20): one batch may ask for up to 1,000 answers of up to 32 MiB each; the
+/// host holds at most `max_batch_bytes` of them at once. The answer that passes the cap is
+/// dropped and fails, the requests after it are not sent, and each says why; the answers
+/// before it are kept.
+#[tokio::test]
+async fn a_batch_holds_no_more_answer_bytes_than_its_cap_issue_24_item_16_r20() {
+    let (sandbox, _) = sandbox(60).await;
+    let page = get("/people/v2/people", &[("per_page", "20")]);
+    let unbounded = HttpPco::new(vec![endpoint(&sandbox, "Main Campus")], quick()).unwrap();
+    let one = unbounded
+        .send("Main Campus", &page)
+        .await
+        .unwrap()
+        .body
+        .len();
+    assert!(one > 1000, "a page of 20 people is {one} bytes");
+    let options = HttpOptions {
+        // Two pages fit, the third does not.
+        max_batch_bytes: one * 2 + one / 2,
+        ..quick()
+    };
+    let pco = HttpPco::new(vec![endpoint(&sandbox, "Main Campus")], options).unwrap();
+    let sent_before = sandbox.requests().len();
+    let answers = pco.send_batch("Main Campus", &vec![page; 5]).await;
+    assert_eq!(answers.len(), 5);
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    for answer in &answers[2..] {
+        let error = answer
+            .as_ref()
+            .expect_err("an answer past the cap was kept");
+        assert_eq!(error.kind, ErrorKind::Invalid, "{}", error.message);
+        assert!(
+            error
+                .message
+                .contains(&format!("{} bytes", one * 2 + one / 2)),
+            "{}",
+            error.message
+        );
+    }
+    assert!(
+        answers[3]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("not sent"),
+        "{answers:?}"
+    );
+    assert_eq!(
+        sandbox.requests().len() - sent_before,
+        3,
+        "requests after the cap were sent (or the one past it was retried)"
+    );
+}

@@ -33,6 +33,13 @@ pub struct Endpoint {
 pub struct HttpOptions {
     pub timeout: Duration,
     pub max_response_bytes: usize,
+    /// Most bytes of answers one batch holds at once (issue 24 item 16): a batch of up to
+    /// 1,000 requests could otherwise hold 1,000 answers of `max_response_bytes` each (32 GiB).
+    /// The default, 256 MiB, is what the guest needs and a little more: it reads all of an
+    /// account's people pages in one batch, 78.5 MiB for 30,000 people
+    /// (`a_large_account_is_read_without_offsets_past_thirty_thousand`), about 130 MiB for the
+    /// 50,000 the limits are sized for. 64 MiB would fail every account past about 25,000.
+    pub max_batch_bytes: usize,
     /// Attempts for a request that is safe to repeat (5xx, reset, timeout).
     pub attempts: u32,
     /// Times a 429 is waited out before giving up with `rate-limited`.
@@ -51,6 +58,7 @@ impl Default for HttpOptions {
         HttpOptions {
             timeout: Duration::from_secs(30),
             max_response_bytes: 32 << 20,
+            max_batch_bytes: 256 << 20,
             attempts: 5,
             rate_limit_retries: 10,
             backoff_base: Duration::from_millis(250),
@@ -132,9 +140,24 @@ impl HttpPco {
     }
 
     async fn execute(&self, account: &Account, request: &Request) -> Result<Response, Error> {
-        let url = resolve(&account.endpoint.base_url, &request.path, &request.query)?;
-        let method = http_method(request.method);
+        self.execute_within(account, request, self.options.max_response_bytes)
+            .await
+            .map_err(|(failure, repeatable)| failure.into_error(&account.endpoint.name, repeatable))
+    }
+
+    /// `execute`, with a response of at most `limit` bytes: a larger one is a
+    /// [`Failure::TooLarge`], not retried. The failure comes back unconverted, with whether the
+    /// request is safe to repeat, for the batch to word.
+    async fn execute_within(
+        &self,
+        account: &Account,
+        request: &Request,
+        limit: usize,
+    ) -> Result<Response, (Failure, bool)> {
         let repeatable = matches!(request.method, Method::Get | Method::Put | Method::Delete);
+        let url = resolve(&account.endpoint.base_url, &request.path, &request.query)
+            .map_err(|error| (Failure::Refused(error), repeatable))?;
+        let method = http_method(request.method);
         let mut attempt = 0;
         let mut rate_limited = 0;
         loop {
@@ -156,7 +179,7 @@ impl HttpPco {
             }
             attempt += 1;
             let outcome = match builder.send().await {
-                Ok(response) => self.read(account, response).await,
+                Ok(response) => self.read(account, response, limit).await,
                 Err(error) => Err(Failure::Transport {
                     before_sending: error.is_connect(),
                     message: describe_transport(&error),
@@ -199,7 +222,7 @@ impl HttpPco {
                     tracing::debug!(account = %account.endpoint.name, path = %request.path, attempt, "retrying PCO request: {}", failure.summary());
                     pause(wait).await;
                 }
-                None => return Err(failure.into_error(&account.endpoint.name, repeatable)),
+                None => return Err((failure, repeatable)),
             }
         }
     }
@@ -208,6 +231,7 @@ impl HttpPco {
         &self,
         account: &Account,
         mut response: reqwest::Response,
+        limit: usize,
     ) -> Result<Response, Failure> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -224,11 +248,8 @@ impl HttpPco {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.options.max_response_bytes {
-                        return Err(Failure::Malformed(format!(
-                            "the response was larger than {} bytes",
-                            self.options.max_response_bytes
-                        )));
+                    if body.len() + chunk.len() > limit {
+                        return Err(Failure::TooLarge { limit });
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -279,6 +300,33 @@ impl HttpPco {
         })
     }
 
+    /// One request of a batch whose answers may take `limit` more bytes: its error, and
+    /// whether the answer passed the batch's cap (then dropped).
+    async fn execute_in_batch(
+        &self,
+        account: &Account,
+        request: &Request,
+        limit: usize,
+    ) -> Result<Response, (Error, bool)> {
+        let name = &account.endpoint.name;
+        match self.execute_within(account, request, limit).await {
+            Err((Failure::TooLarge { .. }, repeatable))
+                if limit < self.options.max_response_bytes =>
+            {
+                let what = if repeatable {
+                    "this answer was dropped"
+                } else {
+                    "this answer was dropped (the request reached PCO)"
+                };
+                let cap = self.options.max_batch_bytes;
+                Err((batch_over(name, cap, what), true))
+            }
+            other => {
+                other.map_err(|(failure, repeatable)| (failure.into_error(name, repeatable), false))
+            }
+        }
+    }
+
     /// Capped exponential backoff with full jitter, so retries of many hosts don't align.
     fn backoff(&self, attempt: u32) -> Duration {
         let exponential = self
@@ -311,14 +359,38 @@ impl Pco for HttpPco {
         };
         let mut granted: Vec<&str> = Vec::new();
         let mut answers = Vec::with_capacity(requests.len());
+        // Issue 24 item 16: the answers held, against `max_batch_bytes`. Once an answer would
+        // pass it, that answer is dropped and nothing more of the batch is sent.
+        let cap = self.options.max_batch_bytes;
+        let mut held = 0usize;
+        let mut over = false;
         for request in requests {
-            let mut answer = self.execute(account, request).await;
+            if over {
+                answers.push(Err(batch_over(
+                    &account.endpoint.name,
+                    cap,
+                    "this request was not sent",
+                )));
+                continue;
+            }
+            let limit = self.options.max_response_bytes.min(cap - held);
+            let mut answer = self.execute_in_batch(account, request, limit).await;
             let provisioning = services_person(&request.path).is_some_and(|p| granted.contains(&p));
-            if provisioning && matches!(&answer, Err(e) if e.kind == ErrorKind::NotFound) {
+            if provisioning && matches!(&answer, Err((e, _)) if e.kind == ErrorKind::NotFound) {
                 tracing::debug!(account = %account.endpoint.name, path = %request.path, "Services profile not there yet; asking again");
                 pause(self.options.provisioning_wait).await;
-                answer = self.execute(account, request).await;
+                answer = self.execute_in_batch(account, request, limit).await;
             }
+            let answer = match answer {
+                Ok(response) => {
+                    held += response.body.len();
+                    Ok(response)
+                }
+                Err((error, past_cap)) => {
+                    over = past_cap;
+                    Err(error)
+                }
+            };
             if answer.is_ok()
                 && let Some(person) = granted_person(request)
             {
@@ -367,11 +439,22 @@ impl Pco for HttpPco {
                 )
             })?;
         let response = self
-            .read(account, response)
+            .read(account, response, self.options.max_response_bytes)
             .await
             .map_err(|f| f.into_error(&account.endpoint.name, false))?;
         upload_id(&response.body)
     }
+}
+
+/// What a batch past its cap answers (issue 24 item 16).
+fn batch_over(account: &str, cap: usize, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Invalid,
+        format!(
+            "PCO account \"{account}\": the answers of this batch passed the host's cap of \
+             {cap} bytes: {what}; ask for fewer or smaller answers in one batch"
+        ),
+    )
 }
 
 /// The person of `POST /people/v2/people/{id}/person_apps`.
@@ -429,6 +512,12 @@ enum Failure {
         detail: String,
     },
     Malformed(String),
+    /// The response was larger than the bytes allowed for it.
+    TooLarge {
+        limit: usize,
+    },
+    /// Refused by the host before sending.
+    Refused(Error),
 }
 
 impl Failure {
@@ -438,6 +527,8 @@ impl Failure {
             Failure::Status { status, detail } => format!("{status} {detail}"),
             Failure::RateLimited { retry_after, .. } => format!("429, retry after {retry_after:?}"),
             Failure::Malformed(message) => message.clone(),
+            Failure::TooLarge { limit } => format!("the response was larger than {limit} bytes"),
+            Failure::Refused(error) => error.message.clone(),
         }
     }
 
@@ -456,6 +547,13 @@ impl Failure {
                 ErrorKind::Unavailable,
                 format!("PCO account \"{account}\": {message}"),
             ),
+            Failure::TooLarge { limit } => Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "PCO account \"{account}\": the response was larger than {limit} bytes{uncertain}"
+                ),
+            ),
+            Failure::Refused(error) => error,
             Failure::RateLimited { detail, .. } => Error::new(
                 ErrorKind::RateLimited,
                 format!("PCO account \"{account}\" kept answering 429 (rate limited): {detail}"),
@@ -546,8 +644,21 @@ fn hint_meaning(detail: &str) -> Option<(&'static str, &'static str, &'static st
         .copied()
 }
 
-/// PCO's JSON:API `errors` array, as one line; or the start of a body that isn't one.
+/// Most characters of PCO's error details kept in an error's message (issue 24 item 16): an
+/// error body may be as large as any answer, and its message is held, logged and stored.
+const MAX_DETAIL_CHARS: usize = 1000;
+
+/// PCO's JSON:API `errors` array, as one line; or the start of a body that isn't one. At most
+/// [`MAX_DETAIL_CHARS`] characters, and then an ellipsis.
 fn error_detail(body: &[u8]) -> String {
+    let detail = full_error_detail(body);
+    match detail.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((end, _)) => format!("{}…", &detail[..end]),
+        None => detail,
+    }
+}
+
+fn full_error_detail(body: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let details: Vec<String> = parsed
         .as_ref()
@@ -835,6 +946,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("only https"), "{error}");
+    }
+
+    /// Issue 24 item 16 (R53): PCO's error details, however large the error body, are kept
+    /// to at most 1,000 characters in a message.
+    #[test]
+    fn error_details_are_capped_issue_24_item_16() {
+        let errors: Vec<serde_json::Value> = (0..5000)
+            .map(|i| serde_json::json!({"title": "Invalid", "detail": format!("détail {i}")}))
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "errors": errors })).unwrap();
+        let detail = error_detail(&body);
+        assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1, "{detail}");
+        assert!(detail.starts_with("Invalid: détail 0; Invalid: détail 1"));
+        assert!(detail.ends_with('…'));
+        let text = "é".repeat(10_000);
+        assert_eq!(
+            error_detail(text.as_bytes()).chars().count(),
+            200,
+            "a body that is not a document keeps its start"
+        );
+        let failure = Failure::Status {
+            status: 422,
+            detail: error_detail(&body),
+        };
+        assert!(failure.into_error("Main", false).message.len() < 4 * MAX_DETAIL_CHARS);
     }
 
     #[test]
