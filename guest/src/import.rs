@@ -212,6 +212,9 @@ struct Importer<'a> {
     linked: BTreeMap<i64, String>,
     linked_pco: BTreeSet<String>,
     intents: BTreeMap<String, Intent>,
+    /// Rock ids the sync stamped in `remote_id` on PCO people it created and has not linked
+    /// yet (its intents): the only `remote_id`s the import trusts (R6).
+    stamped: BTreeSet<i64>,
     /// Active memberships of the import groups: (group, person).
     members: BTreeSet<(i64, i64)>,
     /// Match keys of the people created this run, with their PCO ids.
@@ -267,6 +270,7 @@ impl<'a> Importer<'a> {
             linked,
             linked_pco,
             intents: checkpoint::intents(ports)?,
+            stamped: store::intents(ports)?,
             members,
             creating: BTreeMap::new(),
             seen: BTreeSet::new(),
@@ -456,7 +460,8 @@ impl<'a> Importer<'a> {
             .iter()
             .flat_map(|e| {
                 let intent = self.intents.get(&e.person.id).and_then(|i| i.rock);
-                [e.person.remote_id, intent].into_iter().flatten()
+                let stamped = e.person.remote_id.filter(|id| self.stamped.contains(id));
+                [stamped, intent].into_iter().flatten()
             })
             .collect();
         let by_id: BTreeMap<i64, Person> = if wanted.is_empty() {
@@ -507,6 +512,7 @@ impl<'a> Importer<'a> {
             let matches: Vec<Person> = matches.into_values().collect();
             let known = Known {
                 linked: &self.linked,
+                stamped: &self.stamped,
                 by_id: &by_id,
                 creating: &self.creating,
             };

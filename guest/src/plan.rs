@@ -27,7 +27,8 @@ pub struct Inputs<'a> {
     pub pco: &'a BTreeMap<String, PcoPersonFull>,
     /// Whether `pco` holds every PCO person of the account (full mode).
     pub pco_complete: bool,
-    /// PCO people by the Rock id stamped in their `remote_id` (R6).
+    /// PCO people by the Rock id this product stamped in their `remote_id` on a create it
+    /// announced (R6); a `remote_id` anyone else wrote is not here.
     pub by_remote: &'a BTreeMap<i64, String>,
     /// PCO people an interrupted import created a Rock person for, by that Rock id (R6, R42):
     /// the import had not linked them yet.

@@ -240,9 +240,14 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
             }
         }
     }
+    // R6: a `remote_id` is trusted only where this product stamped it, on a create it
+    // announced (an intent). Churches that moved into PCO from another system kept that
+    // system's ids there, and they overlap Rock's: anyone else is matched on name and email
+    // (R4, protection honoured).
     let by_remote = pco
         .values()
         .filter_map(|p| Some((p.remote_id?, p.id.clone())))
+        .filter(|(rock_id, _)| intents.contains(rock_id))
         .collect();
     let index = Index::new(&pco.values().map(matchable).collect::<Vec<_>>());
     let (services, services_read) = if pco_complete {

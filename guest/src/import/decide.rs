@@ -3,8 +3,9 @@
 //!
 //! - Only people with a Services permission level are imported, each into the Rock group
 //!   chosen for their level; a level without a group is not imported (R40).
-//! - A Rock person the import created earlier, or whose id PCO holds in `remote_id` (R6), is
-//!   linked directly.
+//! - A Rock person the import created earlier, or whose id the sync stamped in `remote_id` on
+//!   a PCO person it created (R6), is linked directly. A `remote_id` anyone else wrote (another
+//!   system's id, kept when a church moved into PCO) is not a Rock id: that person is matched.
 //! - Otherwise the person is looked up in Rock by email, first name and last name (R41):
 //!   exactly one match is linked; no match is created. Several matches are not a match: the
 //!   person is skipped and reported, since creating would add yet another copy of someone
@@ -12,7 +13,7 @@
 //! - A match with High or Extreme account protection is never linked automatically (as R4
 //!   for the sync: a match on email can hand over someone's account).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::FirstNameSource;
 use crate::bindings::rockpco::sync::rock::{Person, PersonQuery, Protection};
@@ -132,6 +133,9 @@ use crate::linking::fold;
 pub struct Known<'a> {
     /// Every link: Rock id -> PCO id (the state's, and this run's so far).
     pub linked: &'a BTreeMap<i64, String>,
+    /// Rock ids the sync stamped in `remote_id` on PCO people it created (its intents): the
+    /// only `remote_id`s that name a Rock person (R6).
+    pub stamped: &'a BTreeSet<i64>,
     /// Rock people read by id: those PCO's `remote_id`s and the intents name.
     pub by_id: &'a BTreeMap<i64, Person>,
     /// Match keys of the people this run creates (or, in a dry run, would create), with
@@ -157,8 +161,8 @@ pub fn decide(
             how: BY_INTENT,
         };
     }
-    // R6: PCO holds the Rock id of the person it was made from.
-    if let Some(rock_id) = person.remote_id {
+    // R6: PCO holds the Rock id of the person the sync made it from.
+    if let Some(rock_id) = person.remote_id.filter(|id| known.stamped.contains(id)) {
         if let Some(other) = known.linked.get(&rock_id) {
             return Step::Skip(format!(
                 "PCO holds Rock id {rock_id} for this person, but Rock person {rock_id} is linked to PCO person {other}: if they are one person, merge them in PCO; if not, link this one by hand"
@@ -334,6 +338,7 @@ mod tests {
 
     struct World {
         linked: BTreeMap<i64, String>,
+        stamped: BTreeSet<i64>,
         by_id: BTreeMap<i64, Person>,
         creating: BTreeMap<(String, String, String), String>,
     }
@@ -342,6 +347,7 @@ mod tests {
         fn new() -> World {
             World {
                 linked: BTreeMap::new(),
+                stamped: BTreeSet::new(),
                 by_id: BTreeMap::new(),
                 creating: BTreeMap::new(),
             }
@@ -349,6 +355,7 @@ mod tests {
         fn known(&self) -> Known<'_> {
             Known {
                 linked: &self.linked,
+                stamped: &self.stamped,
                 by_id: &self.by_id,
                 creating: &self.creating,
             }
@@ -489,13 +496,16 @@ mod tests {
         );
     }
 
-    // R6, R42: the Rock id PCO holds, or the one an interrupted create got, is linked as is.
+    // R6, R42: the Rock id the sync stamped, or the one an interrupted create got, is linked
+    // as is; a `remote_id` another system left is no Rock id (issue 24.2).
     #[test]
     fn remote_ids_and_answered_intents_link_directly() {
         let mut world = World::new();
         world.by_id.insert(40, rock(40, Protection::Low));
         let mut ann = pco("7", "Ann", "", "Lee", &[]);
         ann.remote_id = Some(40);
+        assert_eq!(decide(&ann, None, &[], &world.known()), Step::Create);
+        world.stamped.insert(40);
         assert_eq!(
             decide(&ann, None, &[], &world.known()),
             Step::Link {

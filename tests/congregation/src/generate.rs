@@ -741,3 +741,39 @@ fn junior_sharing_a_parents_name_and_email(members: &mut [Member]) {
         members[child].nick_name = nick;
     }
 }
+
+/// Churches that moved into PCO from another system kept that system's ids in PCO's
+/// `remote_id`, and those overlap Rock's ids. A few PCO people (in PCO only, or in both) with
+/// a Services level carry the key of an unrelated Rock person who is synced somewhere (the
+/// protected ones first): `(key of the PCO person, key of the Rock person whose id they
+/// carry)`. Derived from the people alone (no draw from the stream), so every other value of
+/// a congregation stays what its fingerprint pins.
+pub(crate) fn foreign_remote_ids(members: &[Member]) -> Vec<(u32, u32)> {
+    let carriers: Vec<&Member> = members
+        .iter()
+        .filter(|m| m.in_pco() && m.pco_level.is_some() && !m.pco_archived)
+        .collect();
+    let mut targets: Vec<&Member> = members
+        .iter()
+        .filter(|m| m.in_rock() && (!m.groups.is_empty() || !m.pco_tags.is_empty()))
+        .collect();
+    let protected = |m: &Member| matches!(m.protection, Protection::High | Protection::Extreme);
+    targets.sort_by_key(|m| (!protected(m), m.key));
+    let wanted = (carriers.len() / 12).clamp(2, 40);
+    let mut pairs = Vec::new();
+    let mut used = HashSet::new();
+    for (n, carrier) in carriers.iter().skip(3).step_by(7).take(wanted).enumerate() {
+        let Some(target) = targets
+            .iter()
+            .cycle()
+            .skip(n)
+            .take(targets.len())
+            .find(|t| t.last_name != carrier.last_name && !used.contains(&t.key))
+        else {
+            break;
+        };
+        used.insert(target.key);
+        pairs.push((carrier.key, target.key));
+    }
+    pairs
+}

@@ -164,6 +164,13 @@ impl Congregation {
         generate::generate(people, seed)
     }
 
+    /// PCO people whose `remote_id` holds an unrelated Rock person's id, as a church that moved
+    /// into PCO from another system has them: `(key of the PCO person, key of the Rock person
+    /// whose id they carry)`. The PCO sandbox does not seed them; a harness sets them.
+    pub fn foreign_remote_ids(&self) -> Vec<(u32, u32)> {
+        generate::foreign_remote_ids(&self.people)
+    }
+
     /// The index of the account with this name.
     pub fn account_index(&self, name: &str) -> Option<usize> {
         self.accounts.iter().position(|a| a == name)

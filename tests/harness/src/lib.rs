@@ -57,6 +57,7 @@ impl Harness {
         let (sandbox, pco) = pcosync::demo::pco_sandbox(&congregation, false)
             .await
             .expect("the PCO sandbox starts");
+        seed_foreign_remote_ids(&congregation, &sandbox, &pco).await;
         Harness {
             runtime,
             guest,
@@ -137,6 +138,36 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{path}: {e:?}"));
         serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// Gives the congregation's few PCO people an unrelated Rock person's id in `remote_id`, as
+/// PCO holds after a move from another system (issue 24.2): the sandbox does not seed them.
+async fn seed_foreign_remote_ids(congregation: &Congregation, sandbox: &PcoSandbox, pco: &HttpPco) {
+    use pcosync::bindings::pco::{Method, Request};
+    use pcosync::pco::Pco;
+    for (carrier, rock_key) in congregation.foreign_remote_ids() {
+        let member = &congregation.people[carrier as usize];
+        let remote_id = pcosync::demo::rock_id(&congregation.people[rock_key as usize]);
+        for account in &member.pco_accounts {
+            let name = &congregation.accounts[*account];
+            let Some(id) = sandbox.pco_id(name, carrier) else {
+                continue;
+            };
+            let body = serde_json::json!({"data": {"type": "Person", "id": id,
+                "attributes": {"remote_id": remote_id}}});
+            let request = Request {
+                method: Method::Patch,
+                path: format!("/people/v2/people/{id}"),
+                query: vec![],
+                headers: vec![],
+                body: Some(body.to_string().into_bytes()),
+            };
+            pco.send(name, &request)
+                .await
+                .expect("the sandbox takes a remote_id");
+        }
+    }
+    sandbox.clear_requests();
 }
 
 /// A new run id for each run, as the host gives: the audit keys its history by run id.

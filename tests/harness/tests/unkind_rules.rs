@@ -175,3 +175,96 @@ async fn r24_one_raise_is_not_held() {
     assert!(!report.held);
     assert_eq!(harness.pco_permission(&pco_id).as_deref(), Some("Viewer"));
 }
+
+/// The congregation's PCO people carrying an unrelated Rock person's id (another system's id
+/// kept in `remote_id`) in the harness's account: (their PCO id, that Rock id).
+fn foreign_remote_ids(harness: &Harness) -> Vec<(String, i64)> {
+    let account = harness.account().name;
+    harness
+        .congregation
+        .foreign_remote_ids()
+        .into_iter()
+        .filter_map(|(carrier, target)| {
+            let pco = harness.sandbox.pco_id(&account, carrier)?;
+            let rock = pcosync::demo::rock_id(&harness.congregation.people[target as usize]);
+            Some((pco, rock))
+        })
+        .collect()
+}
+
+// R4, R6: a `remote_id` another system left in PCO is not a Rock id this product stamped:
+// the sync links nobody by it (no one overwritten with someone else's identity, protection
+// not bypassed); the Rock person is matched on name and email, or created.
+#[tokio::test]
+async fn r4_a_foreign_remote_id_never_links_an_unrelated_person() {
+    let harness = Harness::new(80, 5).await;
+    let foreign = foreign_remote_ids(&harness);
+    assert!(foreign.len() >= 2, "precondition: foreign remote_ids");
+    let first = harness.sync(false).await.unwrap();
+    let links = harness.links();
+    let synced: Vec<&(String, i64)> = foreign
+        .iter()
+        .filter(|(_, rock)| links.contains_key(rock))
+        .collect();
+    assert!(
+        !synced.is_empty(),
+        "precondition: a synced Rock person's id is carried"
+    );
+    for (pco, rock) in &foreign {
+        assert_ne!(
+            links.get(rock),
+            Some(pco),
+            "Rock {rock} linked to PCO {pco} by a foreign remote_id: {:?}",
+            first
+                .people
+                .iter()
+                .filter(|p| p.rock_id == Some(*rock))
+                .collect::<Vec<_>>()
+        );
+    }
+    let again = harness.sync(false).await.unwrap();
+    assert_eq!(
+        again.counts.created + again.counts.linked,
+        0,
+        "{:?}",
+        again.counts
+    );
+}
+
+// R41, R4, R6: the import does not take a foreign `remote_id` for a Rock id either: the PCO
+// person is matched on email and name (protection honoured) and never links, nor adds to
+// the group of its PCO level, the unrelated Rock person whose id it carries.
+#[tokio::test]
+async fn r41_the_import_ignores_a_foreign_remote_id() {
+    let harness = Harness::new(80, 5).await;
+    let foreign = foreign_remote_ids(&harness);
+    assert!(foreign.len() >= 2, "precondition: foreign remote_ids");
+    let groups: Vec<i64> = pcosync_harness::import_groups(&harness.world)
+        .iter()
+        .map(|g| g.group_id)
+        .collect();
+    let memberships = |rock: i64| -> usize {
+        let data = harness.world.rock.data.lock().unwrap();
+        data.members
+            .iter()
+            .filter(|m| m.person_id == rock && groups.contains(&m.group_id))
+            .count()
+    };
+    let before: Vec<usize> = foreign.iter().map(|(_, rock)| memberships(*rock)).collect();
+    harness.import(false).await.unwrap();
+    let links = harness.links();
+    for ((pco, rock), before) in foreign.iter().zip(before) {
+        assert_ne!(
+            links.get(rock),
+            Some(pco),
+            "Rock {rock} linked to PCO {pco}"
+        );
+        if !links.values().any(|p| p == pco) || links.get(rock).is_none() {
+            assert_eq!(
+                memberships(*rock),
+                before,
+                "Rock {rock} added to a level group"
+            );
+        }
+    }
+}
