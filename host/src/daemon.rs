@@ -91,9 +91,15 @@ impl Schedule {
         match self {
             Schedule::Every(interval) => match last_start {
                 None => now,
-                Some(last) => {
-                    last + chrono::Duration::from_std(*interval).unwrap_or(chrono::Duration::MAX)
-                }
+                // Issue 24 item 18: an interval past what a date can hold is "never again",
+                // not an overflow (`run --interval 18446744073709551615` panicked).
+                Some(last) => chrono::Duration::from_std(*interval)
+                    .ok()
+                    .and_then(|interval| last.checked_add_signed(interval))
+                    .unwrap_or_else(|| {
+                        now.checked_add_signed(chrono::Duration::days(365 * 100))
+                            .unwrap_or(now)
+                    }),
             },
             Schedule::Cron(cron, _) => cron
                 .find_next_occurrence(&now, false)

@@ -36,6 +36,10 @@ const FIRST_PERSON_ID: i64 = 1000;
 const FIRST_GROUP_ID: i64 = 200;
 const FIRST_GROUP_TYPE_ID: i64 = 20;
 
+/// The largest congregation `pcosync demo --people` generates (issue 24 item 18: a larger
+/// one asks for more memory than a demo should).
+pub const MAX_PEOPLE: usize = 100_000;
+
 /// The in-memory Rock and the account settings of a demo congregation.
 pub struct DemoWorld {
     pub rock: Arc<MemoryRock>,

@@ -92,8 +92,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Show the product working on a generated congregation, with nothing to set up.
     Demo {
-        /// How many people the generated congregation has.
-        #[arg(long, default_value_t = 40)]
+        /// How many people the generated congregation has (at most 100000).
+        #[arg(long, default_value_t = 40, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=crate::demo::MAX_PEOPLE as u64))]
         people: usize,
         /// Seed of the generated congregation (same seed, same people).
         #[arg(long, default_value_t = 7)]
@@ -377,5 +377,103 @@ mod tests {
         assert!(names_requirement("archive people who left (R17-R18)"));
         assert!(!names_requirement("RUN_ID  the run to show"));
         assert!(!names_requirement("R2D2 and ROCK_ID"));
+    }
+}
+
+/// Issue 24 item 18: bad input gets a clear error, never a panic (exit 101): the CLI's numeric
+/// options and the text helpers, fuzzed.
+#[cfg(test)]
+mod no_panic {
+    use chrono::Local;
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    use super::{Cli, Command};
+    use crate::daemon::Schedule;
+    use crate::ops::text::{printable, time_text};
+    use crate::plugin::store::short;
+
+    /// A number as a user may type it: any integer, or any text.
+    fn typed() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u128>().prop_map(|n| n.to_string()),
+            Just(u64::MAX.to_string()),
+            Just(i64::MIN.to_string()),
+            ".*",
+        ]
+    }
+
+    /// `run --interval 18446744073709551615` panicked after the first run: the next run's
+    /// time overflowed. Any interval clap accepts is scheduled without a panic.
+    #[test]
+    fn the_largest_interval_is_refused_or_scheduled_issue_24_item_18() {
+        let now = Local::now();
+        match Cli::try_parse_from(["pcosync", "run", "--interval", &u64::MAX.to_string()]) {
+            Err(error) => assert!(error.to_string().contains("--interval"), "{error}"),
+            Ok(_) => {
+                let schedule = Schedule::Every(std::time::Duration::from_secs(u64::MAX));
+                assert!(schedule.next(Some(now), now) > now);
+            }
+        }
+        let schedule = Schedule::Every(std::time::Duration::from_secs(u64::MAX));
+        assert!(schedule.next(Some(now), now) > now);
+    }
+
+    /// `pcosync check` exited 101: `short()` cut a digest inside a character.
+    #[test]
+    fn short_cuts_between_characters_issue_24_item_18() {
+        assert_eq!(short("0123456789abcdef"), "0123456789ab");
+        assert_eq!(short("ééééééééééééé"), "éééééééééééé");
+        assert_eq!(short("abcdefghijk€"), "abcdefghijk€");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Issue 24 item 18: every numeric option, whatever is typed, parses or is refused
+        /// by clap; an accepted interval schedules a next run without a panic.
+        #[test]
+        fn numeric_options_never_panic_issue_24_item_18(value in typed()) {
+            let now = Local::now();
+            let lines: [&[&str]; 8] = [
+                &["run", "--interval"],
+                &["status", "--runs"],
+                &["status", "--person"],
+                &["demo", "--people"],
+                &["demo", "--seed"],
+                &["link", "1"],
+                &["tag", "map", "Group:Tag"],
+                &["runs", "show", "run", "--account"],
+            ];
+            for line in lines {
+                let mut args = vec!["pcosync"];
+                args.extend_from_slice(line);
+                args.push(&value);
+                let Ok(cli) = Cli::try_parse_from(&args) else { continue };
+                match cli.command {
+                    Command::Run(run) => {
+                        if let Some(seconds) = run.interval {
+                            let schedule = Schedule::Every(std::time::Duration::from_secs(seconds));
+                            prop_assert!(schedule.next(Some(now), now) > now);
+                            let _ = schedule.describe();
+                        }
+                    }
+                    Command::Demo { people, .. } => prop_assert!(people <= crate::demo::MAX_PEOPLE),
+                    _ => {}
+                }
+            }
+        }
+
+        /// Issue 24 item 18: the text helpers take any text.
+        #[test]
+        fn text_helpers_never_panic_issue_24_item_18(text in any::<String>()) {
+            let cut = short(&text);
+            prop_assert!(text.starts_with(cut));
+            prop_assert!(cut.chars().count() <= 12);
+            prop_assert!(!printable(&text).chars().any(char::is_control));
+            let _ = time_text(&text);
+        }
     }
 }

@@ -17,14 +17,17 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
     /// Ignore the configured schedules: sync every account at start, then every SECS seconds
-    /// (for trying the daemon out).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    interval: Option<u64>,
+    /// (for trying the daemon out), at most a year (31622400).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=MAX_INTERVAL_SECS))]
+    pub(super) interval: Option<u64>,
     /// First run the import from PCO of each account that has [accounts.import]; it
     /// resumes where a stopped import left off and imports nobody twice.
     #[arg(long)]
     import: bool,
 }
+
+/// The longest `--interval`: a year (issue 24 item 18).
+pub const MAX_INTERVAL_SECS: u64 = 366 * 24 * 3600;
 
 /// Exit status: 0 stopped by SIGTERM or ctrl-c; 2 bad configuration (e.g. a schedule);
 /// 1 the daemon could not start.

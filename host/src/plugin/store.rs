@@ -63,9 +63,13 @@ impl Entry {
     }
 }
 
-/// The first 12 hex digits of a digest, as people compare them.
+/// The first 12 hex digits of a digest, as people compare them: the first 12 characters of
+/// whatever a manifest holds, cut between characters (issue 24 item 18: a byte cut panicked).
 pub fn short(digest: &str) -> &str {
-    &digest[..digest.len().min(12)]
+    match digest.char_indices().nth(12) {
+        Some((end, _)) => &digest[..end],
+        None => digest,
+    }
 }
 
 /// Which component is in service. `current: None` means the host's built-in component.
