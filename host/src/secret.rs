@@ -91,9 +91,12 @@ fn read_private_file(path: &Path, what: &str, follow_symlink: bool) -> Result<St
     };
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
+    // Issue 24 item 19: opening a FIFO for reading waits for a writer, forever. Opened
+    // without waiting, anything but a regular file is then refused below.
     #[cfg(unix)]
-    if !follow_symlink {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    {
+        let nofollow = if follow_symlink { 0 } else { libc::O_NOFOLLOW };
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, nofollow | libc::O_NONBLOCK);
     }
     let mut file = options.open(path).map_err(|e| {
         #[cfg(unix)]
@@ -110,6 +113,13 @@ fn read_private_file(path: &Path, what: &str, follow_symlink: bool) -> Result<St
     {
         use std::os::unix::fs::MetadataExt;
         let metadata = file.metadata().map_err(cannot)?;
+        if !metadata.file_type().is_file() {
+            return Err(format!(
+                "{what}: the secret {} is not a regular file (a pipe, a device or a directory \
+                 would never end or hold a secret); name a file",
+                path.display()
+            ));
+        }
         let mode = metadata.mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(format!(
@@ -129,8 +139,20 @@ fn read_private_file(path: &Path, what: &str, follow_symlink: bool) -> Result<St
             ));
         }
     }
+    // A secret is a line; a file of more than this is not one (and is not read whole).
+    const MAX_SECRET_BYTES: u64 = 64 * 1024;
     let mut text = String::new();
-    file.read_to_string(&mut text).map_err(cannot)?;
+    (&mut file)
+        .take(MAX_SECRET_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_SECRET_BYTES {
+        return Err(format!(
+            "{what}: the secret file {} is larger than {MAX_SECRET_BYTES} bytes: name the file \
+             that holds the secret alone",
+            path.display()
+        ));
+    }
     Ok(text)
 }
 
@@ -152,6 +174,31 @@ mod tests {
             .unwrap_err();
         assert!(error.contains("PCOSYNC_TEST_SURELY_UNSET"), "{error}");
         assert!(error.contains("account Main"), "{error}");
+    }
+
+    /// Issue 24 item 19 (R31): a secret path naming a FIFO is refused at once (it hung for a
+    /// writer forever), as is any file that is not a regular one.
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_path_naming_a_fifo_is_refused_not_waited_on_issue_24_item_19_r31() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let (sender, answer) = std::sync::mpsc::channel();
+        let secret = SecretRef::File(fifo.clone());
+        std::thread::spawn(move || {
+            let _ = sender.send(secret.resolve("account Main"));
+        });
+        let outcome = answer
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a secret from a FIFO hung");
+        let error = outcome.unwrap_err();
+        assert!(error.contains("not a regular file"), "{error}");
+        let error = SecretRef::File(dir.path().to_path_buf())
+            .resolve("x")
+            .unwrap_err();
+        assert!(error.contains("not a regular file"), "{error}");
     }
 
     #[cfg(unix)]
