@@ -333,6 +333,10 @@ fn non_blank(text: &str) -> Option<&str> {
 /// The canonical text of a field's value, or None when the value is blank (or, for a gender
 /// or a date, not one the field can hold).
 pub fn normalise(field: Field, raw: &str) -> Option<String> {
+    // One Unicode form (NFC): "Jörg" typed as o + combining diaeresis is "Jörg", and is
+    // written composed (R27).
+    let nfc = nfc(raw);
+    let raw = nfc.as_str();
     let value = match field {
         _ if field.is_name() => clean_name(raw),
         Field::Gender => normalise_gender(raw)?.to_string(),
@@ -645,8 +649,16 @@ fn address_key(text: &str) -> String {
     .join("|")
 }
 
-/// What two canonical values of `field` are compared by.
+/// Text in Unicode's composed form (NFC), the one form values are compared and written in.
+pub fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}
+
+/// What two canonical values of `field` are compared by: after NFC, so that values saved
+/// before values were normalised to it compare equal too (R27).
 fn key(field: Field, value: &str) -> String {
+    let value = &nfc(value);
     match field {
         _ if field.is_name() => value.to_lowercase(),
         Field::HomeAddress => address_key(value),
@@ -1368,6 +1380,17 @@ mod tests {
             normalise(Field::HomeAddress, &text).as_deref(),
             Some(text.as_str())
         );
+    }
+
+    #[test]
+    fn unicode_forms_are_one_value_written_composed() {
+        // R27: "Jörg" decomposed is "Jörg", and is written composed.
+        let decomposed = "Jo\u{308}rg";
+        assert_eq!(
+            normalise(Field::FirstName, decomposed).as_deref(),
+            Some("J\u{f6}rg")
+        );
+        assert!(same(Field::LastName, Some(decomposed), Some("J\u{f6}rg")));
     }
 
     // R27: a canonical value normalises to itself, so a stored base compares like a fresh read.

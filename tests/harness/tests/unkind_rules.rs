@@ -268,3 +268,83 @@ async fn r41_the_import_ignores_a_foreign_remote_id() {
         }
     }
 }
+
+fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}
+
+// R27: a value that differs only in Unicode form ("Jörg" composed in Rock, decomposed in PCO)
+// is the same value: no run writes it, first link included, and what is written is NFC.
+#[tokio::test]
+async fn r27_unicode_forms_are_one_value() {
+    use unicode_normalization::UnicodeNormalization;
+    let harness = Harness::new(80, 5).await;
+    // Rock's side typed decomposed for everyone with a letter that decomposes.
+    let retyped: Vec<i64> = {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        data.people
+            .values_mut()
+            .filter(|p| p.last_name.nfd().collect::<String>() != p.last_name)
+            .map(|p| {
+                p.last_name = p.last_name.nfd().collect();
+                p.first_name = p.first_name.nfd().collect();
+                p.nick_name = p.nick_name.nfd().collect();
+                p.id
+            })
+            .collect()
+    };
+    assert!(!retyped.is_empty(), "precondition: accented names");
+    let dry = harness.sync(true).await.unwrap();
+    let same_form: Vec<String> = dry
+        .people
+        .iter()
+        .flat_map(|p| &p.actions)
+        .filter_map(|a| match a {
+            pcosync::bindings::engine::Action::Updated(change) => Some(change),
+            _ => None,
+        })
+        .filter(|c| match (&c.before, &c.after) {
+            (Some(before), Some(after)) => nfc(before) == nfc(after),
+            _ => false,
+        })
+        .map(|c| format!("{}: {:?} -> {:?}", c.field, c.before, c.after))
+        .collect();
+    assert!(same_form.is_empty(), "written as changes: {same_form:?}");
+    harness.sync(false).await.unwrap();
+    // What the sync wrote to PCO is NFC.
+    for (rock_id, pco_id) in harness.links() {
+        if !retyped.contains(&rock_id) {
+            continue;
+        }
+        let last = harness.pco_state(&pco_id)["person"]["attributes"]["last_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let created = !harness
+            .congregation
+            .people
+            .iter()
+            .any(|m| pcosync::demo::rock_id(m) == rock_id && m.in_pco());
+        if created {
+            assert_eq!(last, nfc(&last), "Rock {rock_id}: PCO was given {last:?}");
+        }
+    }
+    // Retyped in the other form on both sides: nothing is written back and forth.
+    {
+        let mut data = harness.world.rock.data.lock().unwrap();
+        for id in &retyped {
+            let p = data.people.get_mut(id).unwrap();
+            p.last_name = p.last_name.nfc().collect();
+        }
+    }
+    harness.sandbox.clear_requests();
+    let quiet = harness.sync(false).await.unwrap();
+    assert_eq!(
+        (quiet.counts.updated_to_pco, quiet.counts.updated_to_rock),
+        (0, 0),
+        "{:?}",
+        quiet.people
+    );
+    assert_eq!(harness.pco_writes(), 0);
+}
