@@ -12,6 +12,17 @@ use crate::bindings::engine::{Direction, RunDetail};
 use crate::config::Config;
 use crate::ops::admin;
 
+/// `println!` into a `String` (`say!(out, ...)`), printed once, made terminal-safe, at the end.
+macro_rules! say {
+    ($out:ident) => {
+        $out.push('\n')
+    };
+    ($out:ident, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 #[derive(Subcommand)]
 pub enum RunsCommand {
     /// A run's summary and every write it made, with the value before and after.
@@ -54,28 +65,40 @@ async fn show(config: &Config, data_dir: &Path, args: ShowArgs) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the run, its data (names, values) made terminal-safe (issue 24 item 19).
 fn print_detail(account: &str, detail: &RunDetail) {
+    print!(
+        "{}",
+        super::status::terminal_safe(&detail_text(account, detail))
+    );
+}
+
+/// The run as `pcosync runs show` prints it, before [`super::status::terminal_safe`].
+fn detail_text(account: &str, detail: &RunDetail) -> String {
+    let mut out = String::new();
     let s = &detail.summary;
-    println!(
+    say!(
+        out,
         "Run {} · {} · account \"{account}\"{}",
         s.run_id,
         kind_name(s.kind),
         if s.dry_run { " · dry run" } else { "" }
     );
-    println!("  started   {}", time_text(&s.started_at));
-    println!(
+    say!(out, "  started   {}", time_text(&s.started_at));
+    say!(
+        out,
         "  finished  {}",
         s.finished_at
             .as_deref()
             .map_or("- (still running, or stopped)".to_string(), time_text)
     );
-    println!("  outcome   {}", outcome_name(s.outcome));
-    println!("  counts    {}", counts_text(&s.counts));
-    println!();
-    println!("Writes ({})", detail.writes.len());
+    say!(out, "  outcome   {}", outcome_name(s.outcome));
+    say!(out, "  counts    {}", counts_text(&s.counts));
+    say!(out);
+    say!(out, "Writes ({})", detail.writes.len());
     if detail.writes.is_empty() {
-        println!("  none recorded");
-        return;
+        say!(out, "  none recorded");
+        return out;
     }
     // A create or delete ("person") has no value on one side: the person did not exist.
     let value = |field: &str, v: &Option<String>| match v {
@@ -100,7 +123,8 @@ fn print_detail(account: &str, detail: &RunDetail) {
             ]
         })
         .collect();
-    println!(
+    say!(
+        out,
         "{}",
         table(
             &[
@@ -114,4 +138,5 @@ fn print_detail(account: &str, detail: &RunDetail) {
             &rows
         )
     );
+    out
 }

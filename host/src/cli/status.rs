@@ -44,6 +44,17 @@ pub struct RefreshArgs {
     json: bool,
 }
 
+/// `println!` into a `String` (`say!(out, ...)`), printed once, made terminal-safe, at the end.
+macro_rules! say {
+    ($out:ident) => {
+        $out.push('\n')
+    };
+    ($out:ident, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let accounts: Vec<&AccountConfig> = match &args.account {
         Some(name) => vec![config.account(name).map_err(anyhow::Error::msg)?],
@@ -154,8 +165,25 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 // ---- The status ----------------------------------------------------------------------------
 
+/// Prints the status, its data (names from Rock, tags, values) made terminal-safe.
 pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
-    println!(
+    print!("{}", terminal_safe(&status_text(status, with_values)));
+}
+
+/// `text` with every control character but its line breaks escaped (issue 24 item 19): an
+/// escape sequence in a Rock nickname, a tag or a value must not reach the terminal.
+pub(crate) fn terminal_safe(text: &str) -> String {
+    text.split('\n')
+        .map(crate::ops::text::printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The status as `pcosync status` prints it, before [`terminal_safe`].
+pub(crate) fn status_text(status: &AccountStatus, with_values: bool) -> String {
+    let mut out = String::new();
+    say!(
+        out,
         "Account \"{}\" · last successful sync {}",
         status.account,
         status
@@ -163,10 +191,15 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
             .as_deref()
             .map_or("never".to_string(), time_text)
     );
-    println!();
-    println!("Groups syncing to this account ({})", status.groups.len());
+    say!(out);
+    say!(
+        out,
+        "Groups syncing to this account ({})",
+        status.groups.len()
+    );
     if status.groups.is_empty() {
-        println!(
+        say!(
+            out,
             "  none: set the group attribute \"PCO Account\" on a Rock group, or map a tag to one"
         );
     } else {
@@ -185,7 +218,8 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
                 ]
             })
             .collect();
-        println!(
+        say!(
+            out,
             "{}",
             table(
                 &["ID", "NAME", "TYPE", "LEVEL", "TAG", "MEMBERS", "SYNCED"],
@@ -193,15 +227,16 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
             )
         );
         if status.groups.iter().any(|g| !g.enabled) {
-            println!(
+            say!(
+                out,
                 "  * not synced: the group is inactive, or its type is not in the account's enabled_group_types"
             );
         }
     }
-    println!();
-    println!("People ({})", status.people.len());
+    say!(out);
+    say!(out, "People ({})", status.people.len());
     if status.people.is_empty() {
-        println!("  none");
+        say!(out, "  none");
     } else {
         let rows: Vec<Vec<String>> = status
             .people
@@ -229,7 +264,8 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
                 ]
             })
             .collect();
-        println!(
+        say!(
+            out,
             "{}",
             table(
                 &[
@@ -245,10 +281,11 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
             )
         );
         if with_values {
-            println!();
-            println!("Values saved at the last sync");
+            say!(out);
+            say!(out, "Values saved at the last sync");
             for person in &status.people {
-                println!(
+                say!(
+                    out,
                     "  Rock {}{}{}",
                     person.rock_id,
                     if person.name.is_empty() {
@@ -263,19 +300,19 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
                         .unwrap_or_default()
                 );
                 if person.values.is_empty() {
-                    println!("    (none saved yet: not synced since linked)");
+                    say!(out, "    (none saved yet: not synced since linked)");
                 }
                 for value in &person.values {
                     let (field, text) = field_value_text(value);
-                    println!("    {field:<14} {text}");
+                    say!(out, "    {field:<14} {text}");
                 }
             }
         }
     }
-    println!();
-    println!("Recent runs ({})", status.runs.len());
+    say!(out);
+    say!(out, "Recent runs ({})", status.runs.len());
     if status.runs.is_empty() {
-        println!("  none recorded");
+        say!(out, "  none recorded");
     } else {
         let rows: Vec<Vec<String>> = status
             .runs
@@ -291,22 +328,57 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
                 ]
             })
             .collect();
-        println!(
+        say!(
+            out,
             "{}",
             table(
                 &["RUN", "KIND", "STARTED", "FINISHED", "OUTCOME", "COUNTS"],
                 &rows
             )
         );
-        println!("  (`pcosync runs show RUN_ID` lists every write of a run)");
+        say!(
+            out,
+            "  (`pcosync runs show RUN_ID` lists every write of a run)"
+        );
     }
-    println!();
+    say!(out);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bindings::engine::Counts;
+
+    /// Issue 24 item 19 (R32): an escape sequence in a Rock nickname (or a tag) is shown
+    /// escaped, never sent to the terminal, where it would clear the operator's screen.
+    #[test]
+    fn escape_codes_in_rock_names_never_reach_the_terminal_issue_24_item_19_r32() {
+        use crate::bindings::engine::{AccountStatus, PersonStatus};
+        let status = AccountStatus {
+            account: "Main".into(),
+            groups: vec![],
+            people: vec![PersonStatus {
+                rock_id: 7,
+                name: "Bob\u{1b}[2J\u{1b}[H Smith".into(),
+                pco_id: Some("12".into()),
+                rock_level: None,
+                pco_level: None,
+                last_synced: None,
+                values: vec![],
+                tags: vec!["Greeters\u{7}".into()],
+            }],
+            runs: vec![],
+            last_success: None,
+        };
+        let shown = terminal_safe(&status_text(&status, true));
+        assert!(
+            !shown.contains(|c: char| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("Bob\\u{1b}[2J"), "{shown}");
+        assert!(shown.lines().count() > 5, "line breaks kept: {shown}");
+    }
 
     #[test]
     fn tables_align_their_columns() {
