@@ -60,6 +60,11 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
         match runs::sync(&session, locks, account, &sync, "pcosync sync").await {
             Ok(report) => {
                 if request.json {
+                    let report = if request.values {
+                        report.clone()
+                    } else {
+                        without_values(report.clone())
+                    };
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
                     use std::io::IsTerminal;
@@ -89,4 +94,64 @@ pub async fn run(config: &Config, data_dir: &Path, request: SyncArgs) -> anyhow:
         }
     }
     Ok(status)
+}
+
+/// `report` without the values before and after of its field changes (issue 24 item 19, R53):
+/// `sync --json` prints them only with `--values`, as the text output off a terminal.
+fn without_values(mut report: crate::bindings::engine::Report) -> crate::bindings::engine::Report {
+    use crate::bindings::engine::Action;
+    for person in &mut report.people {
+        for action in &mut person.actions {
+            if let Action::Updated(change) | Action::Conflict(change) | Action::Reverted(change) =
+                action
+            {
+                change.before = None;
+                change.after = None;
+            }
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+    use crate::bindings::engine::{Action, Direction, FieldChange, PersonOutcome, Report};
+
+    /// Issue 24 item 19 (R53): `sync --json` without `--values` names the fields that changed,
+    /// never their values.
+    #[test]
+    fn sync_json_leaves_values_out_without_values_issue_24_item_19_r53() {
+        let change = FieldChange {
+            field: "email".into(),
+            direction: Direction::RockToPco,
+            before: Some("old@example.org".into()),
+            after: Some("new@example.org".into()),
+        };
+        let mut report: Report = serde_json::from_value(serde_json::json!({
+            "run_id": "r", "kind": "Sync", "account": "Main", "dry_run": true, "held": false,
+            "counts": {"synced": 1, "linked": 0, "created": 0, "updated_to_pco": 1,
+                "updated_to_rock": 0, "conflicts": 0, "raised": 0, "lowered": 0, "archived": 0,
+                "skipped": 0, "failed": 0, "imported": 0, "deleted": 0, "reverted": 0},
+            "people": []
+        }))
+        .unwrap();
+        report.people.push(PersonOutcome {
+            rock_id: Some(1),
+            pco_id: Some("2".into()),
+            actions: vec![
+                Action::Updated(change.clone()),
+                Action::Conflict(change.clone()),
+                Action::Reverted(change),
+            ],
+        });
+        let json = serde_json::to_string(&without_values(report.clone())).unwrap();
+        assert!(json.contains("email"), "{json}");
+        assert!(!json.contains("example.org"), "{json}");
+        assert!(
+            serde_json::to_string(&report)
+                .unwrap()
+                .contains("old@example.org")
+        );
+    }
 }
