@@ -223,12 +223,17 @@ async fn a_congregation_only_in_pco_is_imported_once_each_into_the_group_of_thei
     assert_eq!(statuses.len(), expected.len());
     assert!(statuses.iter().all(|s| s == IMPORT_CONNECTION_STATUS));
 
-    // R10: the created people carry PCO's fields.
+    // R10: the created people carry PCO's fields, written composed (NFC, R27: one value has
+    // one form, issue 24 item 21).
     let by_pco: BTreeMap<&String, i64> = links.iter().map(|(r, p)| (p, *r)).collect();
     for (pco_id, (member, _)) in &expected {
         let person = &people[&by_pco[pco_id]];
-        assert_eq!(person.first_name, member.first_name, "PCO {pco_id}");
-        assert_eq!(person.nick_name, member.pco_first_name(), "PCO {pco_id}");
+        assert_eq!(person.first_name, nfc(&member.first_name), "PCO {pco_id}");
+        assert_eq!(
+            person.nick_name,
+            nfc(member.pco_first_name()),
+            "PCO {pco_id}"
+        );
         assert_eq!(
             person.email.as_deref(),
             member
@@ -237,8 +242,8 @@ async fn a_congregation_only_in_pco_is_imported_once_each_into_the_group_of_thei
                 .as_deref(),
             "PCO {pco_id}"
         );
-        assert_eq!(person.middle_name, member.middle_name, "PCO {pco_id}");
-        assert_eq!(person.last_name, member.last_name, "PCO {pco_id}");
+        assert_eq!(person.middle_name, nfc(&member.middle_name), "PCO {pco_id}");
+        assert_eq!(person.last_name, nfc(&member.last_name), "PCO {pco_id}");
     }
 
     // R40: archived Services people are not imported, and say why.
@@ -777,10 +782,9 @@ async fn an_import_killed_anywhere_and_run_again_imports_everyone_once() {
         for pco_id in &stranded {
             let pco_person = sandbox.person_state(&account.name, pco_id).unwrap();
             let name = |attribute: &str| {
-                pco_person["person"]["attributes"][attribute]
+                nfc(pco_person["person"]["attributes"][attribute]
                     .as_str()
-                    .unwrap_or_default()
-                    .to_string()
+                    .unwrap_or_default())
             };
             let orphan = orphans
                 .iter()
@@ -1259,4 +1263,10 @@ fn same_name(a: &str, b: &str) -> bool {
             .to_lowercase()
     };
     fold(a) == fold(b)
+}
+
+/// A name as the import writes it to Rock: composed (NFC).
+fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
 }
