@@ -1,6 +1,18 @@
 //! The `pcosync` command line: one module per command; this one parses, loads the
 //! configuration and dispatches.
 
+/// `println!` into a `String` (`say!(out, ...)`), printed once, made terminal-safe, at the end
+/// (declared before the modules that use it, which is how `macro_rules!` is scoped).
+macro_rules! say {
+    ($out:ident) => {
+        $out.push('\n')
+    };
+    ($out:ident, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 mod account;
 mod check;
 mod config;

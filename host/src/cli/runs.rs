@@ -12,17 +12,6 @@ use crate::bindings::engine::{Direction, RunDetail};
 use crate::config::Config;
 use crate::ops::admin;
 
-/// `println!` into a `String` (`say!(out, ...)`), printed once, made terminal-safe, at the end.
-macro_rules! say {
-    ($out:ident) => {
-        $out.push('\n')
-    };
-    ($out:ident, $($arg:tt)*) => {{
-        $out.push_str(&format!($($arg)*));
-        $out.push('\n');
-    }};
-}
-
 #[derive(Subcommand)]
 pub enum RunsCommand {
     /// A run's summary and every write it made, with the value before and after.

@@ -44,17 +44,6 @@ pub struct RefreshArgs {
     json: bool,
 }
 
-/// `println!` into a `String` (`say!(out, ...)`), printed once, made terminal-safe, at the end.
-macro_rules! say {
-    ($out:ident) => {
-        $out.push('\n')
-    };
-    ($out:ident, $($arg:tt)*) => {{
-        $out.push_str(&format!($($arg)*));
-        $out.push('\n');
-    }};
-}
-
 pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let accounts: Vec<&AccountConfig> = match &args.account {
         Some(name) => vec![config.account(name).map_err(anyhow::Error::msg)?],
