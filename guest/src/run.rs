@@ -171,7 +171,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
     let intents = store::intents(ports)?;
     let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
     let rock = load_people(ports, &wanted)?;
-    let merges = follow_merges(ports, &rock, &mut records);
+    let mut merges = follow_merges(ports, &rock, &mut records);
     // A PCO tag still set on someone deceased does not keep them synced (R18).
     synced.retain(|id, _| !merges.deceased.contains(id));
 
@@ -196,7 +196,6 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
     };
     confirmed.listed_short |= pco_complete && read_short;
     // Merges PCO would not show: no merge known, each person flagged (issue 23).
-    let mut merges = merges;
     for (rock_id, record) in &records {
         if let Some(why) = confirmed.merge_unknown.get(&record.pco) {
             merges.notes.push(PersonOutcome {
