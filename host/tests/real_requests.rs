@@ -11,8 +11,9 @@
 //! where/order/include 400, a role's refusal 403/422). Afterwards both request logs are read:
 //! every refusal is listed with the command that sent it, its method, path, status and, for
 //! Rock, the sandbox's reason (`RequestRecord::detail`; PCO's log keeps none, its path and query
-//! name the vertex and parameter), so a failure says exactly what to fix. R53 (never reading
-//! private data) is out of scope here.
+//! name the vertex and parameter), so a failure says exactly what to fix. R53: no Rock answer
+//! about people or memberships carries a giving, contribution or note column
+//! (`private_columns_sent`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -245,6 +246,26 @@ fn pco_refused(record: &pco_sandbox::RequestRecord, merged_away: &[String]) -> b
 // Issue 23 ("Done when", last item); R7 (merges in Rock and in PCO), R40-R42 (import), R32
 // (status), R31 (config check): the whole sequence sends nothing Rock's model, IIS or PCO's
 // documented schema and role model refuse, and every command exits as a healthy run does (0).
+/// Rock columns the product never reads (R53): giving and contribution ids and every note.
+fn private(column: &str) -> bool {
+    column.contains("Giving") || column.contains("Contribution") || column.ends_with("Note")
+}
+
+/// Rock answers about people, their aliases and memberships that carried a private column. The
+/// REST key's own person (`GetCurrentPerson`, which takes no `$select`) is a service account's,
+/// and is not counted.
+fn private_columns_sent(rock: &[rock_sandbox::RequestRecord]) -> Vec<String> {
+    let about_people = ["/api/People", "/api/PersonAlias", "/api/GroupMembers"];
+    rock.iter()
+        .filter(|r| about_people.iter().any(|p| r.path.starts_with(p)))
+        .filter(|r| !r.path.starts_with("/api/People/GetCurrentPerson"))
+        .filter_map(|r| {
+            let private: Vec<&String> = r.properties.iter().filter(|c| private(c)).collect();
+            (!private.is_empty()).then(|| format!("{} {} carried {private:?}", r.method, r.path))
+        })
+        .collect()
+}
+
 // Every command runs even when one before it failed, so one failure lists everything to fix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_week_sends_no_request_rock_or_pco_would_refuse() {
@@ -337,6 +358,12 @@ async fn a_first_week_sends_no_request_rock_or_pco_would_refuse() {
             );
         }
     }
+    let private = private_columns_sent(&rock);
+    assert!(
+        private.is_empty(),
+        "R53: Rock sent columns the product never reads:\n{}",
+        private.join("\n")
+    );
     assert!(
         refused.is_empty() && failed.is_empty() && !merged_away.is_empty(),
         "{} Rock and {} PCO requests in all; refused:\n{refused}\n{problems}\

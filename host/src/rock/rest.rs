@@ -698,18 +698,16 @@ impl RestRock {
             .iter()
             .filter_map(|p| int(p, "Id"))
             .find(|id| Some(*id) != me.as_ref().and_then(|m| int(m, "Id")));
-        if let Some(person) = someone {
-            if probe_writes && !self.may_edit("People", person).await? {
-                missing.push(format!(
-                    "the REST key may not edit people (Rock answered 401 to a change of person {person}); in Rock, give the REST key's person Edit on people (Admin Tools > Security > Entity Administration > Person, or a security role with Edit)"
-                ));
-            }
-            if let Some(tags) = tags {
-                let row = self.loaded("People", person, &tags.key).await?;
-                if !has_attribute(&row, &tags.key) {
-                    missing.push(missing_view(&tags.key));
-                }
-            }
+        // No View probe of the PCO Tags attribute: people are read projected (R53) and their
+        // tags from `api/AttributeValues`, which Rock does not filter by the attribute's own
+        // security; Edit on it is probed below.
+        if let Some(person) = someone
+            && probe_writes
+            && !self.may_edit("People", person).await?
+        {
+            missing.push(format!(
+                "the REST key may not edit people (Rock answered 401 to a change of person {person}); in Rock, give the REST key's person Edit on people (Admin Tools > Security > Entity Administration > Person, or a security role with Edit)"
+            ));
         }
         if let Some(group) = self.synced_group(&defs).await? {
             if probe_writes && !self.may_edit("Groups", group).await? {
@@ -1162,17 +1160,41 @@ impl RestRock {
 
     // ---- People -----------------------------------------------------------------------------
 
-    /// People rows with their phones and PCO Tags; the caller adds the home addresses.
+    /// People rows with their phones; the caller adds the home addresses and the PCO Tags.
     async fn people_rows(&self, terms: &[String]) -> Result<Vec<Value>, Error> {
-        let extra = [
-            ("$expand", "PhoneNumbers"),
-            ("loadAttributes", "simple"),
-            ("attributeKeys", self.names.pco_tags.as_str()),
-        ];
-        let rows = self.list_in("People", terms, None, &extra).await?;
-        self.check_loaded(self.ids.person_entity, &rows, "person")
+        let extra = [("$select", PERSON_COLUMNS), ("$expand", "PhoneNumbers")];
+        self.list_in("People", terms, None, &extra).await
+    }
+
+    /// Each person's PCO Tags value, from `api/AttributeValues`: a `$select`ed list carries no
+    /// attributes (`RockJsonMediaTypeFormatter` loads them only onto entities, and a
+    /// projection hands it wrappers), and people are read projected so that their giving
+    /// columns never cross (R53).
+    async fn tags_of(&self, people: &[i64]) -> Result<HashMap<i64, String>, Error> {
+        let attributes: Vec<String> = self
+            .attribute_defs()
+            .await?
+            .iter()
+            .filter(|d| d.entity_type == self.ids.person_entity)
+            .map(|d| format!("AttributeId eq {}", d.id))
+            .collect();
+        if attributes.is_empty() || people.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let which = format!("({})", attributes.join(" or "));
+        let rows = self
+            .list_ids(
+                "AttributeValues",
+                "EntityId",
+                people,
+                Some(&which),
+                &[("$select", "Id,EntityId,Value")],
+            )
             .await?;
-        Ok(rows)
+        Ok(rows
+            .iter()
+            .filter_map(|v| Some((int(v, "EntityId")?, text(v, "Value")?)))
+            .collect())
     }
 
     /// Each family's Home address (its Home location that is the mailing one, as Rock's
@@ -1210,13 +1232,20 @@ impl RestRock {
             .collect();
         let families: Vec<i64> = families.into_iter().collect();
         let homes = self.home_addresses(&families).await?;
+        let ids: Vec<i64> = rows.iter().filter_map(|r| int(r, "Id")).collect();
+        let tags = self.tags_of(&distinct(&ids)).await?;
         Ok(rows
             .iter()
-            .filter_map(|row| self.person(row, &homes))
+            .filter_map(|row| self.person(row, &homes, &tags))
             .collect())
     }
 
-    fn person(&self, row: &Value, homes: &HashMap<i64, Address>) -> Option<Person> {
+    fn person(
+        &self,
+        row: &Value,
+        homes: &HashMap<i64, Address>,
+        tags: &HashMap<i64, String>,
+    ) -> Option<Person> {
         let ids = &self.ids;
         let phone = |kind: i64| phone_of(row, kind);
         if let Some(person) = int(row, "Id") {
@@ -1250,7 +1279,10 @@ impl RestRock {
                 Some(3) => Protection::Extreme,
                 _ => Protection::Low,
             },
-            pco_tags: split_tags(attribute(row, &self.names.pco_tags).unwrap_or_default()),
+            pco_tags: int(row, "Id")
+                .and_then(|id| tags.get(&id).cloned())
+                .map(split_tags)
+                .unwrap_or_default(),
             modified: self.modified_by_others(row),
             primary_alias: int(row, "PrimaryAliasId"),
         })
@@ -1289,10 +1321,21 @@ impl RestRock {
             )
     }
 
-    /// One person's row as `GET api/People/{id}` gives it (phones included).
+    /// One person's row (phones included), projected as a list read is: `GET api/People/{id}`
+    /// would send every column, giving ones too (R53).
     async fn person_row(&self, id: i64) -> Result<Value, Error> {
-        let call = Call::get(format!("/api/People/{id}"));
-        Ok(self.http.send(&call).await?.json)
+        let extra = [
+            ("$select", PERSON_COLUMNS),
+            ("$expand", "PhoneNumbers"),
+            ("includeDeceased", "true"),
+        ];
+        let rows = self.list("People", &format!("Id eq {id}"), &extra).await?;
+        rows.into_iter().next().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("Rock has no person {id} (deleted or merged since it was read)"),
+            )
+        })
     }
 
     // ---- Groups -----------------------------------------------------------------------------
@@ -1655,6 +1698,7 @@ impl RestRock {
             .iter()
             .filter_map(|r| {
                 Some(AttributeDef {
+                    id: int(r, "Id")?,
                     key: text(r, "Key")?,
                     entity_type: int(r, "EntityTypeId")?,
                     qualifier_column: text(r, "EntityTypeQualifierColumn"),
@@ -1779,9 +1823,17 @@ impl RestRock {
     }
 }
 
+/// The Person columns a people read asks for: the synced fields and what matching, merges and
+/// newest-wins need. A list read without `$select` sends every column, `GivingId` and
+/// `GivingGroupId` among them, which the product never reads (R53).
+const PERSON_COLUMNS: &str = "Id,FirstName,NickName,MiddleName,LastName,Gender,BirthYear,\
+BirthMonth,BirthDay,MaritalStatusValueId,AnniversaryDate,Email,PrimaryFamilyId,PhotoId,\
+AccountProtectionProfile,Age,ModifiedDateTime,ModifiedByPersonAliasId,PrimaryAliasId,PhoneNumbers";
+
 /// One configured attribute as Rock defines it.
 #[derive(Clone, Debug)]
 struct AttributeDef {
+    id: i64,
     key: String,
     entity_type: i64,
     /// E.g. `GroupTypeId` with the group type's id: the attribute exists on those rows only.

@@ -168,6 +168,10 @@ pub struct RequestRecord {
     /// keeps it here so a test can see which property or limit it was).
     #[serde(default)]
     pub detail: Option<String>,
+    /// The property names of the answer's rows: what the client was sent, whether or not it
+    /// reads them (R53: giving, medical and background-check data never cross).
+    #[serde(default)]
+    pub properties: Vec<String>,
 }
 
 /// Set on a response whose body hides the reason (see [`RequestRecord::detail`]).
@@ -177,6 +181,10 @@ pub(crate) struct Detail(pub String);
 /// Set by a list route on its response: how many rows it loaded attributes for.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AttributeRows(pub usize);
+
+/// Set on every JSON answer: the property names its rows carried.
+#[derive(Clone, Debug)]
+pub(crate) struct Properties(pub Vec<String>);
 
 /// Set by a list route on its response: how many rows it answered.
 #[derive(Clone, Copy, Debug)]

@@ -168,6 +168,21 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+        .extensions_mut()
+        .insert(crate::faults::Properties(properties_of(value)));
+    response
+}
+
+/// The property names an answer's object (or its list's objects) carried.
+fn properties_of(value: &Value) -> Vec<String> {
+    let objects: Vec<&serde_json::Map<String, Value>> = match value {
+        Value::Object(row) => vec![row],
+        Value::Array(rows) => rows.iter().filter_map(Value::as_object).collect(),
+        _ => Vec::new(),
+    };
+    let names: std::collections::BTreeSet<&String> =
+        objects.iter().flat_map(|row| row.keys()).collect();
+    names.into_iter().cloned().collect()
 }
 
 /// Web API's `HttpError` body.
@@ -291,6 +306,12 @@ fn load_attributes(
     let Some(mode) = r.param("loadAttributes") else {
         return Ok(false);
     };
+    // With `$select`, Web API OData hands the formatter `SelectExpandWrapper`s, not entities:
+    // `RockJsonMediaTypeFormatter` loads attributes only for `IHasAttributes` values
+    // (Rock/Utility/RockJsonMediaTypeFormatter.cs), so a projected list carries none.
+    if r.param("$select").is_some_and(|s| !s.trim().is_empty()) {
+        return Ok(false);
+    }
     if mode.eq_ignore_ascii_case("false") || mode.is_empty() {
         return Ok(false);
     }

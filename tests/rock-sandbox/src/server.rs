@@ -93,6 +93,7 @@ async fn handle(
             fault: None,
             rows: None,
             detail: Some(detail),
+            properties: Vec::new(),
         });
         return Ok(response);
     }
@@ -101,15 +102,20 @@ async fn handle(
         let mut faults = app.faults();
         (faults.next(&method, &path), faults.config())
     };
+    let log_with =
+        |status: u16, rows: Option<usize>, detail: Option<String>, properties: Vec<String>| {
+            app.record(RequestRecord {
+                method: method.clone(),
+                path: path.clone(),
+                status,
+                fault,
+                rows,
+                detail,
+                properties,
+            })
+        };
     let log = |status: u16, rows: Option<usize>, detail: Option<String>| {
-        app.record(RequestRecord {
-            method: method.clone(),
-            path: path.clone(),
-            status,
-            fault,
-            rows,
-            detail,
-        })
+        log_with(status, rows, detail, Vec::new())
     };
     match fault {
         Some(FaultKind::Reset) => {
@@ -145,7 +151,12 @@ async fn handle(
         .extensions()
         .get::<crate::faults::Detail>()
         .map(|d| d.0.clone());
-    log(response.status().as_u16(), rows, detail);
+    let properties = response
+        .extensions()
+        .get::<crate::faults::Properties>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
+    log_with(response.status().as_u16(), rows, detail, properties);
     match fault {
         Some(FaultKind::Malformed) => Ok(malformed(response).await),
         Some(FaultKind::Truncated) => Ok(truncated(response).await),

@@ -267,12 +267,11 @@ fn project(row: &mut Row, select: &[String], expand: &[Vec<String>]) {
     if select.iter().any(|s| s == "*") {
         return;
     }
+    // A projection is a wrapper of the selected and expanded members only: no navigation
+    // nulls and no `Attributes` (see `routes::load_attributes`).
     row.retain(|key, _| {
-        // Attributes loaded with `loadAttributes` survive a `$select`.
         select.iter().any(|s| s == key)
             || expand.iter().any(|p| p.first().is_some_and(|f| f == key))
-            || key == "Attributes"
-            || key == "AttributeValues"
     });
 }
 
