@@ -238,11 +238,13 @@ fn lookalikes<'a>(pco: &'a BTreeMap<String, PcoPersonFull>) -> Lookalikes<'a> {
 /// that Rock does not have is no contradiction: people keep several addresses, and the
 /// duplicates the first syncs made had "another one" (issue 24 item 20).
 ///
-/// Only where the run read every PCO person: an updates-only run's list holds only people
-/// updated lately, so it cannot find them, and creates as before. `create_anyway`: people an
-/// administrator chose to create.
+/// Candidates are looked for only where the run read every PCO person: an updates-only
+/// run's list holds only people updated lately, and a short list may leave the candidate out.
+/// Such a run keeps holding whom the last full run held (their waiting note), and creates
+/// nobody it cannot check. `create_anyway`: people an administrator chose to create.
 pub fn hold_lookalikes(planned: &mut [Planned], inputs: &Inputs, create_anyway: &BTreeSet<i64>) {
-    if !inputs.pco_complete {
+    if !inputs.pco_complete || inputs.pco_short {
+        keep_holding(planned, inputs, create_anyway);
         return;
     }
     let mut claimed: BTreeSet<&str> = inputs.records.values().map(|r| r.pco.as_str()).collect();
@@ -261,6 +263,26 @@ pub fn hold_lookalikes(planned: &mut [Planned], inputs: &Inputs, create_anyway: 
         p.lookalike = true;
     }
 }
+
+/// A run that cannot look for candidates keeps last run's holds as they were.
+fn keep_holding(planned: &mut [Planned], inputs: &Inputs, create_anyway: &BTreeSet<i64>) {
+    for p in planned.iter_mut() {
+        if p.link != LinkStep::Create || create_anyway.contains(&p.person.id) {
+            continue;
+        }
+        if let Some(why) = inputs
+            .waiting
+            .get(&p.person.id)
+            .filter(|why| why.contains(LOOKALIKE))
+        {
+            p.link = LinkStep::Skip(why.clone());
+            p.lookalike = true;
+        }
+    }
+}
+
+/// What every note of a person held as someone PCO may already hold says.
+const LOOKALIKE: &str = "this name and the same birth date";
 
 fn candidates<'a>(
     known: &Lookalikes<'a>,
@@ -306,7 +328,7 @@ fn held_note(inputs: &Inputs, rock_id: i64, candidates: &[&str]) -> String {
         .map(|id| format!("pcosync link {rock_id} {id}"))
         .collect();
     format!(
-        "{} {} this name and the same birth date: not created, as PCO may already hold this person (a copy would land on the welcome list). If it is them, link them: {}; if not, create them anyway: pcosync link {rock_id} --create",
+        "{} {} {LOOKALIKE}: not created, as PCO may already hold this person (a copy would land on the welcome list). If it is them, link them: {}; if not, create them anyway: pcosync link {rock_id} --create",
         described.join(", "),
         if candidates.len() == 1 { "has" } else { "have" },
         links.join(", or ")

@@ -52,6 +52,10 @@ pub struct Inputs<'a> {
     pub tags: &'a Tags,
     /// People an administrator chose to create though PCO may hold them already (R4).
     pub create_anyway: &'a BTreeSet<i64>,
+    /// A full read that came back short of PCO's count: it cannot prove who PCO lacks.
+    pub pco_short: bool,
+    /// Why the last run left each of these people unlinked (R32).
+    pub waiting: &'a BTreeMap<i64, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

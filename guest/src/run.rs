@@ -81,6 +81,8 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         deceased: &world.deceased,
         tags: &tags,
         create_anyway: &world.create_anyway,
+        pco_short: world.pco_short,
+        waiting: &world.waiting,
     };
     let mut plans = plan(&inputs);
     // What the token's user may not do is held and flagged, never sent (issue 23).
@@ -181,6 +183,8 @@ struct World {
     create_anyway: BTreeSet<i64>,
     /// Why the last run left each of these people unlinked (R32).
     waiting: BTreeMap<i64, String>,
+    /// A full read that came back short of PCO's count (issue 14.5).
+    pco_short: bool,
 }
 
 fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<World, Error> {
@@ -304,6 +308,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         deceased: merges.deceased,
         create_anyway: store::create_anyway(ports)?,
         waiting: store::waiting(ports)?,
+        pco_short: confirmed.listed_short,
     })
 }
 

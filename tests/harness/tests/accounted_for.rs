@@ -312,6 +312,29 @@ async fn r4_a_person_pco_holds_by_name_and_birth_date_is_held_not_created() {
     });
     assert!(counted, "the report counts them: {:?}", report.people);
 
+    // A run that cannot look for candidates (updates-only: PCO lists only recent changes)
+    // keeps holding them, and creates nobody it cannot check.
+    let mut options = pcosync_harness::options(false);
+    options.updates_only = Some(true);
+    let quick = harness
+        .runtime
+        .sync(
+            &harness.guest,
+            &harness.capabilities(),
+            &account(&harness),
+            &options,
+        )
+        .await
+        .unwrap();
+    for rock in candidates.keys() {
+        assert_eq!(harness.links().get(rock), None, "updates-only: Rock {rock}");
+        assert!(
+            skipped(&quick, *rock).is_some_and(|why| why.contains("the same birth date")),
+            "{:?}",
+            actions_of(&quick, *rock)
+        );
+    }
+
     // An administrator settles each: a hand link, and a create anyway.
     harness
         .link(no_email.0, &candidates[&no_email.0])
