@@ -41,6 +41,11 @@ pub fn link(ports: &dyn Ports, account: &Account, rock_id: i64, pco_id: &str) ->
     link::link(ports, account, rock_id, pco_id)
 }
 
+/// Lets the next sync create a person it holds because PCO may already hold them (R4).
+pub fn allow_create(ports: &dyn Ports, account: &Account, rock_id: i64) -> Result<(), Error> {
+    link::allow_create(ports, account, rock_id)
+}
+
 /// Deletes PCO people from PCO People (and so from Services) and forgets their links (R35).
 pub fn delete(
     ports: &dyn Ports,

@@ -42,6 +42,10 @@ impl Guest for Component {
         crate::admin::link(&Imports, &account, rock_id, &pco_id)
     }
 
+    fn allow_create(account: Account, rock_id: i64) -> Result<(), Error> {
+        crate::admin::allow_create(&Imports, &account, rock_id)
+    }
+
     fn delete(
         account: Account,
         pco_ids: Vec<String>,

@@ -14,6 +14,7 @@ pub mod fields;
 pub mod import;
 pub mod linking;
 pub mod missing;
+pub mod namesakes;
 pub mod pco_api;
 pub mod pco_people;
 pub mod permissions;

@@ -7,9 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::Account;
-use crate::bindings::rockpco::sync::rock::{Person, Protection};
+use crate::bindings::rockpco::sync::rock::Person;
 use crate::fields::{self, Merge, Side, Snapshot};
-use crate::linking::{Index, Match};
+use crate::linking::Index;
+use crate::namesakes::{self, Planned};
 use crate::pco_people::PcoPersonFull;
 use crate::permissions::rank;
 use crate::services::{ServicesPerson, Tags};
@@ -49,6 +50,12 @@ pub struct Inputs<'a> {
     /// Linked people Rock marks deceased: its lists leave them and their memberships out.
     pub deceased: &'a BTreeSet<i64>,
     pub tags: &'a Tags,
+    /// People an administrator chose to create though PCO may hold them already (R4).
+    pub create_anyway: &'a BTreeSet<i64>,
+    /// A full read that came back short of PCO's count: it cannot prove who PCO lacks.
+    pub pco_short: bool,
+    /// Why the last run left each of these people unlinked (R32).
+    pub waiting: &'a BTreeMap<i64, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +114,9 @@ pub struct PersonPlan {
     /// Linked before, and linked again or created anew this run because their PCO person was
     /// not in what PCO listed: what a short PCO list does to everyone (R24 counts it).
     pub relinked: bool,
+    /// Not created because PCO may already hold them (same name and birth date): held for an
+    /// administrator, and counted in the report (R4, issue 24 item 20).
+    pub lookalike: bool,
 }
 
 impl PersonPlan {
@@ -154,18 +164,21 @@ pub fn plan(inputs: &Inputs) -> Vec<PersonPlan> {
         .iter()
         .map(|(rock_id, record)| (record.pco.clone(), *rock_id))
         .collect();
-    let mut plans: Vec<PersonPlan> = inputs
-        .synced
-        .iter()
-        .filter_map(|(id, synced)| {
-            Some(plan_synced(
-                inputs,
-                inputs.rock.get(id)?,
-                synced,
-                &mut claimed,
-            ))
+    let mut plans: Vec<PersonPlan> = plan_links(inputs)
+        .into_iter()
+        .map(|p| {
+            let synced = &inputs.synced[&p.person.id];
+            plan_synced(inputs, p, synced, &mut claimed)
         })
         .collect();
+    // R3, R22: everyone synced ends the run accounted for, those Rock did not return too.
+    plans.extend(
+        inputs
+            .synced
+            .keys()
+            .filter(|id| !inputs.rock.contains_key(id))
+            .map(|id| not_returned_by_rock(*id)),
+    );
     for (rock_id, record) in inputs.records {
         if !inputs.synced.contains_key(rock_id) {
             plans.extend(plan_unsynced(inputs, *rock_id, record));
@@ -173,6 +186,52 @@ pub fn plan(inputs: &Inputs) -> Vec<PersonPlan> {
     }
     family_address_conflicts(&mut plans, inputs.records);
     plans
+}
+
+/// Every synced Rock person's link, decided together: namesakes who found the same PCO
+/// person are weighed against each other, and people PCO may hold already are held (R4).
+fn plan_links<'a>(inputs: &'a Inputs) -> Vec<Planned<'a>> {
+    let mut planned: Vec<Planned> = inputs
+        .synced
+        .keys()
+        .filter_map(|id| inputs.rock.get(id))
+        .map(|person| {
+            let mut flags = Vec::new();
+            let (link, pco_id) = link(inputs, person, inputs.records.get(&person.id), &mut flags);
+            Planned {
+                person,
+                link,
+                pco_id,
+                flags,
+                lookalike: false,
+            }
+        })
+        .collect();
+    namesakes::settle_contention(&mut planned, inputs);
+    namesakes::hold_lookalikes(&mut planned, inputs, inputs.create_anyway);
+    planned
+}
+
+/// A synced person Rock's people list did not return when asked for them (their group or
+/// tag names an id Rock's list leaves out): reported, never silently counted (R3, R22).
+fn not_returned_by_rock(rock_id: i64) -> PersonPlan {
+    PersonPlan {
+        rock_id,
+        pco_id: None,
+        link: LinkStep::Skip(
+            "synced by a group or tag, but Rock's people list did not return this person: not synced this run; check the person in Rock (a record Rock hides, or a membership of someone removed)"
+                .into(),
+        ),
+        fields: None,
+        before: None,
+        level: LevelStep::Keep,
+        tags: TagStep::default(),
+        flags: Vec::new(),
+        synced: true,
+        photo: None,
+        relinked: false,
+        lookalike: false,
+    }
 }
 
 /// R12 for the one value Rock keeps per family, the home address: members of one family
@@ -240,13 +299,18 @@ fn family_address_conflicts(plans: &mut [PersonPlan], records: &BTreeMap<i64, Re
 
 fn plan_synced(
     inputs: &Inputs,
-    person: &Person,
+    planned: Planned,
     synced: &Synced,
     claimed: &mut BTreeMap<String, i64>,
 ) -> PersonPlan {
+    let Planned {
+        person,
+        mut link,
+        mut pco_id,
+        mut flags,
+        lookalike,
+    } = planned;
     let record = inputs.records.get(&person.id);
-    let mut flags = Vec::new();
-    let (mut link, mut pco_id) = link(inputs, person, record, &mut flags);
     if let (LinkStep::Found(found, _), Some(id)) = (&link, &pco_id) {
         match claimed.get(id) {
             Some(other) if *other != person.id => {
@@ -324,6 +388,7 @@ fn plan_synced(
         synced: true,
         photo,
         relinked,
+        lookalike,
     }
 }
 
@@ -394,87 +459,7 @@ fn link(
             Some(pco_id.clone()),
         );
     }
-    match inputs.index.find(person) {
-        Match::One(pco_id) if born_apart(inputs, person, &pco_id) => (
-            LinkStep::Skip(format!(
-                "PCO person {pco_id} has this name and email but was born on another day: not linked (a namesake, such as a parent and child on one family email, is someone else) and not created (a mistyped birth date would make a copy); correct the birth date, or link by hand"
-            )),
-            None,
-        ),
-        Match::One(pco_id) => (
-            LinkStep::Found(pco_id.clone(), "by name and email"),
-            Some(pco_id),
-        ),
-        Match::Protected => (
-            LinkStep::Skip(match protection_word(person.protection) {
-                Some(word) => format!(
-                    "account protection is {word}: never matched by email; link this person by hand"
-                ),
-                None => "link this person by hand".into(),
-            }),
-            None,
-        ),
-        Match::Several(ids) => match one_of_several(inputs, person, &ids) {
-            Some(pco_id) => (
-                LinkStep::Found(pco_id.clone(), "by name, email and birth date"),
-                Some(pco_id),
-            ),
-            None => (
-                LinkStep::Skip(format!(
-                    "{} PCO people ({}) match on name and email: not linked (it would be a guess) and not created (it would add another copy); link this person by hand",
-                    ids.len(),
-                    ids.join(", ")
-                )),
-                None,
-            ),
-        },
-        Match::Nobody => (LinkStep::Create, None),
-    }
-}
-
-/// Whether the Rock person and PCO person `pco_id` both have a birth date, and they
-/// differ: one name and email then belong to two people (R4).
-fn born_apart(inputs: &Inputs, person: &Person, pco_id: &str) -> bool {
-    let pco = inputs.pco.get(pco_id).and_then(|p| p.birthdate.as_deref());
-    crate::linking::born_same_day(person, pco) == Some(false)
-}
-
-/// Several PCO people share the person's name and email (a parent and a namesake child on one
-/// family email, say). The one it is: the only candidate nobody is linked to yet, or the only
-/// one with the person's birth date. Otherwise none: a guess could hand over someone else's
-/// account, and creating would add a copy of someone PCO already holds (R4, R6).
-fn one_of_several(inputs: &Inputs, person: &Person, ids: &[String]) -> Option<String> {
-    let linked: BTreeSet<&str> = inputs.records.values().map(|r| r.pco.as_str()).collect();
-    let free: Vec<&String> = ids
-        .iter()
-        .filter(|id| !linked.contains(id.as_str()))
-        .collect();
-    if let [only] = free.as_slice() {
-        return Some((*only).clone());
-    }
-    let born = person.birthdate.and_then(fields::date_text)?;
-    let same_day: Vec<&&String> = free
-        .iter()
-        .filter(|id| {
-            inputs
-                .pco
-                .get(id.as_str())
-                .and_then(|p| p.birthdate.as_deref())
-                == Some(&born)
-        })
-        .collect();
-    match same_day.as_slice() {
-        [only] => Some((**only).clone()),
-        _ => None,
-    }
-}
-
-fn protection_word(protection: Protection) -> Option<&'static str> {
-    match protection {
-        Protection::High => Some("High"),
-        Protection::Extreme => Some("Extreme"),
-        _ => None,
-    }
+    crate::namesakes::match_step(inputs, person)
 }
 
 fn merge_fields(
@@ -795,5 +780,6 @@ fn unsynced_plan(
         synced: false,
         photo: None,
         relinked: false,
+        lookalike: false,
     }
 }

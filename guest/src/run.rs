@@ -80,6 +80,9 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         archive_refused: world.archive_refused.as_deref(),
         deceased: &world.deceased,
         tags: &tags,
+        create_anyway: &world.create_anyway,
+        pco_short: world.pco_short,
+        waiting: &world.waiting,
     };
     let mut plans = plan(&inputs);
     // What the token's user may not do is held and flagged, never sent (issue 23).
@@ -89,6 +92,7 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
     crate::roles::hold(&mut plans, &roles, &world.pco);
     let mut report = empty_report(account, options, world.synced.len());
     report.people.extend(world.notes.iter().cloned());
+    count_lookalikes(&mut report, &plans);
     let brake = brake(ports, account, options, &plans, world.synced.len() as u32)?;
     let history = RunLog::new(RunKind::Sync, &options.run_id, &options.started_at);
     if options.dry_run || brake.held.is_some() {
@@ -132,6 +136,19 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
     Ok(report)
 }
 
+/// R4 (issue 24 item 20): how many people were held because PCO may already hold them, one
+/// line for the whole run; each person's own line names their candidates.
+fn count_lookalikes(report: &mut Report, plans: &[PersonPlan]) {
+    let held = plans.iter().filter(|p| p.lookalike).count();
+    if held > 0 {
+        report.people.push(PersonOutcome {
+            rock_id: None,
+            pco_id: None,
+            actions: vec![Action::Flagged(crate::namesakes::held_count_note(held))],
+        });
+    }
+}
+
 /// What both systems and the state hold at the start of the run.
 struct World {
     synced: BTreeMap<i64, crate::synced::Synced>,
@@ -162,12 +179,18 @@ struct World {
     state_writes: Vec<Write>,
     /// What gathering found for an administrator (merges of two linked people).
     notes: Vec<PersonOutcome>,
+    /// People an administrator chose to create though PCO may hold them already (R4).
+    create_anyway: BTreeSet<i64>,
+    /// Why the last run left each of these people unlinked (R32).
+    waiting: BTreeMap<i64, String>,
+    /// A full read that came back short of PCO's count (issue 14.5).
+    pco_short: bool,
 }
 
 fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result<World, Error> {
     let mut synced = who_is_synced(ports, account)?;
     let mut records = store::records(ports)?;
-    synced.retain(|id, s| !s.leftover_tags_only || records.contains_key(id));
+    crate::synced::without_unlinked_leftovers(&mut synced, &records);
     let intents = store::intents(ports)?;
     let wanted: BTreeSet<i64> = synced.keys().chain(records.keys()).copied().collect();
     let rock = load_people(ports, &wanted)?;
@@ -283,6 +306,9 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         state_writes: merges.writes,
         notes: merges.notes,
         deceased: merges.deceased,
+        create_anyway: store::create_anyway(ports)?,
+        waiting: store::waiting(ports)?,
+        pco_short: confirmed.listed_short,
     })
 }
 
@@ -666,6 +692,9 @@ fn apply(
             if world.intents.contains(&plan.rock_id) || plan.link == LinkStep::Create {
                 writes.push(store::delete_intent(plan.rock_id));
             }
+            if world.create_anyway.contains(&plan.rock_id) {
+                writes.push(store::delete_create_anyway(plan.rock_id));
+            }
         }
         let done = Done {
             link: applied.failure.is_none()
@@ -685,10 +714,30 @@ fn apply(
             note_welcome(report, account, world, plan);
         }
     }
+    writes.extend(waiting_writes(world, plans));
     if report.counts.failed == 0 {
         writes.push(store::put_cursor(&world.started_at));
     }
     ports.state_commit(&writes)
+}
+
+/// R32 (issue 24 item 25): why each synced person skipped this run waits, kept for the status
+/// until a run links or creates them (or they are synced no more).
+fn waiting_writes(world: &World, plans: &[PersonPlan]) -> Vec<Write> {
+    let mut writes = Vec::new();
+    let mut skipped = BTreeSet::new();
+    for plan in plans.iter().filter(|p| p.synced) {
+        if let LinkStep::Skip(why) = &plan.link {
+            skipped.insert(plan.rock_id);
+            if world.waiting.get(&plan.rock_id) != Some(why) {
+                writes.push(store::put_waiting(plan.rock_id, why));
+            }
+        }
+    }
+    for rock_id in world.waiting.keys().filter(|id| !skipped.contains(id)) {
+        writes.push(store::delete_waiting(*rock_id));
+    }
+    writes
 }
 
 /// Carries out a person's PCO side: link or create, field writes, Services access and level,
@@ -1103,9 +1152,12 @@ fn push_outcome(
     let c = &mut report.counts;
     match &plan.link {
         LinkStep::Kept => {}
-        LinkStep::Found(id, _) if done.link => {
+        LinkStep::Found(id, how) if done.link => {
             c.linked += 1;
             actions.push(Action::Linked(id.clone()));
+            // Said so an administrator can judge the match (R4: a birth date is claimed
+            // only when it was compared).
+            actions.push(Action::Flagged(format!("linked {how}")));
         }
         LinkStep::Create if done.link => {
             c.created += 1;

@@ -6,6 +6,8 @@
 //! | `intent/{rock id}` | a create in flight: written before the create, removed after (R6) |
 //! | `held/{run id}` | a run held by the safety brake, waiting for confirmation (R24) |
 //! | `cursor` | when the last successful run started, for updates-only runs (R21) |
+//! | `waiting/{rock id}` | why the last sync left this synced person unlinked (R32: the status says it) |
+//! | `create-anyway/{rock id}` | an administrator chose to create this person though PCO may hold them (R4) |
 //! | `schema` | the version of this layout the state was written with ([`SCHEMA`]) |
 //!
 //! Values are JSON, so a newer guest can read what an older one wrote.
@@ -34,6 +36,8 @@ const PERSON: &str = "person/";
 const INTENT: &str = "intent/";
 const HELD: &str = "held/";
 const CURSOR: &str = "cursor";
+const WAITING: &str = "waiting/";
+const CREATE_ANYWAY: &str = "create-anyway/";
 const ARCHIVE_REFUSED: &str = "archive-refused";
 
 /// How long a refusal to archive stands before archiving is tried again.
@@ -147,6 +151,49 @@ pub fn intents(ports: &dyn Ports) -> Result<BTreeSet<i64>, Error> {
         .iter()
         .map(|e| id_of(&e.key, INTENT))
         .collect()
+}
+
+/// Why the last sync left each of these synced people unlinked (skipped), by Rock id.
+pub fn waiting(ports: &dyn Ports) -> Result<BTreeMap<i64, String>, Error> {
+    scan_all(ports, WAITING)?
+        .into_iter()
+        .map(|Entry { key, value }| {
+            Ok((
+                id_of(&key, WAITING)?,
+                String::from_utf8_lossy(&value).into_owned(),
+            ))
+        })
+        .collect()
+}
+
+pub fn put_waiting(rock_id: i64, why: &str) -> Write {
+    Write::Put(Entry {
+        key: format!("{WAITING}{rock_id}"),
+        value: why.as_bytes().to_vec(),
+    })
+}
+
+pub fn delete_waiting(rock_id: i64) -> Write {
+    Write::Delete(format!("{WAITING}{rock_id}"))
+}
+
+/// Rock ids an administrator chose to create though PCO may already hold them (R4).
+pub fn create_anyway(ports: &dyn Ports) -> Result<BTreeSet<i64>, Error> {
+    scan_all(ports, CREATE_ANYWAY)?
+        .iter()
+        .map(|e| id_of(&e.key, CREATE_ANYWAY))
+        .collect()
+}
+
+pub fn put_create_anyway(rock_id: i64, at: &str) -> Write {
+    Write::Put(Entry {
+        key: format!("{CREATE_ANYWAY}{rock_id}"),
+        value: at.as_bytes().to_vec(),
+    })
+}
+
+pub fn delete_create_anyway(rock_id: i64) -> Write {
+    Write::Delete(format!("{CREATE_ANYWAY}{rock_id}"))
 }
 
 pub fn held(ports: &dyn Ports, run_id: &str) -> Result<Option<Held>, Error> {

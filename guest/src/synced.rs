@@ -105,6 +105,16 @@ pub fn who_is_synced(ports: &dyn Ports, account: &Account) -> Result<BTreeMap<i6
     Ok(synced)
 }
 
+/// Who a run syncs (R3, R14): a leftover value of a group-controlled tag alone syncs a linked
+/// person once more, to clear it, and nobody else. The sync, the status and the refreshed
+/// people list all count by this, so nobody is shown as synced whom the sync leaves alone.
+pub fn without_unlinked_leftovers<T>(
+    synced: &mut BTreeMap<i64, Synced>,
+    linked: &BTreeMap<i64, T>,
+) {
+    synced.retain(|id, s| !s.leftover_tags_only || linked.contains_key(id));
+}
+
 /// A group type is named in the configuration by name, GUID or id, as the administrator
 /// knows it (R36).
 pub fn type_enabled(account: &Account, group: &Group) -> bool {

@@ -392,3 +392,51 @@ async fn missing_import_settings_exit_2_naming_the_keys() {
     assert!(stderr.contains("groups.viewer = GROUP_ID"), "{stderr}");
     assert!(!sandboxes.data().join("state.sqlite").exists());
 }
+
+// R4 (issue 24 item 20): `pcosync link ROCK --create` lets the next sync create a person it
+// holds because PCO may already hold them (same name and birth date): the choice is kept in
+// the account's state; a Rock id Rock does not have is refused with a clear error; the
+// command needs a PCO id or --create, not both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r4_link_create_lets_the_next_sync_create_a_held_person() {
+    let sandboxes = Sandboxes::start(20, 3, false).await;
+    let rock_id = *sandboxes
+        .baseline
+        .iter()
+        .next()
+        .expect("precondition: a Rock person");
+    let id = rock_id.to_string();
+    let account = sandboxes.account.clone();
+    let link = |args: &[&str]| {
+        let mut all = vec!["link", "--account", account.as_str()];
+        all.extend_from_slice(args);
+        sandboxes.command(&all).output().expect("pcosync runs")
+    };
+    let allowed = link(&[&id, "--create"]);
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+    assert!(
+        text(&allowed.stdout).contains(&format!("The next sync creates Rock person {rock_id}")),
+        "{}",
+        text(&allowed.stdout)
+    );
+    assert_eq!(
+        sandboxes.state_keys("create-anyway/"),
+        vec![format!("create-anyway/{rock_id}")]
+    );
+    let missing = link(&["987654321", "--create"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("there is no Rock person 987654321"),
+        "{}",
+        text(&missing.stderr)
+    );
+    for args in [vec![id.as_str()], vec![id.as_str(), "12", "--create"]] {
+        let refused = link(&args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&refused.stderr)
+        );
+    }
+}

@@ -62,6 +62,9 @@ pub fn link(ports: &dyn Ports, account: &Account, rock_id: i64, pco_id: &str) ->
     ports.state_commit(&[
         store::put_record(rock_id, &record),
         store::delete_intent(rock_id),
+        // Linked now: nothing holds them back, and nothing is left to create.
+        store::delete_waiting(rock_id),
+        store::delete_create_anyway(rock_id),
     ])?;
     let mut fields = vec![
         ("account", account.name.clone()),
@@ -73,6 +76,39 @@ pub fn link(ports: &dyn Ports, account: &Account, rock_id: i64, pco_id: &str) ->
     }
     super::log(ports, Level::Info, "linked by hand", &fields);
     warn_if_not_synced(ports, account, rock_id, pco_id)?;
+    Ok(())
+}
+
+/// R4 (issue 24 item 20): lets the next sync create a person it held because PCO may already
+/// hold them (same name and birth date): the administrator has judged them someone else.
+/// Refused for a person Rock does not have, or one linked already (the link stands). Like a
+/// link, it writes only the sync's own state.
+pub fn allow_create(ports: &dyn Ports, account: &Account, rock_id: i64) -> Result<(), Error> {
+    if !ports.people(&[rock_id])?.iter().any(|p| p.id == rock_id) {
+        return Err(error(
+            ErrorKind::NotFound,
+            format!("there is no Rock person {rock_id}, so nobody was allowed to be created"),
+        ));
+    }
+    if let Some(record) = store::records(ports)?.get(&rock_id) {
+        return Err(error(
+            ErrorKind::Conflict,
+            format!(
+                "Rock person {rock_id} is linked to PCO person {} already: nothing to create (link them to another PCO person with pcosync link {rock_id} PCO_ID)",
+                record.pco
+            ),
+        ));
+    }
+    ports.state_commit(&[store::put_create_anyway(rock_id, "by hand")])?;
+    super::log(
+        ports,
+        Level::Info,
+        "create allowed by hand",
+        &[
+            ("account", account.name.clone()),
+            ("rock", rock_id.to_string()),
+        ],
+    );
     Ok(())
 }
 

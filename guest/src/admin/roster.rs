@@ -57,7 +57,8 @@ pub fn read(ports: &dyn Ports) -> Result<BTreeMap<i64, Option<PermissionLevel>>,
 }
 
 pub fn refresh(ports: &dyn Ports, account: &Account) -> Result<AccountStatus, Error> {
-    let synced = who_is_synced(ports, account)?;
+    let mut synced = who_is_synced(ports, account)?;
+    crate::synced::without_unlinked_leftovers(&mut synced, &crate::store::records(ports)?);
     // The stored values by Rock id, and keys that are not a person id (dropped: the list is
     // rebuilt whole).
     let mut old: BTreeMap<i64, Vec<u8>> = BTreeMap::new();

@@ -51,6 +51,10 @@ pub fn build(
 ) -> Result<AccountStatus, Error> {
     let groups = groups(ports, account)?;
     let records = store::records(ports)?;
+    let mut synced = synced.clone();
+    crate::synced::without_unlinked_leftovers(&mut synced, &records);
+    let synced = &synced;
+    let waiting = store::waiting(ports)?;
     let roster = super::roster::read(ports)?;
     let wanted = |id: &i64| options.rock_ids.is_empty() || options.rock_ids.contains(id);
     let ids: BTreeSet<i64> = records
@@ -93,6 +97,12 @@ pub fn build(
                     (None, Some(now)) => now.tags.iter().cloned().collect(),
                     (None, None) => Vec::new(),
                 },
+                // Why the last sync left them unlinked (R32): said only while they still are,
+                // and still synced.
+                waiting: waiting
+                    .get(id)
+                    .filter(|_| record.is_none() && now.is_some())
+                    .cloned(),
             }
         })
         .collect();

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::admin_failure;
-use crate::bindings::engine::{AccountStatus, StatusOptions};
+use crate::bindings::engine::{AccountStatus, PersonStatus, StatusOptions};
 use crate::config::{AccountConfig, Config};
 use crate::ops::admin;
 pub(crate) use crate::ops::text::{
@@ -238,7 +238,7 @@ pub(crate) fn status_text(status: &AccountStatus, with_values: bool) -> String {
                     } else {
                         p.name.clone()
                     },
-                    p.pco_id.clone().unwrap_or_else(|| "- (next sync)".into()),
+                    p.pco_id.clone().unwrap_or_else(|| unlinked_text(p)),
                     match p.rock_level {
                         Some(level) => level_name(Some(level)).to_string(),
                         None => "- (in no synced group)".into(),
@@ -269,6 +269,7 @@ pub(crate) fn status_text(status: &AccountStatus, with_values: bool) -> String {
                 &rows
             )
         );
+        waiting_text(&mut out, &status.people);
         if with_values {
             say!(out);
             say!(out, "Values saved at the last sync");
@@ -334,6 +335,37 @@ pub(crate) fn status_text(status: &AccountStatus, with_values: bool) -> String {
     out
 }
 
+/// The PCO id column of someone unlinked: waiting for the next sync, or for an administrator
+/// (R32, issue 24 item 25: a person the sync skips every run is not "next sync").
+fn unlinked_text(person: &PersonStatus) -> String {
+    match person.waiting {
+        Some(_) => "- (waiting for you, see below)".into(),
+        None => "- (next sync)".into(),
+    }
+}
+
+/// Why each person the sync leaves unlinked waits, and what to do.
+fn waiting_text(out: &mut String, people: &[PersonStatus]) {
+    let waiting: Vec<&PersonStatus> = people.iter().filter(|p| p.waiting.is_some()).collect();
+    if waiting.is_empty() {
+        return;
+    }
+    say!(out);
+    say!(
+        out,
+        "Waiting for an administrator ({}): the sync skips them every run until you act",
+        waiting.len()
+    );
+    for person in waiting {
+        say!(
+            out,
+            "  Rock {}: {}",
+            person.rock_id,
+            person.waiting.as_deref().unwrap_or_default()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +388,7 @@ mod tests {
                 last_synced: None,
                 values: vec![],
                 tags: vec!["Greeters\u{7}".into()],
+                waiting: None,
             }],
             runs: vec![],
             last_success: None,

@@ -64,12 +64,13 @@ pub async fn refresh(
         .await
 }
 
-/// The people of a refreshed list still waiting for their first sync.
+/// The people of a refreshed list still waiting for their first sync (not those the sync
+/// leaves for an administrator: their status says why).
 pub fn pending(status: &AccountStatus) -> usize {
     status
         .people
         .iter()
-        .filter(|p| p.pco_id.is_none() && p.rock_level.is_some())
+        .filter(|p| p.pco_id.is_none() && p.rock_level.is_some() && p.waiting.is_none())
         .count()
 }
 
@@ -103,6 +104,21 @@ pub async fn link(
         .await
         .ok()
         .and_then(|status| status.people.into_iter().next()))
+}
+
+/// Lets the next sync create a person it holds because PCO may already hold them (same name
+/// and birth date, R4): the administrator has judged them someone else.
+pub async fn allow_create(
+    session: &Session,
+    account: &AccountConfig,
+    rock_id: i64,
+) -> Result<(), RunError> {
+    let guest_account = account.to_guest();
+    let (_lock, capabilities) = session.lock(account)?;
+    session
+        .runtime
+        .allow_create(&session.guest, &capabilities, &guest_account, rock_id)
+        .await
 }
 
 /// What a newly linked person's groups mean for the next sync.

@@ -113,6 +113,34 @@ impl Runtime {
         .map_err(RunError::Guest)
     }
 
+    /// Lets the next sync create a person it holds because PCO may already hold them (R4).
+    pub async fn allow_create(
+        &self,
+        guest: &Guest,
+        capabilities: &Capabilities,
+        account: &Account,
+        rock_id: i64,
+    ) -> Result<(), RunError> {
+        let account = account.clone();
+        self.call(
+            guest,
+            capabilities,
+            &account.name.clone(),
+            Access::Write,
+            tag_groups(&account),
+            move |plugin, store| {
+                Box::pin(async move {
+                    plugin
+                        .rockpco_sync_engine()
+                        .call_allow_create(store, &account, rock_id)
+                        .await
+                })
+            },
+        )
+        .await?
+        .map_err(RunError::Guest)
+    }
+
     pub async fn delete(
         &self,
         guest: &Guest,

@@ -309,6 +309,13 @@ impl Harness {
             .await
     }
 
+    /// Lets the next sync create a person it holds because PCO may already hold them (R4).
+    pub async fn allow_create(&self, rock_id: i64) -> Result<(), pcosync::RunError> {
+        self.runtime
+            .allow_create(&self.guest, &self.capabilities(), &self.account(), rock_id)
+            .await
+    }
+
     /// Deletes PCO people (R35) as run `run_id`.
     pub async fn delete(
         &self,

@@ -109,6 +109,10 @@ impl Guest for Misbehaving {
         Err(refused())
     }
 
+    fn allow_create(_: Account, _: i64) -> Result<(), Error> {
+        Err(refused())
+    }
+
     fn delete(_: Account, _: Vec<String>, _: AdminOptions) -> Result<Report, Error> {
         Err(refused())
     }

@@ -333,7 +333,7 @@ pub(crate) async fn overview(
                                         @if p.name.is_empty() { "(not in Rock)" } @else { (p.name) }
                                     }
                                 }
-                                td { @match &p.pco_id { Some(id) => (id), None => span.hint { "next sync" } } }
+                                td { @match (&p.pco_id, &p.waiting) { (Some(id), _) => (id), (None, Some(why)) => span.hint title=(why) { "waiting for you (see the person)" }, (None, None) => span.hint { "next sync" } } }
                                 td { @match p.rock_level { Some(l) => (level_name(Some(l))), None => span.hint { "in no synced group" } } }
                                 td { (level_name(p.pco_level)) }
                                 td { (p.last_synced.as_deref().map_or("-".to_string(), time_text)) }
@@ -422,7 +422,7 @@ pub(crate) async fn person(
     let body = html! {
         dl.facts {
             dt { "Rock id" } dd { (p.rock_id) }
-            dt { "PCO id" } dd #pco-id { @match &p.pco_id { Some(pco) => (pco), None => "none yet (the next sync links or creates them)" } }
+            dt { "PCO id" } dd #pco-id { @match (&p.pco_id, &p.waiting) { (Some(pco), _) => (pco), (None, Some(why)) => { "none: the sync skips this person every run until you act. " (why) }, (None, None) => "none yet (the next sync links or creates them)" } }
             dt { "Level in Rock" } dd { @match p.rock_level { Some(l) => (level_name(Some(l))), None => "in no synced group" } }
             dt { "Level in PCO" } dd { (level_name(p.pco_level)) }
             dt { "Last sync" } dd { (p.last_synced.as_deref().map_or("never".to_string(), time_text)) }
@@ -452,6 +452,14 @@ pub(crate) async fn person(
             label for="pco_id" { "PCO id" }
             input #pco_id type="text" name="pco_id" inputmode="numeric" required autocomplete="off" aria-describedby="pco-hint";
             button type="submit" { "Set the PCO id" }
+        }
+        @if p.pco_id.is_none() && p.waiting.as_deref().is_some_and(|w| w.contains("--create")) {
+            form.panel method="post" action=(account_url(&name, &format!("/people/{id}/create"))) {
+                (csrf(&sess))
+                h2 { "Create them anyway" }
+                p.hint { "PCO holds someone with this name and birth date. If that is someone else, the next sync creates this person in PCO." }
+                button type="submit" { "Create them in PCO at the next sync" }
+            }
         }
         p { a href=(account_url(&name, "#people")) { "Back to the people of " (name) } }
     };
@@ -491,6 +499,27 @@ pub(crate) async fn link(
             flash
         }
         Err(e) => vec![error(format!("Not linked: {}", plain(&e)))],
+    };
+    Ok(back(&app, &sess, &to, flash))
+}
+
+/// R4 (issue 24 item 20): lets the next sync create a person it holds because PCO may already
+/// hold them, the administrator having judged them someone else.
+pub(crate) async fn create_anyway(
+    State(app): State<Arc<App>>,
+    Extension(sess): Extension<Sess>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let id = rock_id(&id)?;
+    let to = account_url(&name, &format!("/people/{id}"));
+    let config = app.config()?;
+    let account = account(&config, &name)?;
+    let session = session(&app, &config, account).await?;
+    let flash = match admin::allow_create(&session, account, id).await {
+        Ok(()) => vec![info(format!(
+            "The next sync creates Rock person {id} in PCO in \"{name}\"."
+        ))],
+        Err(e) => vec![error(format!("Not allowed: {}", plain(&e)))],
     };
     Ok(back(&app, &sess, &to, flash))
 }

@@ -53,6 +53,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
             "/accounts/{account}/people/{rock_id}/link",
             post(detail::link),
         )
+        .route(
+            "/accounts/{account}/people/{rock_id}/create",
+            post(detail::create_anyway),
+        )
         .route("/accounts/{account}/delete", post(detail::delete_preview))
         .route(
             "/accounts/{account}/delete/confirm",
