@@ -39,7 +39,6 @@ use cap_std::fs::Dir;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::runtime::cache::CompileCache;
 use crate::runtime::{Guest, Runtime};
 
 pub use report::print_report;
@@ -294,13 +293,13 @@ pub(crate) async fn load_guest(
     component: Option<&Path>,
 ) -> anyhow::Result<Guest> {
     let dir = open_data_dir(data_dir)?;
-    let cache = CompileCache::open(&dir, "compiled")
+    let cache = crate::plugin::compile_cache(&config.plugins, &dir)
         .with_context(|| format!("cannot open the compile cache in {}", data_dir.display()))?;
     let wasm = match component.or(config.component.as_deref()) {
         Some(path) => crate::plugin::read_configured(&config.plugins, path)?,
         None => crate::plugin::installed_or_builtin(config, &dir)?,
     };
-    Ok(runtime.load(&wasm, Some(&cache)).await?)
+    Ok(runtime.load(&wasm, cache.as_ref()).await?)
 }
 
 /// A run id a person can type: the start time and a few random hex digits.
