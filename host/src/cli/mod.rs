@@ -13,6 +13,40 @@ macro_rules! say {
     }};
 }
 
+/// `println!`, `eprintln!`, `print!` and `eprint!` for what the commands print: the line is
+/// made terminal-safe (`ops::text::terminal_safe`) first, since it holds data from Rock and PCO
+/// (names, tags, groups, their messages): an escape sequence in them must not reach the
+/// operator's terminal (issue 24 item 19).
+macro_rules! println {
+    () => {
+        std::println!()
+    };
+    ($($arg:tt)*) => {
+        std::println!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+macro_rules! eprintln {
+    () => {
+        std::eprintln!()
+    };
+    ($($arg:tt)*) => {
+        std::eprintln!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        std::print!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        std::eprint!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
 mod account;
 mod check;
 mod config;
