@@ -16,15 +16,22 @@
 //!   configuration last read stays in force until it is fixed. Only `data_dir` and `[limits]`
 //!   need a restart (the daemon says so).
 //! - Updates-only accounts get a full run every `full_sync_hours` (see [`crate::ops::full_sync`]).
-//! - Runs are one at a time in this process, and every run holds its account's lock
-//!   ([`crate::state::lock`]), so a one-shot `pcosync sync` or a second daemon cannot sync the
-//!   same account at the same moment: the later one is refused and says who holds it.
-//! - Stopping: the first SIGTERM or ctrl-c lets the run in flight finish (its commits and its
-//!   report), starts nothing new, and exits 0. A second one stops at once: the run is dropped
-//!   between two host calls, which the guest's write order makes safe (a run stopped anywhere
-//!   and run again neither loses nor duplicates anyone, R6), and the lock is released.
+//! - Accounts run independently (issue 24 item 19): each account's runs are one at a time,
+//!   but a run of one account never waits for another's, so a stuck run holds up its own
+//!   account only. Every run holds its account's lock ([`crate::state::lock`]), so a one-shot
+//!   `pcosync sync` or a second daemon cannot sync the same account at the same moment: the
+//!   later one is refused and says who holds it.
+//! - Each run has a deadline from its account's size ([`account_deadline`]: the people it
+//!   synced last time, at a few seconds each, at least an hour, at most `[limits]`'s wall
+//!   time): a stuck run is stopped when a run of that size should long have ended, not after a
+//!   day. A first sync, whose size is not known yet, gets the whole wall time.
+//! - Stopping: the first SIGTERM or ctrl-c lets the runs in flight finish (their commits and
+//!   their reports), starts nothing new, and exits 0. A second one stops at once: the runs are
+//!   dropped between two host calls, which the guest's write order makes safe (a run stopped
+//!   anywhere and run again neither loses nor duplicates anyone, R6), and the locks are
+//!   released.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +45,7 @@ use crate::config::{AccountConfig, Config};
 use crate::ops::runs::{self, Run};
 use crate::plugin::{self, GuestSource};
 use crate::runtime::{Capabilities, Guest, Runtime};
+use crate::state::StateStore;
 use crate::state::lock::{self, Locks};
 use crate::state::sqlite::SqliteState;
 
@@ -46,6 +54,39 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2 * 3600);
 
 /// With no account configured, the daemon looks at its configuration file this often.
 const IDLE_SECS: i64 = 60;
+
+/// The shortest deadline of a run whose account's size is known.
+const MIN_DEADLINE: Duration = Duration::from_secs(3600);
+/// A run's time per synced person: four times what a first sync of 50,000 people takes at
+/// PCO's rate limit (0.74 s each, see [`crate::runtime::Limits`]).
+const DEADLINE_PER_PERSON: Duration = Duration::from_secs(3);
+
+/// How long a run of an account that synced `synced` people last time may take: a few seconds
+/// a person, at least [`MIN_DEADLINE`], at most `ceiling` (the guest's wall time). Unknown
+/// (`0`: a first sync) gets `ceiling`.
+pub fn account_deadline(synced: usize, ceiling: Duration) -> Duration {
+    if synced == 0 {
+        return ceiling;
+    }
+    let by_size = DEADLINE_PER_PERSON.saturating_mul(u32::try_from(synced).unwrap_or(u32::MAX));
+    by_size.max(MIN_DEADLINE).min(ceiling)
+}
+
+/// The people an account's state links (its `person/` records): its size, for the deadline.
+fn synced_people(state: &dyn StateStore, account: &str) -> usize {
+    let mut count = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let Ok(page) = state.scan(account, "person/", after.as_deref(), 10_000) else {
+            return count;
+        };
+        count += page.len();
+        match page.last() {
+            Some(last) if page.len() == 10_000 => after = Some(last.key.clone()),
+            _ => return count,
+        }
+    }
+}
 
 /// When an account is synced.
 #[derive(Clone, Debug)]
@@ -227,20 +268,28 @@ pub enum Connector {
 pub type Stop = watch::Receiver<u8>;
 
 pub struct Daemon {
-    config: Config,
+    /// What the runs share; each run holds it while it goes on.
+    core: Arc<Core>,
+    /// The configuration in force; a run keeps the one it started with.
+    config: Arc<Config>,
     /// The file `config` was read from, read again before each run; None keeps `config`.
     config_file: Option<ConfigFile>,
+    /// When each account's last run in this process started, by account name.
+    last_started: BTreeMap<String, DateTime<Local>>,
+    /// `pcosync run --interval`: one schedule for every account.
+    schedule_override: Option<Schedule>,
+    import_at_start: bool,
+}
+
+/// What every run of the daemon uses, whichever account it is of.
+struct Core {
     data_dir: PathBuf,
     runtime: Runtime,
     connector: Connector,
     /// The state file: the accounts' locks, and the state of runs from the configuration.
     store: Arc<SqliteState>,
-    /// When each account's last run in this process started, by account name.
-    last_started: BTreeMap<String, DateTime<Local>>,
-    /// `pcosync run --interval`: one schedule for every account.
-    schedule_override: Option<Schedule>,
-    guest: Option<Guest>,
-    import_at_start: bool,
+    /// The component loaded last, reused while it is the one to run.
+    guest: std::sync::Mutex<Option<Guest>>,
 }
 
 /// The configuration file as the daemon last read it.
@@ -266,15 +315,17 @@ impl Daemon {
         check_schedules(&config).map_err(anyhow::Error::msg)?;
         let store = Arc::new(crate::connect::open_state(&data_dir)?);
         Ok(Daemon {
-            config,
+            core: Arc::new(Core {
+                data_dir,
+                runtime,
+                connector,
+                store,
+                guest: std::sync::Mutex::new(None),
+            }),
+            config: Arc::new(config),
             config_file: None,
-            data_dir,
-            runtime,
-            connector,
-            store,
             last_started: BTreeMap::new(),
             schedule_override: None,
-            guest: None,
             import_at_start: false,
         })
     }
@@ -354,14 +405,20 @@ impl Daemon {
         eprintln!("pcosync run: configuration re-read: {changes}");
         self.last_started
             .retain(|name, _| config.accounts.iter().any(|a| &a.name == name));
-        self.config = config;
+        self.config = Arc::new(config);
     }
 
-    /// The account due next and when, by the configuration in force; None without accounts.
-    fn next_due(&self, now: DateTime<Local>) -> Option<(String, DateTime<Local>)> {
+    /// The account due next and when, by the configuration in force, of those without a run
+    /// in flight (`running`); None without such accounts.
+    fn next_due(
+        &self,
+        now: DateTime<Local>,
+        running: &BTreeSet<String>,
+    ) -> Option<(String, DateTime<Local>)> {
         self.config
             .accounts
             .iter()
+            .filter(|account| !running.contains(&account.name))
             .map(|account| {
                 let last = self.last_started.get(&account.name).copied();
                 (
@@ -374,72 +431,131 @@ impl Daemon {
 
     /// Runs until `stop` says so; `report` gets every run as it ends.
     pub async fn run(mut self, mut stop: Stop, mut report: impl FnMut(&RunRecord)) {
-        if self.import_at_start {
-            let importing: Vec<AccountConfig> = self
-                .config
-                .accounts
-                .iter()
-                .filter(|account| account.import.is_some())
-                .cloned()
-                .collect();
-            for account in importing {
-                if *stop.borrow() >= 1 {
-                    return;
-                }
-                let record = tokio::select! {
-                    record = self.run_job(&account, Job::Import) => record,
-                    _ = signalled(&mut stop, 2) => interrupted(&account, Job::Import),
-                };
-                report(&record);
-                if record.outcome == Outcome::Interrupted {
-                    return;
-                }
-            }
+        if self.import_at_start && !self.import_first(&mut stop, &mut report).await {
+            return;
         }
+        let mut in_flight: tokio::task::JoinSet<RunRecord> = tokio::task::JoinSet::new();
+        // The account of each run in flight, by task.
+        let mut running: BTreeMap<tokio::task::Id, String> = BTreeMap::new();
         loop {
             if *stop.borrow() >= 1 {
-                return;
+                break;
             }
             self.reread_config();
             let now = Local::now();
-            // Without accounts (all removed from the file), look at the file again later.
+            let busy: BTreeSet<String> = running.values().cloned().collect();
+            // Without accounts to run (all removed, or all running), look again later.
             let (name, due) = self
-                .next_due(now)
+                .next_due(now, &busy)
                 .unwrap_or_else(|| (String::new(), now + chrono::Duration::seconds(IDLE_SECS)));
             let wait = (due - now).to_std().unwrap_or(Duration::ZERO);
-            if !wait.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = signalled(&mut stop, 1) => return,
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => self.start(&name, &busy, &mut in_flight, &mut running),
+                Some(done) = in_flight.join_next_with_id() => report(&finished(done, &mut running)),
+                _ = signalled(&mut stop, 1) => break,
+            }
+        }
+        // Stopping: the runs in flight finish, unless a second signal stops them at once.
+        while !in_flight.is_empty() {
+            tokio::select! {
+                Some(done) = in_flight.join_next_with_id() => report(&finished(done, &mut running)),
+                _ = signalled(&mut stop, 2) => {
+                    in_flight.abort_all();
+                    for name in running.values() {
+                        report(&interrupted(name, Job::Sync));
+                    }
+                    return;
                 }
             }
-            // What changed while waiting counts: a removed account is not run, a changed one
-            // runs with its new settings.
-            self.reread_config();
-            let Some(account) = self
-                .config
-                .accounts
-                .iter()
-                .find(|a| a.name == name)
-                .cloned()
-            else {
-                continue;
-            };
-            self.last_started.insert(name, Local::now());
+        }
+    }
+
+    /// Starts a sync of account `name` if it is still configured and not running: what
+    /// changed while waiting counts (a removed account is not run, a changed one runs with its
+    /// new settings).
+    fn start(
+        &mut self,
+        name: &str,
+        busy: &BTreeSet<String>,
+        in_flight: &mut tokio::task::JoinSet<RunRecord>,
+        running: &mut BTreeMap<tokio::task::Id, String>,
+    ) {
+        self.reread_config();
+        if busy.contains(name) {
+            return;
+        }
+        let Some(account) = self
+            .config
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .cloned()
+        else {
+            return;
+        };
+        self.last_started.insert(name.to_string(), Local::now());
+        let (core, config) = (self.core.clone(), self.config.clone());
+        let task = in_flight.spawn(async move { core.run_job(&config, &account, Job::Sync).await });
+        running.insert(task.id(), name.to_string());
+    }
+
+    /// `--import`: the imports, one after another, before the first syncs; false when a
+    /// signal stopped them.
+    async fn import_first(&mut self, stop: &mut Stop, report: &mut impl FnMut(&RunRecord)) -> bool {
+        let importing: Vec<AccountConfig> = self
+            .config
+            .accounts
+            .iter()
+            .filter(|account| account.import.is_some())
+            .cloned()
+            .collect();
+        for account in importing {
+            if *stop.borrow() >= 1 {
+                return false;
+            }
             let record = tokio::select! {
-                record = self.run_job(&account, Job::Sync) => record,
-                _ = signalled(&mut stop, 2) => interrupted(&account, Job::Sync),
+                record = self.core.run_job(&self.config, &account, Job::Import) => record,
+                _ = signalled(stop, 2) => interrupted(&account.name, Job::Import),
             };
             report(&record);
             if record.outcome == Outcome::Interrupted {
-                return;
+                return false;
             }
         }
+        true
     }
 
     /// One run of `account`, now: resolve and load the component, take the lock, sync (or
     /// import).
     pub async fn run_job(&mut self, account: &AccountConfig, job: Job) -> RunRecord {
+        self.core.run_job(&self.config, account, job).await
+    }
+}
+
+/// The record of a run that ended: its own, or a failure when its task panicked.
+fn finished(
+    done: Result<(tokio::task::Id, RunRecord), tokio::task::JoinError>,
+    running: &mut BTreeMap<tokio::task::Id, String>,
+) -> RunRecord {
+    match done {
+        Ok((id, record)) => {
+            running.remove(&id);
+            record
+        }
+        Err(error) => {
+            let name = running.remove(&error.id()).unwrap_or_default();
+            let mut record = interrupted(&name, Job::Sync);
+            record.outcome = Outcome::Failed;
+            record.message = Some(format!("the run failed inside the host: {error}"));
+            record
+        }
+    }
+}
+
+impl Core {
+    /// One run of `account` with `config`: resolve and load the component, take the lock,
+    /// sync (or import), within the account's deadline.
+    async fn run_job(&self, config: &Config, account: &AccountConfig, job: Job) -> RunRecord {
         let started_at = crate::cli::now_rfc3339();
         let run_id = crate::cli::new_run_id();
         let mut record = RunRecord {
@@ -462,7 +578,7 @@ impl Daemon {
         };
         let began = Instant::now();
         let outcome = self
-            .execute(account, job, &mut record, run_id, started_at)
+            .execute(config, account, job, &mut record, run_id, started_at)
             .await;
         record.run_ms = began.elapsed().as_millis() as u64;
         if let Err(message) = outcome {
@@ -474,7 +590,8 @@ impl Daemon {
     }
 
     async fn execute(
-        &mut self,
+        &self,
+        config: &Config,
         account: &AccountConfig,
         job: Job,
         record: &mut RunRecord,
@@ -482,15 +599,11 @@ impl Daemon {
         started_at: String,
     ) -> Result<(), String> {
         let loading = Instant::now();
-        let reused = self.guest.as_ref().map(|g| g.digest.clone());
-        let (source, guest) = plugin::load_current(
-            &self.runtime,
-            &self.config,
-            &self.data_dir,
-            self.guest.take(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let loaded = self.guest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let reused = loaded.as_ref().map(|g| g.digest.clone());
+        let (source, guest) = plugin::load_current(&self.runtime, config, &self.data_dir, loaded)
+            .await
+            .map_err(|e| e.to_string())?;
         if reused.as_deref() != Some(guest.digest.as_str()) {
             record.component_load_ms = loading.elapsed().as_millis() as u64;
             tracing::info!("running {source} (sha256 {})", guest.digest);
@@ -503,7 +616,7 @@ impl Daemon {
             GuestSource::BuiltIn => "built-in",
         }
         .to_string();
-        self.guest = Some(guest.clone());
+        *self.guest.lock().unwrap_or_else(|p| p.into_inner()) = Some(guest.clone());
 
         let locks: Arc<dyn Locks> = self.store.clone();
         let guard =
@@ -519,48 +632,65 @@ impl Daemon {
         let mut capabilities = match &self.connector {
             Connector::Fixed(capabilities) => capabilities.clone(),
             Connector::FromConfig => {
-                crate::connect::capabilities_for(&self.config, account, self.store.clone())
+                crate::connect::capabilities_for(config, account, self.store.clone())
                     .await
                     .map_err(|e| format!("{e:#}"))?
             }
         };
         // A run that loses its lock (it stalled, another process took over) writes no more.
         capabilities.state = guard.fenced(capabilities.state);
-        let (report, usage) = match job {
-            Job::Sync => {
-                let options = SyncOptions {
-                    run_id,
-                    started_at,
-                    dry_run: false,
-                    updates_only: None,
-                    confirm: None,
-                };
-                let run = Run {
-                    runtime: &self.runtime,
-                    guest: &guest,
-                    capabilities: &capabilities,
-                    account,
-                    several_accounts: self.config.accounts.len() > 1,
-                };
-                let synced = run.sync(None, options).await;
-                if let Ok(synced) = &synced {
-                    record.mode = Some(synced.mode.describe().to_string());
+        let synced_before = synced_people(capabilities.state.as_ref(), &account.name);
+        let deadline = account_deadline(synced_before, self.runtime.limits().wall_time);
+        let import = match job {
+            Job::Import => Some(runs::import_options(account, false)?),
+            Job::Sync => None,
+        };
+        let job_run = async {
+            match import {
+                None => {
+                    let options = SyncOptions {
+                        run_id,
+                        started_at,
+                        dry_run: false,
+                        updates_only: None,
+                        confirm: None,
+                    };
+                    let run = Run {
+                        runtime: &self.runtime,
+                        guest: &guest,
+                        capabilities: &capabilities,
+                        account,
+                        several_accounts: config.accounts.len() > 1,
+                    };
+                    let synced = run.sync(None, options).await;
+                    if let Ok(synced) = &synced {
+                        record.mode = Some(synced.mode.describe().to_string());
+                    }
+                    synced
+                        .map(|s| (Ok(s.report), s.usage))
+                        .unwrap_or_else(|e| (Err(e.to_string()), self.runtime.last_usage()))
                 }
-                synced
-                    .map(|s| (Ok(s.report), s.usage))
-                    .unwrap_or_else(|e| (Err(e.to_string()), self.runtime.last_usage()))
+                Some(mut options) => {
+                    options.run.run_id = run_id;
+                    options.run.started_at = started_at;
+                    let report = self
+                        .runtime
+                        .import(&guest, &capabilities, &account.to_guest(), &options)
+                        .await
+                        .map_err(|e| e.to_string());
+                    (report, self.runtime.last_usage())
+                }
             }
-            Job::Import => {
-                let mut options = runs::import_options(account, false)?;
-                options.run.run_id = run_id;
-                options.run.started_at = started_at;
-                let report = self
-                    .runtime
-                    .import(&guest, &capabilities, &account.to_guest(), &options)
-                    .await
-                    .map_err(|e| e.to_string());
-                (report, self.runtime.last_usage())
-            }
+        };
+        // Dropped at the deadline, between two host calls, as a second signal drops it: the
+        // guest's write order makes that safe (R6), and the lock is released.
+        let Ok((report, usage)) = tokio::time::timeout(deadline, job_run).await else {
+            return Err(format!(
+                "the run passed its deadline ({} s for an account of {synced_before} synced \
+                 people) and was stopped; what it committed stays, and the next run picks up \
+                 from there. Other accounts ran on",
+                deadline.as_secs()
+            ));
         };
         if let Some(usage) = usage {
             record.fuel_used = usage.fuel;
@@ -644,10 +774,10 @@ fn describe_changes(old: &Config, new: &Config) -> String {
     }
 }
 
-fn interrupted(account: &AccountConfig, job: Job) -> RunRecord {
+fn interrupted(account: &str, job: Job) -> RunRecord {
     let now = crate::cli::now_rfc3339();
     RunRecord {
-        account: account.name.clone(),
+        account: account.to_string(),
         kind: job,
         mode: None,
         run_id: String::new(),
@@ -722,6 +852,19 @@ pub fn stop_on_signals() -> Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 24 item 19 (R20): a run's deadline comes from its account's size, not a day for
+    // everyone; a first sync (size unknown) gets the whole wall time.
+    #[test]
+    fn a_runs_deadline_follows_its_accounts_size_issue_24_item_19_r20() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(account_deadline(0, day), day);
+        assert_eq!(account_deadline(40, day), MIN_DEADLINE);
+        assert_eq!(account_deadline(5_000, day), Duration::from_secs(15_000));
+        assert_eq!(account_deadline(50_000, day), day);
+        assert_eq!(account_deadline(usize::MAX, day), day);
+        assert!(account_deadline(40, Duration::from_secs(20)) <= Duration::from_secs(20));
+    }
 
     #[test]
     fn schedules_read_cron_with_or_without_seconds_and_name_the_account_when_wrong() {

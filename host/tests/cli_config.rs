@@ -445,6 +445,44 @@ async fn r36_map_list_and_unmap_tags_and_choose_group_types() {
     );
 }
 
+// Issue 24 item 19 (R36, R32): a PCO tag name holding a terminal escape sequence (one that
+// clears the screen) is printed escaped by `tag list` and `tag map`, never sent to the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r36_escape_codes_in_pco_tag_names_never_reach_the_terminal_issue_24_item_19() {
+    let w = World::start().await;
+    w.write_config("");
+    let evil = "Clear\u{1b}[2J\u{1b}[3J";
+    w.pco
+        .add_tag_group(&w.main_account().name, "Evil", &[evil])
+        .expect("the account exists");
+    let tag = format!("Evil:{evil}");
+    let (_, group_id, _) = w.tagged_group();
+    let runs = [
+        w.run(&["tag", "list", "--account", "Main Campus"], &[])
+            .await,
+        w.run(&["tag", "map", &tag, &group_id.to_string()], &[])
+            .await,
+        w.run(&["tag", "map", "Evil:Clear", &group_id.to_string()], &[])
+            .await,
+        w.run(&["tag", "list"], &[]).await,
+    ];
+    // The log's own colours aside, the tag's sequences never reach stdout or stderr.
+    for run in &runs {
+        assert!(
+            !run.stdout.contains('\u{1b}'),
+            "an escape code reached the terminal:\n{run}"
+        );
+        for sequence in ["\u{1b}[2J", "\u{1b}[3J"] {
+            assert!(
+                !run.stderr.contains(sequence),
+                "the tag's escape code reached the terminal:\n{run}"
+            );
+        }
+    }
+    runs[0].ok().says("Clear\\u{1b}[2J");
+    runs[1].ok().says("Clear\\u{1b}[2J");
+}
+
 // R31: edit keeps the file's comments and refuses bad values; remove keeps the state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r31_edit_and_remove_an_account() {

@@ -565,6 +565,126 @@ async fn the_daemon_skips_a_run_whose_account_another_process_holds() {
         .unwrap();
 }
 
+/// PCO for the daemon's runs, where one account's requests never get an answer (a hung
+/// connection, a stuck run).
+struct OneAccountHangs {
+    inner: Arc<pcosync::pco::http::HttpPco>,
+    stuck: String,
+}
+
+#[async_trait::async_trait]
+impl pcosync::pco::Pco for OneAccountHangs {
+    async fn send(
+        &self,
+        account: &str,
+        request: &pcosync::bindings::pco::Request,
+    ) -> Result<pcosync::bindings::pco::Response, pcosync::bindings::types::Error> {
+        if account == self.stuck {
+            std::future::pending::<()>().await;
+        }
+        self.inner.send(account, request).await
+    }
+
+    async fn upload(
+        &self,
+        account: &str,
+        content_type: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<String, pcosync::bindings::types::Error> {
+        self.inner.upload(account, content_type, name, bytes).await
+    }
+}
+
+/// Issue 24 item 19 (R20: each account synced on its schedule): the daemon runs accounts
+/// independently. One account's run hangs (its deadline is far off); another account's runs
+/// go on meanwhile, and a second signal stops the hung one at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_account_does_not_hold_up_the_others_issue_24_item_19_r20() {
+    use pcosync::daemon::{Connector, Daemon as InProcess, Outcome, RunRecord, Schedule};
+    let tmp = tempfile::tempdir().unwrap();
+    // Two accounts from 50 people on (congregation::TWO_ACCOUNTS_FROM).
+    let congregation = Congregation::generate(60, 44);
+    assert!(
+        congregation.accounts.len() >= 2,
+        "{:?}",
+        congregation.accounts
+    );
+    let (stuck, free) = (
+        congregation.accounts[0].clone(),
+        congregation.accounts[1].clone(),
+    );
+    let world = pcosync::demo::world(&congregation);
+    let (_sandbox, pco) = pcosync::demo::pco_sandbox(&congregation, false)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    for name in [&stuck, &free] {
+        write!(
+            text,
+            "[[accounts]]\nname = {name:?}\napp_id = \"x\"\nsecret = {{ env = \"UNUSED\" }}\nbrake_percent = 100\n"
+        )
+        .unwrap();
+    }
+    let config = pcosync::config::Config::parse(&text).unwrap();
+    let capabilities = pcosync::Capabilities {
+        rock: world.rock.clone(),
+        pco: Arc::new(OneAccountHangs {
+            inner: Arc::new(pco),
+            stuck: stuck.clone(),
+        }),
+        state: Arc::new(pcosync::state::memory::MemoryState::default()),
+        reporter: pcosync::testing::silent(),
+    };
+    let runtime = pcosync::Runtime::new(pcosync::Limits::default()).unwrap();
+    let mut daemon = InProcess::new(
+        config,
+        tmp.path().join("data"),
+        runtime,
+        Connector::Fixed(capabilities),
+    )
+    .unwrap();
+    daemon.override_schedules(Schedule::Every(Duration::from_millis(200)));
+    let (stop_sender, stop) = tokio::sync::watch::channel(0u8);
+    let records: Arc<Mutex<Vec<RunRecord>>> = Arc::new(Mutex::new(Vec::new()));
+    let kept = records.clone();
+    let running = tokio::spawn(daemon.run(stop, move |record| {
+        kept.lock().unwrap().push(record.clone())
+    }));
+    let free_runs = |records: &[RunRecord]| {
+        records
+            .iter()
+            .filter(|r| r.account == free && r.outcome == Outcome::Ok)
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while free_runs(&records.lock().unwrap()) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the other account never ran while one hung: {:?}",
+            records.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !records.lock().unwrap().iter().any(|r| r.account == stuck),
+        "the hung run has not ended"
+    );
+    stop_sender.send_replace(1);
+    stop_sender.send_replace(2);
+    tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("a second signal stops the hung run at once")
+        .unwrap();
+    let records = records.lock().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.account == stuck && r.outcome == Outcome::Interrupted),
+        "{records:?}"
+    );
+}
+
 /// `pcosync run --import`: the import of each account that has `[accounts.import]` runs once,
 /// before the first sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -627,6 +627,89 @@ async fn a_tampered_cache_entry_is_refused() {
     assert!(runtime.load(&good, Some(&cache)).await.unwrap().from_cache);
 }
 
+/// A signed component installed under `require_signature`, its data directory and runtime;
+/// `extra` is added to the `[plugins]` table.
+async fn signed_install(tmp: &Path, extra: &str) -> (Config, PathBuf, Runtime, Vec<u8>) {
+    let data = tmp.join("data");
+    let (key_file, public) = signature::generate();
+    let key = signature::signing_key(&key_file).unwrap();
+    let config = config(&format!(
+        "[plugins]\ntrusted_keys = [\"{public}\"]\nrequire_signature = true\n{extra}"
+    ));
+    let runtime = runtime();
+    let good = components::read(components::GOOD);
+    let signed = file(tmp, "signed.wasm", &good);
+    file(
+        tmp,
+        "signed.wasm.sig",
+        signature::sign(&good, &key).as_bytes(),
+    );
+    plugin::install(&runtime, &config.plugins, &data, &signed)
+        .await
+        .expect("a component signed by a trusted key installs");
+    (config, data, runtime, good)
+}
+
+/// What someone who can write the data directory, but not the configuration, can do: replace
+/// the cache's key there with one of their own and plant, under the signed component's name,
+/// other native code tagged with that key.
+fn plant_other_code(data: &Path, runtime: &Runtime, good: &[u8]) {
+    let _ = std::fs::remove_file(data.join("compiled.key"));
+    let _ = std::fs::remove_dir_all(data.join("compiled"));
+    let dir = pcosync::state::private::open_data_dir(data).unwrap();
+    let planted = pcosync::runtime::cache::CompileCache::open(&dir, "compiled").unwrap();
+    let evil = components::read(components::TRAP_SELF_CHECK);
+    let evil = wasmtime::component::Component::new(runtime.engine(), &evil).unwrap();
+    planted.put(runtime.engine(), &sha256(good), &evil).unwrap();
+}
+
+/// Issue 24 item 17 (no SPEC id: README "Plugins and the daemon"): with `require_signature`, a
+/// cache key kept in the data directory it protects proves nothing: whoever plants an entry
+/// plants its key too. The host does not run native code from the data directory's cache then;
+/// the signed component is compiled from its verified bytes.
+#[tokio::test]
+async fn a_planted_cache_entry_and_key_are_not_run_under_require_signature_issue_24_item_17() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, data, runtime, good) = signed_install(tmp.path(), "").await;
+    plant_other_code(&data, &runtime, &good);
+    let (_, guest) = plugin::load_current(&runtime, &config, &data, None)
+        .await
+        .expect("the signed component loads, not the planted code");
+    assert!(!guest.from_cache, "the planted entry was used");
+    assert_eq!(guest.digest, sha256(&good));
+}
+
+/// Issue 24 item 17: `plugins.cache_key_file` keeps the key outside the data directory; a key
+/// and entry planted in the data directory are refused, and the host's own compilations are
+/// cached and used.
+#[tokio::test]
+async fn a_cache_key_outside_the_data_directory_keeps_the_cache_issue_24_item_17() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key_dir = tmp.path().join("etc");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    let key_file = key_dir.join("compiled.key");
+    let extra = format!("cache_key_file = {:?}\n", key_file.display().to_string());
+    let (config, data, runtime, good) = signed_install(tmp.path(), &extra).await;
+    assert!(
+        key_file.exists(),
+        "the key is made where the configuration says"
+    );
+    let (_, guest) = plugin::load_current(&runtime, &config, &data, None)
+        .await
+        .unwrap();
+    assert!(guest.from_cache, "the install's compilation is used");
+
+    plant_other_code(&data, &runtime, &good);
+    let (_, guest) = plugin::load_current(&runtime, &config, &data, None)
+        .await
+        .expect("the signed component loads, not the planted code");
+    assert!(!guest.from_cache, "the planted entry was refused");
+    let (_, guest) = plugin::load_current(&runtime, &config, &data, None)
+        .await
+        .unwrap();
+    assert!(guest.from_cache, "its own compilation is cached again");
+}
+
 // ---- The sandbox: what the host enforces whatever the guest does ------------------------------
 
 mod contained {

@@ -1097,7 +1097,7 @@ pub fn suggest(name: &str, names: &[String]) -> String {
 /// Prints a listing; a reader that went away (`| head`) ends it quietly instead of a panic.
 pub fn print(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
+    let _ = writeln!(out, "{}", crate::ops::text::terminal_safe(text));
 }
 
 /// Plain-text columns.

@@ -13,6 +13,40 @@ macro_rules! say {
     }};
 }
 
+/// `println!`, `eprintln!`, `print!` and `eprint!` for what the commands print: the line is
+/// made terminal-safe (`ops::text::terminal_safe`) first, since it holds data from Rock and PCO
+/// (names, tags, groups, their messages): an escape sequence in them must not reach the
+/// operator's terminal (issue 24 item 19).
+macro_rules! println {
+    () => {
+        std::println!()
+    };
+    ($($arg:tt)*) => {
+        std::println!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+macro_rules! eprintln {
+    () => {
+        std::eprintln!()
+    };
+    ($($arg:tt)*) => {
+        std::eprintln!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        std::print!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        std::eprint!("{}", $crate::ops::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
 mod account;
 mod check;
 mod config;
@@ -39,7 +73,6 @@ use cap_std::fs::Dir;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::runtime::cache::CompileCache;
 use crate::runtime::{Guest, Runtime};
 
 pub use report::print_report;
@@ -294,13 +327,13 @@ pub(crate) async fn load_guest(
     component: Option<&Path>,
 ) -> anyhow::Result<Guest> {
     let dir = open_data_dir(data_dir)?;
-    let cache = CompileCache::open(&dir, "compiled")
+    let cache = crate::plugin::compile_cache(&config.plugins, &dir)
         .with_context(|| format!("cannot open the compile cache in {}", data_dir.display()))?;
     let wasm = match component.or(config.component.as_deref()) {
         Some(path) => crate::plugin::read_configured(&config.plugins, path)?,
         None => crate::plugin::installed_or_builtin(config, &dir)?,
     };
-    Ok(runtime.load(&wasm, Some(&cache)).await?)
+    Ok(runtime.load(&wasm, cache.as_ref()).await?)
 }
 
 /// A run id a person can type: the start time and a few random hex digits.

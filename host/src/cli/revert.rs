@@ -26,6 +26,10 @@ pub struct RevertArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Apply only what the preview (`--dry-run`) showed: the fingerprint it printed. When
+    /// anything changed since, nothing is written.
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "dry_run")]
+    confirm: Option<String>,
 }
 
 /// Exit status: 0 reverted, 3 some people failed, 1 the revert failed.
@@ -34,17 +38,44 @@ pub async fn run(config: &Config, data_dir: &Path, args: RevertArgs) -> anyhow::
         .account(&args.account)
         .map_err(|e| anyhow::anyhow!(e))?;
     let session = Session::open(config, data_dir, account).await?;
-    let report = admin::revert(&session, account, &args.run_id, args.person, args.dry_run)
-        .await
-        .map_err(|e| admin_failure(&account.name, e))?;
+    let report = admin::revert(
+        &session,
+        account,
+        &args.run_id,
+        args.person,
+        args.dry_run,
+        args.confirm.as_deref(),
+    )
+    .await
+    .map_err(|e| admin_failure(&account.name, e))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print_report(&report);
+    }
+    if args.dry_run {
+        eprintln!("{}", apply_hint(&args, &account.name, &report));
     }
     Ok(if report.counts.failed > 0 {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How to apply exactly this preview (issue 24 item 19): its fingerprint in the command.
+fn apply_hint(
+    args: &RevertArgs,
+    account: &str,
+    report: &crate::bindings::engine::Report,
+) -> String {
+    let person = args
+        .person
+        .map(|id| format!(" --person {id}"))
+        .unwrap_or_default();
+    format!(
+        "Preview {fingerprint}. Apply exactly this with `pcosync revert {run} --account \"{account}\"{person} --confirm {fingerprint}`; if anything changed since, nothing is written.",
+        fingerprint = admin::revert_fingerprint(report),
+        run = args.run_id,
+    )
 }

@@ -159,14 +159,7 @@ pub(crate) fn print_status(status: &AccountStatus, with_values: bool) {
     print!("{}", terminal_safe(&status_text(status, with_values)));
 }
 
-/// `text` with every control character but its line breaks escaped (issue 24 item 19): an
-/// escape sequence in a Rock nickname, a tag or a value must not reach the terminal.
-pub(crate) fn terminal_safe(text: &str) -> String {
-    text.split('\n')
-        .map(crate::ops::text::printable)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+pub(crate) use crate::ops::text::terminal_safe;
 
 /// The status as `pcosync status` prints it, before [`terminal_safe`].
 pub(crate) fn status_text(status: &AccountStatus, with_values: bool) -> String {

@@ -2,14 +2,17 @@
 //! `refresh`, `link`, `delete`, `runs show` and `revert` do, and what the web admin's pages do.
 
 use super::Session;
+use crate::bindings::engine::Account;
 use crate::bindings::engine::{
     AccountStatus, Action, AdminOptions, PersonStatus, Report, RevertOptions, RunDetail,
     StatusOptions,
 };
+use crate::bindings::types::{Error as GuestError, ErrorKind};
 use crate::cli::{new_run_id, now_rfc3339};
 use crate::config::AccountConfig;
-use crate::runtime::{Capabilities, RunError};
+use crate::runtime::{Capabilities, Guest, RunError, Runtime};
 use crate::state::lock::LockGuard;
+use sha2::{Digest, Sha256};
 
 /// The account's lock and fenced capabilities for an operation that writes; for a dry run no
 /// lock (it writes nothing: the runtime gives it capabilities that refuse writes).
@@ -197,15 +200,75 @@ pub async fn revert(
     run_id: &str,
     rock_id: Option<i64>,
     dry_run: bool,
+    confirm: Option<&str>,
 ) -> Result<Report, RunError> {
+    let (_lock, capabilities) = lock_unless_dry(session, account, dry_run)?;
+    let guest_account = account.to_guest();
+    if let (false, Some(fingerprint)) = (dry_run, confirm) {
+        return revert_as_previewed(
+            &session.runtime,
+            &session.guest,
+            &capabilities,
+            &guest_account,
+            run_id,
+            rock_id,
+            fingerprint,
+        )
+        .await;
+    }
     let options = RevertOptions {
         target: run_id.to_string(),
         rock_id,
         run: admin_options(dry_run),
     };
-    let (_lock, capabilities) = lock_unless_dry(session, account, dry_run)?;
     session
         .runtime
-        .revert(&session.guest, &capabilities, &account.to_guest(), &options)
+        .revert(&session.guest, &capabilities, &guest_account, &options)
+        .await
+}
+
+/// What a revert's preview showed, as a short digest: every person's write-backs and what
+/// is left alone, values included (not the run id or the time). `revert --confirm` and the
+/// web's "Revert" button carry it from the preview to the apply (issue 24 item 19).
+pub fn revert_fingerprint(report: &Report) -> String {
+    let shown = serde_json::to_vec(&report.people).unwrap_or_default();
+    hex::encode(&Sha256::digest(&shown)[..8])
+}
+
+/// A revert that writes only what its preview showed (issue 24 item 19, R25): the plan is made
+/// again without writing (a dry run), under the caller's lock, and written only when its
+/// fingerprint is still `fingerprint`; otherwise nothing is written and the error says to
+/// look at the preview again. As `sync --confirm` ties a held run to what was reviewed.
+pub async fn revert_as_previewed(
+    runtime: &Runtime,
+    guest: &Guest,
+    capabilities: &Capabilities,
+    account: &Account,
+    run_id: &str,
+    rock_id: Option<i64>,
+    fingerprint: &str,
+) -> Result<Report, RunError> {
+    let options = |dry_run| RevertOptions {
+        target: run_id.to_string(),
+        rock_id,
+        run: admin_options(dry_run),
+    };
+    let plan = runtime
+        .revert(guest, capabilities, account, &options(true))
+        .await?;
+    let now = revert_fingerprint(&plan);
+    if now != fingerprint.trim() {
+        return Err(RunError::Guest(GuestError::new(
+            ErrorKind::Conflict,
+            format!(
+                "the revert of run {run_id} would now write something else than its preview \
+                 showed (preview {}, now {now}): a value changed since. Nothing was written. \
+                 Preview it again, and apply that preview",
+                fingerprint.trim()
+            ),
+        )));
+    }
+    runtime
+        .revert(guest, capabilities, account, &options(false))
         .await
 }

@@ -54,14 +54,16 @@ pub trait Out: Send + Sync {
 pub struct Console;
 
 impl Out for Console {
+    // Lines hold data (names, tags, groups from Rock and PCO): made terminal-safe here, so no
+    // escape sequence in them reaches the terminal (issue 24 item 19).
     fn say(&self, line: &str) {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", text::terminal_safe(line));
     }
 
     fn warn(&self, line: &str) {
-        eprintln!("{line}");
+        eprintln!("{}", text::terminal_safe(line));
     }
 }
 

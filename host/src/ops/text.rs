@@ -256,6 +256,16 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `text` with every control character but its line breaks escaped (issue 24 item 19): an
+/// escape sequence in a Rock nickname, a tag, a group's name or a value must not reach the
+/// terminal.
+pub fn terminal_safe(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// An action in words; with `values` false the values before and after are left out (the
 /// fields and who changed still are): contact data stays out of a scheduler's logs (R53).
 pub fn describe_with(action: &Action, kind: RunKind, dry_run: bool, values: bool) -> String {

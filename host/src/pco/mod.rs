@@ -8,7 +8,7 @@ pub mod pacer;
 
 use async_trait::async_trait;
 
-use crate::bindings::pco::{Host, Request, Response};
+use crate::bindings::pco::{Host, Method, Request, Response};
 use crate::bindings::types::{Error, ErrorKind};
 use crate::runtime::HostState;
 
@@ -59,6 +59,9 @@ type Answer<T> = wasmtime::Result<T>;
 
 impl Host for HostState {
     async fn send(&mut self, account: String, request: Request) -> Answer<Result<Response, Error>> {
+        if request.method != Method::Get {
+            self.fenced()?;
+        }
         Ok(self.capabilities.pco.send(&account, &request).await)
     }
 
@@ -70,6 +73,9 @@ impl Host for HostState {
         if requests.len() > MAX_BATCH_REQUESTS {
             return Ok(refused_batch(requests.len()));
         }
+        if requests.iter().any(|request| request.method != Method::Get) {
+            self.fenced()?;
+        }
         Ok(self.capabilities.pco.send_batch(&account, &requests).await)
     }
 
@@ -80,6 +86,7 @@ impl Host for HostState {
         filename: String,
         bytes: Vec<u8>,
     ) -> Answer<Result<String, Error>> {
+        self.fenced()?;
         Ok(self
             .capabilities
             .pco

@@ -37,6 +37,9 @@ pub struct PluginsConfig {
     pub trusted_keys: Vec<PublicKey>,
     /// Install only components signed by one of `trusted_keys`.
     pub require_signature: bool,
+    /// Where the compile cache's key is kept, outside the data directory (issue 24 item 17).
+    /// With `require_signature` and no such file, the data directory's cache is not used.
+    pub cache_key_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +49,8 @@ struct RawPluginsConfig {
     trusted_keys: Vec<PublicKey>,
     #[serde(default)]
     require_signature: bool,
+    #[serde(default)]
+    cache_key_file: Option<PathBuf>,
 }
 
 impl TryFrom<RawPluginsConfig> for PluginsConfig {
@@ -55,9 +60,18 @@ impl TryFrom<RawPluginsConfig> for PluginsConfig {
         if raw.require_signature && raw.trusted_keys.is_empty() {
             return Err(SignatureError::NoTrustedKeys.to_string());
         }
+        if let Some(path) = &raw.cache_key_file
+            && !path.is_absolute()
+        {
+            return Err(format!(
+                "plugins.cache_key_file must be an absolute path (outside the data directory), not {}",
+                path.display()
+            ));
+        }
         Ok(PluginsConfig {
             trusted_keys: raw.trusted_keys,
             require_signature: raw.require_signature,
+            cache_key_file: raw.cache_key_file,
         })
     }
 }
@@ -263,14 +277,14 @@ pub async fn install(
     let signed_by = check_signature(config, &name, &wasm, signature.as_deref())
         .map_err(|e| refused(e.into()))?;
 
-    let cache = CompileCache::open(&dir, "compiled").map_err(|e| {
+    let cache = compile_cache(config, &dir).map_err(|e| {
         PluginError::Other(format!(
             "cannot open the compile cache in {}: {e}",
             data_dir.display()
         ))
     })?;
     let guest = runtime
-        .load(&wasm, Some(&cache))
+        .load(&wasm, cache.as_ref())
         .await
         .map_err(|e| refused(e.into()))?;
 
@@ -345,7 +359,7 @@ pub async fn rollback(
             check_signature(config, &target.source, &wasm, text.as_deref())
                 .map_err(|e| refused(e.into()))?;
         }
-        let cache = CompileCache::open(&dir, "compiled").ok();
+        let cache = compile_cache(config, &dir).ok().flatten();
         runtime
             .load(&wasm, cache.as_ref())
             .await
@@ -382,7 +396,7 @@ pub async fn load_current(
     {
         return Ok((source, guest));
     }
-    let cache = CompileCache::open(&dir, "compiled").ok();
+    let cache = compile_cache(&config.plugins, &dir).ok().flatten();
     let guest = runtime
         .load(&wasm, cache.as_ref())
         .await
@@ -394,6 +408,33 @@ pub async fn load_current(
             other => PluginError::Other(format!("{other} cannot be used: {e}")),
         })?;
     Ok((source, guest))
+}
+
+/// The compile cache of `data_dir` as `plugins` allows it (issue 24 item 17). Its entries are
+/// native code, trusted when their HMAC verifies; a key kept in the data directory protects
+/// them only from who cannot write there, since whoever plants an entry can plant its key.
+/// - `cache_key_file` set: the key lives there (made there, 0600, on first use), outside what
+///   it protects.
+/// - `require_signature` without it: no cache (`None`): the signed component is compiled from
+///   its verified bytes at each load, so no native code is taken from the data directory.
+/// - Otherwise the key beside the cache, as before.
+pub fn compile_cache(
+    plugins: &PluginsConfig,
+    data_dir: &Dir,
+) -> std::io::Result<Option<CompileCache>> {
+    match &plugins.cache_key_file {
+        Some(key_file) => {
+            CompileCache::open_with_key_file(data_dir, "compiled", key_file).map(Some)
+        }
+        None if plugins.require_signature => {
+            tracing::debug!(
+                "compiling the component without the cache: with require_signature the cache \
+                 needs plugins.cache_key_file, a key outside the data directory"
+            );
+            Ok(None)
+        }
+        None => CompileCache::open(data_dir, "compiled").map(Some),
+    }
 }
 
 /// Checks the signature of `wasm` (`file`, as named to the administrator) as `config` asks:

@@ -42,7 +42,12 @@ pub fn build(accounts: &[AccountTags], several: bool) -> Choices {
                 choices.skipped.push(value);
                 continue;
             }
-            let mut text = if several { value.clone() } else { tag.clone() };
+            let shown = if several {
+                value.as_str()
+            } else {
+                tag.as_str()
+            };
+            let mut text = html_encoded(shown);
             if account.mapped.contains(tag) {
                 text.push_str(GROUP_MARK);
             }
@@ -50,6 +55,25 @@ pub fn build(accounts: &[AccountTags], several: bool) -> Choices {
         }
     }
     choices
+}
+
+/// `text` as HTML shows it literally. Rock renders an option's text as HTML (the check box
+/// list on a person's profile, the attribute's value on the page), so a PCO tag named
+/// `<img src=x onerror=...>` would run in a staff member's browser (issue 24 item 19). The
+/// value stays as PCO names the tag: it is what the sync reads back.
+pub fn html_encoded(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => encoded.push_str("&amp;"),
+            '<' => encoded.push_str("&lt;"),
+            '>' => encoded.push_str("&gt;"),
+            '"' => encoded.push_str("&quot;"),
+            '\'' => encoded.push_str("&#39;"),
+            other => encoded.push(other),
+        }
+    }
+    encoded
 }
 
 fn representable(value: &str) -> bool {
@@ -144,6 +168,45 @@ mod tests {
             o.sort();
             o
         });
+    }
+
+    // Issue 24 item 19 (R2 a, R36): Rock renders an option's text as HTML, so a tag's name is
+    // encoded there; the value, which the sync reads back, is the tag as PCO names it.
+    #[test]
+    fn tag_names_are_html_encoded_in_the_text_only_issue_24_item_19() {
+        let list = tags(&[
+            "Teams:<img src=x onerror=alert(1)>",
+            "Food:Fish & \"Chips\" 'n'",
+        ]);
+        let mapped = BTreeSet::new();
+        let one = [AccountTags {
+            account: "Main",
+            tags: &list,
+            mapped: &mapped,
+        }];
+        for several in [false, true] {
+            let choices = build(&one, several);
+            assert!(choices.skipped.is_empty());
+            for (value, text) in &choices.options {
+                assert!(value.starts_with("Main:"), "{value}");
+                assert!(!text.contains(['<', '>', '"', '\'']), "{text}");
+            }
+            let texts: Vec<&str> = choices.options.iter().map(|(_, t)| t.as_str()).collect();
+            let prefix = if several { "Main:" } else { "" };
+            assert_eq!(
+                texts,
+                [
+                    format!("{prefix}Teams:&lt;img src=x onerror=alert(1)&gt;"),
+                    format!("{prefix}Food:Fish &amp; &quot;Chips&quot; &#39;n&#39;"),
+                ]
+            );
+            // What Rock reads back keeps the tag's own name as the value.
+            let read = parse(&qualifier(&choices.options));
+            assert!(
+                read.iter()
+                    .any(|(v, _)| v == "Main:Teams:<img src=x onerror=alert(1)>")
+            );
+        }
     }
 
     // R3: refreshing one account keeps the other accounts' choices.

@@ -86,18 +86,22 @@ impl Host for HostState {
         &mut self,
         updates: Vec<PersonUpdate>,
     ) -> Answer<Vec<Result<(), Error>>> {
+        self.fenced()?;
         Ok(self.capabilities.rock.update_people(&updates).await)
     }
 
     async fn create_people(&mut self, people: Vec<NewPerson>) -> Answer<Vec<Result<i64, Error>>> {
+        self.fenced()?;
         Ok(self.capabilities.rock.create_people(&people).await)
     }
 
     async fn set_tags(&mut self, tags: Vec<PersonTags>) -> Answer<Vec<Result<(), Error>>> {
+        self.fenced()?;
         Ok(self.capabilities.rock.set_tags(&tags).await)
     }
 
     async fn add_members(&mut self, members: Vec<Membership>) -> Answer<Vec<Result<(), Error>>> {
+        self.fenced()?;
         Ok(self.capabilities.rock.add_members(&members).await)
     }
 

@@ -43,6 +43,27 @@ impl CompileCache {
         })
     }
 
+    /// Opens the cache directory `name` inside `data_dir`, its key in `key_file` (made there,
+    /// 0600, when missing): a key kept outside the directory it protects (issue 24 item 17).
+    pub fn open_with_key_file(
+        data_dir: &Dir,
+        name: &str,
+        key_file: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        let (Some(parent), Some(key_name)) = (key_file.parent(), key_file.file_name()) else {
+            return Err(std::io::Error::other(format!(
+                "{} cannot hold the compile cache's key: name a file",
+                key_file.display()
+            )));
+        };
+        crate::state::private::create_dir(data_dir, name)?;
+        let parent = Dir::open_ambient_dir(parent, ambient_authority())?;
+        Ok(CompileCache {
+            dir: data_dir.open_dir(name)?,
+            key: load_or_make_key(&parent, &key_name.to_string_lossy())?,
+        })
+    }
+
     /// Opens the cache at an absolute path, its key beside it (`PATH.key`): the same cache as
     /// [`CompileCache::open`] of its parent (for tools and tests that have no `Dir`).
     pub fn open_ambient(path: &std::path::Path) -> std::io::Result<Self> {

@@ -102,7 +102,16 @@ pub enum RunError {
     /// Another process holds the account's lock: nothing was run.
     #[error("{0}")]
     Locked(String),
+    /// The run's lock was taken over while it ran: it was stopped before its next write
+    /// (issue 24 item 13).
+    #[error("{0}")]
+    LostLock(String),
 }
+
+/// The trap that stops a guest whose run lost its lock, before the write it asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LostLock(pub String);
 
 /// Why a component was refused.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +152,21 @@ pub struct HostState {
 }
 
 impl crate::bindings::types::Host for HostState {}
+
+impl HostState {
+    /// Before a write batch to Rock or PCO: whether the run still holds its lock (one read of
+    /// the lock's holder). A run that lost it is stopped here, with a trap, so that it writes
+    /// nothing more anywhere, not only to the state (issue 24 item 13, R80).
+    pub(crate) fn fenced(&self) -> wasmtime::Result<()> {
+        match self.capabilities.state.fence() {
+            Ok(()) => Ok(()),
+            Err(lost) => {
+                tracing::error!("{lost}");
+                Err(LostLock(lost.0).into())
+            }
+        }
+    }
+}
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -453,6 +477,9 @@ impl Runtime {
             return RunError::MemoryLimit {
                 limit: self.limits.memory_bytes,
             };
+        }
+        if let Some(lost) = error.downcast_ref::<LostLock>() {
+            return RunError::LostLock(lost.0.clone());
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => RunError::CpuLimit {

@@ -13,7 +13,9 @@
 //!   acquisition. A run's state commits go through [`FencedState`], which refuses a commit
 //!   unless its token still holds the lock, in the same transaction as the writes: a holder
 //!   whose lock was taken over (it stalled past `stale_after`, and another process took over)
-//!   cannot write any more, whatever it believes.
+//!   cannot write any more, whatever it believes. Its writes to Rock and PCO are fenced too:
+//!   the host reads the holder before each write batch the guest asks for
+//!   ([`StateStore::fence`]) and stops the run when the lock is gone.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -101,6 +103,21 @@ impl Fence {
 
     /// The refusal of a commit by a holder who lost the lock.
     fn refused(&self, holder: Option<&Holder>) -> StateError {
+        self.lost(
+            holder,
+            "so its commit was refused and nothing of it was written",
+        )
+    }
+
+    /// Why a holder who lost the lock is stopped before its next write to Rock or PCO.
+    fn stopped(&self, holder: Option<&Holder>) -> StateError {
+        self.lost(
+            holder,
+            "so it was stopped before its next write to Rock or PCO",
+        )
+    }
+
+    fn lost(&self, holder: Option<&Holder>, outcome: &str) -> StateError {
         let now = match holder {
             Some(holder) => format!(
                 "`{}` (pid {} on host {}) holds it now, with fencing token {}",
@@ -109,7 +126,9 @@ impl Fence {
             None => "nobody holds it now".to_string(),
         };
         StateError(format!(
-            "this run lost the lock of {} (fencing token {}; {now}), so its commit was refused              and nothing of it was written: it stalled for longer than the lock's stale limit              and another process took over. Run again once the other run has finished",
+            "this run lost the lock of {} (fencing token {}; {now}), {outcome}: it stalled for \
+             longer than the lock's stale limit and another process took over. Run again once \
+             the other run has finished",
             self.resource, self.number
         ))
     }
@@ -312,6 +331,17 @@ impl StateStore for FencedState {
         limit: u32,
     ) -> Result<Vec<Entry>, StateError> {
         self.state.scan(namespace, prefix, after, limit)
+    }
+
+    /// One read of the lock's holder: what the host checks before each write batch the guest
+    /// asks of Rock or PCO (issue 24 item 13), so a run that lost its lock stops writing
+    /// there too, not only to the state.
+    fn fence(&self) -> Result<(), StateError> {
+        let holder = self.locks.holder(&self.fence.resource)?;
+        if !self.fence.holds(holder.as_ref()) {
+            return Err(self.fence.stopped(holder.as_ref()));
+        }
+        self.state.fence()
     }
 
     fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError> {

@@ -29,6 +29,12 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<Entry>, StateError>;
     /// Applies every write or none.
     fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError>;
+    /// Whether the run this state belongs to may still write to Rock and PCO: an error when
+    /// the run's lock was taken over (see [`lock::FencedState`]). Unfenced state (a test's, a
+    /// dry run's) always may.
+    fn fence(&self) -> Result<(), StateError> {
+        Ok(())
+    }
 }
 
 /// The most entries one `scan` may ask for (the contract says so): a scan's answer is held in

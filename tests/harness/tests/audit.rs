@@ -239,6 +239,73 @@ async fn a_revert_dry_run_writes_nothing() {
     assert_eq!(rock_middle(h, c.rock_b), "Grace");
 }
 
+// R25 (issue 24 item 19): a revert applies what its preview showed, or nothing. Applied later
+// than previewed it would write what is there then; tied to the preview's fingerprint (as
+// `sync --confirm` is), a plan that changed since writes nothing and says so.
+#[tokio::test]
+async fn a_revert_applies_what_its_preview_showed_or_nothing_issue_24_item_19_r25() {
+    use pcosync::ops::admin::{revert_as_previewed, revert_fingerprint};
+    let c = changed_world().await;
+    let h = &c.harness;
+    let preview = revert(h, &c.run.run_id, None, true).await.expect("plans");
+    assert_eq!(preview.counts.reverted, 2, "{:?}", preview.people);
+    let shown = revert_fingerprint(&preview);
+    // After the preview, staff change B's middle name again: the revert would now leave B
+    // alone, which the preview did not show.
+    h.edit_rock(c.rock_b, |p| p.middle_name = "Later".into());
+    let state_before = h.state.dump();
+    h.sandbox.clear_requests();
+    let refused = revert_as_previewed(
+        &h.runtime,
+        &h.guest,
+        &h.capabilities(),
+        &h.account(),
+        &c.run.run_id,
+        None,
+        &shown,
+    )
+    .await
+    .expect_err("a revert whose plan changed since its preview is refused");
+    assert!(refused.to_string().contains("preview"), "{refused}");
+    assert_eq!(h.pco_writes(), 0, "nothing was written to PCO");
+    assert_eq!(
+        h.state.dump(),
+        state_before,
+        "nothing was written to the state"
+    );
+    assert!(
+        pco_mobile_digits(h, &c.pco_a)
+            .iter()
+            .any(|n| n.ends_with("6155550142")),
+        "A's phone was not reverted"
+    );
+    assert_eq!(rock_middle(h, c.rock_b), "Later");
+
+    // Previewed again, it applies exactly that.
+    let again = revert(h, &c.run.run_id, None, true).await.expect("plans");
+    assert_ne!(revert_fingerprint(&again), shown);
+    let report = revert_as_previewed(
+        &h.runtime,
+        &h.guest,
+        &h.capabilities(),
+        &h.account(),
+        &c.run.run_id,
+        None,
+        &revert_fingerprint(&again),
+    )
+    .await
+    .expect("the revert as previewed applies");
+    assert!(!report.dry_run);
+    assert_eq!(report.counts.reverted, 1, "{:?}", report.people);
+    assert_eq!(rock_middle(h, c.rock_b), "Later");
+    assert!(
+        !pco_mobile_digits(h, &c.pco_a)
+            .iter()
+            .any(|n| n.ends_with("6155550142")),
+        "A's phone is back"
+    );
+}
+
 // R25: the history knows only real runs; an unknown run is a clear error.
 #[tokio::test]
 async fn an_unknown_run_is_a_clear_error() {

@@ -190,10 +190,26 @@ pub(crate) async fn revert(
         })?),
     };
     let apply = fields.text("step") == "apply";
+    // The apply writes only what the preview showed (issue 24 item 19): its fingerprint.
+    let shown = fields.some("fingerprint");
+    if apply && shown.is_none() {
+        return Err(WebError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "This revert was not previewed: preview it, then revert what the preview shows.",
+        ));
+    }
     let session = session(&app, &config, account).await?;
-    let report = admin::revert(&session, account, &run_id, person, !apply)
+    let report = admin::revert(&session, account, &run_id, person, !apply, shown.as_deref())
         .await
-        .map_err(|e| WebError::internal(format!("account \"{name}\": {}", plain(&e))))?;
+        .map_err(|e| match &e {
+            crate::runtime::RunError::Guest(error)
+                if error.kind == crate::bindings::types::ErrorKind::Conflict =>
+            {
+                WebError::new(axum::http::StatusCode::CONFLICT, plain(&e))
+            }
+            _ => WebError::internal(format!("account \"{name}\": {}", plain(&e))),
+        })?;
+    let fingerprint = admin::revert_fingerprint(&report);
     let whose = person.map_or("everyone in the run".to_string(), |id| {
         format!("Rock person {id}")
     });
@@ -211,6 +227,7 @@ pub(crate) async fn revert(
                 form method="post" action=(format!("{}/revert", run_url(&name, &run_id))) {
                     (csrf(&sess))
                     input type="hidden" name="step" value="apply";
+                    input type="hidden" name="fingerprint" value=(fingerprint);
                     @if let Some(id) = person { input type="hidden" name="person" value=(id); }
                     button.danger type="submit" { "Revert " (report.counts.reverted) " values" }
                     a.button.secondary href=(run_url(&name, &run_id)) { "Cancel" }
