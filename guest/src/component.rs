@@ -109,6 +109,17 @@ impl Ports for Imports {
         rock::create_people(people)
     }
 
+    fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        rock::people_with_logins(ids)
+    }
+
+    fn create_or_find_people(
+        &self,
+        people: &[rock::NewPerson],
+    ) -> Vec<Result<rock::FoundOrCreated, Error>> {
+        rock::create_or_find_people(people)
+    }
+
     fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>> {
         rock::set_tags(tags)
     }

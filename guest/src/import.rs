@@ -318,7 +318,10 @@ impl<'a> Importer<'a> {
                 .pco_send(&self.account.name, &pco_people::list_people(offset, &[]))?;
             let (people, total) = pco_people::parse_people_document(&response.body)?;
             let count = people.len() as u64;
-            let last = count < u64::from(PAGE_SIZE) || total.is_some_and(|t| offset + count >= t);
+            // `total_count` is no proof of the end (a past API version capped it, and people
+            // added or removed meanwhile move it): the list ends on a short page or one that
+            // links no next page, as the sync's reader ends it (issue 24 item 8).
+            let last = count < u64::from(PAGE_SIZE) || !links_next(&response.body);
             let total = total.unwrap_or(offset + count).max(offset + count);
             let done = self.page(people, report, history)?;
             retry.extend(done.failed);
@@ -672,7 +675,7 @@ impl<'a> Importer<'a> {
                 connection_status: self.options.connection_status.trim().to_string(),
             })
             .collect();
-        let mut answers = self.ports.create_people(&new_people).into_iter();
+        let mut answers = self.ports.create_or_find_people(&new_people).into_iter();
         let mut answered = Vec::new();
         for index in batch {
             let entry = &mut entries[*index];
@@ -680,6 +683,18 @@ impl<'a> Importer<'a> {
                 Err(internal(
                     "Rock gave no answer for a create; it may have happened",
                 ))
+            });
+            let answer = answer.map(|found| {
+                if found.existing {
+                    // Rock's create is find-or-create: its duplicate rules took this person
+                    // for one it holds. Nobody was created; they are linked to that person
+                    // and counted so (issue 24 item 24, R41).
+                    took_for_existing(entry, found.id);
+                    if self.members.contains(&(entry.group, found.id)) {
+                        entry.actions.retain(|a| !matches!(a, Action::Joined(_)));
+                    }
+                }
+                found.id
             });
             match answer {
                 Ok(rock_id)
@@ -768,12 +783,33 @@ impl<'a> Importer<'a> {
     }
 }
 
+/// Whether a list page links a next one (`links.next`).
+fn links_next(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|page| page.pointer("/links/next").cloned())
+        .is_some_and(|next| !next.is_null())
+}
+
 fn rock_write(field: &str, after: String) -> AuditedWrite {
     AuditedWrite {
         to: System::Rock,
         field: field.to_string(),
         before: None,
         after: Some(after),
+    }
+}
+
+/// A create Rock answered with a person it holds: a link to them, not a create.
+fn took_for_existing(entry: &mut Entry, rock_id: i64) {
+    entry.step = Step::Link {
+        rock_id,
+        how: decide::BY_ROCK_MATCH,
+    };
+    for action in &mut entry.actions {
+        if matches!(action, Action::Created(_)) {
+            *action = Action::Linked(entry.person.id.clone());
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod choices;
 pub mod clock;
+pub mod email_guard;
 pub mod engine;
 pub mod fields;
 pub mod import;

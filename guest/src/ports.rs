@@ -16,8 +16,30 @@ pub trait Ports {
     fn people(&self, ids: &[i64]) -> Result<Vec<rock::Person>, Error>;
     fn follow_merges(&self, people: &[rock::GonePerson]) -> Result<Vec<rock::Merge>, Error>;
     fn find_people(&self, queries: &[rock::PersonQuery]) -> Result<Vec<Vec<rock::Person>>, Error>;
+    /// Of these Rock people, those with a Rock login. Ports without logins (test fakes) keep
+    /// this default: nobody.
+    fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        let _ = ids;
+        Ok(Vec::new())
+    }
     fn update_people(&self, updates: &[rock::PersonUpdate]) -> Vec<Result<(), Error>>;
     fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>>;
+    /// As `create_people`, saying of each whether Rock took them for a person it holds.
+    /// Ports that cannot tell (test fakes) keep this default: made anew.
+    fn create_or_find_people(
+        &self,
+        people: &[rock::NewPerson],
+    ) -> Vec<Result<rock::FoundOrCreated, Error>> {
+        self.create_people(people)
+            .into_iter()
+            .map(|answer| {
+                answer.map(|id| rock::FoundOrCreated {
+                    id,
+                    existing: false,
+                })
+            })
+            .collect()
+    }
     fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>>;
     fn add_members(&self, members: &[rock::Membership]) -> Vec<Result<(), Error>>;
     fn get_photo(&self, id: i64) -> Result<Option<rock::Photo>, Error>;

@@ -90,6 +90,9 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         read_administrators(ports, &account.name, &plans, &mut world.pco);
     }
     crate::roles::hold(&mut plans, &roles, &world.pco);
+    // An email from PCO that could take over a Rock login waits for an administrator (issue
+    // 24 item 15).
+    let email_holds = crate::email_guard::hold(ports, account, &world.rock, &mut plans)?;
     let mut report = empty_report(account, options, world.synced.len());
     report.people.extend(world.notes.iter().cloned());
     count_lookalikes(&mut report, &plans);
@@ -119,6 +122,7 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         return Ok(report);
     }
     let mut writes = world.state_writes.clone();
+    writes.extend(email_holds);
     if let Some(confirmed) = &options.confirm {
         writes.push(store::delete_held(confirmed));
     }

@@ -416,6 +416,15 @@ impl Ports for Versioned<'_> {
     fn create_people(&self, people: &[rock::NewPerson]) -> Vec<Result<i64, Error>> {
         self.inner.create_people(people)
     }
+    fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        self.inner.people_with_logins(ids)
+    }
+    fn create_or_find_people(
+        &self,
+        people: &[rock::NewPerson],
+    ) -> Vec<Result<rock::FoundOrCreated, Error>> {
+        self.inner.create_or_find_people(people)
+    }
     fn set_tags(&self, tags: &[rock::PersonTags]) -> Vec<Result<(), Error>> {
         self.inner.set_tags(tags)
     }

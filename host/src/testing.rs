@@ -49,6 +49,8 @@ pub struct RockData {
     pub deceased: BTreeSet<i64>,
     pub photos: BTreeMap<i64, Photo>,
     pub next_id: i64,
+    /// People with a Rock login (a `UserLogin`).
+    pub logins: BTreeSet<i64>,
 }
 
 impl MemoryRock {
@@ -175,6 +177,15 @@ impl Rock for MemoryRock {
                     .cloned()
                     .collect()
             })
+            .collect())
+    }
+
+    async fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        let data = self.enter("people_with_logins")?;
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| data.logins.contains(id))
             .collect())
     }
 

@@ -13,6 +13,8 @@ use rock_sandbox::RockSandbox;
 use tempfile::TempDir;
 
 const ROCK_TOKEN: &str = "s3cret-rock-key-cli-config";
+/// The PCO sandbox's second organization (its own credentials).
+const SECOND_ORGANIZATION: &str = "North Campus";
 
 struct World {
     pco: PcoSandbox,
@@ -24,6 +26,9 @@ struct World {
 impl World {
     async fn start() -> World {
         let congregation = Congregation::generate(40, 5);
+        // PCO also holds a second organization, with nobody synced yet: an account of its own.
+        let mut organizations = congregation.clone();
+        organizations.accounts.push(SECOND_ORGANIZATION.into());
         let pco = PcoSandbox::start_with(
             pco_sandbox::SandboxOptions {
                 rate_limit: RateLimitConfig {
@@ -32,7 +37,7 @@ impl World {
                 },
                 ..Default::default()
             },
-            &congregation,
+            &organizations,
         )
         .await
         .expect("the PCO sandbox starts");
@@ -58,6 +63,14 @@ impl World {
 
     fn main_account(&self) -> pco_sandbox::AccountCredentials {
         self.pco.accounts()[0].clone()
+    }
+
+    fn second_account(&self) -> pco_sandbox::AccountCredentials {
+        self.pco
+            .accounts()
+            .into_iter()
+            .find(|a| a.name == SECOND_ORGANIZATION)
+            .expect("the sandbox's second organization")
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -997,8 +1010,9 @@ async fn enabling_a_group_type_gives_its_groups_the_account_choice() {
         account_choices_on(&w, small).await.as_deref(),
         Some("Main Campus")
     );
-    // A second account, saved: it is offered too.
-    let account = w.main_account();
+    // A second account (of another PCO organization: one organization, one account), saved:
+    // it is offered too.
+    let account = w.second_account();
     let secret = w.secret_file("north.secret", &account.secret);
     w.run(
         &[
@@ -1089,5 +1103,70 @@ async fn tag_choices_follow_pco_after_each_full_sync_and_each_account_save() {
     assert!(
         mapped.contains("Main Campus:Shifts:Night^Shifts:Night"),
         "{mapped}"
+    );
+}
+
+// R3, R12 (issue 24 item 9): each account has its own people and its own part of the shared
+// "PCO Tags" attribute; two accounts that reach one PCO organization (the same credentials
+// under two names) would sync one set of people twice and fight over their tags. `config
+// check` fails such a configuration naming both accounts, and `account add` refuses the
+// second one and saves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r3_two_accounts_on_one_pco_organization_are_refused() {
+    let w = World::start().await;
+    let account = w.main_account();
+    let secret = w.secret_file("main.secret", &account.secret);
+    let path = w.write_config(&format!(
+        "\n[[accounts]]\nname = \"North Campus\"\napp_id = {:?}\nsecret = {{ file = {:?} }}\n",
+        account.app_id,
+        secret.display().to_string()
+    ));
+    w.run(&["config", "check"], &[])
+        .await
+        .refused("the same PCO organization")
+        .says("\"Main Campus\"")
+        .says("\"North Campus\"");
+
+    let path_text = w.write_config("");
+    assert_eq!(path_text, path);
+    let before = std::fs::read_to_string(&path).unwrap();
+    w.run(
+        &[
+            "account",
+            "add",
+            "North Campus",
+            "--app-id",
+            &account.app_id,
+            "--secret-file",
+            &secret.display().to_string(),
+        ],
+        &[],
+    )
+    .await
+    .refused("the same PCO organization")
+    .says("\"Main Campus\"");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+
+    // Another organization's account is added.
+    let other = w.second_account();
+    let other_secret = w.secret_file("north.secret", &other.secret);
+    w.run(
+        &[
+            "account",
+            "add",
+            "North Campus",
+            "--app-id",
+            &other.app_id,
+            "--secret-file",
+            &other_secret.display().to_string(),
+        ],
+        &[],
+    )
+    .await
+    .ok();
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("North Campus")
     );
 }

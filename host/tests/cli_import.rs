@@ -31,6 +31,17 @@ struct Sandboxes {
 impl Sandboxes {
     /// PCO holds the congregation; Rock holds its groups and nobody.
     async fn start(people: usize, seed: u64, with_import: bool) -> Sandboxes {
+        Sandboxes::start_with_rock(people, seed, with_import, |_| {}).await
+    }
+
+    /// As [`Sandboxes::start`], with Rock's people edited first (`rock` gets the congregation
+    /// Rock is seeded from: everyone PCO-only, in no group).
+    async fn start_with_rock(
+        people: usize,
+        seed: u64,
+        with_import: bool,
+        rock: impl FnOnce(&mut Congregation),
+    ) -> Sandboxes {
         let congregation = Congregation::generate(people, seed);
         let pco = PcoSandbox::start_with(
             pco_sandbox::SandboxOptions {
@@ -50,6 +61,7 @@ impl Sandboxes {
             member.presence = Presence::PcoOnly;
             member.groups.clear();
         }
+        rock(&mut only_groups);
         let rock = RockSandbox::start_with(
             rock_sandbox::SandboxOptions {
                 seed,
@@ -439,4 +451,157 @@ async fn r4_link_create_lets_the_next_sync_create_a_held_person() {
             text(&refused.stderr)
         );
     }
+}
+
+/// The account's first importable PCO person Rock's duplicate rules would take for a Rock
+/// person of the same name, birth date and gender: one level, not archived, an email, no
+/// drift between the systems, protection below High (Rock's matcher passes High by).
+fn rock_lookalike(congregation: &Congregation) -> usize {
+    congregation
+        .people
+        .iter()
+        .position(|m| {
+            m.presence != Presence::RockOnly
+                && m.pco_accounts.first() == Some(&0)
+                && m.pco_level.is_some()
+                && !m.pco_archived
+                && !m.pco_org_admin
+                && m.birthdate.is_some()
+                && m.email.is_some()
+                && m.pco_email_drift.is_none()
+                && m.pco_nick_drift.is_none()
+                && m.pco_last_name_drift.is_none()
+                && matches!(
+                    m.protection,
+                    congregation::Protection::Low | congregation::Protection::Medium
+                )
+                && m.first_name.is_ascii()
+                && m.last_name.is_ascii()
+        })
+        .expect("the congregation has a plain importable person")
+}
+
+// R41 (issue 24 item 24): Rock's `POST api/People` is find-or-create: a PCO person whom Rock's
+// duplicate rules take for a Rock person of the same name and birth date (with another email,
+// so the import's own email match does not find them) is answered 200 with that person, and
+// Rock creates nobody. The import reports and counts them as linked to an existing Rock
+// person, never as created.
+#[tokio::test(flavor = "multi_thread")]
+async fn r41_a_person_rock_matches_on_create_is_linked_not_counted_created() {
+    let mut lookalike = 0;
+    let sandboxes = Sandboxes::start_with_rock(60, 44, true, |rock| {
+        lookalike = rock_lookalike(rock);
+        let member = &mut rock.people[lookalike];
+        member.presence = Presence::RockOnly;
+        member.pco_accounts.clear();
+        member.email = Some("someone.else.entirely@example.net".into());
+    })
+    .await;
+    let before: BTreeSet<i64> = sandboxes.baseline.clone();
+
+    let real = sandboxes.import(&["--json"]);
+    assert_eq!(real.status.code(), Some(0), "{}", text(&real.stderr));
+    let real = report(&real);
+    assert_eq!(count(&real, "failed"), 0, "{real}");
+    let new_people = sandboxes.rock_people().await.len() as u64;
+    assert_eq!(
+        count(&real, "created"),
+        new_people,
+        "the report counts as created someone Rock already held: {real}"
+    );
+    assert!(count(&real, "linked") >= 1, "{real}");
+    assert_eq!(
+        count(&real, "imported"),
+        count(&real, "created") + count(&real, "linked"),
+        "{real}"
+    );
+    // The Rock person Rock matched is linked (a `person/{id}` record of a baseline person).
+    let linked_existing = sandboxes
+        .state_keys("person/")
+        .iter()
+        .filter_map(|k| k.strip_prefix("person/")?.parse::<i64>().ok())
+        .filter(|id| before.contains(id))
+        .count();
+    assert_eq!(linked_existing, 1, "{real}");
+    let said = real["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p.to_string().contains("duplicate rules matched"))
+        .count();
+    assert_eq!(said, 1, "{real}");
+}
+
+// R41 (issue 24 item 23): the dry run checks the import's settings against Rock as the real
+// run does: a connection status Rock does not have made the dry run say "created 43, failed
+// 0" and the real run then failed all 43. Now both refuse before anything is read or written,
+// naming the statuses Rock has.
+#[tokio::test(flavor = "multi_thread")]
+async fn r41_a_dry_run_refuses_a_connection_status_rock_does_not_have() {
+    let sandboxes = Sandboxes::start(30, 45, true).await;
+    let config = std::fs::read_to_string(sandboxes.config()).unwrap();
+    std::fs::write(
+        sandboxes.config(),
+        config.replace(
+            "connection_status = \"Member\"",
+            "connection_status = \"Regular Attender Typo\"",
+        ),
+    )
+    .unwrap();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let output = sandboxes.import(extra);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains("Regular Attender Typo") && stderr.contains("Member"),
+            "{extra:?}: {stderr}"
+        );
+    }
+    assert!(sandboxes.rock_people().await.is_empty());
+}
+
+// R41 (issue 24 item 23): `pcosync account edit` checks import settings against Rock before
+// it saves them: a connection status Rock does not have, or a group it does not hold, is
+// refused (exit 2) and the configuration is left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn r41_account_edit_refuses_import_settings_rock_does_not_have() {
+    let sandboxes = Sandboxes::start(30, 46, true).await;
+    let before = std::fs::read_to_string(sandboxes.config()).unwrap();
+    for setting in [
+        "import.connection_status=Regular Attender Typo",
+        "import.viewer=987654",
+    ] {
+        let output = sandboxes
+            .command(&["account", "edit", &sandboxes.account, "--set", setting])
+            .output()
+            .unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{setting}: {stderr}");
+        assert!(
+            stderr.contains("Regular Attender Typo") || stderr.contains("987654"),
+            "{setting}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(sandboxes.config()).unwrap(),
+            before,
+            "{setting}"
+        );
+    }
+    // A status Rock has is saved.
+    let output = sandboxes
+        .command(&[
+            "account",
+            "edit",
+            &sandboxes.account,
+            "--set",
+            "import.connection_status=Visitor",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        std::fs::read_to_string(sandboxes.config())
+            .unwrap()
+            .contains("Visitor")
+    );
 }

@@ -1976,3 +1976,78 @@ async fn a_create_rock_matches_is_a_link_to_the_existing_person() {
     assert_ne!(results[0].as_ref().ok(), Some(&id), "{results:?}");
     assert_eq!(rock.matched_existing(), 1);
 }
+
+// Issue 24 item 15: who has a Rock login is read from `api/UserLogins` by person, selecting
+// `PersonId` alone (the rows also hold each login's API key, which never reaches the host).
+#[tokio::test]
+async fn people_with_logins_are_read_from_user_logins_without_their_api_keys() {
+    let (sandbox, c) = start(40).await;
+    let rock = connect(&sandbox).await;
+    let ids: Vec<i64> = c
+        .rock_people()
+        .map(|m| sandbox.person_id(m.key).unwrap())
+        .collect();
+    assert!(ids.len() >= 3);
+    sandbox.add_login(ids[0], "first.login");
+    sandbox.add_login(ids[2], "third.login");
+    sandbox.add_login(ids[2], "third.second.login");
+    sandbox.clear_requests();
+    let with = rock.people_with_logins(&ids).await.unwrap();
+    assert_eq!(with, vec![ids[0], ids[2]]);
+    let reads: Vec<String> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("UserLogins"))
+        .map(|r| r.path)
+        .collect();
+    assert!(!reads.is_empty());
+    assert!(
+        reads.iter().all(|p| p.contains("%24select=Id%2CPersonId")
+            || p.contains("$select=Id,PersonId")
+            || p.contains("%24select=Id,PersonId")),
+        "{reads:?}"
+    );
+    assert!(rock.people_with_logins(&[]).await.unwrap().is_empty());
+}
+
+// R41 (issue 24 item 24): Rock's `POST api/People` is find-or-create; the client says which
+// answers were people Rock already held (200) and which it made (201).
+#[tokio::test]
+async fn create_or_find_people_says_who_rock_already_held() {
+    let (sandbox, c) = start(40).await;
+    let rock = connect(&sandbox).await;
+    let held = member(&c, |m| {
+        m.in_rock()
+            && m.email.is_some()
+            && m.birthdate.is_some()
+            && matches!(m.protection, congregation::Protection::Low)
+    });
+    let id = sandbox.person_id(held.key).unwrap();
+    let existing = rock.people(&[id]).await.unwrap().remove(0);
+    let again = NewPerson {
+        fields: vec![
+            FieldValue::FirstName(existing.first_name.clone()),
+            FieldValue::NickName(existing.nick_name.clone()),
+            FieldValue::LastName(existing.last_name.clone()),
+            FieldValue::Email(existing.email.clone()),
+            FieldValue::Gender(existing.gender),
+            FieldValue::Birthdate(existing.birthdate),
+        ],
+        connection_status: String::new(),
+    };
+    let new = NewPerson {
+        fields: vec![
+            FieldValue::FirstName("Zebedee".into()),
+            FieldValue::NickName("Zeb".into()),
+            FieldValue::LastName("Quarrington-Nobody".into()),
+            FieldValue::Email(Some("zeb.q@example.net".into())),
+        ],
+        connection_status: String::new(),
+    };
+    let answers = rock.create_or_find_people(&[again, new]).await;
+    let first = answers[0].as_ref().unwrap();
+    assert_eq!((first.id, first.existing), (id, true));
+    let second = answers[1].as_ref().unwrap();
+    assert!(!second.existing);
+    assert_ne!(second.id, id);
+}

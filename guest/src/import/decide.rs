@@ -27,6 +27,8 @@ use super::checkpoint::Intent;
 /// How a link was found, as the report says it.
 pub const BY_MATCH: &str = "by email and name";
 pub const BY_REMOTE_ID: &str = "by the Rock id PCO holds";
+/// Sent to Rock as a new person, and Rock's duplicate rules took them for one it holds.
+pub const BY_ROCK_MATCH: &str = "to the existing Rock person Rock's own duplicate rules matched them with (Rock created nobody): check it is the same person";
 pub const BY_INTENT: &str = "to the Rock person an interrupted import created";
 
 /// What to do with one PCO person not linked yet.

@@ -231,9 +231,14 @@ pub struct EditArgs {
     /// Remove a key, so that its default applies; repeat for several.
     #[arg(long, value_name = "KEY")]
     pub(crate) unset: Vec<String>,
-    /// Do not ask PCO: save without checking the credentials and the welcome template.
+    /// Do not ask PCO or Rock: save without checking the credentials, the welcome template
+    /// and the import settings.
     #[arg(long)]
     pub(crate) no_check: bool,
+    /// Check changed import settings against Rock even with `no_check` (the web form, which
+    /// asks nothing of PCO).
+    #[arg(skip)]
+    pub(crate) check_import: bool,
 }
 
 /// The settings `add` and `edit` share.
@@ -381,6 +386,7 @@ pub(crate) async fn add(
     let added = config.account(&name).map_err(usage)?;
     if !args.no_check {
         check_with_pco(&config, data_dir, added, out).await?;
+        check_own_organization(&config, added, out).await?;
     }
     let config = edit.save_to(out)?;
     if !args.no_check {
@@ -444,6 +450,16 @@ pub(crate) async fn edit(
     if needs_pco && !args.no_check && edit.changed() {
         let account = config.account(&args.name).map_err(usage)?;
         check_with_pco(&config, data_dir, account, out).await?;
+        check_own_organization(&config, account, out).await?;
+    }
+    let import_changed = pairs
+        .iter()
+        .map(|(k, _)| k)
+        .chain(&args.unset)
+        .any(|k| k.starts_with("import."));
+    if import_changed && (!args.no_check || args.check_import) && edit.changed() {
+        let account = config.account(&args.name).map_err(usage)?;
+        check_import_with_rock(&config, account, out).await?;
     }
     let changed = edit.changed();
     let config = edit.save_to(out)?;
@@ -451,6 +467,66 @@ pub(crate) async fn edit(
         super::rock::refresh_rock_setup(&config, data_dir, out).await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an account whose credentials reach the PCO organization another configured
+/// account reaches (R3, issue 24 item 9). An organization that cannot be read is a note.
+async fn check_own_organization(
+    config: &Config,
+    account: &AccountConfig,
+    out: &dyn Out,
+) -> anyhow::Result<()> {
+    let ours = match super::config::organization_id(config, account).await {
+        Ok(id) => id,
+        Err(why) => {
+            out.warn(&format!(
+                "note: the account's PCO organization was not read ({}); `pcosync config check` checks it later",
+                why.message()
+            ));
+            return Ok(());
+        }
+    };
+    for other in config.accounts.iter().filter(|a| a.name != account.name) {
+        let Ok(theirs) = super::config::organization_id(config, other).await else {
+            continue;
+        };
+        let reached = [
+            (other.name.clone(), theirs),
+            (account.name.clone(), ours.clone()),
+        ];
+        if let Some(clash) = super::config::same_organization(&reached).pop() {
+            return Err(usage(format!("{clash} (nothing was saved)")));
+        }
+    }
+    Ok(())
+}
+
+/// The account's import settings against Rock (R41, issue 24 item 23): a connection status
+/// or a group Rock does not have is refused and nothing is saved. A Rock that cannot be
+/// reached is a note: the configuration may be written where Rock cannot be reached.
+async fn check_import_with_rock(
+    config: &Config,
+    account: &AccountConfig,
+    out: &dyn Out,
+) -> anyhow::Result<()> {
+    let rock = match super::config::connect_rock(config).await {
+        Ok(rock) => rock,
+        Err(why) => {
+            out.warn(&format!(
+                "note: the import settings were not checked against Rock ({}); an import checks them when it starts",
+                why.message()
+            ));
+            return Ok(());
+        }
+    };
+    crate::ops::import_check::import_settings(&rock, account)
+        .await
+        .map_err(|why| {
+            usage(format!(
+                "account \"{}\": {why} (nothing was saved)",
+                account.name
+            ))
+        })
 }
 
 /// Asks PCO for the account's templates: shows them, and refuses a template that is not one of

@@ -1011,6 +1011,53 @@ pub async fn token_user(config: &Config, account: &AccountConfig) -> Result<Toke
     })
 }
 
+/// The PCO organization the account's credentials reach: its id, from `GET /people/v2`
+/// (the organization itself; only its id crosses into the host).
+pub async fn organization_id(config: &Config, account: &AccountConfig) -> Result<String, Reach> {
+    use crate::bindings::pco::{Method, Request};
+    use crate::pco::Pco;
+    let pco = check_client(config, account)?;
+    let request = Request {
+        method: Method::Get,
+        path: "/people/v2".into(),
+        query: vec![("fields[Organization]".into(), "name".into())],
+        headers: vec![],
+        body: None,
+    };
+    let response = match pco.send(&account.name, &request).await {
+        Ok(response) => response,
+        Err(error) if error.kind == ErrorKind::Unauthorized => {
+            return Err(Reach::Refused(error.message));
+        }
+        Err(error) => return Err(Reach::Failed(error.message)),
+    };
+    let document: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    match &document["data"]["id"] {
+        serde_json::Value::String(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        serde_json::Value::Number(id) => Ok(id.to_string()),
+        _ => Err(Reach::Failed(
+            "PCO's answer for the organization has no id".into(),
+        )),
+    }
+}
+
+/// Two accounts that reach one PCO organization (R3: each account has its own people and its
+/// own part of the shared "PCO Tags" attribute; issue 24 item 9): what to tell the user, for
+/// each pair found among `(account, organization id)`.
+pub fn same_organization(reached: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (index, (first, organization)) in reached.iter().enumerate() {
+        for (second, other) in &reached[index + 1..] {
+            if organization == other {
+                found.push(format!(
+                    "accounts \"{first}\" and \"{second}\" reach the same PCO organization (id {organization}): they would sync one set of people twice and overwrite each other's tags; keep one account per organization (remove one with `pcosync account remove`)"
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// Rock, reached with the configured key; quick to give up (a check, not a sync).
 pub async fn connect_rock(config: &Config) -> Result<RestRock, Reach> {
     let Some(rock) = &config.rock else {
@@ -1355,6 +1402,7 @@ async fn check(
             "none configured: add one with `pcosync account add NAME --app-id ID --secret-env VAR`",
         );
     }
+    let mut organizations: Vec<(String, String)> = Vec::new();
     for account in &config.accounts {
         let what = format!("account \"{}\"", account.name);
         let label = format!("{what} secret");
@@ -1418,6 +1466,10 @@ async fn check(
             }
             Err(why) => checks.failed(&format!("{what} PCO user"), why.message()),
         }
+        match organization_id(&config, account).await {
+            Ok(id) => organizations.push((account.name.clone(), id)),
+            Err(why) => checks.failed(&format!("{what} PCO organization"), why.message()),
+        }
         match &account.welcome_template {
             Some(template) if choices.welcome_templates.contains(template) => checks.ok(
                 &format!("{what} welcome_template"),
@@ -1467,6 +1519,9 @@ async fn check(
                 &format!("{} mapped tags exist in PCO", account.tag_groups.len()),
             );
         }
+    }
+    for clash in same_organization(&organizations) {
+        checks.failed("accounts", &clash);
     }
     if checks.failed > 0 {
         println!(

@@ -51,6 +51,7 @@ mod account;
 mod check;
 mod config;
 mod delete;
+mod email;
 mod group_types;
 mod import;
 mod link;
@@ -161,6 +162,12 @@ enum Command {
     Link(link::LinkArgs),
     /// Delete PCO people from PCO People and Services; asks first, after a dry run.
     Delete(delete::DeleteArgs),
+    /// Email changes from PCO that wait for an administrator (people with a Rock login or
+    /// account protection Medium and above): list them, confirm one.
+    Email {
+        #[command(subcommand)]
+        command: email::EmailCommand,
+    },
     /// Review past runs.
     Runs {
         #[command(subcommand)]
@@ -218,6 +225,7 @@ impl Command {
                     | Command::Refresh(_)
                     | Command::Link(_)
                     | Command::Delete(_)
+                    | Command::Email { .. }
                     | Command::Runs { .. }
                     | Command::Revert(_)
                     | Command::Run(_)
@@ -293,6 +301,7 @@ async fn run(
         Command::Refresh(args) => status::refresh(&config, &data_dir, args).await,
         Command::Link(args) => link::run(&config, &data_dir, args).await,
         Command::Delete(args) => delete::run(&config, &data_dir, args).await,
+        Command::Email { command } => email::run(&config, &data_dir, command).await,
         Command::Runs { command } => runs::run(&config, &data_dir, command).await,
         Command::Revert(args) => revert::run(&config, &data_dir, args).await,
         Command::Plugin { command } => plugin::run(&config, &data_dir, command).await,

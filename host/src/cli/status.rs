@@ -63,7 +63,12 @@ pub async fn run(config: &Config, data_dir: &Path, args: StatusArgs) -> anyhow::
         let session = Session::open(config, data_dir, account).await?;
         match admin::status(&session, account, &options).await {
             Ok(status) if args.json => println!("{}", serde_json::to_string(&status)?),
-            Ok(status) => print_status(&status, args.values),
+            Ok(status) => {
+                print_status(&status, args.values);
+                if let Some(note) = super::email::waiting_note(data_dir, &account.name) {
+                    println!("{}", terminal_safe(&note));
+                }
+            }
             Err(error) => {
                 eprintln!("error: account \"{}\": {}", account.name, plain(&error));
                 code = ExitCode::from(1);

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod full_sync;
+pub mod import_check;
 pub mod runs;
 pub mod tag_choices;
 pub mod text;

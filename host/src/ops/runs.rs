@@ -210,6 +210,14 @@ pub async fn import(
     options: &ImportOptions,
     command: &str,
 ) -> Result<Report, RunFailure> {
+    // Rock's connection statuses are the host's to know: checked before the dry run as before
+    // the real one, so a dry run never promises creates the run then fails (issue 24 item 23).
+    session
+        .capabilities
+        .rock
+        .check_connection_status(&options.connection_status)
+        .await
+        .map_err(|error| RunFailure::Run(RunError::Guest(error)))?;
     let lock = lock_account(locks, account, options.run.dry_run, command)?;
     let capabilities = fenced(session, lock.as_ref());
     session

@@ -10,8 +10,8 @@ pub mod rest;
 use async_trait::async_trait;
 
 use crate::bindings::rock::{
-    GonePerson, Group, Host, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags,
-    PersonUpdate, Photo,
+    FoundOrCreated, GonePerson, Group, Host, Membership, Merge, NewPerson, Person, PersonQuery,
+    PersonTags, PersonUpdate, Photo,
 };
 use crate::bindings::types::Error;
 use crate::runtime::HostState;
@@ -26,11 +26,43 @@ pub trait Rock: Send + Sync {
     async fn people(&self, ids: &[i64]) -> Result<Vec<Person>, Error>;
     async fn follow_merges(&self, people: &[GonePerson]) -> Result<Vec<Merge>, Error>;
     async fn find_people(&self, queries: &[PersonQuery]) -> Result<Vec<Vec<Person>>, Error>;
+    /// Of these people, those with a Rock login (issue 24 item 15). A backend without logins
+    /// keeps this default: nobody.
+    async fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        let _ = ids;
+        Ok(Vec::new())
+    }
     async fn update_people(&self, updates: &[PersonUpdate]) -> Vec<Result<(), Error>>;
     async fn create_people(&self, people: &[NewPerson]) -> Vec<Result<i64, Error>>;
+    /// As [`Rock::create_people`], saying of each whether Rock took them for a person it
+    /// holds (Rock's `POST api/People` is find-or-create). A backend that always creates
+    /// keeps this default: `existing: false`.
+    async fn create_or_find_people(
+        &self,
+        people: &[NewPerson],
+    ) -> Vec<Result<FoundOrCreated, Error>> {
+        self.create_people(people)
+            .await
+            .into_iter()
+            .map(|answer| {
+                answer.map(|id| FoundOrCreated {
+                    id,
+                    existing: false,
+                })
+            })
+            .collect()
+    }
     async fn set_tags(&self, tags: &[PersonTags]) -> Vec<Result<(), Error>>;
     async fn add_members(&self, members: &[Membership]) -> Vec<Result<(), Error>>;
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error>;
+
+    /// The host's own: whether Rock has this connection status (by value or GUID), with
+    /// the statuses it has in the error (R41, issue 24 item 23). Ok from a backend that has
+    /// no list to check against (tests' in-memory Rock).
+    async fn check_connection_status(&self, wanted: &str) -> Result<(), Error> {
+        let _ = wanted;
+        Ok(())
+    }
 
     /// The host's own, never the guest's: sets the choices of the "PCO Tags" person attribute
     /// (its `values` qualifier, as [`choices::qualifier`] writes it) to `update(current)`.
@@ -82,6 +114,10 @@ impl Host for HostState {
         Ok(self.capabilities.rock.find_people(&queries).await)
     }
 
+    async fn people_with_logins(&mut self, ids: Vec<i64>) -> Answer<Result<Vec<i64>, Error>> {
+        Ok(self.capabilities.rock.people_with_logins(&ids).await)
+    }
+
     async fn update_people(
         &mut self,
         updates: Vec<PersonUpdate>,
@@ -93,6 +129,13 @@ impl Host for HostState {
     async fn create_people(&mut self, people: Vec<NewPerson>) -> Answer<Vec<Result<i64, Error>>> {
         self.fenced()?;
         Ok(self.capabilities.rock.create_people(&people).await)
+    }
+
+    async fn create_or_find_people(
+        &mut self,
+        people: Vec<NewPerson>,
+    ) -> Answer<Vec<Result<FoundOrCreated, Error>>> {
+        Ok(self.capabilities.rock.create_or_find_people(&people).await)
     }
 
     async fn set_tags(&mut self, tags: Vec<PersonTags>) -> Answer<Vec<Result<(), Error>>> {

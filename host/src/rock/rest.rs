@@ -29,8 +29,8 @@ use url::Url;
 
 use super::Rock;
 use crate::bindings::rock::{
-    Fate, GonePerson, Group, GroupType, Membership, Merge, NewPerson, Person, PersonQuery,
-    PersonTags, PersonUpdate, Photo, Protection,
+    Fate, FoundOrCreated, GonePerson, Group, GroupType, Membership, Merge, NewPerson, Person,
+    PersonQuery, PersonTags, PersonUpdate, Photo, Protection,
 };
 use crate::bindings::types::{
     Address, Date, Error, ErrorKind, FieldValue, Gender, PermissionLevel,
@@ -1538,7 +1538,9 @@ impl RestRock {
         self.create("GroupMembers", body).await.map(|_| ())
     }
 
-    async fn create_one(&self, new: &NewPerson) -> Result<i64, Error> {
+    /// Creates one person, or finds them: the id, and whether Rock took them for someone it
+    /// already holds.
+    async fn create_one(&self, new: &NewPerson) -> Result<FoundOrCreated, Error> {
         let changes = Changes::of(&new.fields, &self.ids)?;
         let mut body = changes.columns;
         body.insert("RecordStatusValueId".into(), self.ids.record_active.into());
@@ -1569,7 +1571,7 @@ impl RestRock {
                  rules matched them): linked to that person, nobody created"
             );
             self.matched_existing.fetch_add(1, Ordering::Relaxed);
-            return Ok(id);
+            return Ok(FoundOrCreated { id, existing: true });
         }
         let finish = async {
             let mut row = self.person_row(id).await?;
@@ -1592,7 +1594,10 @@ impl RestRock {
                 ),
             )
         })?;
-        Ok(id)
+        Ok(FoundOrCreated {
+            id,
+            existing: false,
+        })
     }
 
     /// The connection status defined value named (by value or GUID); empty leaves Rock's
@@ -2099,6 +2104,40 @@ impl Rock for RestRock {
     }
 
     async fn create_people(&self, people: &[NewPerson]) -> Vec<Result<i64, Error>> {
+        let mut results = Vec::with_capacity(people.len());
+        for new in people {
+            results.push(self.create_one(new).await.map(|answer| answer.id));
+        }
+        results
+    }
+
+    /// `api/UserLogins` by person, `PersonId` alone selected: the rows also carry each
+    /// login's API key (`ApiKey` is a `[DataMember]`), which never crosses into the host.
+    async fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .list_ids(
+                "UserLogins",
+                "PersonId",
+                ids,
+                None,
+                &[("$select", "Id,PersonId")],
+            )
+            .await?;
+        let with: BTreeSet<i64> = rows.iter().filter_map(|r| int(r, "PersonId")).collect();
+        Ok(with.into_iter().collect())
+    }
+
+    async fn check_connection_status(&self, wanted: &str) -> Result<(), Error> {
+        self.connection_status(wanted).map(|_| ())
+    }
+
+    async fn create_or_find_people(
+        &self,
+        people: &[NewPerson],
+    ) -> Vec<Result<FoundOrCreated, Error>> {
         let mut results = Vec::with_capacity(people.len());
         for new in people {
             results.push(self.create_one(new).await);

@@ -11,11 +11,14 @@
 //!   tag of the account), matched (`find-people`) or created. Anything else is refused with
 //!   `unauthorized`, item by item, and never reaches Rock. A call that writes before it reads
 //!   (a revert) gets the account's synced people read by the host, once.
+//! - Tag changes write the call's own account's part of the shared "PCO Tags" attribute,
+//!   on the value Rock holds right then (issue 24 item 9): other accounts' values written
+//!   since the call read them are kept.
 //! - A read-only call (a dry run, status, a run's detail, the choices) gets capabilities that
 //!   refuse every write: PCO requests other than GET and uploads, Rock updates, creations, tags
 //!   and memberships, and state commits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -23,8 +26,8 @@ use async_trait::async_trait;
 use super::Capabilities;
 use crate::bindings::pco::{Method, Request, Response};
 use crate::bindings::rock::{
-    GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery, PersonTags, PersonUpdate,
-    Photo,
+    FoundOrCreated, GonePerson, Group, Membership, Merge, NewPerson, Person, PersonQuery,
+    PersonTags, PersonUpdate, Photo,
 };
 use crate::bindings::state::{Entry, Write};
 use crate::bindings::types::{Error, ErrorKind};
@@ -153,6 +156,10 @@ impl Pco for ScopedPco {
     }
 }
 
+/// Held while one call writes the "PCO Tags" attribute, which every account shares.
+static SHARED_TAGS: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
 /// The Rock capability of one writing call of one account (see the module docs).
 pub struct ScopedRock {
     inner: Arc<dyn Rock>,
@@ -198,6 +205,37 @@ impl ScopedRock {
             .strip_prefix(self.account.as_str())
             .and_then(|rest| rest.strip_prefix(':'))
             .is_some_and(|tag| !tag.is_empty())
+    }
+
+    /// Each person's "PCO Tags" value to write: this account's values as the call asks,
+    /// every other account's as Rock holds them now, read again just before the write (R3,
+    /// R12, issue 24 item 9). Several accounts share the attribute; a value written whole
+    /// from what a run read at its start would take away what another account's run wrote
+    /// meanwhile. A person Rock no longer returns is written as asked (Rock answers for them).
+    async fn own_part_on_fresh(&self, tags: &[PersonTags]) -> Result<Vec<PersonTags>, Error> {
+        let ids: Vec<i64> = tags.iter().map(|t| t.person_id).collect();
+        let now: BTreeMap<i64, Vec<String>> = self
+            .inner
+            .people(&ids)
+            .await?
+            .into_iter()
+            .map(|person| (person.id, person.pco_tags))
+            .collect();
+        Ok(tags
+            .iter()
+            .map(|asked| match now.get(&asked.person_id) {
+                None => asked.clone(),
+                Some(held) => PersonTags {
+                    person_id: asked.person_id,
+                    tags: held
+                        .iter()
+                        .filter(|value| !self.own_tag(value))
+                        .chain(asked.tags.iter().filter(|value| self.own_tag(value)))
+                        .cloned()
+                        .collect(),
+                },
+            })
+            .collect())
     }
 
     fn learn_members(&self, members: &[Membership]) {
@@ -411,10 +449,27 @@ impl Rock for ScopedRock {
             .extend(created.iter().filter_map(|c| c.as_ref().ok().copied()));
         created
     }
+    async fn create_or_find_people(
+        &self,
+        people: &[NewPerson],
+    ) -> Vec<Result<FoundOrCreated, Error>> {
+        let answers = self.inner.create_or_find_people(people).await;
+        self.seen()
+            .people
+            .extend(answers.iter().filter_map(|a| a.as_ref().ok().map(|f| f.id)));
+        answers
+    }
     async fn set_tags(&self, tags: &[PersonTags]) -> Vec<Result<(), Error>> {
         let ids: Vec<i64> = tags.iter().map(|t| t.person_id).collect();
         let allowed = self.allowed_people(&ids).await;
-        only_allowed(tags, allowed, async |through| {
+        // Every account's runs write the one shared attribute: one write at a time in this
+        // process, each on the value Rock holds right then (issue 24 item 9).
+        let _one_at_a_time = SHARED_TAGS.lock().await;
+        let tags = match self.own_part_on_fresh(tags).await {
+            Ok(tags) => tags,
+            Err(error) => return tags.iter().map(|_| Err(error.clone())).collect(),
+        };
+        only_allowed(&tags, allowed, async |through| {
             self.inner.set_tags(through).await
         })
         .await
@@ -428,6 +483,12 @@ impl Rock for ScopedRock {
     }
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {
         self.inner.photo(id).await
+    }
+    async fn check_connection_status(&self, wanted: &str) -> Result<(), Error> {
+        self.inner.check_connection_status(wanted).await
+    }
+    async fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        self.inner.people_with_logins(ids).await
     }
 }
 
@@ -466,6 +527,12 @@ impl Rock for ReadOnlyRock {
     async fn create_people(&self, people: &[NewPerson]) -> Vec<Result<i64, Error>> {
         refuse_all(people.len(), "a Rock person's creation")
     }
+    async fn create_or_find_people(
+        &self,
+        people: &[NewPerson],
+    ) -> Vec<Result<FoundOrCreated, Error>> {
+        refuse_all(people.len(), "a Rock person's creation")
+    }
     async fn set_tags(&self, tags: &[PersonTags]) -> Vec<Result<(), Error>> {
         refuse_all(tags.len(), "a Rock tag change")
     }
@@ -474,6 +541,12 @@ impl Rock for ReadOnlyRock {
     }
     async fn photo(&self, id: i64) -> Result<Option<Photo>, Error> {
         self.0.photo(id).await
+    }
+    async fn check_connection_status(&self, wanted: &str) -> Result<(), Error> {
+        self.0.check_connection_status(wanted).await
+    }
+    async fn people_with_logins(&self, ids: &[i64]) -> Result<Vec<i64>, Error> {
+        self.0.people_with_logins(ids).await
     }
 }
 

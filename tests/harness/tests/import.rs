@@ -1270,3 +1270,54 @@ fn nfc(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     text.nfc().collect()
 }
+
+// R42 (issue 24 item 8): PCO's `meta.total_count` is no proof of the end (a past API version
+// capped it at 10,000, and people added or removed meanwhile move it): an import that trusted
+// it ended after the first page and deleted its checkpoint, leaving most of the congregation
+// out. The import reads on while a page is full and PCO links a next one.
+#[tokio::test]
+async fn r42_a_capped_total_count_does_not_end_the_import_early() {
+    let harness = Harness::new(250, 11).await;
+    harness.empty_rock();
+    harness.sandbox.set_list_drift(pco_sandbox::ListDrift {
+        skipped_per_page: 0,
+        total_count_cap: Some(100),
+    });
+    let report = harness.import(false).await.expect("the import runs");
+    let expected = importable(&harness);
+    assert!(expected.len() > 120, "{} importable", expected.len());
+    assert_eq!(report.counts.failed, 0, "{:?}", report.people);
+    assert_eq!(report.counts.imported as usize, expected.len());
+    assert_imported_once(
+        "capped total",
+        &expected,
+        &harness.links(),
+        &harness.world.rock,
+    );
+    assert!(!harness.state_has("import/cursor"));
+}
+
+// R42 (issue 24 item 8): people removed from PCO while the import reads shift the later
+// pages, so the list ends on a page shorter than PCO's total said; the import reads until a
+// short page or a page with no `links.next`, and takes everyone it was shown.
+#[tokio::test]
+async fn r42_a_list_that_shifts_while_read_is_read_to_its_end() {
+    let harness = Harness::new(250, 11).await;
+    harness.empty_rock();
+    harness.sandbox.set_list_drift(pco_sandbox::ListDrift {
+        skipped_per_page: 10,
+        total_count_cap: Some(90),
+    });
+    let report = harness.import(false).await.expect("the import runs");
+    assert_eq!(report.counts.failed, 0, "{:?}", report.people);
+    let expected = importable(&harness);
+    // The drift hides 10 rows before each page after the first: at most 20 of 3 pages.
+    let imported = report.counts.imported as usize;
+    assert!(
+        imported + 20 >= expected.len() && imported <= expected.len(),
+        "imported {imported} of {}",
+        expected.len()
+    );
+    // Past the first page (100 rows, some of them not importable).
+    assert!(imported > 110, "imported {imported}");
+}

@@ -464,6 +464,17 @@ impl RockSandbox {
         store.insert_unchecked(schema::Entity::PersonPreviousName, row);
     }
 
+    /// Gives `person` a Rock login (a UserLogin row, as Rock's account pages make one).
+    pub fn add_login(&self, person: i64, user_name: &str) {
+        let mut store = self.app.store();
+        let mut row = Store::blank(schema::Entity::UserLogin);
+        row.insert("PersonId".into(), person.into());
+        row.insert("UserName".into(), user_name.into());
+        row.insert("IsConfirmed".into(), true.into());
+        row.insert("ApiKey".into(), format!("api-key-of-{user_name}").into());
+        store.insert_unchecked(schema::Entity::UserLogin, row);
+    }
+
     /// Records an email `person` had (a PersonSearchKey of type Email on their primary alias).
     pub fn add_previous_email(&self, person: i64, email: &str) {
         let mut store = self.app.store();

@@ -118,6 +118,7 @@ entities! {
     GroupRequirement => "GroupRequirements", 80;
     PersonPreviousName => "PersonPreviousNames", 90_000;
     PersonSearchKey => "PersonSearchKeys", 95_000;
+    UserLogin => "UserLogins", 110_000;
 }
 
 impl Entity {
@@ -396,6 +397,9 @@ impl Cols {
     fn boolean(&mut self, name: &'static str, default: bool) -> &mut Self {
         self.push(name, Kind::Bool, false, Value::Bool(default))
     }
+    fn bool_opt(&mut self, name: &'static str) -> &mut Self {
+        self.push(name, Kind::Bool, true, Value::Null)
+    }
     fn datetime_opt(&mut self, name: &'static str) -> &mut Self {
         self.push(name, Kind::DateTime, true, Value::Null)
     }
@@ -647,6 +651,17 @@ fn build_columns(entity: Entity) -> Vec<Column> {
             c.int("PersonAliasId")
                 .int_opt("SearchTypeValueId")
                 .text("SearchValue", 255);
+        }
+        // Rock/Model/CRM/UserLogin/UserLogin.cs: a person's login (the columns the sandbox
+        // keeps; the model's others read as null). `Password` has no [DataMember]: never in a
+        // row, never queryable. `ApiKey` is one: GET api/UserLogins returns it to anyone with
+        // View on the controller.
+        Entity::UserLogin => {
+            c.int_opt("EntityTypeId")
+                .text("UserName", 255)
+                .bool_opt("IsConfirmed")
+                .bool_opt("IsLockedOut");
+            c.text("ApiKey", 50).int_opt("PersonId");
         }
         Entity::GroupRequirement => {
             c.int_opt("GroupId")

@@ -554,6 +554,7 @@ pub(crate) async fn save_settings(
         },
         unset,
         no_check: false,
+        check_import: false,
     };
     let out = Collected::default();
     let result = {

@@ -249,6 +249,9 @@ pub(crate) async fn save_settings(
         },
         unset,
         no_check: true,
+        // The form's settings are checked against Rock before they are saved (issue 24
+        // item 23), as `pcosync account edit` checks them.
+        check_import: true,
     };
     let out = Collected::default();
     let result = {
