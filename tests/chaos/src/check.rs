@@ -27,6 +27,8 @@ pub enum ViolationKind {
     DoubleWelcome,
     /// Clean runs that never settle to a run writing nothing (R27).
     NoConvergence,
+    /// Someone's email, phone or street address in a log line (R53).
+    Privacy,
 }
 
 impl ViolationKind {
@@ -40,6 +42,7 @@ impl ViolationKind {
             ViolationKind::State => "state",
             ViolationKind::DoubleWelcome => "double welcome",
             ViolationKind::NoConvergence => "no convergence",
+            ViolationKind::Privacy => "private data in a log",
         }
     }
 }
@@ -58,6 +61,44 @@ impl fmt::Display for Violation {
 
 fn violation(kind: ViolationKind, detail: String) -> Violation {
     Violation { kind, detail }
+}
+
+/// Log lines that carry anyone's email, phone number or street address (R53: logs name people
+/// by id). `log` is everything the runs wrote to stderr.
+pub fn private_in_logs(world: &World, log: &str) -> Vec<Violation> {
+    let mut private: Vec<String> = Vec::new();
+    for m in &world.congregation.people {
+        private.extend(m.email.iter().chain(&m.pco_email_drift).cloned());
+        for phone in [&m.home_phone, &m.work_phone, &m.mobile_phone]
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(area), Some(exchange), Some(line)) =
+                (phone.get(..3), phone.get(3..6), phone.get(6..))
+            {
+                private.push(phone.clone());
+                private.push(format!("({area}) {exchange}-{line}"));
+                private.push(format!("{area}-{exchange}-{line}"));
+            }
+        }
+        if let Some(address) = &m.address
+            && address.street1.len() > 6
+        {
+            private.push(address.street1.clone());
+        }
+    }
+    log.lines()
+        .filter_map(|line| {
+            let found = private
+                .iter()
+                .find(|p| !p.is_empty() && line.contains(p.as_str()))?;
+            Some(violation(
+                ViolationKind::Privacy,
+                format!("{found:?} in the log line {line:?}"),
+            ))
+        })
+        .take(5)
+        .collect()
 }
 
 /// PCO permissions before the faulty runs: (account, PCO id) -> (permission, org admin).
@@ -114,7 +155,9 @@ pub fn duplicates(world: &World, after: &After) -> Vec<Violation> {
         let links = &after.links[account];
         let mut by_remote: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
         for person in people {
-            if let Some(rock_id) = person.remote_id {
+            if let Some(rock_id) = person.remote_id
+                && !world.carries_foreign_id(account, &person.id, rock_id)
+            {
                 by_remote.entry(rock_id).or_default().push(&person.id);
             }
         }

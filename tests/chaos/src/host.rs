@@ -99,7 +99,7 @@ impl Host {
             .arg(warm)
             .arg("check")
             .env_remove("PCOSYNC_CONFIG")
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", "info")
             .output()
             .with_context(|| format!("running {}", binary.display()))?;
         anyhow::ensure!(
@@ -295,6 +295,15 @@ async fn run_process(
     };
     let stdout = std::fs::read_to_string(&out).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    // Every run's log, for the privacy check (R53) at the scenario's end.
+    {
+        use std::io::Write as _;
+        let mut all = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(world.log_path())?;
+        all.write_all(stderr.as_bytes())?;
+    }
     // A killed run may have printed half a line: keep only what parses.
     let reports = stdout
         .lines()

@@ -41,6 +41,10 @@ struct Args {
     /// Largest congregation.
     #[arg(long, default_value_t = 150)]
     max_people: usize,
+    /// The share of worlds with issue 24's unkind data (foreign `remote_id`s in PCO, deceased
+    /// people in Rock), 0 to 1.
+    #[arg(long, default_value_t = 0.5)]
+    unkind: f64,
     /// Scenarios run at once (they mostly wait on back-offs and slow answers).
     #[arg(long, default_value_t = 4)]
     jobs: usize,
@@ -86,6 +90,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     };
     let settings = Settings {
         people: args.min_people..=args.max_people,
+        unkind: args.unkind,
     };
     println!(
         "{} scenarios from seed {} ({:?} mode, {}-{} people, {} at a time)",

@@ -94,12 +94,16 @@ pub struct Plan {
     pub kind: Kind,
     pub allow_downgrade: bool,
     pub brake_percent: u8,
+    /// The world carries issue 24's unkind data ([`crate::world::WorldOptions::unkind`]).
+    pub unkind: bool,
     pub changes: Changes,
     pub runs: Vec<FaultyRun>,
 }
 
 impl Plan {
-    pub fn draw(seed: u64, people: &RangeInclusive<usize>, rng: &mut StdRng) -> Plan {
+    /// `unkind` is the share of worlds with unkind data; drawn last, so that a share of 0
+    /// leaves every other draw of a seed as it was.
+    pub fn draw(seed: u64, people: &RangeInclusive<usize>, unkind: f64, rng: &mut StdRng) -> Plan {
         let people = rng.random_range(people.clone());
         let kind = match rng.random_range(0..100u32) {
             0..30 => Kind::FirstSync,
@@ -141,12 +145,14 @@ impl Plan {
                 }
             })
             .collect();
+        let unkind = unkind > 0.0 && rng.random_bool(unkind.min(1.0));
         Plan {
             seed,
             people,
             kind,
             allow_downgrade,
             brake_percent,
+            unkind,
             changes,
             runs,
         }

@@ -35,11 +35,16 @@ const CLEAN_RUNS: usize = 6;
 pub struct Settings {
     /// Congregation sizes to draw from.
     pub people: RangeInclusive<usize>,
+    /// The share of worlds with issue 24's unkind data (foreign `remote_id`s, deceased people).
+    pub unkind: f64,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { people: 60..=150 }
+        Settings {
+            people: 60..=150,
+            unkind: 0.5,
+        }
     }
 }
 
@@ -50,6 +55,8 @@ pub struct ScenarioResult {
     pub kind: Kind,
     pub people: usize,
     pub allow_downgrade: bool,
+    /// The world carried unkind data (foreign `remote_id`s, deceased people).
+    pub unkind: bool,
     pub faulty_runs: usize,
     pub kills: usize,
     /// Faulty runs by how they ended: "killed", "exit 0", "exit 1", ...
@@ -79,9 +86,10 @@ impl ScenarioResult {
     /// One line: what the scenario was.
     pub fn describe(&self) -> String {
         format!(
-            "seed {} ({}, {} people, downgrade {}, {} changes, {} faulty runs, {} killed)",
+            "seed {} ({}{}, {} people, downgrade {}, {} changes, {} faulty runs, {} killed)",
             self.seed,
             self.kind.name(),
+            if self.unkind { ", unkind" } else { "" },
             self.people,
             if self.allow_downgrade { "on" } else { "off" },
             self.changes,
@@ -95,12 +103,13 @@ impl ScenarioResult {
 pub async fn run(host: &Host, seed: u64, settings: &Settings) -> ScenarioResult {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
-    let plan = Plan::draw(seed, &settings.people, &mut rng);
+    let plan = Plan::draw(seed, &settings.people, settings.unkind, &mut rng);
     let mut result = ScenarioResult {
         seed,
         kind: plan.kind,
         people: plan.people,
         allow_downgrade: plan.allow_downgrade,
+        unkind: plan.unkind,
         faulty_runs: 0,
         kills: 0,
         endings: BTreeMap::new(),
@@ -131,6 +140,7 @@ async fn execute(
         seed: plan.seed,
         allow_downgrade: plan.allow_downgrade,
         brake_percent: plan.brake_percent,
+        unkind: plan.unkind,
     })
     .await?;
     host.prepare(&world)?;
@@ -214,6 +224,10 @@ async fn execute(
         plan.allow_downgrade,
     ));
     result.violations.extend(check::welcomes(&world));
+    let log = std::fs::read_to_string(world.log_path()).unwrap_or_default();
+    result
+        .violations
+        .extend(check::private_in_logs(&world, &log));
     if imported {
         result
             .violations

@@ -27,6 +27,11 @@ pub struct WorldOptions {
     pub allow_downgrade: bool,
     /// Every account's `brake_percent` (R24).
     pub brake_percent: u8,
+    /// Issue 24's unkind data on top of the congregation: PCO people carrying an unrelated Rock
+    /// person's id in `remote_id` (a move from another system, R4/R6), and synced Rock people
+    /// who have died (left out of `api/People`, R18). Every account already shares Rock's one
+    /// PCO Tags attribute (R3, R12).
+    pub unkind: bool,
 }
 
 /// A PCO person as the checks see them.
@@ -66,6 +71,10 @@ pub struct World {
     pub accounts: Vec<String>,
     /// The import's Rock group of each level of [`IMPORT_ACCOUNT`]: (config key, group id).
     pub import_groups: Vec<(&'static str, i64)>,
+    /// The foreign `remote_id`s an unkind world seeded: (account, PCO id, the Rock id carried).
+    /// While a PCO person still carries theirs, it names nobody of theirs (see
+    /// [`World::carries_foreign_id`]).
+    pub foreign_remote_ids: BTreeSet<(String, String, i64)>,
     dir: TempDir,
     http: reqwest::Client,
 }
@@ -110,18 +119,65 @@ impl World {
                 Some((level_key(*level), rock.group_id(index)?))
             })
             .collect();
-        let world = World {
+        let mut world = World {
             congregation,
             rock,
             pco,
             options,
             accounts,
             import_groups,
+            foreign_remote_ids: BTreeSet::new(),
             dir,
             http: reqwest::Client::new(),
         };
         world.write_config()?;
+        if world.options.unkind {
+            world.make_unkind().await?;
+        }
         Ok(world)
+    }
+
+    /// See [`WorldOptions::unkind`].
+    async fn make_unkind(&mut self) -> anyhow::Result<()> {
+        for (carrier, rock_key) in self.congregation.foreign_remote_ids() {
+            let member = &self.congregation.people[carrier as usize];
+            let Some(remote_id) = self.rock.person_id(rock_key) else {
+                continue;
+            };
+            for account in &member.pco_accounts {
+                let name = &self.congregation.accounts[*account];
+                if let Some(id) = self.pco.pco_id(name, carrier) {
+                    self.edit_pco_person(name, &id, json!({"remote_id": remote_id}))
+                        .await
+                        .context("a foreign remote_id is seeded")?;
+                    self.foreign_remote_ids
+                        .insert((name.clone(), id, remote_id));
+                }
+            }
+        }
+        let synced: Vec<i64> = self
+            .congregation
+            .rock_people()
+            .filter(|m| m.in_pco() && !m.groups.is_empty() && !m.pco_org_admin)
+            .filter_map(|m| self.rock.person_id(m.key))
+            .collect();
+        for id in synced.iter().skip(1).step_by(17).take(3) {
+            anyhow::ensure!(self.rock.set_deceased(*id, true), "Rock person {id} dies");
+        }
+        self.rock.clear_requests();
+        self.pco.clear_requests();
+        Ok(())
+    }
+
+    /// Whether this PCO person still carries the unrelated Rock id an unkind world gave them.
+    pub fn carries_foreign_id(&self, account: &str, pco_id: &str, remote_id: i64) -> bool {
+        self.foreign_remote_ids
+            .contains(&(account.to_string(), pco_id.to_string(), remote_id))
+    }
+
+    /// Everything the runs of this world wrote to stderr (process mode).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("runs.log")
     }
 
     pub fn config_path(&self) -> PathBuf {

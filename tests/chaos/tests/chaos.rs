@@ -34,7 +34,10 @@ fn kinds(violations: &[check::Violation]) -> BTreeSet<ViolationKind> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reduced_chaos_suite_keeps_every_invariant() {
     let host = host().await;
-    let settings = Settings { people: 60..=80 };
+    let settings = Settings {
+        people: 60..=80,
+        unkind: 0.0,
+    };
     let started = Instant::now();
     let figures = pcosync_chaos::suite::run(host, 1, 8, 2, &settings, |r| {
         println!(
@@ -61,12 +64,45 @@ async fn a_reduced_chaos_suite_keeps_every_invariant() {
     assert_eq!(figures.violations, 0, "{:?}", figures.failing);
 }
 
+/// Issue 24, R4, R6, R18: the same, in worlds with unkind data (PCO people carrying unrelated
+/// Rock ids in `remote_id`, synced Rock people who died, two accounts on Rock's one PCO Tags
+/// attribute), from a seed the reduced suite above never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unkind_worlds_keep_every_invariant() {
+    let host = host().await;
+    let settings = Settings {
+        people: 60..=80,
+        unkind: 1.0,
+    };
+    let figures = pcosync_chaos::suite::run(host, 9_001, 4, 2, &settings, |r| {
+        println!(
+            "{} {}",
+            if r.failed() { "FAILED" } else { "ok" },
+            r.describe()
+        );
+        for violation in &r.violations {
+            println!("    {violation}");
+        }
+        if let Some(error) = &r.error {
+            println!("    error: {error}");
+        }
+    })
+    .await;
+    println!("{figures}");
+    assert_eq!(figures.scenarios, 4);
+    assert_eq!(figures.errors, 0, "{:?}", figures.failing);
+    assert_eq!(figures.duplicates, 0, "{:?}", figures.failing);
+    assert_eq!(figures.lost_updates, 0, "{:?}", figures.failing);
+    assert_eq!(figures.violations, 0, "{:?}", figures.failing);
+}
+
 async fn world(people: usize, seed: u64, allow_downgrade: bool) -> World {
     World::start(WorldOptions {
         people,
         seed,
         allow_downgrade,
         brake_percent: 100,
+        unkind: false,
     })
     .await
     .expect("the world starts")
@@ -333,4 +369,25 @@ async fn r6_a_sync_after_an_interrupted_import_creates_no_second_pco_person() {
     let after = After::read(&world).await.unwrap();
     let found = check::import_duplicates(&after, &rock_before, &pco_before);
     assert!(found.is_empty(), "{found:#?}");
+}
+
+/// R53: the privacy check flags a log line with someone's email, phone or street address, and
+/// passes lines that name people by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_check_catches_details_in_a_log() {
+    let world = world(40, 3, false).await;
+    let member = world
+        .congregation
+        .people
+        .iter()
+        .find(|m| m.email.is_some() && m.mobile_phone.is_some())
+        .expect("a member with an email and a mobile phone");
+    let email = member.email.clone().unwrap();
+    let phone = member.mobile_phone.clone().unwrap();
+    let clean = "INFO pcosync: updated rock_person=1042 pco_person=10000257\n";
+    assert!(check::private_in_logs(&world, clean).is_empty());
+    let leaky = format!("{clean}WARN pcosync: bad email {email}\nINFO phone {phone} saved\n");
+    let found = check::private_in_logs(&world, &leaky);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(kinds(&found), [ViolationKind::Privacy].into());
 }
