@@ -436,7 +436,10 @@ fn link(
                 record.pco
             ));
             return (
-                LinkStep::Found(kept.clone(), "as PCO merged their PCO person into"),
+                LinkStep::Found(
+                    kept.clone(),
+                    "as the person PCO merged their PCO person into",
+                ),
                 Some(kept.clone()),
             );
         }
@@ -455,7 +458,7 @@ fn link(
         && (!inputs.pco_complete || inputs.pco.contains_key(pco_id))
     {
         return (
-            LinkStep::Found(pco_id.clone(), "as the import created them from"),
+            LinkStep::Found(pco_id.clone(), "as the person the import created them from"),
             Some(pco_id.clone()),
         );
     }

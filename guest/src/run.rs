@@ -1161,7 +1161,7 @@ fn push_outcome(
             actions.push(Action::Linked(id.clone()));
             // Said so an administrator can judge the match (R4: a birth date is claimed
             // only when it was compared).
-            actions.push(Action::Flagged(format!("linked {how}")));
+            actions.push(Action::Flagged(format!("linked to PCO person {id} {how}")));
         }
         LinkStep::Create if done.link => {
             c.created += 1;

@@ -400,6 +400,47 @@ mod tests {
         assert!(shown.lines().count() > 5, "line breaks kept: {shown}");
     }
 
+    /// Issue 24 item 25 (R32): a person the sync skips every run is not shown as waiting for
+    /// the next sync: the status says why they wait and what to do; someone simply not synced
+    /// yet still reads "(next sync)".
+    #[test]
+    fn people_the_sync_skips_say_why_they_wait_issue_24_item_25_r32() {
+        use crate::bindings::engine::{AccountStatus, PersonStatus};
+        use crate::bindings::types::PermissionLevel;
+        let person = |rock_id: i64, waiting: Option<&str>| PersonStatus {
+            rock_id,
+            name: format!("Person {rock_id}"),
+            pco_id: None,
+            rock_level: Some(PermissionLevel::Viewer),
+            pco_level: None,
+            last_synced: None,
+            values: vec![],
+            tags: vec![],
+            waiting: waiting.map(Into::into),
+        };
+        let why = "account protection is High: never matched by email; link this person by hand: pcosync link 7 PCO_ID";
+        let status = AccountStatus {
+            account: "Main".into(),
+            groups: vec![],
+            people: vec![person(7, Some(why)), person(8, None)],
+            runs: vec![],
+            last_success: None,
+        };
+        let shown = status_text(&status, false);
+        let row = |id: &str| {
+            shown
+                .lines()
+                .find(|l| l.trim_start().starts_with(id))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(!row("7 ").contains("next sync"), "{shown}");
+        assert!(row("7 ").contains("waiting for you"), "{shown}");
+        assert!(row("8 ").contains("(next sync)"), "{shown}");
+        assert!(shown.contains(&format!("Rock 7: {why}")), "{shown}");
+        assert!(!shown.contains("Rock 8:"), "{shown}");
+    }
+
     #[test]
     fn tables_align_their_columns() {
         let out = table(

@@ -125,7 +125,9 @@ fn people_shown<'a>(status: &'a AccountStatus, query: &PeopleQuery) -> Vec<&'a P
         .iter()
         .filter(|p| match query.show() {
             "linked" => p.pco_id.is_some(),
-            "waiting" => p.pco_id.is_none() && p.rock_level.is_some(),
+            "waiting" => p.pco_id.is_none() && p.rock_level.is_some() && p.waiting.is_none(),
+            // Skipped by every sync until an administrator acts (R32, issue 24 item 25).
+            "held" => p.pco_id.is_none() && p.waiting.is_some(),
             "no-group" => p.rock_level.is_none(),
             _ => true,
         })
@@ -279,7 +281,7 @@ pub(crate) async fn overview(
                 div {
                     label for="show" { "Show" }
                     select #show name="show" {
-                        @for (value, label) in [("all", "Everyone"), ("linked", "Linked to PCO"), ("waiting", "Waiting for their first sync"), ("no-group", "In no synced group")] {
+                        @for (value, label) in [("all", "Everyone"), ("linked", "Linked to PCO"), ("waiting", "Waiting for their first sync"), ("held", "Waiting for you (skipped every sync)"), ("no-group", "In no synced group")] {
                             option value=(value) selected[query.show() == value] { (label) }
                         }
                     }
