@@ -422,9 +422,16 @@ pub struct Web {
 
 impl Web {
     pub fn new(base: &str) -> Web {
+        Web::from_address(base, None)
+    }
+
+    /// A client whose connections come from `address` (any of 127.0.0.0/8 reaches the server
+    /// on loopback): distinct clients, as the server tells them apart.
+    pub fn from_address(base: &str, address: Option<std::net::IpAddr>) -> Web {
         Web {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(address)
                 .build()
                 .unwrap(),
             base: base.to_string(),
