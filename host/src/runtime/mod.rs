@@ -357,24 +357,28 @@ impl Runtime {
         account: &Account,
         options: &SyncOptions,
     ) -> Result<Report, RunError> {
-        let (account, options) = (account.clone(), options.clone());
-        self.call(
-            guest,
-            capabilities,
-            &account.name.clone(),
-            Access::read_only_if(options.dry_run),
-            tag_groups(&account),
-            move |plugin, store| {
-                Box::pin(async move {
-                    plugin
-                        .rockpco_sync_engine()
-                        .call_sync(store, &account, &options)
-                        .await
-                })
-            },
-        )
-        .await?
-        .map_err(RunError::Guest)
+        let (name, guest_account, guest_options) =
+            (account.name.clone(), account.clone(), options.clone());
+        let report = self
+            .call(
+                guest,
+                capabilities,
+                &name,
+                Access::read_only_if(options.dry_run),
+                tag_groups(account),
+                move |plugin, store| {
+                    Box::pin(async move {
+                        plugin
+                            .rockpco_sync_engine()
+                            .call_sync(store, &guest_account, &guest_options)
+                            .await
+                    })
+                },
+            )
+            .await?
+            .map_err(RunError::Guest)?;
+        forget_the_archived(capabilities, &name, &report);
+        Ok(report)
     }
 
     /// Runs one export call in a fresh store, inside the limits, and classifies how it ended.
@@ -526,6 +530,21 @@ impl Alarm {
         if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
             *slot = Some(waker.clone());
         }
+    }
+}
+
+/// After a sync: the people it archived keep no saved values in the state (issue 24 item
+/// 19e, R53; see [`crate::state::forget`]). A failure costs nothing but the forgetting, which
+/// the next archive of someone tries again: it is logged, and the run stands.
+fn forget_the_archived(capabilities: &Capabilities, account: &str, report: &Report) {
+    match crate::state::forget::forget_archived(capabilities.state.as_ref(), account, report) {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(
+            "account \"{account}\": the saved values of {count} archived people were removed from the state"
+        ),
+        Err(error) => tracing::warn!(
+            "account \"{account}\": the saved values of the people this run archived could not be removed: {error}"
+        ),
     }
 }
 

@@ -4,6 +4,7 @@
 //! database can replace both for a fleet of hosts). The guest sees only its account's key
 //! space: the host scopes every call to the account of the current run.
 
+pub mod forget;
 pub mod lock;
 pub mod memory;
 pub mod private;

@@ -7,19 +7,25 @@
 //!   own random CSRF token. A session ends after 8 idle hours, and after 24 hours whatever
 //!   its use; changing the token in the configuration signs everyone out (it is read again
 //!   at every request).
-//! - Failed sign-ins are counted for the whole server, not per connection: a wrong token waits
-//!   a second, every failure is logged, and after [`MAX_FAILURES`] in [`FAILURE_WINDOW`] every
-//!   sign-in is refused (right token or not) until the window has passed.
+//! - Failed sign-ins are counted per client address (issue 24 item 19: counted for the whole
+//!   server, someone guessing locked the right token out for everyone): a wrong token waits a
+//!   second, every failure is logged with the address, and after [`MAX_FAILURES`] in
+//!   [`FAILURE_WINDOW`] from one address every sign-in from that address is refused (right
+//!   token or not) until the window has passed. The address is the connection's; behind a
+//!   proxy on this host (`--allow-remote`, a loopback peer) it is the last one the proxy
+//!   appended to `X-Forwarded-For`.
 //! - [`require`] lets a request through only with a live session; a request that changes
 //!   something (anything but GET and HEAD) must also carry the session's CSRF token and, when
 //!   the browser says where it comes from (`Origin`), come from this very host.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -38,10 +44,13 @@ const LOGIN_COOKIE: &str = "pcosync_login";
 const IDLE: Duration = Duration::from_secs(8 * 3600);
 /// A session is gone this long after it started, however much it is used.
 const LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Failed sign-ins, across every client, that close the sign-in for a while.
+/// Failed sign-ins from one client address that close its sign-in for a while.
 pub(crate) const MAX_FAILURES: usize = 10;
 /// The window [`MAX_FAILURES`] counts over.
 pub(crate) const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// The most client addresses whose failures are remembered: past it, addresses without a
+/// failure in the window are forgotten first, then the oldest.
+const MAX_TRACKED_CLIENTS: usize = 4096;
 /// The most sessions kept; the least recently used goes first.
 const MAX_SESSIONS: usize = 256;
 /// The largest form body read (a delete of many people is the largest).
@@ -87,8 +96,69 @@ pub(crate) struct Auth {
     /// Always send cookies as `Secure` (served behind a TLS proxy).
     secure: bool,
     sessions: Mutex<HashMap<String, SessionData>>,
-    /// When the recent failed sign-ins happened, across all clients.
-    failures: Mutex<std::collections::VecDeque<Instant>>,
+    /// When the recent failed sign-ins happened, per client address.
+    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+}
+
+/// Drops the failures older than the window.
+fn forget_expired(recent: &mut VecDeque<Instant>, now: Instant) {
+    while recent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
+    {
+        recent.pop_front();
+    }
+}
+
+/// Room for one more client: addresses whose failures have all expired go, and when none has,
+/// the one whose last failure is oldest.
+fn make_room(failures: &mut HashMap<IpAddr, VecDeque<Instant>>, now: Instant) {
+    failures.retain(|_, recent| {
+        forget_expired(recent, now);
+        !recent.is_empty()
+    });
+    if failures.len() >= MAX_TRACKED_CLIENTS
+        && let Some(oldest) = failures
+            .iter()
+            .min_by_key(|(_, recent)| recent.back().copied())
+            .map(|(client, _)| *client)
+    {
+        failures.remove(&oldest);
+    }
+}
+
+/// The address a sign-in comes from: the connection's peer, or, behind a proxy on this host
+/// (`--allow-remote` and a loopback peer), the last address the proxy appended to
+/// `X-Forwarded-For` (the one a client cannot choose).
+pub(crate) struct Client(pub IpAddr);
+
+impl FromRequestParts<Arc<App>> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        let forwarded = (app.allow_remote && peer.is_loopback())
+            .then(|| forwarded_for(&parts.headers))
+            .flatten();
+        Ok(Client(forwarded.unwrap_or(peer)))
+    }
+}
+
+/// The last address of `X-Forwarded-For`, if it is one.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()?;
+    last.trim().parse().ok()
 }
 
 fn random_hex() -> String {
@@ -110,7 +180,7 @@ impl Auth {
             token_digest: Mutex::new(Sha256::digest(token.expose().as_bytes()).into()),
             secure,
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(std::collections::VecDeque::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -133,24 +203,25 @@ impl Auth {
         }
     }
 
-    /// How long sign-ins stay closed after too many failures (None: open).
-    fn closed_for(&self, now: Instant) -> Option<Duration> {
+    /// How long sign-ins from `client` stay closed after too many failures (None: open).
+    fn closed_for(&self, client: IpAddr, now: Instant) -> Option<Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        while failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
-        {
-            failures.pop_front();
-        }
-        (failures.len() >= MAX_FAILURES)
-            .then(|| FAILURE_WINDOW.saturating_sub(now.duration_since(failures[0])))
+        let recent = failures.get_mut(&client)?;
+        forget_expired(recent, now);
+        (recent.len() >= MAX_FAILURES)
+            .then(|| FAILURE_WINDOW.saturating_sub(now.duration_since(recent[0])))
     }
 
-    /// Counts a failed sign-in; answers how many the window now holds.
-    fn failed(&self, now: Instant) -> usize {
+    /// Counts a failed sign-in from `client`; answers how many its window now holds.
+    fn failed(&self, client: IpAddr, now: Instant) -> usize {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.push_back(now);
-        failures.len()
+        if failures.len() >= MAX_TRACKED_CLIENTS && !failures.contains_key(&client) {
+            make_room(&mut failures, now);
+        }
+        let recent = failures.entry(client).or_default();
+        forget_expired(recent, now);
+        recent.push_back(now);
+        recent.len()
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionData>> {
@@ -344,6 +415,7 @@ pub(crate) async fn login_page(
 
 pub(crate) async fn login(
     State(app): State<Arc<App>>,
+    Client(client): Client,
     headers: HeaderMap,
     fields: Fields,
 ) -> Response {
@@ -362,10 +434,12 @@ pub(crate) async fn login(
         );
     }
     app.refresh_token();
-    if let Some(wait) = app.auth.closed_for(Instant::now()) {
-        tracing::warn!("web admin sign-in refused: sign-in is closed after too many failures");
+    if let Some(wait) = app.auth.closed_for(client, Instant::now()) {
+        tracing::warn!(
+            "web admin sign-in from {client} refused: sign-in from there is closed after too many failures"
+        );
         let message = format!(
-            "Too many failed sign-ins: signing in is closed for {} s more (for everyone). Try again then.",
+            "Too many failed sign-ins from your address: signing in from it is closed for {} s more. Try again then.",
             wait.as_secs().max(1)
         );
         return login_response(
@@ -378,9 +452,9 @@ pub(crate) async fn login(
     }
     let token = fields.get("token").unwrap_or_default();
     if !app.auth.token_is(token.trim()) {
-        let recent = app.auth.failed(Instant::now());
+        let recent = app.auth.failed(client, Instant::now());
         tracing::warn!(
-            "failed sign-in to the web admin ({recent} in the last {} s; sign-in closes at {MAX_FAILURES})",
+            "failed sign-in to the web admin from {client} ({recent} from there in the last {} s; sign-in from there closes at {MAX_FAILURES})",
             FAILURE_WINDOW.as_secs()
         );
         // Slows down guessing.
@@ -393,7 +467,7 @@ pub(crate) async fn login(
             Some("That is not the admin token."),
         );
     }
-    tracing::info!("signed in to the web admin");
+    tracing::info!("signed in to the web admin from {client}");
     let sess = app.auth.start();
     let mut response = Redirect::to(&next).into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
@@ -566,16 +640,50 @@ mod tests {
     }
 
     #[test]
-    fn failures_close_the_sign_in_for_everyone_for_a_while() {
+    fn failures_close_the_sign_in_of_their_address_for_a_while_issue_24_item_19() {
         let auth = Auth::new(&Secret::new("the-admin-token-for-tests"), false);
+        let (guesser, staff): (IpAddr, IpAddr) = (
+            "203.0.113.9".parse().unwrap(),
+            "198.51.100.4".parse().unwrap(),
+        );
         let start = Instant::now();
         for _ in 0..MAX_FAILURES - 1 {
-            auth.failed(start);
+            auth.failed(guesser, start);
         }
-        assert!(auth.closed_for(start).is_none());
-        auth.failed(start);
-        assert!(auth.closed_for(start).is_some());
-        assert!(auth.closed_for(start + FAILURE_WINDOW).is_none());
+        assert!(auth.closed_for(guesser, start).is_none());
+        auth.failed(guesser, start);
+        assert!(auth.closed_for(guesser, start).is_some());
+        assert!(
+            auth.closed_for(staff, start).is_none(),
+            "others still sign in"
+        );
+        assert!(auth.closed_for(guesser, start + FAILURE_WINDOW).is_none());
+    }
+
+    #[test]
+    fn the_addresses_remembered_are_bounded() {
+        let auth = Auth::new(&Secret::new("the-admin-token-for-tests"), false);
+        let start = Instant::now();
+        for n in 0..MAX_TRACKED_CLIENTS as u32 + 10 {
+            auth.failed(IpAddr::V4(Ipv4Addr::from(n)), start);
+        }
+        let tracked = auth.failures.lock().unwrap().len();
+        assert!(tracked <= MAX_TRACKED_CLIENTS, "{tracked}");
+    }
+
+    #[test]
+    fn only_the_proxys_own_forwarded_address_counts() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.1, 192.0.2.7"),
+        );
+        assert_eq!(forwarded_for(&headers), Some("192.0.2.7".parse().unwrap()));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("not an address"),
+        );
+        assert_eq!(forwarded_for(&headers), None);
     }
 
     #[test]

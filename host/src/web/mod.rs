@@ -279,7 +279,9 @@ pub async fn serve(
     options: WebOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(options))
+    // The peer's address reaches the handlers: failed sign-ins are throttled per address.
+    let service = router(options).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

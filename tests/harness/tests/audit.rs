@@ -306,6 +306,64 @@ async fn a_revert_applies_what_its_preview_showed_or_nothing_issue_24_item_19_r2
     );
 }
 
+// R53, R18 (issue 24 item 19e): a person archived because they left every synced group keeps
+// no saved values in the state (their name, email, phones... of the last sync); the link to
+// their PCO person and the audit of the run stay.
+#[tokio::test]
+async fn an_archived_leaver_keeps_no_saved_values_but_the_audit_stays_issue_24_item_19e_r53() {
+    let h = Harness::new(60, 11).await;
+    let mut account = h.account();
+    account.allow_downgrade = true;
+    h.sync_as(&account, false)
+        .await
+        .expect("the first sync runs");
+    let record_of = |rock_id: i64| -> serde_json::Value {
+        h.state
+            .dump()
+            .into_iter()
+            .find(|((_, key), _)| *key == format!("person/{rock_id}"))
+            .map(|(_, value)| serde_json::from_slice(&value).unwrap())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let (rock_id, pco_id) = h
+        .links()
+        .into_iter()
+        .find(|(rock_id, pco)| {
+            h.pco_state(pco)["services"]["attributes"]["site_administrator"] != true
+                && h.pco_permission(pco).is_some_and(|p| p != "Archived")
+                && !record_of(*rock_id)["base"].is_null()
+        })
+        .expect("a linked person with saved values and a Services level");
+    h.leave_everything(rock_id);
+    let run = h
+        .sync_as(&account, false)
+        .await
+        .expect("the second sync runs");
+    let archived = run
+        .people
+        .iter()
+        .any(|p| p.rock_id == Some(rock_id) && p.actions.contains(&Action::Archived));
+    assert!(archived, "the leaver is archived: {:?}", run.people);
+
+    let record = record_of(rock_id);
+    assert_eq!(record["pco"], pco_id.as_str(), "the link stays: {record}");
+    assert!(record["base"].is_null(), "saved values stayed: {record}");
+    assert!(
+        record["tags"].as_array().is_none_or(|t| t.is_empty()),
+        "saved tags stayed: {record}"
+    );
+    let detail = h
+        .runtime
+        .run_detail(&h.guest, &h.capabilities(), &account, &run.run_id)
+        .await
+        .expect("the run is in the history");
+    assert!(
+        detail.writes.iter().any(|w| w.rock_id == Some(rock_id)),
+        "the audit keeps the archive: {:?}",
+        detail.writes
+    );
+}
+
 // R25: the history knows only real runs; an unknown run is a clear error.
 #[tokio::test]
 async fn an_unknown_run_is_a_clear_error() {

@@ -4,7 +4,8 @@
 //!
 //! Chromium: the browser tests need Debian's `chromium` and `chromium-driver`. When
 //! `/usr/bin/chromium` is missing they install them with `apt-get` (as root, unless
-//! `PCOSYNC_WEB_NO_INSTALL` is set); when that cannot be done they print why and skip.
+//! `PCOSYNC_WEB_NO_INSTALL` is set); when that cannot be done they print why and skip, except
+//! under `CI=true`, where a missing browser fails the test.
 //! `PCOSYNC_WEB_CHROMIUM` and `PCOSYNC_WEB_CHROMEDRIVER` name other binaries.
 
 use std::collections::BTreeMap;
@@ -422,9 +423,16 @@ pub struct Web {
 
 impl Web {
     pub fn new(base: &str) -> Web {
+        Web::from_address(base, None)
+    }
+
+    /// A client whose connections come from `address` (any of 127.0.0.0/8 reaches the server
+    /// on loopback): distinct clients, as the server tells them apart.
+    pub fn from_address(base: &str, address: Option<std::net::IpAddr>) -> Web {
         Web {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(address)
                 .build()
                 .unwrap(),
             base: base.to_string(),
@@ -582,6 +590,26 @@ pub fn chromium() -> Result<(), String> {
         .clone()
 }
 
+/// Whether this is CI (`CI=true`, as CI services set it).
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
+}
+
+/// What a browser test does when Chromium cannot be had: on a developer's machine it says why
+/// and skips; on CI it fails, so a CI without a browser cannot pass the browser tests
+/// unexercised (issue 24, tests that assert too little). `.ci/run` installs Chromium.
+pub fn without_browser(test: &str, why: &str, ci: bool) {
+    if ci {
+        panic!(
+            "{test}: headless Chromium is not available on CI (CI=true): {why}. Install it with \
+             `apt-get install -y chromium chromium-driver` (.ci/run does)"
+        );
+    }
+    say(&format!(
+        "SKIPPED {test}: headless Chromium is not available: {why}."
+    ));
+}
+
 /// One browser tests at a time (two cores; Chromium is heavy).
 pub static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -594,12 +622,11 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// The browser, or None (with the reason printed) when Chromium cannot be had.
+    /// The browser, or None (with the reason printed) when Chromium cannot be had; under
+    /// `CI=true` a missing browser fails the test instead (see [`without_browser`]).
     pub async fn start(test: &str) -> Option<Browser> {
         if let Err(why) = chromium() {
-            say(&format!(
-                "SKIPPED {test}: headless Chromium is not available: {why}."
-            ));
+            without_browser(test, &why, on_ci());
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -719,12 +746,25 @@ pub fn requirement_ids(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::requirement_ids;
+    use super::{requirement_ids, without_browser};
 
     #[test]
     fn requirement_ids_are_found_and_nothing_else() {
         assert_eq!(requirement_ids("confirm it (R24)."), ["R24"]);
         assert_eq!(requirement_ids("(R17-R18)"), ["R17", "R18"]);
         assert!(requirement_ids("RUN 12 · R2D2 · Rock 507").is_empty());
+    }
+
+    // Issue 24 (tests that assert too little): on CI a missing browser is a failure, never a
+    // silent "SKIPPED" pass.
+    #[test]
+    #[should_panic(expected = "not available on CI")]
+    fn a_missing_browser_fails_on_ci() {
+        without_browser("a_browser_test", "/usr/bin/chromium is missing", true);
+    }
+
+    #[test]
+    fn a_missing_browser_skips_off_ci() {
+        without_browser("a_browser_test", "/usr/bin/chromium is missing", false);
     }
 }
