@@ -1426,3 +1426,46 @@ fn internal(message: &str) -> Error {
         message: message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // R21 (issue 24 item 10): the updates-only cursor is read from PCO's UTC stamps only;
+    // anything else is no stamp, never a panic.
+    #[test]
+    fn only_utc_stamps_make_the_cursor() {
+        assert_eq!(
+            utc_second("2026-11-23T10:00:00Z").as_deref(),
+            Some("2026-11-23T10:00:00Z")
+        );
+        assert_eq!(
+            utc_second("2026-11-23T10:00:00.250+00:00").as_deref(),
+            Some("2026-11-23T10:00:00Z")
+        );
+        for bad in [
+            "",
+            "2026-11-23",
+            "2026-11-23T10:00:00-05:00",
+            "2026-11-23 10:00:00Z",
+            "yesterday at noon!!",
+            "2026-11-2ßT10:00:00Z",
+        ] {
+            assert_eq!(utc_second(bad), None, "{bad:?}");
+        }
+        let person = |updated_at: &str| PcoPersonFull {
+            updated_at: updated_at.into(),
+            ..Default::default()
+        };
+        let people = [
+            person("2026-11-23T10:00:00Z"),
+            person("not a time"),
+            person("2026-12-01T09:00:00Z"),
+        ];
+        assert_eq!(
+            newest_update(&people).as_deref(),
+            Some("2026-12-01T09:00:00Z")
+        );
+        assert_eq!(newest_update(&[]), None);
+    }
+}
