@@ -54,19 +54,44 @@ pub fn confirm_missing(
     }
     let gone = read_people(ports, account, &missing, pco)?;
     confirmed.listed_short = gone.len() < missing.len();
+    follow_merges(ports, account, &gone, pco, &mut confirmed)?;
+    Ok(confirmed)
+}
+
+/// PCO ids known gone (PCO answered 404 for them): which of them PCO merged, and into whom (the
+/// person kept is read into `pco`). An updates-only run asks this of the linked people it was
+/// about to write to (issue 24 item 11), as a full run does of those its list left out.
+pub fn confirm_gone(
+    ports: &dyn Ports,
+    account: &str,
+    gone: &[String],
+    pco: &mut BTreeMap<String, PcoPersonFull>,
+) -> Result<Confirmed, Error> {
+    let mut confirmed = Confirmed::default();
+    follow_merges(ports, account, gone, pco, &mut confirmed)?;
+    Ok(confirmed)
+}
+
+fn follow_merges(
+    ports: &dyn Ports,
+    account: &str,
+    gone: &[String],
+    pco: &mut BTreeMap<String, PcoPersonFull>,
+    confirmed: &mut Confirmed,
+) -> Result<(), Error> {
     for id in gone {
-        match follow_merge(ports, account, &id, pco) {
+        match follow_merge(ports, account, id, pco) {
             Ok(Some(kept)) => {
-                confirmed.merged.insert(id, kept);
+                confirmed.merged.insert(id.clone(), kept);
             }
             Ok(None) => {}
             Err(error) if refused(&error) => {
-                confirmed.merge_unknown.insert(id, error.message);
+                confirmed.merge_unknown.insert(id.clone(), error.message);
             }
             Err(error) => return Err(error),
         }
     }
-    Ok(confirmed)
+    Ok(())
 }
 
 /// PCO refusing to show merges (or not having the list for this user): "no merge known",
@@ -83,7 +108,7 @@ pub fn merge_unknown_note(pco_id: &str, why: &str) -> String {
 }
 
 /// Asks for each id; adds those PCO has to `pco` and returns the ids PCO answered 404 for.
-fn read_people(
+pub fn read_people(
     ports: &dyn Ports,
     account: &str,
     ids: &[String],

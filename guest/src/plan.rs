@@ -37,6 +37,9 @@ pub struct Inputs<'a> {
     /// Linked PCO ids missing from a full read that PCO merged into another person (asked for
     /// one by one, see `missing`), and the id of the person kept.
     pub merged_in_pco: &'a BTreeMap<String, String>,
+    /// Updates-only: linked PCO ids PCO answered 404 for when the run read them before
+    /// writing (deleted or merged in PCO): matched again, as a full run does (R7).
+    pub gone_in_pco: &'a BTreeSet<String>,
     pub index: &'a Index,
     /// Services people by id; None in updates-only mode (Services cannot be asked for changes).
     pub services: Option<&'a BTreeMap<String, ServicesPerson>>,
@@ -92,6 +95,11 @@ pub struct TagStep {
     pub to_rock: Option<BTreeSet<String>>,
     /// Both sides' tags after the run (the next merge base).
     pub base: BTreeSet<String>,
+    /// PCO's tags before the run, as read (or, not read, as the last sync left them): what
+    /// the audit says `to_pco` replaced (R25).
+    pub pco_before: BTreeSet<String>,
+    /// The account's values of Rock's attribute before the run: what `to_rock` replaced.
+    pub rock_before: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -366,7 +374,7 @@ fn plan_synced(
             inputs,
             person,
             synced,
-            services.as_ref(),
+            (pco_id.as_deref(), services.as_ref()),
             record.filter(|_| kept),
             &mut flags,
         ),
@@ -410,7 +418,8 @@ fn link(
     flags: &mut Vec<String>,
 ) -> (LinkStep, Option<String>) {
     if let Some(record) = record {
-        if !inputs.pco_complete || inputs.pco.contains_key(&record.pco) {
+        let unread = !inputs.pco_complete && !inputs.gone_in_pco.contains(&record.pco);
+        if unread || inputs.pco.contains_key(&record.pco) {
             return (LinkStep::Kept, Some(record.pco.clone()));
         }
         if let Some(kept) = inputs.merged_in_pco.get(&record.pco) {
@@ -622,11 +631,15 @@ fn flag_contact_access(
 }
 
 /// R13-R14: a per-tag three-way merge; membership decides the group-mapped tags.
+/// `pco`: the PCO person's id and their Services record. Updates-only runs carry no tag change
+/// of PCO's to Rock (R13); when the run read the Services record (it does before writing the
+/// person's tags), Rock's changes are applied to PCO's tags as read, so a Rock-side change
+/// never takes away a tag given in PCO (issue 24 item 5).
 fn tag_step(
     inputs: &Inputs,
     person: &Person,
     synced: &Synced,
-    services: Option<&ServicesPerson>,
+    (pco_id, services): (Option<&str>, Option<&ServicesPerson>),
     record: Option<&Record>,
     flags: &mut Vec<String>,
 ) -> TagStep {
@@ -648,14 +661,19 @@ fn tag_step(
         .cloned()
         .collect();
     let pco_known = inputs.services.is_some();
-    let pco: BTreeSet<String> = match services {
-        Some(s) if pco_known => s
-            .tags
+    let names = |s: &ServicesPerson| -> BTreeSet<String> {
+        s.tags
             .iter()
             .filter_map(|id| inputs.tags.name(id).map(str::to_string))
-            .collect(),
+            .collect()
+    };
+    let pco: BTreeSet<String> = match services {
+        Some(s) if pco_known => names(s),
         _ => record.map(|r| r.tags.clone()).unwrap_or_default(),
     };
+    // Updates-only: PCO's tags as this run read them, when it did.
+    let read_now = !pco_known && pco_id.is_some_and(|id| inputs.services_read.contains_key(id));
+    let read_now = read_now.then(|| services.map(names).unwrap_or_default());
     let merged: BTreeSet<String> = match record {
         // In updates-only mode PCO's tag changes are not seen: Rock to PCO only (R13).
         Some(record) => {
@@ -707,11 +725,44 @@ fn tag_step(
         .filter(|t| inputs.tags.id(t).is_some() || !pco_known)
         .cloned()
         .collect();
+    let (to_pco, pco_before) = match read_now {
+        Some(current) => {
+            let wanted = rock_changes_applied(inputs, &current, &merged, record, &mapped);
+            ((wanted != current).then_some(wanted), current)
+        }
+        None => ((assignable != pco).then(|| assignable.clone()), pco),
+    };
     TagStep {
-        to_pco: (assignable != pco).then(|| assignable.clone()),
+        to_pco,
         to_rock: (merged != attribute).then(|| merged.clone()),
         base: merged,
+        pco_before,
+        rock_before: attribute,
     }
+}
+
+/// Updates-only (R13): PCO's tags as read, with Rock's changes since the last sync applied
+/// (tags added or taken away in Rock, `rock` against the record), and the mapped tags as
+/// membership decides (R14). A tag PCO gave or took away meanwhile stays as PCO has it; the
+/// next full run carries it to Rock.
+fn rock_changes_applied(
+    inputs: &Inputs,
+    current: &BTreeSet<String>,
+    rock: &BTreeSet<String>,
+    record: Option<&Record>,
+    mapped: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let base = record.map(|r| r.tags.clone()).unwrap_or_default();
+    let kept = current
+        .iter()
+        .filter(|t| !mapped.contains(*t) && (rock.contains(*t) || !base.contains(*t)));
+    let added = rock
+        .iter()
+        .filter(|t| mapped.contains(*t) || !base.contains(*t));
+    kept.chain(added)
+        .filter(|t| inputs.tags.id(t).is_some())
+        .cloned()
+        .collect()
 }
 
 /// R17-R18, R50: a linked person no longer synced is archived only with downgrade allowed.

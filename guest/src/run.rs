@@ -63,28 +63,16 @@ pub fn sync(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Resu
         });
     }
     let mut world = gather(ports, account, options)?;
-    let tags = world.directory.tags.clone();
-    let inputs = Inputs {
-        account,
-        synced: &world.synced,
-        rock: &world.rock,
-        records: &world.records,
-        pco: &world.pco,
-        pco_complete: world.pco_complete,
-        by_remote: &world.by_remote,
-        by_import: &world.by_import,
-        merged_in_pco: &world.merged_in_pco,
-        index: &world.index,
-        services: world.services.as_ref(),
-        services_read: &world.services_read,
-        archive_refused: world.archive_refused.as_deref(),
-        deceased: &world.deceased,
-        tags: &tags,
-        create_anyway: &world.create_anyway,
-        pco_short: world.pco_short,
-        waiting: &world.waiting,
-    };
-    let mut plans = plan(&inputs);
+    let mut plans = plan(&world.inputs(account));
+    // What the first plan would write is read from PCO first, and the plan made again with
+    // it: PCO people an updates-only run did not list (issue 24 items 10-12), then Services
+    // records a grant or a tag write meets (items 5, 6).
+    if read_people_written(ports, account, &mut world, &plans)? {
+        plans = plan(&world.inputs(account));
+    }
+    if read_services_written(ports, account, &mut world, &plans)? {
+        plans = plan(&world.inputs(account));
+    }
     // What the token's user may not do is held and flagged, never sent (issue 23).
     if !roles.edits_administrators() {
         read_administrators(ports, &account.name, &plans, &mut world.pco);
@@ -164,6 +152,8 @@ struct World {
     by_import: BTreeMap<i64, String>,
     /// Linked PCO ids that PCO merged into another person, and that person's id.
     merged_in_pco: BTreeMap<String, String>,
+    /// Updates-only: linked PCO ids PCO answered 404 for when read before a write.
+    gone_in_pco: BTreeSet<String>,
     index: Index,
     services: Option<BTreeMap<String, ServicesPerson>>,
     /// Updates-only: Services records read one by one (see `plan::needs_services_read`).
@@ -176,8 +166,11 @@ struct World {
     /// Rock people whose PCO person this sync created and has not finished setting up (R6):
     /// they are still listed as needing the welcome email when their Services access is granted.
     intents: BTreeSet<i64>,
-    /// When this run started (the next updates-only cursor).
+    /// When this run started (the host's clock: what `status` shows as the last success).
     started_at: String,
+    /// PCO's clock: the newest `updated_at` the run listed, where the next updates-only run
+    /// reads from (issue 24 item 10); None when it listed nobody.
+    pco_cursor: Option<String>,
     /// State changes found while gathering (links moved to merge survivors), written with
     /// the run.
     state_writes: Vec<Write>,
@@ -202,12 +195,16 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
     // A PCO tag still set on someone deceased does not keep them synced (R18).
     synced.retain(|id, _| !merges.deceased.contains(id));
 
-    let cursor = store::cursor(ports)?;
+    // PCO's clock where a run left it; the host's from a guest that did not keep PCO's.
+    let cursor = store::pco_cursor(ports)?.or(store::cursor(ports)?);
     let updates_only = options.updates_only.unwrap_or(account.updates_only);
     let since = cursor
+        .as_deref()
         .filter(|_| updates_only)
-        .map(|c| minus_minutes(&c, OVERLAP_MINUTES));
+        .map(|c| minus_minutes(c, OVERLAP_MINUTES));
     let (listed, listed_total) = fetch_people(ports, &account.name, since.as_deref())?;
+    // Listed nobody (nobody changed): the next window starts where this one did.
+    let pco_cursor = newest_update(&listed).or(cursor.filter(|_| updates_only));
     let mut pco: BTreeMap<String, PcoPersonFull> =
         listed.into_iter().map(|p| (p.id.clone(), p)).collect();
     let pco_complete = since.is_none();
@@ -222,19 +219,9 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         crate::missing::Confirmed::default()
     };
     confirmed.listed_short |= pco_complete && read_short;
-    // Merges PCO would not show: no merge known, each person flagged (issue 23).
-    for (rock_id, record) in &records {
-        if let Some(why) = confirmed.merge_unknown.get(&record.pco) {
-            merges.notes.push(PersonOutcome {
-                rock_id: Some(*rock_id),
-                pco_id: Some(record.pco.clone()),
-                actions: vec![Action::Flagged(crate::missing::merge_unknown_note(
-                    &record.pco,
-                    why,
-                ))],
-            });
-        }
-    }
+    merges
+        .notes
+        .extend(merge_unknown_notes(&records, &confirmed.merge_unknown));
     // An interrupted import may have created Rock people it has not linked yet (R6, R42).
     let by_import: BTreeMap<i64, String> = crate::import::created_unlinked(ports)?
         .into_iter()
@@ -300,6 +287,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         by_remote,
         by_import,
         merged_in_pco: confirmed.merged,
+        gone_in_pco: BTreeSet::new(),
         index,
         services,
         services_read,
@@ -307,6 +295,7 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         directory,
         intents,
         started_at: options.started_at.clone(),
+        pco_cursor,
         state_writes: merges.writes,
         notes: merges.notes,
         deceased: merges.deceased,
@@ -314,6 +303,161 @@ fn gather(ports: &dyn Ports, account: &Account, options: &SyncOptions) -> Result
         waiting: store::waiting(ports)?,
         pco_short: confirmed.listed_short,
     })
+}
+
+/// Merges PCO would not show: no merge known, each person flagged (issue 23).
+fn merge_unknown_notes(
+    records: &BTreeMap<i64, Record>,
+    merge_unknown: &BTreeMap<String, String>,
+) -> Vec<PersonOutcome> {
+    records
+        .iter()
+        .filter_map(|(rock_id, record)| {
+            let why = merge_unknown.get(&record.pco)?;
+            Some(PersonOutcome {
+                rock_id: Some(*rock_id),
+                pco_id: Some(record.pco.clone()),
+                actions: vec![Action::Flagged(crate::missing::merge_unknown_note(
+                    &record.pco,
+                    why,
+                ))],
+            })
+        })
+        .collect()
+}
+
+impl World {
+    /// What a plan is made from: everything gathered, and read since.
+    fn inputs<'a>(&'a self, account: &'a Account) -> Inputs<'a> {
+        Inputs {
+            account,
+            synced: &self.synced,
+            rock: &self.rock,
+            records: &self.records,
+            pco: &self.pco,
+            pco_complete: self.pco_complete,
+            by_remote: &self.by_remote,
+            by_import: &self.by_import,
+            merged_in_pco: &self.merged_in_pco,
+            gone_in_pco: &self.gone_in_pco,
+            index: &self.index,
+            services: self.services.as_ref(),
+            services_read: &self.services_read,
+            archive_refused: self.archive_refused.as_deref(),
+            deceased: &self.deceased,
+            tags: &self.directory.tags,
+            create_anyway: &self.create_anyway,
+            pco_short: self.pco_short,
+            waiting: &self.waiting,
+        }
+    }
+}
+
+/// Updates-only: the linked PCO people the plan writes to whom the list left out (edited
+/// before the window, or edited where the window missed them), read before anything is
+/// written, so that their edits are merged (R12: a conflict is recorded, never an unseen
+/// overwrite; issue 24 item 10) and a hand link's PCO values are known (item 12). A person
+/// PCO answers 404 for was deleted or merged in PCO: the merge is followed, or they are
+/// matched again, as a full run does (R7, item 11). Returns whether anyone was read (the
+/// plan is then made again).
+fn read_people_written(
+    ports: &dyn Ports,
+    account: &Account,
+    world: &mut World,
+    plans: &[PersonPlan],
+) -> Result<bool, Error> {
+    if world.pco_complete {
+        return Ok(false);
+    }
+    let ids: BTreeSet<String> = plans
+        .iter()
+        .filter(|p| p.link == LinkStep::Kept && p.synced)
+        .filter(|p| {
+            writes_pco(p)
+                || world
+                    .records
+                    .get(&p.rock_id)
+                    .is_some_and(|r| r.base.is_none())
+        })
+        .filter_map(|p| p.pco_id.clone())
+        .filter(|id| !world.pco.contains_key(id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(false);
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    let gone = crate::missing::read_people(ports, &account.name, &ids, &mut world.pco)?;
+    if !gone.is_empty() {
+        rematch(ports, account, world, &gone)?;
+    }
+    Ok(true)
+}
+
+/// Whether the plan writes anything to the person's PCO record.
+fn writes_pco(plan: &PersonPlan) -> bool {
+    plan.fields.as_ref().is_some_and(|m| !m.to_pco.is_empty())
+        || plan.level != LevelStep::Keep
+        || plan.tags.to_pco.is_some()
+        || plan.photo.is_some()
+}
+
+/// Updates-only: linked PCO people gone from PCO (404). Their merges are followed; the Rock
+/// people are looked up again by email, and the plan matches them as a full run would (R7).
+fn rematch(
+    ports: &dyn Ports,
+    account: &Account,
+    world: &mut World,
+    gone: &[String],
+) -> Result<(), Error> {
+    let confirmed = crate::missing::confirm_gone(ports, &account.name, gone, &mut world.pco)?;
+    world.notes.extend(merge_unknown_notes(
+        &world.records,
+        &confirmed.merge_unknown,
+    ));
+    world.merged_in_pco.extend(confirmed.merged);
+    world.gone_in_pco.extend(gone.iter().cloned());
+    let people: Vec<&Person> = world
+        .records
+        .iter()
+        .filter(|(_, record)| gone.contains(&record.pco))
+        .filter_map(|(rock_id, _)| world.rock.get(rock_id))
+        .collect();
+    for found in search_candidates(ports, &account.name, &people, &world.intents)? {
+        world.pco.insert(found.id.clone(), found);
+    }
+    world.index = Index::new(&world.pco.values().map(matchable).collect::<Vec<_>>());
+    Ok(())
+}
+
+/// The Services records the plan meets, read before it writes (R17, R50; issue 24 items 5
+/// and 6): a grant to someone this run does not create (PCO may hold a Services profile for
+/// them already, archived or given by hand: the grant is then a raise, or nothing), and in
+/// updates-only runs the tags of anyone whose tags are written. Returns whether any was read.
+fn read_services_written(
+    ports: &dyn Ports,
+    account: &Account,
+    world: &mut World,
+    plans: &[PersonPlan],
+) -> Result<bool, Error> {
+    let updates_only = world.services.is_none();
+    let ids: BTreeSet<String> = plans
+        .iter()
+        .filter(|p| p.link != LinkStep::Create)
+        .filter(|p| {
+            matches!(p.level, LevelStep::Grant(_)) || (updates_only && p.tags.to_pco.is_some())
+        })
+        .filter_map(|p| p.pco_id.clone())
+        .filter(|id| !world.services_read.contains_key(id))
+        .collect();
+    for id in &ids {
+        let mut person = services::fetch_person(ports, &account.name, id)?;
+        if let (Some(services), Some(found)) = (world.services.as_mut(), person.as_mut()) {
+            found.site_administrator |= world.pco.get(id).is_some_and(|p| p.site_administrator);
+            services.insert(id.clone(), found.clone());
+        }
+        world.services_read.insert(id.clone(), person);
+    }
+    Ok(!ids.is_empty())
 }
 
 /// Updates-only: the linked PCO people the list left out whose names or contacts the plan
@@ -456,6 +600,28 @@ fn follow_merges(
     merges
 }
 
+/// The newest `updated_at` among PCO people read: PCO's clock, which the updates-only window
+/// is asked in (issue 24 item 10). Only UTC stamps (PCO writes `…Z`) are compared, as text.
+fn newest_update(people: &[PcoPersonFull]) -> Option<String> {
+    people
+        .iter()
+        .filter_map(|p| utc_second(&p.updated_at))
+        .max()
+}
+
+/// `2026-11-23T10:00:00Z` of a UTC timestamp (fractions dropped); None for anything else.
+fn utc_second(time: &str) -> Option<String> {
+    let (second, zone) = (time.get(..19)?, time.get(19..)?);
+    let zone = zone.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let shape = second.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b'T',
+        13 | 16 => b == b':',
+        _ => b.is_ascii_digit(),
+    });
+    (shape && matches!(zone, "Z" | "+00:00")).then(|| format!("{second}Z"))
+}
+
 fn fetch_people(
     ports: &dyn Ports,
     account: &str,
@@ -550,7 +716,7 @@ fn brake(
     // and given access for the first time: that run's review is its dry run (R30), and only
     // changes to people already linked are weighed.
     let first = store::cursor(ports)?.is_none();
-    let changed = plans
+    let weighed: Vec<&PersonPlan> = plans
         .iter()
         .filter(|p| {
             if first {
@@ -559,7 +725,8 @@ fn brake(
                 p.weighed_by_brake()
             }
         })
-        .count() as u32;
+        .collect();
+    let changed = weighed.len() as u32;
     let lowered = plans.iter().filter(|p| p.lowers()).count() as u32;
     let archived = plans.iter().filter(|p| p.archives()).count() as u32;
     let threshold = u64::from(synced.max(1)) * u64::from(account.brake_percent);
@@ -569,7 +736,7 @@ fn brake(
             refused: None,
         });
     }
-    let fingerprint = fingerprint(plans);
+    let fingerprint = fingerprint(&weighed);
     let mut refused = None;
     if let Some(confirmed) = &options.confirm {
         refused = match store::held(ports, confirmed)? {
@@ -609,10 +776,22 @@ fn expired(held: &Held, now: &str) -> bool {
     held.started_at.get(..19).unwrap_or_default() < oldest.get(..19).unwrap_or_default()
 }
 
-/// A digest of every write a plan makes (FNV-1a over its canonical text): the same state on
-/// both sides gives the same digest, any difference another.
-fn fingerprint(plans: &[PersonPlan]) -> String {
-    let text = format!("{plans:?}");
+/// A digest of the writes the brake weighed (FNV-1a over their canonical text): the same
+/// writes give the same digest, any difference in them another. Writes the brake does not
+/// weigh (a photo, a flag, someone else's unweighed change) never re-hold a confirmed run
+/// (issue 24 item 12).
+fn fingerprint(weighed: &[&PersonPlan]) -> String {
+    let writes: Vec<String> = weighed
+        .iter()
+        .map(|p| {
+            let fields = p.fields.as_ref().map(|m| (&m.to_pco, &m.to_rock));
+            format!(
+                "{} {:?} {:?} {fields:?} {:?} {:?} {:?} {}",
+                p.rock_id, p.pco_id, p.link, p.level, p.tags.to_pco, p.tags.to_rock, p.relinked
+            )
+        })
+        .collect();
+    let text = writes.join("\n");
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
@@ -721,6 +900,7 @@ fn apply(
     writes.extend(waiting_writes(world, plans));
     if report.counts.failed == 0 {
         writes.push(store::put_cursor(&world.started_at));
+        writes.extend(world.pco_cursor.as_deref().map(store::put_pco_cursor));
     }
     ports.state_commit(&writes)
 }
@@ -942,10 +1122,12 @@ fn level_requests(
             // Someone this run did not create may already have Services (an updates-only run
             // read no Services list; an archived person may be missing from it): read before
             // granting, or PCO answers 422 "has already been taken" every run (issue 15.3).
-            let existing = match listed {
-                Some(person) => Some(person.clone()),
-                None if created => None,
-                None => services::fetch_person(ports, &account.name, id)?,
+            // The plan read it already (`read_services_written`), unless it came since.
+            let existing = match (listed, world.services_read.get(id)) {
+                (Some(person), _) => Some(person.clone()),
+                (None, Some(read)) => read.clone(),
+                (None, None) if created => None,
+                (None, None) => services::fetch_person(ports, &account.name, id)?,
             };
             match existing {
                 None => services::grant_requests(id, app, level),
@@ -1087,17 +1269,15 @@ fn person_audit(world: &World, plan: &PersonPlan) -> PersonAudit {
         let before = prior.as_ref().and_then(|r| r.photo).map(|p| p.to_string());
         write(System::Pco, "photo", before, Some(photo.to_string()));
     }
-    let before_tags = prior.as_ref().map(|r| tag_text(&r.tags));
+    // Each side's own tags before the run, not the merge base: a revert then leaves each
+    // side's earlier edits (issue 24 item 7).
     if let Some(tags) = &plan.tags.to_pco {
-        write(
-            System::Pco,
-            "tags",
-            before_tags.clone(),
-            Some(tag_text(tags)),
-        );
+        let before = Some(tag_text(&plan.tags.pco_before));
+        write(System::Pco, "tags", before, Some(tag_text(tags)));
     }
     if let Some(tags) = &plan.tags.to_rock {
-        write(System::Rock, "tags", before_tags, Some(tag_text(tags)));
+        let before = Some(tag_text(&plan.tags.rock_before));
+        write(System::Rock, "tags", before, Some(tag_text(tags)));
     }
     PersonAudit {
         rock_id: Some(plan.rock_id),
@@ -1192,7 +1372,9 @@ fn push_outcome(
                 value,
             )));
         }
-        for conflict in &merge.conflicts {
+        // A conflict is recorded with the merge that settles it: a person whose writes
+        // failed keeps their record, and the next run finds (and counts) it again.
+        for conflict in merge.conflicts.iter().filter(|_| failures.is_empty()) {
             c.conflicts += 1;
             let kept = match conflict.kept {
                 Side::Rock => (Direction::RockToPco, conflict.rock.clone()),
@@ -1298,5 +1480,48 @@ fn internal(message: &str) -> Error {
     Error {
         kind: ErrorKind::Internal,
         message: message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // R21 (issue 24 item 10): the updates-only cursor is read from PCO's UTC stamps only;
+    // anything else is no stamp, never a panic.
+    #[test]
+    fn only_utc_stamps_make_the_cursor() {
+        assert_eq!(
+            utc_second("2026-11-23T10:00:00Z").as_deref(),
+            Some("2026-11-23T10:00:00Z")
+        );
+        assert_eq!(
+            utc_second("2026-11-23T10:00:00.250+00:00").as_deref(),
+            Some("2026-11-23T10:00:00Z")
+        );
+        for bad in [
+            "",
+            "2026-11-23",
+            "2026-11-23T10:00:00-05:00",
+            "2026-11-23 10:00:00Z",
+            "yesterday at noon!!",
+            "2026-11-2ßT10:00:00Z",
+        ] {
+            assert_eq!(utc_second(bad), None, "{bad:?}");
+        }
+        let person = |updated_at: &str| PcoPersonFull {
+            updated_at: updated_at.into(),
+            ..Default::default()
+        };
+        let people = [
+            person("2026-11-23T10:00:00Z"),
+            person("not a time"),
+            person("2026-12-01T09:00:00Z"),
+        ];
+        assert_eq!(
+            newest_update(&people).as_deref(),
+            Some("2026-12-01T09:00:00Z")
+        );
+        assert_eq!(newest_update(&[]), None);
     }
 }

@@ -5,7 +5,8 @@
 //! | `person/{rock id}` | [`Record`]: the link to PCO (R5) and the values of the last sync (R12) |
 //! | `intent/{rock id}` | a create in flight: written before the create, removed after (R6) |
 //! | `held/{run id}` | a run held by the safety brake, waiting for confirmation (R24) |
-//! | `cursor` | when the last successful run started, for updates-only runs (R21) |
+//! | `cursor` | when the last successful run started (the host's clock; `status` shows it) |
+//! | `pco-cursor` | PCO's clock at the last successful run: the newest `updated_at` it read, where the next updates-only run reads from (R21) |
 //! | `waiting/{rock id}` | why the last sync left this synced person unlinked (R32: the status says it) |
 //! | `create-anyway/{rock id}` | an administrator chose to create this person though PCO may hold them (R4) |
 //! | `schema` | the version of this layout the state was written with ([`SCHEMA`]) |
@@ -36,6 +37,7 @@ const PERSON: &str = "person/";
 const INTENT: &str = "intent/";
 const HELD: &str = "held/";
 const CURSOR: &str = "cursor";
+const PCO_CURSOR: &str = "pco-cursor";
 const WAITING: &str = "waiting/";
 const CREATE_ANYWAY: &str = "create-anyway/";
 const ARCHIVE_REFUSED: &str = "archive-refused";
@@ -208,7 +210,17 @@ pub fn held(ports: &dyn Ports, run_id: &str) -> Result<Option<Held>, Error> {
 }
 
 pub fn cursor(ports: &dyn Ports) -> Result<Option<String>, Error> {
-    let values = ports.state_get(&[CURSOR.to_string()])?;
+    text(ports, CURSOR)
+}
+
+/// Where the next updates-only run reads PCO from: PCO's own clock (issue 24 item 10), so a
+/// host clock ahead of PCO's never skips PCO's edits.
+pub fn pco_cursor(ports: &dyn Ports) -> Result<Option<String>, Error> {
+    text(ports, PCO_CURSOR)
+}
+
+fn text(ports: &dyn Ports, key: &str) -> Result<Option<String>, Error> {
+    let values = ports.state_get(&[key.to_string()])?;
     Ok(values
         .into_iter()
         .next()
@@ -287,6 +299,13 @@ pub fn put_cursor(started_at: &str) -> Write {
     Write::Put(Entry {
         key: CURSOR.to_string(),
         value: started_at.as_bytes().to_vec(),
+    })
+}
+
+pub fn put_pco_cursor(pco_time: &str) -> Write {
+    Write::Put(Entry {
+        key: PCO_CURSOR.to_string(),
+        value: pco_time.as_bytes().to_vec(),
     })
 }
 
