@@ -111,7 +111,7 @@ async fn r12_a_pco_email_change_of_a_protected_rock_person_waits_for_an_administ
     );
     let held_key = format!("email-held/{guarded}");
     assert!(harness.state_has(&held_key), "the hold is kept for status");
-    // R53: the held entry names people by id; the report names no address.
+    // R53: the report names people by id, never the address waiting.
     assert!(!flags.iter().any(|f| f.contains("taken.over")), "{flags:?}");
 
     // Run after run: still held, and PCO keeps its new email (Rock's is not pushed back).
