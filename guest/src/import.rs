@@ -27,6 +27,11 @@
 //! and a person without an email, whom Rock cannot be asked about, is left for an
 //! administrator to link by hand rather than risk a second copy.
 //!
+//! Rock's `POST api/People` is find-or-create: when its duplicate rules take a person for one
+//! Rock holds, nobody is created, and the import counts and reports them as linked to that
+//! existing Rock person (issue 24 item 24). A dry run cannot know this beforehand: it shows
+//! them as created.
+//!
 //! One person's failure is reported and leaves them unlinked, so the next run tries again; a
 //! failure of a whole read (PCO or Rock down) stops the run, which the next run resumes. A dry
 //! run decides exactly the same and writes nothing, to any system or to the state.

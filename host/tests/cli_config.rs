@@ -1170,3 +1170,55 @@ async fn r3_two_accounts_on_one_pco_organization_are_refused() {
             .contains("North Campus")
     );
 }
+
+// R12, R53 (issue 24 item 15): an email change from PCO that the sync held (the person has a
+// Rock login or account protection Medium and above) is listed, shown by `status`, and
+// confirmed with one command, for the next sync to write; a person with nothing waiting is
+// refused with exit status 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_email_changes_are_listed_shown_and_confirmed_with_one_command() {
+    use pcosync::bindings::state::{Entry, Write};
+    use pcosync::state::StateStore;
+    let w = World::start().await;
+    w.write_config("");
+    let held = br#"{"pco":"10000077","email":"new.address@example.net"}"#.to_vec();
+    {
+        let state = pcosync::connect::open_state(&w.data_dir()).unwrap();
+        state
+            .commit(
+                "Main Campus",
+                &[Write::Put(Entry {
+                    key: "email-held/1005".into(),
+                    value: held.clone(),
+                })],
+            )
+            .unwrap();
+    }
+    w.run(&["email", "list"], &[])
+        .await
+        .ok()
+        .says("Rock 1005 (PCO 10000077): new.address@example.net (waiting)");
+    w.run(&["status", "--account", "Main Campus"], &[])
+        .await
+        .ok()
+        .says("1 email change from PCO waits for an administrator")
+        .says("Rock 1005");
+    w.run(&["email", "confirm", "1006"], &[])
+        .await
+        .refused("no email change from PCO waits for Rock person 1006");
+    w.run(&["email", "confirm", "1005"], &[])
+        .await
+        .ok()
+        .says("the next sync of \"Main Campus\" writes PCO's email");
+    let state = pcosync::connect::open_state(&w.data_dir()).unwrap();
+    let confirmed = state
+        .get("Main Campus", &["email-confirmed/1005".to_string()])
+        .unwrap()
+        .pop()
+        .flatten();
+    assert_eq!(confirmed, Some(held));
+    w.run(&["email", "list"], &[])
+        .await
+        .ok()
+        .says("(confirmed: the next sync writes it)");
+}

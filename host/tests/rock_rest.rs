@@ -2051,3 +2051,23 @@ async fn create_or_find_people_says_who_rock_already_held() {
     assert!(!second.existing);
     assert_ne!(second.id, id);
 }
+
+// Issue 24 item 15: without View on the UserLogins controller, Rock answers 401; the client
+// says so (an error, never "nobody has a login"), and the rights check names the grant.
+#[tokio::test]
+async fn a_key_that_may_not_view_user_logins_is_an_error_and_a_named_right() {
+    let (sandbox, c) = start(20).await;
+    let rock = connect(&sandbox).await;
+    let id = sandbox
+        .person_id(c.rock_people().next().unwrap().key)
+        .unwrap();
+    sandbox.add_login(id, "someone");
+    sandbox.deny(Right::ViewUserLogins);
+    let error = rock.people_with_logins(&[id]).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unauthorized, "{error:?}");
+    let missing = rock.missing_rights(false).await.unwrap();
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert!(missing[0].contains("View on UserLogins"), "{}", missing[0]);
+    sandbox.allow(&Right::ViewUserLogins);
+    assert_eq!(rock.people_with_logins(&[id]).await.unwrap(), vec![id]);
+}

@@ -141,6 +141,15 @@ impl rock::Host for State {
     ) -> Answer<Vec<Result<i64, Error>>> {
         Ok(self.capabilities.rock.create_people(&people).await)
     }
+    async fn create_or_find_people(
+        &mut self,
+        people: Vec<rock::NewPerson>,
+    ) -> Answer<Vec<Result<rock::FoundOrCreated, Error>>> {
+        Ok(self.capabilities.rock.create_or_find_people(&people).await)
+    }
+    async fn people_with_logins(&mut self, ids: Vec<i64>) -> Answer<Result<Vec<i64>, Error>> {
+        Ok(self.capabilities.rock.people_with_logins(&ids).await)
+    }
     async fn set_tags(&mut self, tags: Vec<rock::PersonTags>) -> Answer<Vec<Result<(), Error>>> {
         Ok(self.capabilities.rock.set_tags(&tags).await)
     }

@@ -387,6 +387,9 @@ pub(crate) async fn add(
     if !args.no_check {
         check_with_pco(&config, data_dir, added, out).await?;
         check_own_organization(&config, added, out).await?;
+        if added.import.is_some() {
+            check_import_with_rock(&config, added, out).await?;
+        }
     }
     let config = edit.save_to(out)?;
     if !args.no_check {

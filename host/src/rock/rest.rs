@@ -733,6 +733,17 @@ impl RestRock {
         if probe_writes {
             missing.extend(self.missing_contact_rights().await?);
         }
+        // Who has a Rock login decides whether an email from PCO may be written (issue 24
+        // item 15); without View on UserLogins every such change waits for an administrator.
+        if let Err(error) = self
+            .list_page("UserLogins", "Id gt 0", 1, &[("$select", "Id,PersonId")])
+            .await
+            && error.kind == ErrorKind::Unauthorized
+        {
+            missing.push(
+                "the REST key may not view user logins, so every email change from PCO waits for an administrator (a login's email must not change unseen); in Rock, give the REST key's person View on UserLogins (Admin Tools > Security > REST Controllers > UserLogins)".into(),
+            );
+        }
         if probe_writes
             && let (Some(tags), Some(me)) = (tags, &me)
             && let Some(id) = int(me, "Id")

@@ -111,7 +111,7 @@ async fn r12_a_pco_email_change_of_a_protected_rock_person_waits_for_an_administ
     );
     let held_key = format!("email-held/{guarded}");
     assert!(harness.state_has(&held_key), "the hold is kept for status");
-    // R53: the held entry names people by id; the report names no address.
+    // R53: the report names people by id, never the address waiting.
     assert!(!flags.iter().any(|f| f.contains("taken.over")), "{flags:?}");
 
     // Run after run: still held, and PCO keeps its new email (Rock's is not pushed back).
@@ -188,4 +188,34 @@ async fn r12_a_pco_email_change_of_a_person_with_a_rock_login_is_held() {
     assert_eq!(report.counts.failed, 0, "{:?}", report.people);
     assert_eq!(rock_email(&harness, with_login), before);
     assert!(harness.state_has(&format!("email-held/{with_login}")));
+}
+
+// R12 (issue 24 item 15): when Rock cannot say who has a login (the REST key may not view
+// UserLogins), an email change from PCO waits rather than risk a login: held and flagged with
+// the reason, never written.
+#[tokio::test]
+async fn r12_an_email_change_waits_when_rock_cannot_say_who_has_a_login() {
+    use pcosync::bindings::types::{Error, ErrorKind};
+    let harness = Harness::new(80, 7).await;
+    harness.sync(false).await.expect("the first sync runs");
+    let (person, _, email_id) = people_with_email(&harness)
+        .first()
+        .cloned()
+        .expect("a linked person");
+    let before = rock_email(&harness, person);
+    change_pco_email(&harness, &email_id, "unseen.change@example.net").await;
+    harness.world.rock.fail(
+        "people_with_logins",
+        Error::new(ErrorKind::Unauthorized, "Rock answered 401 on UserLogins"),
+    );
+    let report = harness.sync(false).await.unwrap();
+    assert_eq!(report.counts.failed, 0, "{:?}", report.people);
+    assert_eq!(rock_email(&harness, person), before);
+    let flags = flags_of(&report, person);
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.contains("could not say") && f.contains("UserLogins")),
+        "{flags:?}"
+    );
 }

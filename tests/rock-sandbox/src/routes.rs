@@ -262,6 +262,9 @@ fn visible(
 }
 
 fn list(app: &App, entity: Entity, r: &ApiRequest) -> Response {
+    if !app.security().can_view(entity) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     let query = match odata::parse_query(entity, &r.params, app.max_node_count) {
         Ok(q) => q,
         Err(detail) => return odata_error(detail),

@@ -37,6 +37,10 @@ pub enum Right {
     /// EDIT on the attribute with this key: `SetAttributeValue` answers 403 "Not authorized to
     /// edit {type} on {key}" without it.
     EditAttribute(String),
+    /// VIEW on the UserLogins REST controller (Admin Tools > Security > REST Controllers):
+    /// Rock's `SecuredAttribute` on the controller answers 401 without it. A REST key in an
+    /// administration role has it.
+    ViewUserLogins,
 }
 
 /// The rights taken away from the REST key.
@@ -78,6 +82,10 @@ impl Security {
             Entity::GroupLocation => self.has(&Right::EditGroupLocations),
             _ => true,
         }
+    }
+
+    pub fn can_view(&self, entity: Entity) -> bool {
+        entity != Entity::UserLogin || self.has(&Right::ViewUserLogins)
     }
 
     pub fn can_view_attribute(&self, key: &str) -> bool {

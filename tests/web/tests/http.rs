@@ -652,3 +652,47 @@ async fn no_secret_appears_in_any_page() {
     assert_eq!(error.status, 404);
     assert_no_secret(&w, "an error page", &error, &references);
 }
+
+// R41 (issue 24 item 23): the import form's settings are checked against Rock before they are
+// saved, as `pcosync account edit` checks them: a connection status Rock does not have is
+// refused, named on the next page, and nothing is saved; one Rock has is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_form_refuses_a_connection_status_rock_does_not_have() {
+    let w = world().await;
+    let web = Web::login(&w.base).await;
+    let csrf = web.csrf().await;
+    let groups: Vec<(&str, String)> = w
+        .import_groups()
+        .into_iter()
+        .map(|(key, id)| (key, id.to_string()))
+        .collect();
+    let save = |status: &'static str| {
+        let mut fields: Vec<(&str, &str)> = vec![("csrf", &csrf), ("connection_status", status)];
+        fields.extend(groups.iter().map(|(k, v)| (*k, v.as_str())));
+        fields
+    };
+    let before = w.config();
+    let page = web
+        .post(
+            &account_path(&w, "/import/settings"),
+            &save("Regular Attender Typo"),
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(w.config(), before, "nothing is saved");
+    let next = web.get(&page.location().expect("a redirect")).await;
+    assert!(
+        next.body.contains("Nothing was saved") && next.body.contains("Regular Attender Typo"),
+        "{}",
+        next.body
+    );
+    let page = web
+        .post(&account_path(&w, "/import/settings"), &save("Member"))
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        w.config().contains("connection_status = \"Member\""),
+        "{}",
+        w.config()
+    );
+}
