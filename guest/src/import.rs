@@ -788,12 +788,21 @@ impl<'a> Importer<'a> {
     }
 }
 
-/// Whether a list page links a next one (`links.next`).
+/// Whether a list page links a next one (`links.next`); the rest of the page is skipped, not
+/// parsed again.
 fn links_next(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
+    #[derive(serde::Deserialize)]
+    struct Links {
+        next: Option<serde::de::IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Page {
+        links: Option<Links>,
+    }
+    serde_json::from_slice::<Page>(body)
         .ok()
-        .and_then(|page| page.pointer("/links/next").cloned())
-        .is_some_and(|next| !next.is_null())
+        .and_then(|page| page.links)
+        .is_some_and(|links| links.next.is_some())
 }
 
 fn rock_write(field: &str, after: String) -> AuditedWrite {
