@@ -333,6 +333,10 @@ impl StateStore for FencedState {
         self.state.scan(namespace, prefix, after, limit)
     }
 
+    fn count(&self, namespace: &str, prefix: &str) -> Result<usize, StateError> {
+        self.state.count(namespace, prefix)
+    }
+
     /// One read of the lock's holder: what the host checks before each write batch the guest
     /// asks of Rock or PCO (issue 24 item 13), so a run that lost its lock stops writing
     /// there too, not only to the state.

@@ -30,6 +30,22 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<Entry>, StateError>;
     /// Applies every write or none.
     fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError>;
+    /// How many keys start with `prefix`. By pages of `scan` unless the backend counts
+    /// without reading the values.
+    fn count(&self, namespace: &str, prefix: &str) -> Result<usize, StateError> {
+        let mut count = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.scan(namespace, prefix, after.as_deref(), MAX_SCAN_LIMIT)?;
+            count += page.len();
+            match page.last() {
+                Some(last) if page.len() == MAX_SCAN_LIMIT as usize => {
+                    after = Some(last.key.clone());
+                }
+                _ => return Ok(count),
+            }
+        }
+    }
     /// Whether the run this state belongs to may still write to Rock and PCO: an error when
     /// the run's lock was taken over (see [`lock::FencedState`]). Unfenced state (a test's, a
     /// dry run's) always may.

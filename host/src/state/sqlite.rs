@@ -125,6 +125,18 @@ impl StateStore for SqliteState {
         rows.collect::<Result<_, _>>().map_err(StateError::from)
     }
 
+    fn count(&self, namespace: &str, prefix: &str) -> Result<usize, StateError> {
+        let connection = self.lock()?;
+        let mut query = connection.prepare_cached(
+            "SELECT count(*) FROM kv WHERE namespace = ?1 AND key >= ?2 AND substr(key, 1, ?3) = ?2",
+        )?;
+        let count: i64 = query.query_row(
+            params![namespace, prefix, prefix.chars().count() as i64],
+            |row| row.get(0),
+        )?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     fn commit(&self, namespace: &str, writes: &[Write]) -> Result<(), StateError> {
         let mut connection = self.lock()?;
         let transaction = connection.transaction()?;
@@ -201,6 +213,9 @@ mod tests {
                 ["link/3"]
             );
             assert_eq!(keys(store.scan("a", "link/", None, 1).unwrap()), ["link/1"]);
+            // Counted without the values: not "lin", not account b's.
+            assert_eq!(store.count("a", "link/").unwrap(), 2);
+            assert_eq!(store.count("b", "link/").unwrap(), 1);
             assert_eq!(
                 store.get("a", &["link/3".into(), "link/2".into()]).unwrap(),
                 vec![Some(b"z2".to_vec()), None]
