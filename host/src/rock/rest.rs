@@ -1177,17 +1177,28 @@ impl RestRock {
         self.list_in("People", terms, None, &extra).await
     }
 
+    /// The PCO Tags attribute on people (one, unless Rock holds the key twice), from the
+    /// definitions read once.
+    async fn tag_attribute_ids(&self) -> Result<Vec<i64>, Error> {
+        Ok(self
+            .attribute_defs()
+            .await?
+            .iter()
+            .filter(|d| d.entity_type == self.ids.person_entity)
+            .map(|d| d.id)
+            .collect())
+    }
+
     /// Each person's PCO Tags value, from `api/AttributeValues`: a `$select`ed list carries no
     /// attributes (`RockJsonMediaTypeFormatter` loads them only onto entities, and a
     /// projection hands it wrappers), and people are read projected so that their giving
     /// columns never cross (R53).
     async fn tags_of(&self, people: &[i64]) -> Result<HashMap<i64, String>, Error> {
         let attributes: Vec<String> = self
-            .attribute_defs()
+            .tag_attribute_ids()
             .await?
             .iter()
-            .filter(|d| d.entity_type == self.ids.person_entity)
-            .map(|d| format!("AttributeId eq {}", d.id))
+            .map(|id| format!("AttributeId eq {id}"))
             .collect();
         if attributes.is_empty() || people.is_empty() {
             return Ok(HashMap::new());
@@ -1969,9 +1980,7 @@ impl Rock for RestRock {
     }
 
     async fn tagged_people(&self) -> Result<Vec<PersonTags>, Error> {
-        let attributes = self
-            .attribute_ids(self.ids.person_entity, &self.names.pco_tags)
-            .await?;
+        let attributes = self.tag_attribute_ids().await?;
         if attributes.is_empty() {
             return Ok(Vec::new());
         }
